@@ -1,0 +1,866 @@
+package ingest
+
+import (
+	"bytes"
+	"errors"
+	"math"
+	"sync/atomic"
+	"time"
+)
+
+// MaxLineLength is the longest access line, syslog header included, that
+// Parse accepts. Longer lines fail with ErrTooLong without being scanned, so
+// the work and memory spent on one line are bounded.
+const MaxLineLength = 64 << 10
+
+// Envelope says which syslog header, if any, a line came inside.
+type Envelope uint8
+
+const (
+	// EnvelopeNone: a bare access line.
+	EnvelopeNone Envelope = iota
+	// EnvelopeRFC3164: a BSD syslog header, as nginx's access_log syslog: writes it.
+	EnvelopeRFC3164
+	// EnvelopeRFC5424: an IETF syslog header.
+	EnvelopeRFC5424
+)
+
+// String returns "none", "rfc3164" or "rfc5424".
+func (e Envelope) String() string {
+	switch e {
+	case EnvelopeRFC3164:
+		return "rfc3164"
+	case EnvelopeRFC5424:
+		return "rfc5424"
+	}
+	return "none"
+}
+
+// Request is one parsed access line.
+//
+// The byte-slice fields are views into the line given to Parse: nothing is
+// copied. The Request and every slice in it are valid only until the handler
+// returns. Do not retain them; use Interner.Intern or Request.Clone for
+// values that must outlive the call. When you call Parser.Parse yourself,
+// the views are valid while the line is reachable and unmodified, and until
+// the next Parse into the same Request.
+//
+// Fields logged as "-" are empty (nil). Quoted fields keep the escaping the
+// server wrote (Apache's \" and \\, nginx's \x22): they are views, not
+// decoded copies.
+type Request struct {
+	// RemoteAddr is the first field as logged: usually an IP address, but
+	// it may be an address list ("203.0.113.7, 10.0.0.1") or "unix:".
+	RemoteAddr []byte
+	// RemoteUser is the authenticated user ($remote_user, %u).
+	RemoteUser []byte
+	// Time is the request time with the line's own UTC offset.
+	Time time.Time
+	// Method, Path, Query and Protocol are split from RequestLine on its
+	// first and last space. Path has no query; Query has no leading '?'.
+	// For an absolute URI ("GET http://example.com/a?b HTTP/1.1") Path is
+	// the path component ("/a"). All four are empty when the request line
+	// is not an HTTP request (empty, "-", TLS bytes, junk); RequestLine and
+	// Status are still set. Protocol is empty for HTTP/0.9 lines.
+	Method   []byte
+	Path     []byte
+	Query    []byte
+	Protocol []byte
+	// RequestLine is the raw request field, between its quotes ($request, %r).
+	RequestLine []byte
+	// Status is the three-digit response status, 0..999.
+	Status int
+	// BodyBytesSent is the response body size; 0 when logged as "-".
+	BodyBytesSent int64
+	// Referer and UserAgent are empty in the common format.
+	Referer   []byte
+	UserAgent []byte
+	// Line is the whole line as given to Parse, syslog header included,
+	// without its line ending.
+	Line []byte
+
+	// Envelope says whether the line came inside a syslog header; the
+	// Syslog fields are set only when it did.
+	Envelope Envelope
+	// SyslogPriority is the PRI value: facility*8 + severity (0..191).
+	SyslogPriority int
+	// SyslogTime is the header's timestamp as written (RFC 3164 has no year,
+	// so it is left undecoded).
+	SyslogTime []byte
+	// SyslogHost is the HOSTNAME field; empty when absent or "-".
+	SyslogHost []byte
+	// SyslogTag is the RFC 3164 tag without its "[pid]", or the RFC 5424 APP-NAME.
+	SyslogTag []byte
+	// SyslogProcID is the RFC 3164 "[pid]" or the RFC 5424 PROCID.
+	SyslogProcID []byte
+	// SyslogMsgID is the RFC 5424 MSGID.
+	SyslogMsgID []byte
+}
+
+// Reset clears r and drops every reference it holds, so a Request kept in a
+// pool does not pin the last line it saw.
+func (r *Request) Reset() { *r = Request{} }
+
+// Format names an access-log format. The zero value is not valid; use
+// FormatCombined or FormatCommon, or look one up with FormatByName.
+type Format struct {
+	name string
+	kind formatKind
+}
+
+type formatKind uint8
+
+const (
+	kindCombined formatKind = iota + 1
+	kindCommon
+)
+
+var (
+	// FormatCombined is the nginx/Apache combined format, the default:
+	//
+	//	$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent"
+	//
+	// Apache's "%h %l %u %t \"%r\" %>s %b \"%{Referer}i\" \"%{User-agent}i\""
+	// has the same shape. Fields after the user agent (nginx configs often
+	// append "$http_x_forwarded_for" or timings) are ignored.
+	FormatCombined = &Format{name: "combined", kind: kindCombined}
+	// FormatCommon is the common format: combined without referer and user
+	// agent. Fields after the body size are ignored.
+	FormatCommon = &Format{name: "common", kind: kindCommon}
+)
+
+// FormatByName returns the built-in format with that name ("combined" or
+// "common"), or ErrUnknownFormat.
+func FormatByName(name string) (*Format, error) {
+	switch name {
+	case "combined":
+		return FormatCombined, nil
+	case "common":
+		return FormatCommon, nil
+	}
+	return nil, ErrUnknownFormat
+}
+
+// Name returns the format's name.
+func (f *Format) Name() string { return f.name }
+
+// Parser parses access lines into Requests. The zero value parses the
+// combined format with syslog envelope detection.
+//
+// A Parser caches the last decoded timestamp, so it cannot be used from
+// concurrent goroutines: give each goroutine its own. It holds no reference
+// to the lines it has parsed.
+type Parser struct {
+	// Format is the access-line format; nil means FormatCombined.
+	Format *Format
+
+	lastTime    [timeLocalLen]byte // the last time_local text decoded, a copy
+	lastTimeVal time.Time
+}
+
+var _ = bytes.IndexByte
+
+// Errors returned by Parse. Each failing line gets exactly one of them,
+// wrapped with the field it was found in: test with errors.Is, and use
+// ErrorReason for a short label to count by.
+var (
+	ErrEmpty             = errors.New("ingest: empty line")
+	ErrTooLong           = errors.New("ingest: line too long")
+	ErrSyslogHeader      = errors.New("ingest: malformed syslog header")
+	ErrNoMessage         = errors.New("ingest: syslog header with no message")
+	ErrMissingField      = errors.New("ingest: missing field")
+	ErrUnterminatedQuote = errors.New("ingest: quoted field with no closing quote")
+	ErrTime              = errors.New("ingest: invalid time")
+	ErrStatus            = errors.New("ingest: invalid status")
+	ErrBytes             = errors.New("ingest: invalid byte count")
+	ErrUnknownFormat     = errors.New("ingest: unknown format")
+)
+
+// parseError says which field a line failed in. The values are allocated
+// once, at package init, so a failing line costs no allocation; the message
+// is built only when Error is called.
+type parseError struct {
+	field  string
+	reason string
+	err    error
+}
+
+func (e *parseError) Error() string {
+	if e.field == "" {
+		return e.err.Error()
+	}
+	return e.err.Error() + " (" + e.field + " field)"
+}
+func (e *parseError) Unwrap() error { return e.err }
+
+func newParseError(field, reason string, err error) *parseError {
+	return &parseError{field: field, reason: reason, err: err}
+}
+
+var (
+	errEmpty          = newParseError("", "empty", ErrEmpty)
+	errTooLong        = newParseError("", "too_long", ErrTooLong)
+	errPriority       = newParseError("syslog priority", "syslog_header", ErrSyslogHeader)
+	errSyslogTime     = newParseError("syslog timestamp", "syslog_header", ErrSyslogHeader)
+	errSyslogField    = newParseError("syslog header field", "syslog_header", ErrSyslogHeader)
+	errSyslogSD       = newParseError("syslog structured data", "syslog_header", ErrSyslogHeader)
+	errNoMessage      = newParseError("syslog message", "no_message", ErrNoMessage)
+	errNoAddr         = newParseError("remote address", "missing_field", ErrMissingField)
+	errNoTime         = newParseError("time", "missing_field", ErrMissingField)
+	errNoRequest      = newParseError("request", "missing_field", ErrMissingField)
+	errNoStatus       = newParseError("status", "missing_field", ErrMissingField)
+	errNoBytes        = newParseError("body bytes sent", "missing_field", ErrMissingField)
+	errNoReferer      = newParseError("referer", "missing_field", ErrMissingField)
+	errNoUserAgent    = newParseError("user agent", "missing_field", ErrMissingField)
+	errQuoteRequest   = newParseError("request", "unterminated_quote", ErrUnterminatedQuote)
+	errQuoteReferer   = newParseError("referer", "unterminated_quote", ErrUnterminatedQuote)
+	errQuoteUserAgent = newParseError("user agent", "unterminated_quote", ErrUnterminatedQuote)
+	errTime           = newParseError("time", "time", ErrTime)
+	errStatus         = newParseError("status", "status", ErrStatus)
+	errBytes          = newParseError("body bytes sent", "bytes", ErrBytes)
+)
+
+// ErrorReason returns a short, stable label for the reason a line failed
+// ("time", "status", "missing_field", ...), for counting errors by reason.
+// It returns "other" for errors that did not come from Parse and "" for nil.
+func ErrorReason(err error) string {
+	if err == nil {
+		return ""
+	}
+	if pe, ok := err.(*parseError); ok {
+		return pe.reason
+	}
+	var pe *parseError
+	if errors.As(err, &pe) {
+		return pe.reason
+	}
+	return "other"
+}
+
+// Parse parses one line into r, overwriting every field of r. A trailing
+// "\n" or "\r\n" is ignored. The syslog envelope (RFC 3164, RFC 5424 or none)
+// is detected per line.
+//
+// Request fields reference line; line must not be modified while r is in
+// use. On error r holds what was parsed before the failure and the error
+// wraps one of the Err* sentinels. Parse does not allocate, also on error.
+func (p *Parser) Parse(r *Request, line []byte) error {
+	*r = Request{}
+	n := len(line)
+	if n > 0 && line[n-1] == '\n' {
+		n--
+	}
+	if n > 0 && line[n-1] == '\r' {
+		n--
+	}
+	if n == 0 {
+		return errEmpty
+	}
+	if n > MaxLineLength {
+		return errTooLong
+	}
+	line = line[:n:n]
+	r.Line = line
+	msg := line
+	if line[0] == '<' {
+		var err error
+		if msg, err = parseEnvelope(r, line); err != nil {
+			return err
+		}
+	}
+	kind := kindCombined
+	if p.Format != nil {
+		kind = p.Format.kind
+	}
+	return p.parseAccess(r, msg, kind)
+}
+
+// view returns b[i:j] with its capacity cut to its length, so that appending
+// to a view can never write into the rest of the line.
+func view(b []byte, i, j int) []byte { return b[i:j:j] }
+
+// dashless returns nil for the "-" that servers log for an absent value.
+func dashless(b []byte) []byte {
+	if len(b) == 1 && b[0] == '-' {
+		return nil
+	}
+	return b
+}
+
+// parseAccess parses the combined or common format:
+//
+//	addr ident user [time] "request" status bytes ["referer" "user agent"] [extra...]
+//
+// The address may hold spaces (a forwarded-for list), so the time field is
+// found first and the three leading fields are split from the right.
+func (p *Parser) parseAccess(r *Request, s []byte, kind formatKind) error {
+	lb := findTimeField(s)
+	if lb < 0 {
+		return errNoTime
+	}
+	// s[:lb-1] is "addr ident user".
+	pre := s[: lb-1 : lb-1]
+	i := bytes.LastIndexByte(pre, ' ')
+	if i <= 0 {
+		return errNoAddr
+	}
+	r.RemoteUser = dashless(view(pre, i+1, len(pre)))
+	j := bytes.LastIndexByte(pre[:i], ' ')
+	if j <= 0 {
+		return errNoAddr
+	}
+	r.RemoteAddr = dashless(view(pre, 0, j))
+
+	if lb+timeLocalLen+1 >= len(s) || s[lb+timeLocalLen+1] != ']' {
+		return errTime
+	}
+	if err := p.decodeTime(r, s[lb+1:lb+1+timeLocalLen]); err != nil {
+		return err
+	}
+	pos := lb + timeLocalLen + 2 // past "]"
+	if pos+1 >= len(s) || s[pos] != ' ' || s[pos+1] != '"' {
+		return errNoRequest
+	}
+	pos += 2
+	end := closingRequestQuote(s, pos)
+	if end < 0 {
+		return errQuoteRequest
+	}
+	r.RequestLine = dashless(view(s, pos, end))
+	splitRequest(r, r.RequestLine)
+
+	// " ddd "
+	pos = end + 1
+	if pos+1 >= len(s) || s[pos] != ' ' {
+		return errNoStatus
+	}
+	pos++
+	if pos+3 > len(s) || (pos+3 < len(s) && s[pos+3] != ' ') {
+		return errStatus
+	}
+	st := 0
+	for _, c := range s[pos : pos+3] {
+		if c < '0' || c > '9' {
+			return errStatus
+		}
+		st = st*10 + int(c-'0')
+	}
+	r.Status = st
+	pos += 3
+	if pos+1 >= len(s) {
+		return errNoBytes
+	}
+	pos++ // the space after the status
+	k := tokenEnd(s[pos:])
+	nb, ok := parseByteCount(s[pos : pos+k])
+	if !ok {
+		return errBytes
+	}
+	r.BodyBytesSent = nb
+	if kind == kindCommon {
+		return nil
+	}
+	if pos+k == len(s) {
+		return errNoReferer
+	}
+	pos += k + 1
+
+	// "referer" "user agent"
+	if pos >= len(s) || s[pos] != '"' {
+		return errNoReferer
+	}
+	end = closingQuote(s, pos+1)
+	if end < 0 {
+		return errQuoteReferer
+	}
+	r.Referer = dashless(view(s, pos+1, end))
+	pos = end + 1
+	if pos+1 >= len(s) || s[pos] != ' ' || s[pos+1] != '"' {
+		return errNoUserAgent
+	}
+	pos += 2
+	end = closingQuote(s, pos)
+	if end < 0 {
+		return errQuoteUserAgent
+	}
+	r.UserAgent = dashless(view(s, pos, end))
+	return nil
+}
+
+// findTimeField returns the index of the '[' that opens the time field: the
+// first " [" followed by 26 bytes and a ']'. When no '[' has that shape it
+// returns the first " [", so that the time decoder reports a bad time
+// rather than a missing one; it returns -1 when there is none at all.
+func findTimeField(s []byte) int {
+	first := -1
+	for from := 0; ; {
+		k := bytes.IndexByte(s[from:], '[')
+		if k < 0 {
+			break
+		}
+		i := from + k
+		from = i + 1
+		if i == 0 || s[i-1] != ' ' {
+			continue
+		}
+		if i+timeLocalLen+1 < len(s) && s[i+timeLocalLen+1] == ']' {
+			return i
+		}
+		if first < 0 {
+			first = i
+		}
+	}
+	return first
+}
+
+// closingQuote returns the index of the first '"' at or after from that is
+// not escaped by an odd number of backslashes (Apache writes \" and \\;
+// nginx writes \x22 and never a bare quote), or -1.
+func closingQuote(s []byte, from int) int {
+	start := from
+	for {
+		k := bytes.IndexByte(s[from:], '"')
+		if k < 0 {
+			return -1
+		}
+		i := from + k
+		bs := 0
+		for j := i - 1; j >= start && s[j] == '\\'; j-- {
+			bs++
+		}
+		if bs%2 == 0 {
+			return i
+		}
+		from = i + 1
+	}
+}
+
+// closingRequestQuote finds the end of the request field. Some servers and
+// proxies log a request with a bare '"' inside it, so a quote counts as the
+// end only when a space and a digit (the status) follow it; when no quote
+// has that shape, the first closing quote is the end, and the status check
+// reports the error.
+func closingRequestQuote(s []byte, from int) int {
+	first := closingQuote(s, from)
+	for i := first; i >= 0; i = closingQuote(s, i+1) {
+		if i+2 < len(s) && s[i+1] == ' ' && s[i+2] >= '0' && s[i+2] <= '9' {
+			return i
+		}
+	}
+	return first
+}
+
+// parseByteCount decodes a body size: decimal digits, or "-" for none.
+// Negative and overflowing values are rejected.
+func parseByteCount(b []byte) (int64, bool) {
+	if len(b) == 1 && b[0] == '-' {
+		return 0, true
+	}
+	if len(b) == 0 || len(b) > 19 {
+		return 0, false
+	}
+	var n uint64
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + uint64(c-'0')
+	}
+	if n > math.MaxInt64 {
+		return 0, false
+	}
+	return int64(n), true
+}
+
+// splitRequest splits a request line on its first and last space into
+// method, target and protocol, and the target into path and query. A line
+// that does not start with a method token (junk, TLS bytes, "-") leaves
+// them all empty.
+func splitRequest(r *Request, req []byte) {
+	sp := methodEnd(req)
+	if sp <= 0 || sp == len(req) || req[sp] != ' ' {
+		return
+	}
+	method := view(req, 0, sp)
+	target := req[sp+1:]
+	var proto []byte
+	if lp := bytes.LastIndexByte(target, ' '); lp >= 0 && bytes.HasPrefix(target[lp+1:], httpPrefix) {
+		proto = view(target, lp+1, len(target))
+		target = target[:lp]
+	}
+	r.Method = method
+	r.Protocol = proto
+	if q := bytes.IndexByte(target, '?'); q >= 0 {
+		r.Query = view(target, q+1, len(target))
+		target = target[:q]
+	}
+	r.Path = view(target, uriPathStart(target), len(target))
+}
+
+var httpPrefix = []byte("HTTP/")
+
+// methodEnd returns the length of the HTTP method at the start of b:
+// upper-case letters, '-' and '_' (WebDAV has VERSION-CONTROL), at most 32
+// bytes. The caller checks that a space follows.
+func methodEnd(b []byte) int {
+	for i, c := range b {
+		if i == maxMethodLen {
+			return 0
+		}
+		if (c < 'A' || c > 'Z') && c != '-' && c != '_' {
+			return i
+		}
+	}
+	return len(b)
+}
+
+const maxMethodLen = 32
+
+// tokenEnd returns the index of the first space in b, or len(b). It is for
+// short tokens, where a plain loop beats the call to bytes.IndexByte.
+func tokenEnd(b []byte) int {
+	for i, c := range b {
+		if c == ' ' {
+			return i
+		}
+	}
+	return len(b)
+}
+
+// uriPathStart returns where the path starts in a request target: 0 for
+// origin-form ("/a"), asterisk-form ("*") and authority-form ("host:443");
+// after the authority for absolute-form ("http://host/a").
+func uriPathStart(t []byte) int {
+	// scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ) followed by "://"
+	if len(t) == 0 || t[0] == '/' {
+		return 0
+	}
+	i := 0
+	for i < len(t) {
+		c := t[i]
+		if 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || i > 0 && ('0' <= c && c <= '9' || c == '+' || c == '-' || c == '.') {
+			i++
+			continue
+		}
+		break
+	}
+	if i == 0 || !bytes.HasPrefix(t[i:], schemeSep) {
+		return 0
+	}
+	i += len(schemeSep)
+	if k := bytes.IndexByte(t[i:], '/'); k >= 0 {
+		return i + k
+	}
+	return len(t)
+}
+
+var schemeSep = []byte("://")
+
+// timeLocalLen is len("10/Oct/2026:13:55:36 +0000"), nginx's $time_local
+// and Apache's %t without the brackets.
+const timeLocalLen = 26
+
+// decodeTime decodes "dd/Mon/yyyy:hh:mm:ss +hhmm" into r.Time. Consecutive
+// lines usually carry the same second, so the last text decoded is kept and
+// a repeat costs one 26-byte comparison.
+func (p *Parser) decodeTime(r *Request, b []byte) error {
+	if !p.lastTimeVal.IsZero() && string(b) == string(p.lastTime[:]) {
+		r.Time = p.lastTimeVal
+		return nil
+	}
+	t, ok := decodeTimeLocal(b)
+	if !ok {
+		return errTime
+	}
+	copy(p.lastTime[:], b)
+	p.lastTimeVal = t
+	r.Time = t
+	return nil
+}
+
+func decodeTimeLocal(b []byte) (time.Time, bool) {
+	if len(b) != timeLocalLen || b[2] != '/' || b[6] != '/' || b[11] != ':' ||
+		b[14] != ':' || b[17] != ':' || b[20] != ' ' || (b[21] != '+' && b[21] != '-') {
+		return time.Time{}, false
+	}
+	day, ok1 := digits2(b[0], b[1])
+	year, ok2 := digits2(b[7], b[8])
+	yearLo, ok3 := digits2(b[9], b[10])
+	hour, ok4 := digits2(b[12], b[13])
+	minute, ok5 := digits2(b[15], b[16])
+	sec, ok6 := digits2(b[18], b[19])
+	offH, ok7 := digits2(b[22], b[23])
+	offM, ok8 := digits2(b[24], b[25])
+	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6 && ok7 && ok8) {
+		return time.Time{}, false
+	}
+	year = year*100 + yearLo
+	month := monthIndex(b[3], b[4], b[5])
+	if month == 0 || day < 1 || day > daysIn(month, year) || hour > 23 || minute > 59 || sec > 59 ||
+		offH > 23 || offM > 59 {
+		return time.Time{}, false
+	}
+	off := offH*60 + offM
+	if b[21] == '-' {
+		off = -off
+	}
+	unix := daysSinceEpoch(year, month, day)*86400 + int64(hour*3600+minute*60+sec) - int64(off)*60
+	return time.Unix(unix, 0).In(fixedZone(off)), true
+}
+
+func digits2(a, b byte) (int, bool) {
+	if a < '0' || a > '9' || b < '0' || b > '9' {
+		return 0, false
+	}
+	return int(a-'0')*10 + int(b-'0'), true
+}
+
+// monthIndex returns 1..12 for "Jan".."Dec" as nginx and Apache write them,
+// or 0.
+func monthIndex(a, b, c byte) int {
+	key := uint32(a)<<16 | uint32(b)<<8 | uint32(c)
+	for i, m := range monthKeys {
+		if m == key {
+			return i + 1
+		}
+	}
+	return 0
+}
+
+var monthKeys = func() (k [12]uint32) {
+	for i, m := range [12]string{"Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"} {
+		k[i] = uint32(m[0])<<16 | uint32(m[1])<<8 | uint32(m[2])
+	}
+	return k
+}()
+
+func isLeap(y int) bool { return y%4 == 0 && (y%100 != 0 || y%400 == 0) }
+
+func daysIn(month, year int) int {
+	switch month {
+	case 2:
+		if isLeap(year) {
+			return 29
+		}
+		return 28
+	case 4, 6, 9, 11:
+		return 30
+	}
+	return 31
+}
+
+// daysSinceEpoch returns the days from 1970-01-01 to the given civil date
+// in the proleptic Gregorian calendar (Howard Hinnant's days_from_civil).
+func daysSinceEpoch(y, m, d int) int64 {
+	if m <= 2 {
+		y--
+	}
+	era := y / 400
+	if y < 0 { // only year 0000 in January or February
+		era = (y - 399) / 400
+	}
+	yoe := y - era*400
+	mp := (m + 9) % 12 // March = 0
+	doy := (153*mp+2)/5 + d - 1
+	doe := yoe*365 + yoe/4 - yoe/100 + doy
+	return int64(era*146097+doe) - 719468
+}
+
+// zones caches one *time.Location per UTC offset in minutes, because
+// time.FixedZone allocates. The table is bounded (offsets are at most
+// ±23:59) and lock-free to read.
+var zones [2*maxOffsetMinutes + 1]atomic.Pointer[time.Location]
+
+const maxOffsetMinutes = 23*60 + 59
+
+func fixedZone(offMinutes int) *time.Location {
+	if offMinutes == 0 {
+		return time.UTC
+	}
+	slot := &zones[offMinutes+maxOffsetMinutes]
+	if loc := slot.Load(); loc != nil {
+		return loc
+	}
+	loc := time.FixedZone("", offMinutes*60)
+	if slot.CompareAndSwap(nil, loc) {
+		return loc
+	}
+	return slot.Load()
+}
+
+// parseEnvelope parses the syslog header at the start of line into r and
+// returns the message after it. line starts with '<'.
+//
+// RFC 3164 as nginx writes it ("<190>Nov  5 21:22:09 web01 nginx: msg";
+// the hostname is absent with nohostname, the tag may carry "[pid]"), or
+// RFC 5424 ("<190>1 2026-11-25T21:22:09.123+00:00 host app procid msgid
+// [sd] msg", the message possibly starting with a UTF-8 BOM).
+func parseEnvelope(r *Request, line []byte) ([]byte, error) {
+	// "<" 1*3DIGIT ">"
+	pri, i := 0, 1
+	for ; i < len(line) && i <= 4 && line[i] >= '0' && line[i] <= '9'; i++ {
+		pri = pri*10 + int(line[i]-'0')
+	}
+	if i == 1 || i > 4 || i >= len(line) || line[i] != '>' || pri > 191 {
+		return nil, errPriority
+	}
+	r.SyslogPriority = pri
+	rest := line[i+1:]
+	if len(rest) >= 2 && rest[0] == '1' && rest[1] == ' ' {
+		r.Envelope = EnvelopeRFC5424
+		return parse5424(r, rest[2:])
+	}
+	r.Envelope = EnvelopeRFC3164
+	return parse3164(r, rest)
+}
+
+// rfc3164TimeLen is len("Nov  5 21:22:09").
+const rfc3164TimeLen = 15
+
+func parse3164(r *Request, s []byte) ([]byte, error) {
+	if len(s) < rfc3164TimeLen || !valid3164Time(s[:rfc3164TimeLen]) {
+		return nil, errSyslogTime
+	}
+	r.SyslogTime = view(s, 0, rfc3164TimeLen)
+	s = s[rfc3164TimeLen:]
+	if len(s) < 2 || s[0] != ' ' {
+		return nil, errNoMessage
+	}
+	s = s[1:]
+	// Then "host tag: msg", "tag: msg" (nohostname) or "host msg" (no tag).
+	tok, after, ok := cutSpace(s)
+	if isTag(tok) {
+		setTag(r, tok)
+		return message(after, ok)
+	}
+	r.SyslogHost = tok
+	if !ok {
+		return nil, errNoMessage
+	}
+	tok2, after2, ok2 := cutSpace(after)
+	if isTag(tok2) {
+		setTag(r, tok2)
+		return message(after2, ok2)
+	}
+	return message(after, true)
+}
+
+// cutSpace splits s at its first space into a capped view before it and
+// the rest after it; ok is false when s has no space.
+func cutSpace(s []byte) (tok, after []byte, ok bool) {
+	k := bytes.IndexByte(s, ' ')
+	if k < 0 {
+		return view(s, 0, len(s)), nil, false
+	}
+	return view(s, 0, k), s[k+1:], true
+}
+
+// message checks that a header is followed by a message.
+func message(msg []byte, ok bool) ([]byte, error) {
+	if !ok || len(bytes.TrimLeft(msg, " ")) == 0 {
+		return nil, errNoMessage
+	}
+	return msg, nil
+}
+
+// isTag reports whether tok is an RFC 3164 TAG field: it ends with ':'.
+func isTag(tok []byte) bool { return len(tok) > 1 && tok[len(tok)-1] == ':' }
+
+// setTag stores "nginx:" or "nginx[123]:" as tag "nginx" and proc ID "123".
+func setTag(r *Request, tok []byte) {
+	tok = tok[:len(tok)-1]
+	if n := len(tok); n > 2 && tok[n-1] == ']' {
+		if k := bytes.IndexByte(tok, '['); k > 0 {
+			r.SyslogProcID = view(tok, k+1, n-1)
+			tok = tok[:k]
+		}
+	}
+	r.SyslogTag = view(tok, 0, len(tok))
+}
+
+// valid3164Time checks "Mmm dd hh:mm:ss" with the day padded by a space
+// ("Nov  5") or, as some senders do, by a zero ("Nov 05").
+func valid3164Time(b []byte) bool {
+	if monthIndex(b[0], b[1], b[2]) == 0 || b[3] != ' ' || b[6] != ' ' || b[9] != ':' || b[12] != ':' {
+		return false
+	}
+	d0 := b[4]
+	if d0 == ' ' {
+		d0 = '0'
+	}
+	day, ok1 := digits2(d0, b[5])
+	h, ok2 := digits2(b[7], b[8])
+	m, ok3 := digits2(b[10], b[11])
+	sec, ok4 := digits2(b[13], b[14])
+	return ok1 && ok2 && ok3 && ok4 && day >= 1 && day <= 31 && h <= 23 && m <= 59 && sec <= 60
+}
+
+// utf8BOM may start an RFC 5424 message.
+var utf8BOM = []byte("\xEF\xBB\xBF")
+
+// parse5424 parses what follows "<PRI>1 ":
+// TIMESTAMP SP HOSTNAME SP APP-NAME SP PROCID SP MSGID SP STRUCTURED-DATA [SP MSG].
+func parse5424(r *Request, s []byte) ([]byte, error) {
+	var fields [5][]byte
+	for i := range fields {
+		tok, after, ok := cutSpace(s)
+		if len(tok) == 0 || !ok {
+			if i == len(fields)-1 && len(tok) > 0 {
+				return nil, errNoMessage // ends after MSGID
+			}
+			return nil, errSyslogField
+		}
+		fields[i] = dashless(tok)
+		s = after
+	}
+	r.SyslogTime, r.SyslogHost, r.SyslogTag, r.SyslogProcID, r.SyslogMsgID =
+		fields[0], fields[1], fields[2], fields[3], fields[4]
+
+	end, ok := structuredDataEnd(s)
+	if !ok {
+		return nil, errSyslogSD
+	}
+	if end == len(s) || s[end] != ' ' {
+		if end == len(s) {
+			return nil, errNoMessage
+		}
+		return nil, errSyslogSD
+	}
+	msg := bytes.TrimPrefix(s[end+1:], utf8BOM)
+	return message(msg, true)
+}
+
+// structuredDataEnd returns the length of the STRUCTURED-DATA at the start
+// of s: "-" or one or more "[id name=\"value\" ...]" elements, where a
+// value may hold \", \\ and \].
+func structuredDataEnd(s []byte) (int, bool) {
+	if len(s) > 0 && s[0] == '-' {
+		return 1, true
+	}
+	i := 0
+	for i < len(s) && s[i] == '[' {
+		i++
+		inValue := false
+		for ; i < len(s); i++ {
+			c := s[i]
+			if inValue {
+				if c == '\\' {
+					i++
+				} else if c == '"' {
+					inValue = false
+				}
+				continue
+			}
+			if c == '"' {
+				inValue = true
+			} else if c == ']' {
+				break
+			}
+		}
+		if i >= len(s) {
+			return 0, false
+		}
+		i++ // past ']'
+	}
+	return i, i > 0
+}

@@ -1,0 +1,364 @@
+package ingest
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+)
+
+// want lists the fields a test checks; strings stand for the views.
+type want struct {
+	addr, user, time           string // time in RFC 3339, "" = not checked
+	method, path, query, proto string
+	request                    string
+	status                     int
+	bytes                      int64
+	referer, ua                string
+	env                        Envelope
+	pri                        int
+	host, tag, procID, msgID   string
+}
+
+func got(r *Request) want {
+	w := want{
+		addr: string(r.RemoteAddr), user: string(r.RemoteUser),
+		method: string(r.Method), path: string(r.Path), query: string(r.Query), proto: string(r.Protocol),
+		request: string(r.RequestLine), status: r.Status, bytes: r.BodyBytesSent,
+		referer: string(r.Referer), ua: string(r.UserAgent),
+		env: r.Envelope, pri: r.SyslogPriority,
+		host: string(r.SyslogHost), tag: string(r.SyslogTag), procID: string(r.SyslogProcID), msgID: string(r.SyslogMsgID),
+	}
+	if !r.Time.IsZero() {
+		w.time = r.Time.Format(time.RFC3339)
+	}
+	return w
+}
+
+const chromeUA = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36"
+
+func TestParse_Success(t *testing.T) {
+	f := func(format *Format, line string, w want) {
+		t.Helper()
+		p := Parser{Format: format}
+		var r Request
+		if err := p.Parse(&r, []byte(line)); err != nil {
+			t.Fatalf("Parse(%q): %v", line, err)
+		}
+		g := got(&r)
+		if w.time == "" {
+			g.time = ""
+		}
+		if g != w {
+			t.Fatalf("Parse(%q)\n got %+v\nwant %+v", line, g, w)
+		}
+	}
+	base := want{addr: "203.0.113.7", time: "2026-10-10T13:55:36Z", method: "GET", path: "/a", proto: "HTTP/1.1",
+		request: "GET /a HTTP/1.1", status: 200, bytes: 1534, referer: "https://example.com/", ua: chromeUA}
+	with := func(edit func(*want)) want { w := base; edit(&w); return w }
+	const tail = ` 200 1534 "https://example.com/" "` + chromeUA + `"`
+	const pre = `203.0.113.7 - - [10/Oct/2026:13:55:36 +0000] `
+
+	// nginx combined, with query, user, offsets.
+	f(nil, pre+`"GET /a HTTP/1.1"`+tail, base)
+	f(FormatCombined, pre+`"GET /api/v1/users/42?expand=orders&x=1 HTTP/1.1"`+tail, with(func(w *want) {
+		w.path, w.query, w.request = "/api/v1/users/42", "expand=orders&x=1", "GET /api/v1/users/42?expand=orders&x=1 HTTP/1.1"
+	}))
+	f(nil, `203.0.113.7 - alice [10/Oct/2026:13:55:36 +0200] "GET /a HTTP/1.1"`+tail, with(func(w *want) {
+		w.user, w.time = "alice", "2026-10-10T13:55:36+02:00"
+	}))
+	f(nil, `203.0.113.7 - - [29/Feb/2024:23:59:59 -0530] "GET /a HTTP/1.1"`+tail, with(func(w *want) { w.time = "2024-02-29T23:59:59-05:30" }))
+	f(nil, `203.0.113.7 - - [01/Jan/1970:00:00:00 +0000] "GET /a HTTP/1.1"`+tail, with(func(w *want) { w.time = "1970-01-01T00:00:00Z" }))
+	f(nil, `203.0.113.7 - - [31/Dec/2099:23:59:59 +1400] "GET /a HTTP/1.1"`+tail, with(func(w *want) { w.time = "2099-12-31T23:59:59+14:00" }))
+	// Line endings.
+	f(nil, pre+`"GET /a HTTP/1.1"`+tail+"\n", base)
+	f(nil, pre+`"GET /a HTTP/1.1"`+tail+"\r\n", base)
+	// Extra fields after the user agent.
+	f(nil, pre+`"GET /a HTTP/1.1"`+tail+` "198.51.100.1, 10.0.0.1" 0.005 0.004`, base)
+	f(nil, pre+`"GET /a HTTP/1.1"`+tail+` rt=0.005 uct="0.000"`, base)
+	// Dashes are empty; "-" body size is 0 (Apache).
+	f(nil, `203.0.113.7 - - [10/Oct/2026:13:55:36 +0000] "GET /a HTTP/1.1" 304 - "-" "-"`, with(func(w *want) {
+		w.status, w.bytes, w.referer, w.ua = 304, 0, "", ""
+	}))
+	// Apache combined with an ident field.
+	f(nil, `203.0.113.7 ident bob [10/Oct/2026:13:55:36 +0000] "GET /a HTTP/1.1"`+tail, with(func(w *want) { w.user = "bob" }))
+	// Requests that are not HTTP requests: raw request and status kept.
+	notHTTP := func(req string, status int) want {
+		return with(func(w *want) {
+			w.method, w.path, w.proto, w.request, w.status, w.bytes = "", "", "", req, status, 0
+		})
+	}
+	f(nil, pre+`"" 400 0 "https://example.com/" "`+chromeUA+`"`, notHTTP("", 400))
+	f(nil, pre+`"-" 400 0 "https://example.com/" "`+chromeUA+`"`, notHTTP("", 400))
+	f(nil, pre+`"\x16\x03\x01\x02\x00\x01\x00\x01\xFC\x03\x03" 400 0 "https://example.com/" "`+chromeUA+`"`,
+		notHTTP(`\x16\x03\x01\x02\x00\x01\x00\x01\xFC\x03\x03`, 400))
+	f(nil, pre+`"hello" 400 0 "https://example.com/" "`+chromeUA+`"`, notHTTP("hello", 400))
+	f(nil, pre+`"hello world" 400 0 "https://example.com/" "`+chromeUA+`"`, notHTTP("hello world", 400))
+	f(nil, pre+`"SSH-2.0-OpenSSH_8.9" 400 0 "https://example.com/" "`+chromeUA+`"`, notHTTP("SSH-2.0-OpenSSH_8.9", 400))
+	// Targets with spaces split on the first and last space.
+	f(nil, pre+`"GET /a b c?q=1 2 HTTP/1.1"`+tail, with(func(w *want) {
+		w.path, w.query, w.request = "/a b c", "q=1 2", "GET /a b c?q=1 2 HTTP/1.1"
+	}))
+	// HTTP/0.9: no protocol.
+	f(nil, pre+`"GET /a"`+tail, with(func(w *want) { w.proto, w.request = "", "GET /a" }))
+	f(nil, pre+`"GET /a b"`+tail, with(func(w *want) { w.proto, w.path, w.request = "", "/a b", "GET /a b" }))
+	// OPTIONS *, CONNECT, absolute URIs, HTTP/2.
+	f(nil, pre+`"OPTIONS * HTTP/1.1"`+tail, with(func(w *want) { w.method, w.path, w.request = "OPTIONS", "*", "OPTIONS * HTTP/1.1" }))
+	f(nil, pre+`"CONNECT example.com:443 HTTP/1.1"`+tail, with(func(w *want) {
+		w.method, w.path, w.request = "CONNECT", "example.com:443", "CONNECT example.com:443 HTTP/1.1"
+	}))
+	f(nil, pre+`"GET http://example.com/a?b=1 HTTP/1.1"`+tail, with(func(w *want) {
+		w.query, w.request = "b=1", "GET http://example.com/a?b=1 HTTP/1.1"
+	}))
+	f(nil, pre+`"GET http://example.com HTTP/1.1"`+tail, with(func(w *want) { w.path, w.request = "", "GET http://example.com HTTP/1.1" }))
+	f(nil, pre+`"GET http://example.com?x HTTP/1.1"`+tail, with(func(w *want) {
+		w.path, w.query, w.request = "", "x", "GET http://example.com?x HTTP/1.1"
+	}))
+	f(nil, pre+`"POST /a HTTP/2.0"`+tail, with(func(w *want) { w.method, w.proto, w.request = "POST", "HTTP/2.0", "POST /a HTTP/2.0" }))
+	f(nil, pre+`"PROPFIND /dav/ HTTP/1.1"`+tail, with(func(w *want) { w.method, w.path, w.request = "PROPFIND", "/dav/", "PROPFIND /dav/ HTTP/1.1" }))
+	f(nil, pre+`"GET /a?"`+tail, with(func(w *want) { w.proto, w.request = "", "GET /a?" }))
+	f(nil, pre+`"GET /a?x?y=1 HTTP/1.1"`+tail, with(func(w *want) { w.query, w.request = "x?y=1", "GET /a?x?y=1 HTTP/1.1" }))
+	// Escaped quotes: Apache \" and \\, nginx \x22.
+	f(nil, pre+`"GET /a\"b HTTP/1.1" 200 1534 "https://example.com/\"x\"" "say \"hi\\\""`, with(func(w *want) {
+		w.path, w.request, w.referer, w.ua = `/a\"b`, `GET /a\"b HTTP/1.1`, `https://example.com/\"x\"`, `say \"hi\\\"`
+	}))
+	f(nil, pre+`"GET /a\x22b HTTP/1.1" 200 1534 "https://example.com/" "ua \x22quoted\x22"`, with(func(w *want) {
+		w.path, w.request, w.ua = `/a\x22b`, `GET /a\x22b HTTP/1.1`, `ua \x22quoted\x22`
+	}))
+	f(nil, pre+`"GET /a\\ HTTP/1.1" 200 1534 "https://example.com/" "ua\\"`, with(func(w *want) {
+		w.path, w.request, w.ua = `/a\\`, `GET /a\\ HTTP/1.1`, `ua\\`
+	}))
+	// A bare quote inside the request (written by a broken proxy).
+	f(nil, pre+`"GET /a"b HTTP/1.1"`+tail, with(func(w *want) { w.path, w.request = `/a"b`, `GET /a"b HTTP/1.1` }))
+	// Address lists, unix:, IPv6.
+	f(nil, `198.51.100.1, 10.0.0.1 - - [10/Oct/2026:13:55:36 +0000] "GET /a HTTP/1.1"`+tail, with(func(w *want) { w.addr = "198.51.100.1, 10.0.0.1" }))
+	f(nil, `unix: - - [10/Oct/2026:13:55:36 +0000] "GET /a HTTP/1.1"`+tail, with(func(w *want) { w.addr = "unix:" }))
+	f(nil, `2001:db8::1 - - [10/Oct/2026:13:55:36 +0000] "GET /a HTTP/1.1"`+tail, with(func(w *want) { w.addr = "2001:db8::1" }))
+	f(nil, `- - - [10/Oct/2026:13:55:36 +0000] "GET /a HTTP/1.1"`+tail, with(func(w *want) { w.addr = "" }))
+	// Status 000 and 499 are valid three-digit statuses.
+	f(nil, pre+`"GET /a HTTP/1.1" 000 0 "-" "-"`, with(func(w *want) { w.status, w.bytes, w.referer, w.ua = 0, 0, "", "" }))
+	f(nil, pre+`"GET /a HTTP/1.1" 499 0 "-" "-"`, with(func(w *want) { w.status, w.bytes, w.referer, w.ua = 499, 0, "", "" }))
+	// The largest body size.
+	f(nil, pre+`"GET /a HTTP/1.1" 200 9223372036854775807 "https://example.com/" "`+chromeUA+`"`, with(func(w *want) { w.bytes = 1<<63 - 1 }))
+	// Multi-kilobyte path, query and user agent.
+	long := strings.Repeat("/segment", 512)
+	longQ := strings.Repeat("k=v&", 1024)
+	longUA := strings.Repeat("Mozilla/5.0 ", 400)
+	f(nil, pre+`"GET `+long+"?"+longQ+` HTTP/1.1" 200 1534 "https://example.com/" "`+longUA+`"`, with(func(w *want) {
+		w.path, w.query, w.request, w.ua = long, longQ, "GET "+long+"?"+longQ+" HTTP/1.1", longUA
+	}))
+
+	// Common format, with and without trailing fields.
+	common := with(func(w *want) { w.referer, w.ua = "", "" })
+	f(FormatCommon, pre+`"GET /a HTTP/1.1" 200 1534`, common)
+	f(FormatCommon, pre+`"GET /a HTTP/1.1" 200 1534`+"\r\n", common)
+	f(FormatCommon, pre+`"GET /a HTTP/1.1" 200 1534 "https://example.com/" "x"`, common)
+
+	// RFC 3164 as nginx writes it.
+	sys := func(pri int, host, tag, pid string) want {
+		return with(func(w *want) { w.env, w.pri, w.host, w.tag, w.procID = EnvelopeRFC3164, pri, host, tag, pid })
+	}
+	body := pre + `"GET /a HTTP/1.1"` + tail
+	f(nil, `<190>Oct 10 13:55:36 web01 nginx: `+body, sys(190, "web01", "nginx", ""))
+	f(nil, `<190>Nov  5 21:22:09 web01 nginx: `+body, sys(190, "web01", "nginx", ""))
+	f(nil, `<190>Nov 05 21:22:09 web01 nginx[1234]: `+body, sys(190, "web01", "nginx", "1234"))
+	f(nil, `<190>Nov  5 21:22:09 nginx: `+body, sys(190, "", "nginx", ""))
+	f(nil, `<13>Nov  5 21:22:09 web01.example.com my_tag: `+body+"\n", sys(13, "web01.example.com", "my_tag", ""))
+	f(nil, `<0>Nov  5 21:22:09 web01 `+body, sys(0, "web01", "", ""))
+	// RFC 5424.
+	sys5 := func(host, tag, pid, msgid string) want {
+		return with(func(w *want) {
+			w.env, w.pri, w.host, w.tag, w.procID, w.msgID = EnvelopeRFC5424, 190, host, tag, pid, msgid
+		})
+	}
+	f(nil, `<190>1 2026-11-25T21:22:09.123+00:00 web01 nginx 1234 access - `+body, sys5("web01", "nginx", "1234", "access"))
+	f(nil, `<190>1 2026-11-25T21:22:09Z web01 nginx - - - `+"\xEF\xBB\xBF"+body, sys5("web01", "nginx", "", ""))
+	f(nil, `<190>1 - - - - - [ex@32473 a="1" b="x\"]y"][meta seq="2"] `+body, sys5("", "", "", ""))
+}
+
+func TestParse_Failure(t *testing.T) {
+	f := func(format *Format, line string, wantErr error, reason string) {
+		t.Helper()
+		p := Parser{Format: format}
+		var r Request
+		err := p.Parse(&r, []byte(line))
+		if !errors.Is(err, wantErr) {
+			t.Fatalf("Parse(%q) = %v, want %v", line, err, wantErr)
+		}
+		if got := ErrorReason(err); got != reason {
+			t.Fatalf("ErrorReason(%v) = %q, want %q", err, got, reason)
+		}
+		if !strings.HasPrefix(err.Error(), wantErr.Error()) {
+			t.Fatalf("Error() = %q, want prefix %q", err.Error(), wantErr.Error())
+		}
+	}
+	const pre = `203.0.113.7 - - [10/Oct/2026:13:55:36 +0000] `
+	const tail = ` 200 1534 "https://example.com/" "ua"`
+	ok := pre + `"GET /a HTTP/1.1"` + tail
+
+	f(nil, "", ErrEmpty, "empty")
+	f(nil, "\n", ErrEmpty, "empty")
+	f(nil, "\r\n", ErrEmpty, "empty")
+	f(nil, strings.Repeat("x", MaxLineLength+1), ErrTooLong, "too_long")
+
+	// Times.
+	for _, ts := range []string{
+		"10/Oct/2026:13:55:36 0000", "10/Okt/2026:13:55:36 +0000", "32/Oct/2026:13:55:36 +0000",
+		"00/Oct/2026:13:55:36 +0000", "29/Feb/2026:13:55:36 +0000", "31/Apr/2026:13:55:36 +0000",
+		"10/Oct/2026:24:00:00 +0000", "10/Oct/2026:13:60:00 +0000", "10/Oct/2026:13:55:60 +0000",
+		"10/Oct/2026:13:55:36 +2400", "10/Oct/2026:13:55:36 +0060", "1O/Oct/2026:13:55:36 +0000",
+		"10-Oct-2026 13:55:36 +0000", "10/Oct/2026:13:55:36.123 +0000", "2026-10-10T13:55:36+00:00",
+		"10/Oct/2026:13:55:36", "",
+	} {
+		f(nil, `203.0.113.7 - - [`+ts+`] "GET /a HTTP/1.1"`+tail, ErrTime, "time")
+	}
+	f(nil, `203.0.113.7 - - 10/Oct/2026:13:55:36 +0000 "GET /a HTTP/1.1"`+tail, ErrMissingField, "missing_field")
+	// Missing leading fields.
+	f(nil, `203.0.113.7 [10/Oct/2026:13:55:36 +0000] "GET /a HTTP/1.1"`+tail, ErrMissingField, "missing_field")
+	f(nil, `- [10/Oct/2026:13:55:36 +0000] "GET /a HTTP/1.1"`+tail, ErrMissingField, "missing_field")
+	f(nil, `[10/Oct/2026:13:55:36 +0000] "GET /a HTTP/1.1"`+tail, ErrMissingField, "missing_field")
+	// Truncated lines.
+	for i := len(pre) + 1; i < len(ok); i++ {
+		line := ok[:i]
+		p := Parser{}
+		var r Request
+		if err := p.Parse(&r, []byte(line)); err == nil {
+			t.Fatalf("Parse(%q) of a truncated line succeeded", line)
+		}
+	}
+	f(nil, pre, ErrMissingField, "missing_field")
+	f(nil, pre+`"GET /a HTTP/1.1`, ErrUnterminatedQuote, "unterminated_quote")
+	f(nil, pre+`"GET /a HTTP/1.1\"`+tail[:9], ErrUnterminatedQuote, "unterminated_quote")
+	f(nil, pre+`"GET /a HTTP/1.1"`, ErrMissingField, "missing_field")
+	f(nil, pre+`"GET /a HTTP/1.1" 200`, ErrMissingField, "missing_field")
+	f(nil, pre+`"GET /a HTTP/1.1" 200 15`, ErrMissingField, "missing_field")
+	f(nil, pre+`"GET /a HTTP/1.1" 200 15 "ref`, ErrUnterminatedQuote, "unterminated_quote")
+	f(nil, pre+`"GET /a HTTP/1.1" 200 15 "ref"`, ErrMissingField, "missing_field")
+	f(nil, pre+`"GET /a HTTP/1.1" 200 15 "ref" ua`, ErrMissingField, "missing_field")
+	f(nil, pre+`"GET /a HTTP/1.1" 200 15 "ref" "ua`, ErrUnterminatedQuote, "unterminated_quote")
+	f(FormatCommon, pre+`"GET /a HTTP/1.1" 200`, ErrMissingField, "missing_field")
+	// Statuses.
+	for _, st := range []string{"20", "2000", "2x0", "-20", "abc", "+20"} {
+		f(nil, pre+`"GET /a HTTP/1.1" `+st+` 1534 "-" "-"`, ErrStatus, "status")
+	}
+	// Byte counts: negative, overflowing, junk.
+	for _, n := range []string{"-1", "9223372036854775808", "99999999999999999999", "12a", "--", "1.5"} {
+		f(nil, pre+`"GET /a HTTP/1.1" 200 `+n+` "-" "-"`, ErrBytes, "bytes")
+		f(FormatCommon, pre+`"GET /a HTTP/1.1" 200 `+n, ErrBytes, "bytes")
+	}
+	// Syslog headers.
+	f(nil, `<190>Oct 10 13:55:36 web01 nginx:`, ErrNoMessage, "no_message")
+	f(nil, `<190>Oct 10 13:55:36 web01 nginx: `, ErrNoMessage, "no_message")
+	f(nil, `<190>Oct 10 13:55:36 web01 nginx:   `, ErrNoMessage, "no_message")
+	f(nil, `<190>Oct 10 13:55:36 nginx:`, ErrNoMessage, "no_message")
+	f(nil, `<190>Oct 10 13:55:36 web01`, ErrNoMessage, "no_message")
+	f(nil, `<190>Oct 10 13:55:36`, ErrNoMessage, "no_message")
+	f(nil, `<190>Oct 10 13:55:36 `, ErrNoMessage, "no_message")
+	f(nil, `<190>1 2026-11-25T21:22:09Z web01 nginx - -`, ErrNoMessage, "no_message")
+	f(nil, `<190>1 2026-11-25T21:22:09Z web01 nginx - - -`, ErrNoMessage, "no_message")
+	f(nil, `<190>1 2026-11-25T21:22:09Z web01 nginx - - - `, ErrNoMessage, "no_message")
+	f(nil, `<190>1 2026-11-25T21:22:09Z web01 nginx - - - `+"\xEF\xBB\xBF", ErrNoMessage, "no_message")
+	f(nil, `<190>1 2026-11-25T21:22:09Z web01 nginx - - [a b="c"]`, ErrNoMessage, "no_message")
+	f(nil, `<190>1 2026-11-25T21:22:09Z web01 nginx - - [a b="c] `+ok, ErrSyslogHeader, "syslog_header")
+	f(nil, `<190>1 2026-11-25T21:22:09Z web01 nginx - - x `+ok, ErrSyslogHeader, "syslog_header")
+	f(nil, `<190>1 2026-11-25T21:22:09Z web01 nginx - - [a]x `+ok, ErrSyslogHeader, "syslog_header")
+	f(nil, `<190>1 2026-11-25T21:22:09Z  nginx - - - `+ok, ErrSyslogHeader, "syslog_header")
+	f(nil, `<190>1 web01`, ErrSyslogHeader, "syslog_header")
+	f(nil, `<192>Oct 10 13:55:36 web01 nginx: `+ok, ErrSyslogHeader, "syslog_header")
+	f(nil, `<>Oct 10 13:55:36 web01 nginx: `+ok, ErrSyslogHeader, "syslog_header")
+	f(nil, `<1900>Oct 10 13:55:36 web01 nginx: `+ok, ErrSyslogHeader, "syslog_header")
+	f(nil, `<19`, ErrSyslogHeader, "syslog_header")
+	f(nil, `<190`, ErrSyslogHeader, "syslog_header")
+	f(nil, `<190>`, ErrSyslogHeader, "syslog_header")
+	f(nil, `<190>Okt 10 13:55:36 web01 nginx: `+ok, ErrSyslogHeader, "syslog_header")
+	f(nil, `<190>Oct 10 25:55:36 web01 nginx: `+ok, ErrSyslogHeader, "syslog_header")
+	f(nil, `<190>2026-10-10T13:55:36Z web01 nginx: `+ok, ErrSyslogHeader, "syslog_header")
+	// A bad access line inside a good header.
+	f(nil, `<190>Oct 10 13:55:36 web01 nginx: `+pre+`"GET /a HTTP/1.1" 2000 1 "-" "-"`, ErrStatus, "status")
+
+	if got := ErrorReason(errors.New("x")); got != "other" {
+		t.Fatalf("ErrorReason(other) = %q", got)
+	}
+	if got := ErrorReason(nil); got != "" {
+		t.Fatalf("ErrorReason(nil) = %q", got)
+	}
+}
+
+func TestParseReusesRequest(t *testing.T) {
+	var p Parser
+	var r Request
+	full := `<190>Oct 10 13:55:36 web01 nginx: 203.0.113.7 - bob [10/Oct/2026:13:55:36 +0000] "GET /a?b HTTP/1.1" 200 1 "r" "u"`
+	if err := p.Parse(&r, []byte(full)); err != nil {
+		t.Fatal(err)
+	}
+	bare := `203.0.113.7 - - [10/Oct/2026:13:55:37 +0000] "-" 400 0 "-" "-"`
+	if err := p.Parse(&r, []byte(bare)); err != nil {
+		t.Fatal(err)
+	}
+	if r.RemoteUser != nil || r.Method != nil || r.Path != nil || r.Query != nil || r.Referer != nil ||
+		r.SyslogHost != nil || r.SyslogTag != nil || r.Envelope != EnvelopeNone || r.SyslogPriority != 0 {
+		t.Fatalf("fields of the previous line survived: %+v", got(&r))
+	}
+	if r.Time.Second() != 37 {
+		t.Fatalf("time cache returned a stale time: %v", r.Time)
+	}
+	r.Reset()
+	if r.Line != nil || !r.Time.IsZero() || r.RequestLine != nil {
+		t.Fatal("Reset left references")
+	}
+}
+
+func TestViewsAreCapped(t *testing.T) {
+	var p Parser
+	var r Request
+	line := []byte(`203.0.113.7 - bob [10/Oct/2026:13:55:36 +0000] "GET /a?b HTTP/1.1" 200 1 "r" "u"`)
+	orig := string(line)
+	if err := p.Parse(&r, line); err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range [][]byte{r.RemoteAddr, r.RemoteUser, r.Method, r.Path, r.Query, r.Protocol, r.RequestLine, r.Referer, r.UserAgent} {
+		if cap(v) != len(v) {
+			t.Fatalf("view %q has spare capacity %d", v, cap(v)-len(v))
+		}
+		_ = append(v, 'X')
+	}
+	if string(line) != orig {
+		t.Fatal("appending to a view wrote into the line")
+	}
+}
+
+func TestTimeZonesShared(t *testing.T) {
+	var p1, p2 Parser
+	var r1, r2 Request
+	l1 := `203.0.113.7 - - [10/Oct/2026:13:55:36 +0530] "GET / HTTP/1.1" 200 1 "-" "-"`
+	l2 := `203.0.113.7 - - [11/Oct/2026:13:55:36 +0530] "GET / HTTP/1.1" 200 1 "-" "-"`
+	if p1.Parse(&r1, []byte(l1)) != nil || p2.Parse(&r2, []byte(l2)) != nil {
+		t.Fatal("parse failed")
+	}
+	if r1.Time.Location() != r2.Time.Location() {
+		t.Fatal("the same offset gave two *time.Location values")
+	}
+	if _, off := r1.Time.Zone(); off != 5*3600+30*60 {
+		t.Fatalf("offset = %d", off)
+	}
+}
+
+func TestFormatByName(t *testing.T) {
+	for _, name := range []string{"combined", "common"} {
+		f, err := FormatByName(name)
+		if err != nil || f.Name() != name {
+			t.Fatalf("FormatByName(%q) = %v, %v", name, f, err)
+		}
+	}
+	if _, err := FormatByName("json"); !errors.Is(err, ErrUnknownFormat) {
+		t.Fatalf("FormatByName(json) err = %v", err)
+	}
+}
+
+func TestEnvelopeString(t *testing.T) {
+	for e, s := range map[Envelope]string{EnvelopeNone: "none", EnvelopeRFC3164: "rfc3164", EnvelopeRFC5424: "rfc5424"} {
+		if e.String() != s {
+			t.Fatalf("%d.String() = %q", e, e.String())
+		}
+	}
+}
