@@ -1,0 +1,73 @@
+// Command ingest parses, serves, generates and soak-tests HTTP access-log
+// traffic with the ingest library.
+//
+// Usage:
+//
+//	ingest <command> [flags] [args]
+//
+// Run "ingest help" for the list of commands and "ingest <command> -h" for
+// the flags of one.
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+)
+
+// A command is one subcommand. run gets the arguments after the command's
+// name and returns the exit status: 0 for success, 1 when the command ran
+// but found failures, 2 for usage and I/O errors.
+type command struct {
+	name    string
+	summary string
+	run     func(args []string, stdin io.Reader, stdout, stderr io.Writer) int
+}
+
+// commands lists the subcommands in the order usage shows them. Adding one
+// is one line here and one file beside this one.
+var commands = []command{
+	{"parse", "parse access-log lines from files or stdin into JSON, one object per line", runParse},
+}
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+// run dispatches args (without the program name) to a command and returns
+// the exit status.
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		usage(stderr)
+		return 2
+	}
+	name := args[0]
+	switch name {
+	case "-h", "-help", "--help":
+		usage(stdout)
+		return 0
+	case "help":
+		// "ingest help parse" is "ingest parse -h".
+		if len(args) == 1 {
+			usage(stdout)
+			return 0
+		}
+		name, args = args[1], []string{args[1], "-h"}
+	}
+	for _, c := range commands {
+		if c.name == name {
+			return c.run(args[1:], stdin, stdout, stderr)
+		}
+	}
+	fmt.Fprintf(stderr, "ingest: unknown command %q\n\n", name)
+	usage(stderr)
+	return 2
+}
+
+func usage(w io.Writer) {
+	fmt.Fprint(w, "Usage: ingest <command> [flags] [args]\n\nCommands:\n")
+	for _, c := range commands {
+		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
+	}
+	fmt.Fprint(w, "\nRun \"ingest <command> -h\" for a command's flags.\n")
+}

@@ -1,0 +1,164 @@
+package main
+
+import (
+	"bufio"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+
+	"github.com/flatheap/ingest"
+)
+
+var parseUsage = `Usage: ingest parse [--format combined|common] [FILE...]
+
+Parse access-log lines from each FILE in turn, or from stdin when no FILE is
+given or FILE is "-", and write one JSON object per input line to stdout, in
+input order. A syslog header (RFC 3164 or RFC 5424) is detected per line.
+
+A line that parses gives the object written by ingest.Request.AppendJSON. A
+line that does not, an empty line included, gives
+
+	{"line":N,"error":"ingest: ..."}
+
+where N is the 1-based number of the line counted across all inputs, which
+is also its line number in the output. A line longer than ` + maxLineText + ` bytes is
+skipped without being held in memory and reported as "` + tooLongText + `".
+A last line without a newline counts as a line.
+
+Exit status: 0 when every line parsed, 1 when some did not, 2 for a usage
+error or when a file cannot be read or stdout written; the lines before the
+failure are written first.
+
+Flags:
+`
+
+var (
+	maxLineText = strconv.Itoa(ingest.MaxLineLength)
+	tooLongText = ingest.ErrTooLong.Error()
+)
+
+func runParse(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("ingest parse", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	formatName := fs.String("format", ingest.FormatCombined.Name(), "access-log `format`: combined or common")
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), parseUsage)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2 // flag has printed the error and the usage
+	}
+	format, err := ingest.FormatByName(*formatName)
+	if err != nil {
+		fmt.Fprintf(stderr, "ingest parse: unknown format %q: want combined or common\n", *formatName)
+		return 2
+	}
+	files := fs.Args()
+	if len(files) == 0 {
+		files = []string{"-"}
+	}
+
+	lp := &lineParser{
+		parser: ingest.Parser{Format: format},
+		// Room for the longest line Parse accepts plus "\r\n": a line that
+		// does not fit is too long whatever Parse would say.
+		in:  bufio.NewReaderSize(nil, ingest.MaxLineLength+2),
+		out: bufio.NewWriterSize(stdout, 64<<10),
+	}
+	for _, name := range files {
+		if err = lp.file(name, stdin); err != nil {
+			break
+		}
+	}
+	if ferr := lp.out.Flush(); err == nil {
+		err = ferr
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "ingest parse: %v\n", err)
+		return 2
+	}
+	if lp.failed > 0 {
+		return 1
+	}
+	return 0
+}
+
+// lineParser holds the state of one "ingest parse" run, reused across its
+// inputs and lines.
+type lineParser struct {
+	parser ingest.Parser
+	req    ingest.Request
+	in     *bufio.Reader
+	out    *bufio.Writer
+	buf    []byte // one output line, reused
+	lines  int    // lines read so far, across all inputs
+	failed int    // lines that did not parse
+}
+
+// file parses the file named name, or stdin for "-".
+func (lp *lineParser) file(name string, stdin io.Reader) error {
+	if name == "-" {
+		return lp.parse(stdin)
+	}
+	f, err := os.Open(name)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return lp.parse(f)
+}
+
+// parse writes one JSON line to lp.out for each line of rd. It returns the
+// first read or write error; a line cut short by a read error is not
+// written.
+func (lp *lineParser) parse(rd io.Reader) error {
+	lp.in.Reset(rd)
+	for {
+		line, err := lp.in.ReadSlice('\n')
+		tooLong := false
+		for err == bufio.ErrBufferFull {
+			// Skip the rest of the line a buffer at a time.
+			tooLong = true
+			_, err = lp.in.ReadSlice('\n')
+		}
+		if err != nil && err != io.EOF {
+			return err
+		}
+		if len(line) == 0 && !tooLong {
+			return nil // end of input after a newline, or empty input
+		}
+		lp.lines++
+		perr := ingest.ErrTooLong
+		if !tooLong {
+			perr = lp.parser.Parse(&lp.req, line)
+		}
+		if perr == nil {
+			lp.buf = lp.req.AppendJSON(lp.buf[:0])
+		} else {
+			lp.failed++
+			lp.buf = appendLineError(lp.buf[:0], lp.lines, perr)
+		}
+		lp.buf = append(lp.buf, '\n')
+		if _, werr := lp.out.Write(lp.buf); werr != nil {
+			return werr
+		}
+		if err == io.EOF {
+			return nil
+		}
+	}
+}
+
+// appendLineError appends the JSON object reported for a line that failed.
+func appendLineError(dst []byte, line int, err error) []byte {
+	dst = append(dst, `{"line":`...)
+	dst = strconv.AppendInt(dst, int64(line), 10)
+	dst = append(dst, `,"error":`...)
+	dst = ingest.AppendJSONString(dst, err.Error())
+	return append(dst, '}')
+}
