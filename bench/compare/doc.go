@@ -1,0 +1,13 @@
+// Package compare measures ingest's parser against third-party parsers and
+// against the regexp and strings.Split code that daemons commonly write.
+//
+// It is a module of its own so that ingest's go.mod does not require the
+// peers. Everything is in the tests:
+//
+//	go test ./...                                      # TestPeersAgree
+//	go test -run xxx -bench . -benchmem -count 10 ./... # BenchmarkCompare
+//
+// BenchmarkCompare/<fixture>/<peer> runs each peer on the fixtures in
+// ../../testdata. See peers_test.go for what each peer does and which
+// fixtures it runs on.
+package compare
