@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"math"
+	"net/netip"
 	"sync/atomic"
 	"time"
 )
@@ -75,6 +76,10 @@ type Request struct {
 	// Referer and UserAgent are empty in the common format.
 	Referer   []byte
 	UserAgent []byte
+	// Source is the address of the sender of the datagram the line came
+	// in. Server sets it; Parse leaves it zero.
+	Source netip.AddrPort
+
 	// Line is the whole line as given to Parse, syslog header included,
 	// without its line ending.
 	Line []byte
