@@ -53,6 +53,24 @@ func FuzzParse(f *testing.F) {
 		if err1 != err2 || !sameRequest(&r1, &r2) {
 			t.Fatalf("two parses differ: %v / %v\n%+v\n%+v", err1, err2, got(&r1), got(&r2))
 		}
+		// The one-pass request scan agrees with the plain two-pass split.
+		if len(r1.RequestLine) > 0 {
+			start := int(uintptr(unsafe.Pointer(unsafe.SliceData(r1.RequestLine))) - uintptr(unsafe.Pointer(unsafe.SliceData(line))))
+			end, first := requestEnd(line, start, start)
+			if end < 0 {
+				end = first
+			}
+			if end != start+len(r1.RequestLine) {
+				t.Fatalf("request ends at %d, the reference says %d", start+len(r1.RequestLine), end)
+			}
+			var ref Request
+			splitRequestReference(&ref, r1.RequestLine)
+			for i, pair := range [][2][]byte{{ref.Method, r1.Method}, {ref.Path, r1.Path}, {ref.Query, r1.Query}, {ref.Protocol, r1.Protocol}} {
+				if !bytes.Equal(pair[0], pair[1]) {
+					t.Fatalf("request part %d: reference %q, scanRequest %q", i, pair[0], pair[1])
+				}
+			}
+		}
 		// The same Parser again, now with a warm time cache.
 		err3 := p.Parse(&r2, line)
 		if err1 != err3 || !sameRequest(&r1, &r2) {
@@ -86,4 +104,30 @@ func sameRequest(a, b *Request) bool {
 	return a.Time.Equal(b.Time) && a.Time.Location().String() == b.Time.Location().String() &&
 		a.Status == b.Status && a.BodyBytesSent == b.BodyBytesSent &&
 		a.Envelope == b.Envelope && a.SyslogPriority == b.SyslogPriority
+}
+
+// splitRequestReference is the plain two-pass split that scanRequest must
+// agree with: on its first and last space into method, target and
+// protocol, and the target into path and query. A line
+// that does not start with a method token (junk, TLS bytes, "-") leaves
+// them all empty.
+func splitRequestReference(r *Request, req []byte) {
+	sp := methodEnd(req)
+	if sp <= 0 || sp == len(req) || req[sp] != ' ' {
+		return
+	}
+	method := view(req, 0, sp)
+	target := req[sp+1:]
+	var proto []byte
+	if lp := bytes.LastIndexByte(target, ' '); lp >= 0 && bytes.HasPrefix(target[lp+1:], httpPrefix) {
+		proto = view(target, lp+1, len(target))
+		target = target[:lp]
+	}
+	r.Method = method
+	r.Protocol = proto
+	if q := bytes.IndexByte(target, '?'); q >= 0 {
+		r.Query = view(target, q+1, len(target))
+		target = target[:q]
+	}
+	r.Path = view(target, uriPathStart(target), len(target))
 }

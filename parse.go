@@ -327,12 +327,10 @@ func (p *Parser) parseAccess(r *Request, s []byte, kind formatKind) error {
 		return errNoRequest
 	}
 	pos += 2
-	end := closingRequestQuote(s, pos)
+	end := scanRequest(r, s, pos)
 	if end < 0 {
 		return errQuoteRequest
 	}
-	r.RequestLine = dashless(view(s, pos, end))
-	splitRequest(r, r.RequestLine)
 
 	// " ddd "
 	pos = end + 1
@@ -374,7 +372,7 @@ func (p *Parser) parseAccess(r *Request, s []byte, kind formatKind) error {
 	if pos >= len(s) || s[pos] != '"' {
 		return errNoReferer
 	}
-	end = closingQuote(s, pos+1)
+	end = closingQuote(s, pos+1, pos+1)
 	if end < 0 {
 		return errQuoteReferer
 	}
@@ -384,7 +382,7 @@ func (p *Parser) parseAccess(r *Request, s []byte, kind formatKind) error {
 		return errNoUserAgent
 	}
 	pos += 2
-	end = closingQuote(s, pos)
+	end = closingQuote(s, pos, pos)
 	if end < 0 {
 		return errQuoteUserAgent
 	}
@@ -419,40 +417,121 @@ func findTimeField(s []byte) int {
 }
 
 // closingQuote returns the index of the first '"' at or after from that is
-// not escaped by an odd number of backslashes (Apache writes \" and \\;
-// nginx writes \x22 and never a bare quote), or -1.
-func closingQuote(s []byte, from int) int {
-	start := from
+// not escaped by an odd number of backslashes, or -1. start is where the
+// quoted field begins: backslashes before it do not count. (Apache writes \"
+// and \\; nginx writes \x22 and never a bare quote.)
+func closingQuote(s []byte, start, from int) int {
 	for {
 		k := bytes.IndexByte(s[from:], '"')
 		if k < 0 {
 			return -1
 		}
 		i := from + k
-		bs := 0
-		for j := i - 1; j >= start && s[j] == '\\'; j-- {
-			bs++
-		}
-		if bs%2 == 0 {
+		if !escaped(s, start, i) {
 			return i
 		}
 		from = i + 1
 	}
 }
 
-// closingRequestQuote finds the end of the request field. Some servers and
-// proxies log a request with a bare '"' inside it, so a quote counts as the
-// end only when a space and a digit (the status) follow it; when no quote
-// has that shape, the first closing quote is the end, and the status check
-// reports the error.
-func closingRequestQuote(s []byte, from int) int {
-	first := closingQuote(s, from)
-	for i := first; i >= 0; i = closingQuote(s, i+1) {
+// escaped reports whether s[i] is preceded by an odd number of backslashes
+// at or after start.
+func escaped(s []byte, start, i int) bool {
+	bs := 0
+	for j := i - 1; j >= start && s[j] == '\\'; j-- {
+		bs++
+	}
+	return bs%2 == 1
+}
+
+// requestEnd looks for the end of the request field that starts at
+// s[start], from s[from] on. Some servers and proxies log a request with a
+// bare '"' inside it, so a quote is taken as the end only when a space and a
+// digit (the status) follow it: that is accepted. first is the first
+// unescaped quote, the end to fall back on when no quote has that shape (the
+// status check then reports the error). Both are -1 when there is none.
+func requestEnd(s []byte, start, from int) (accepted, first int) {
+	first = -1
+	for i := closingQuote(s, start, from); i >= 0; i = closingQuote(s, start, i+1) {
+		if first < 0 {
+			first = i
+		}
 		if i+2 < len(s) && s[i+1] == ' ' && s[i+2] >= '0' && s[i+2] <= '9' {
-			return i
+			return i, first
 		}
 	}
-	return first
+	return -1, first
+}
+
+// scanRequest finds the end of the request field that starts at s[pos],
+// sets RequestLine and, for an HTTP request line, splits it on its first and
+// last space into Method, target and Protocol, and the target into Path and
+// Query. It returns the index of the closing quote, or -1.
+//
+// The query and the closing quote are found in one pass (indexEither), so a
+// 2 KB path is read once, not once for each.
+func scanRequest(r *Request, s []byte, pos int) int {
+	m := methodEnd(s[pos:])
+	if m == 0 || pos+m >= len(s) || s[pos+m] != ' ' {
+		// Not an HTTP request line: "", "-", TLS bytes, junk.
+		end, first := requestEnd(s, pos, pos)
+		if end < 0 {
+			end = first
+		}
+		if end >= 0 {
+			r.RequestLine = dashless(view(s, pos, end))
+		}
+		return end
+	}
+	ts := pos + m + 1 // the target starts after the method and a space
+	query, end, first := -1, -1, -1
+	for from := ts; ; {
+		k := indexEither(s[from:], '"', '?')
+		if k < 0 {
+			break
+		}
+		i := from + k
+		if s[i] == '?' {
+			query = i
+			var f2 int
+			end, f2 = requestEnd(s, pos, i+1)
+			if first < 0 {
+				first = f2
+			}
+			break
+		}
+		if escaped(s, pos, i) {
+			from = i + 1
+			continue
+		}
+		if first < 0 {
+			first = i
+		}
+		if i+2 < len(s) && s[i+1] == ' ' && s[i+2] >= '0' && s[i+2] <= '9' {
+			end = i
+			break
+		}
+		from = i + 1
+	}
+	if end < 0 {
+		end = first
+	}
+	if end < 0 {
+		return -1
+	}
+	r.RequestLine = view(s, pos, end)
+	r.Method = view(s, pos, pos+m)
+	te := end // target end
+	if lp := bytes.LastIndexByte(s[ts:end], ' '); lp >= 0 && bytes.HasPrefix(s[ts+lp+1:end], httpPrefix) {
+		r.Protocol = view(s, ts+lp+1, end)
+		te = ts + lp
+	}
+	if query >= 0 && query < te {
+		r.Query = view(s, query+1, te)
+		te = query
+	}
+	r.Path = view(s, ts+uriPathStart(s[ts:te]), te)
+	return end
 }
 
 // parseByteCount decodes a body size: decimal digits, or "-" for none.
@@ -475,31 +554,6 @@ func parseByteCount(b []byte) (int64, bool) {
 		return 0, false
 	}
 	return int64(n), true
-}
-
-// splitRequest splits a request line on its first and last space into
-// method, target and protocol, and the target into path and query. A line
-// that does not start with a method token (junk, TLS bytes, "-") leaves
-// them all empty.
-func splitRequest(r *Request, req []byte) {
-	sp := methodEnd(req)
-	if sp <= 0 || sp == len(req) || req[sp] != ' ' {
-		return
-	}
-	method := view(req, 0, sp)
-	target := req[sp+1:]
-	var proto []byte
-	if lp := bytes.LastIndexByte(target, ' '); lp >= 0 && bytes.HasPrefix(target[lp+1:], httpPrefix) {
-		proto = view(target, lp+1, len(target))
-		target = target[:lp]
-	}
-	r.Method = method
-	r.Protocol = proto
-	if q := bytes.IndexByte(target, '?'); q >= 0 {
-		r.Query = view(target, q+1, len(target))
-		target = target[:q]
-	}
-	r.Path = view(target, uriPathStart(target), len(target))
 }
 
 var httpPrefix = []byte("HTTP/")
