@@ -1,0 +1,274 @@
+package ingest
+
+import (
+	"encoding/binary"
+	"net"
+	"net/netip"
+	"syscall"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// socketPerReader: ListenAndServe gives each reader its own socket, bound
+// to the same address with SO_REUSEPORT, so the kernel spreads senders over
+// them.
+const socketPerReader = true
+
+func listenConfig(reusePort bool) net.ListenConfig {
+	if !reusePort {
+		return net.ListenConfig{}
+	}
+	return net.ListenConfig{Control: func(_, _ string, c syscall.RawConn) error {
+		var serr error
+		if err := c.Control(func(fd uintptr) {
+			serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEPORT, 1)
+		}); err != nil {
+			return err
+		}
+		return serr
+	}}
+}
+
+// rawConn returns conn's syscall.RawConn, or nil when it has none.
+func rawConn(conn net.PacketConn) syscall.RawConn {
+	sc, ok := conn.(syscall.Conn)
+	if !ok {
+		return nil
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return nil
+	}
+	return rc
+}
+
+// setReceiveBuffer sets the socket's receive buffer to size bytes with
+// SO_RCVBUF, then with SO_RCVBUFFORCE when the kernel's limit cut it (that
+// needs CAP_NET_ADMIN; without it the first result stands), and returns
+// what the kernel granted, in the same units as size.
+func setReceiveBuffer(conn net.PacketConn, size int) (int, error) {
+	rc := rawConn(conn)
+	if rc == nil {
+		return 0, nil
+	}
+	var granted int
+	var serr error
+	err := rc.Control(func(fd uintptr) {
+		s := int(fd)
+		if serr = unix.SetsockoptInt(s, unix.SOL_SOCKET, unix.SO_RCVBUF, size); serr != nil {
+			return
+		}
+		if granted, serr = getReceiveBuffer(s); serr != nil || granted >= size {
+			return
+		}
+		if unix.SetsockoptInt(s, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, size) == nil {
+			granted, serr = getReceiveBuffer(s)
+		}
+	})
+	if err != nil {
+		return 0, err
+	}
+	return granted, serr
+}
+
+// receiveBuffer returns the socket's receive buffer size, in the units
+// SO_RCVBUF is set in.
+func receiveBuffer(conn net.PacketConn) (int, error) {
+	rc := rawConn(conn)
+	if rc == nil {
+		return 0, nil
+	}
+	var granted int
+	var serr error
+	if err := rc.Control(func(fd uintptr) { granted, serr = getReceiveBuffer(int(fd)) }); err != nil {
+		return 0, err
+	}
+	return granted, serr
+}
+
+// getReceiveBuffer reads SO_RCVBUF back. Linux doubles the value it is
+// given, to allow for its bookkeeping, and reports the doubled value;
+// halving it gives the number to compare with what was asked.
+func getReceiveBuffer(fd int) (int, error) {
+	v, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF)
+	return v / 2, err
+}
+
+// enableDropCount turns on SO_RXQ_OVFL: the kernel then attaches its
+// cumulative count of datagrams dropped on this socket to every datagram.
+func enableDropCount(conn net.PacketConn) error {
+	rc := rawConn(conn)
+	if rc == nil {
+		return nil
+	}
+	var serr error
+	if err := rc.Control(func(fd uintptr) {
+		serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RXQ_OVFL, 1)
+	}); err != nil {
+		return err
+	}
+	return serr
+}
+
+// newBatchReader returns a recvmmsg reader when conn exposes its file
+// descriptor, and the portable reader otherwise.
+func newBatchReader(conn net.PacketConn, drops *dropCounter, maxDatagram, batch int) batchReader {
+	if rc := rawConn(conn); rc != nil {
+		return newMmsgReader(rc, drops, maxDatagram, batch)
+	}
+	return newPortableReader(conn, maxDatagram)
+}
+
+// oobSize is the control buffer per datagram: room for the SO_RXQ_OVFL
+// message (24 bytes) and a few others the socket's owner may have turned
+// on. Messages that do not fit are cut (MSG_CTRUNC) and ignored.
+const oobSize = 64
+
+// mmsgReader reads batches of datagrams with recvmmsg(2) through the
+// socket's syscall.RawConn, so the runtime's poller does the waiting. It
+// owns every buffer the kernel writes into, allocated once: nothing is
+// allocated per read or per datagram.
+type mmsgReader struct {
+	rc     syscall.RawConn
+	drops  *dropCounter
+	max    int // MaxDatagram
+	slot   int // MaxDatagram+1, one buffer
+	hdrs   []unix.Mmsghdr
+	iovs   []unix.Iovec
+	names  []unix.RawSockaddrInet6 // big enough for IPv4 too
+	oob    []byte                  // len(hdrs) slots of oobSize
+	bufs   []byte                  // len(hdrs) slots of MaxDatagram+1
+	n      int                     // datagrams from the last read
+	errno  syscall.Errno
+	recvFn func(fd uintptr) bool // m.recv, bound once so that read does not allocate
+}
+
+func newMmsgReader(rc syscall.RawConn, drops *dropCounter, maxDatagram, batch int) *mmsgReader {
+	m := &mmsgReader{
+		rc:    rc,
+		drops: drops,
+		max:   maxDatagram,
+		slot:  maxDatagram + 1,
+		hdrs:  make([]unix.Mmsghdr, batch),
+		iovs:  make([]unix.Iovec, batch),
+		names: make([]unix.RawSockaddrInet6, batch),
+		oob:   make([]byte, batch*oobSize),
+	}
+	m.bufs = make([]byte, batch*m.slot)
+	for i := range m.hdrs {
+		m.iovs[i].Base = &m.bufs[i*m.slot]
+		m.iovs[i].SetLen(m.slot)
+		h := &m.hdrs[i].Hdr
+		h.Name = (*byte)(unsafe.Pointer(&m.names[i]))
+		h.Iov = &m.iovs[i]
+		h.SetIovlen(1)
+		h.Control = &m.oob[i*oobSize]
+	}
+	m.reset(batch)
+	m.recvFn = m.recv
+	return m
+}
+
+// reset restores the in-out fields the kernel overwrote in the first k
+// headers.
+func (m *mmsgReader) reset(k int) {
+	for i := range k {
+		h := &m.hdrs[i]
+		h.Hdr.Namelen = unix.SizeofSockaddrInet6
+		h.Hdr.SetControllen(oobSize)
+		h.Hdr.Flags = 0
+		h.Len = 0
+	}
+}
+
+// recv is the RawConn.Read callback: one non-blocking recvmmsg. It returns
+// false to make the poller wait when nothing is queued.
+func (m *mmsgReader) recv(fd uintptr) bool {
+	for {
+		n, _, e := unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&m.hdrs[0])),
+			uintptr(len(m.hdrs)), unix.MSG_DONTWAIT, 0, 0)
+		switch e {
+		case 0:
+			m.n = int(n)
+			return true
+		case unix.EINTR:
+			continue
+		case unix.EAGAIN:
+			return false
+		}
+		m.errno = e
+		return true
+	}
+}
+
+func (m *mmsgReader) read() (int, error) {
+	m.reset(m.n)
+	m.n = 0
+	if err := m.rc.Read(m.recvFn); err != nil {
+		return 0, err
+	}
+	if e := m.errno; e != 0 {
+		m.errno = 0
+		return 0, e
+	}
+	for i := range m.n {
+		if l := int(m.hdrs[i].Hdr.Controllen); l > 0 {
+			m.controlMessages(m.oob[i*oobSize : i*oobSize+min(l, oobSize)])
+		}
+	}
+	return m.n, nil
+}
+
+// controlMessages scans one datagram's control messages for SO_RXQ_OVFL.
+func (m *mmsgReader) controlMessages(b []byte) {
+	hdrLen := unix.CmsgLen(0)
+	for len(b) >= hdrLen {
+		h := (*unix.Cmsghdr)(unsafe.Pointer(&b[0]))
+		l := int(h.Len)
+		if l < hdrLen || l > len(b) {
+			return
+		}
+		if h.Level == unix.SOL_SOCKET && h.Type == unix.SO_RXQ_OVFL && l >= unix.CmsgLen(4) {
+			m.drops.observe(binary.NativeEndian.Uint32(b[hdrLen:]))
+		}
+		next := unix.CmsgSpace(l - hdrLen)
+		if next >= len(b) {
+			return
+		}
+		b = b[next:]
+	}
+}
+
+func (m *mmsgReader) datagram(i int) ([]byte, netip.AddrPort, bool) {
+	h := &m.hdrs[i]
+	n := int(h.Len)
+	off := i * m.slot
+	truncated := n > m.max || h.Hdr.Flags&unix.MSG_TRUNC != 0
+	return m.bufs[off : off+n : off+n], sockaddrAddrPort(&m.names[i], h.Hdr.Namelen), truncated
+}
+
+// sockaddrAddrPort converts the sender's address as the kernel wrote it,
+// without allocating. IPv4-mapped IPv6 addresses are unmapped; an IPv6 zone
+// (scope ID) is not kept.
+func sockaddrAddrPort(sa *unix.RawSockaddrInet6, namelen uint32) netip.AddrPort {
+	switch sa.Family {
+	case unix.AF_INET:
+		if namelen < unix.SizeofSockaddrInet4 {
+			break
+		}
+		sa4 := (*unix.RawSockaddrInet4)(unsafe.Pointer(sa))
+		return netip.AddrPortFrom(netip.AddrFrom4(sa4.Addr), networkPort(&sa4.Port))
+	case unix.AF_INET6:
+		if namelen < unix.SizeofSockaddrInet6 {
+			break
+		}
+		return netip.AddrPortFrom(netip.AddrFrom16(sa.Addr).Unmap(), networkPort(&sa.Port))
+	}
+	return netip.AddrPort{}
+}
+
+// networkPort reads a port stored in network byte order.
+func networkPort(p *uint16) uint16 {
+	return binary.BigEndian.Uint16((*[2]byte)(unsafe.Pointer(p))[:])
+}

@@ -1,0 +1,31 @@
+//go:build !linux
+
+package ingest
+
+import "net"
+
+// socketPerReader: without a load-balancing SO_REUSEPORT, the readers
+// share one socket.
+const socketPerReader = false
+
+func listenConfig(bool) net.ListenConfig { return net.ListenConfig{} }
+
+// setReceiveBuffer asks for a receive buffer of size bytes. The size the
+// kernel granted is not read back here: it returns 0, "unknown".
+func setReceiveBuffer(conn net.PacketConn, size int) (int, error) {
+	if rb, ok := conn.(interface{ SetReadBuffer(int) error }); ok {
+		return 0, rb.SetReadBuffer(size)
+	}
+	return 0, nil
+}
+
+// receiveBuffer returns 0, "unknown".
+func receiveBuffer(net.PacketConn) (int, error) { return 0, nil }
+
+// enableDropCount does nothing: SO_RXQ_OVFL is Linux's.
+func enableDropCount(net.PacketConn) error { return nil }
+
+// newBatchReader returns the portable reader: one datagram per read.
+func newBatchReader(conn net.PacketConn, _ *dropCounter, maxDatagram, _ int) batchReader {
+	return newPortableReader(conn, maxDatagram)
+}

@@ -1,0 +1,836 @@
+// Package ingest receives HTTP access-log lines over UDP, parses them without
+// copying into reusable Requests, and hands them to your code, while the
+// process heap stays flat whatever the input looks like.
+//
+// # Data flow
+//
+// A Server reads datagrams from one or more UDP sockets. Each reader
+// goroutine owns fixed receive buffers of Config.MaxDatagram+1 bytes (the
+// extra byte detects truncation) and reads with recvmmsg batches on Linux,
+// one datagram per read elsewhere. A datagram holds one line or several
+// separated by "\n" (or "\r\n"); each line may carry an RFC 3164 or RFC 5424
+// syslog header, detected per line, and is parsed in place into a Request
+// whose fields are views into the receive buffer. The Request goes to the
+// Handler, on the reader goroutine by default, or on a worker goroutine
+// after a bounded queue when Config.QueueLength is set.
+//
+// # Use
+//
+//	srv, err := ingest.NewServer(ingest.Config{
+//		Addr: ":5514",
+//		Handler: ingest.HandlerFunc(func(r *ingest.Request) {
+//			statusCounts[r.Status/100].Add(1) // []atomic.Uint64 of length 10
+//		}),
+//	})
+//	if err != nil {
+//		return err
+//	}
+//	go func() { <-stop; srv.Shutdown(context.Background()) }()
+//	err = srv.ListenAndServe(ctx) // ErrServerClosed after Shutdown
+//
+// # Ownership
+//
+// The Request and every slice in it are valid only until the handler
+// returns. Do not retain them; use Interner.Intern or Request.Clone for
+// values that must outlive the call. The same holds for the line given to
+// Config.OnBadLine: it is valid only during the callback.
+//
+// # Bounds
+//
+// Every size is fixed by the Config: a reader holds Config.BatchSize
+// buffers of Config.MaxDatagram+1 bytes (1 MiB per reader with the defaults
+// on Linux, 64 KiB elsewhere); the queue holds at most Config.QueueLength
+// datagrams, each in a pooled buffer sized to the datagram. The Server keeps
+// no state per source address, per path or per line.
+//
+// # Counting
+//
+// Nothing is dropped silently. Stats counts datagrams, lines, parse errors
+// by reason, truncated datagrams, drops by cause (full queue, full kernel
+// buffer, source not allowed, Close) and handler panics. The counters are
+// per goroutine, on their own cache lines, and published with atomic adds
+// once per batch of datagrams, not once per datagram.
+package ingest
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"net/netip"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/valyala/bytebufferpool"
+)
+
+// Handler handles the lines a Server receives.
+//
+// ServeLine is called once for every line that parsed. The Request and
+// every slice in it are valid only until the handler returns. Do not retain
+// them; use Interner.Intern or Request.Clone for values that must outlive
+// the call. r.Source is the sender's address.
+//
+// ServeLine is called from several goroutines at once when the Server has
+// more than one reader (Config.Readers) or worker (Config.Workers). A
+// panic in ServeLine is recovered, counted in Stats.HandlerPanics and
+// logged (at most once a second); the Server goes on with the next line.
+type Handler interface {
+	ServeLine(r *Request)
+}
+
+// HandlerFunc adapts a function to Handler.
+type HandlerFunc func(r *Request)
+
+// ServeLine calls f(r).
+func (f HandlerFunc) ServeLine(r *Request) { f(r) }
+
+// Defaults for the zero fields of Config.
+const (
+	defaultAddr            = "127.0.0.1:5514"
+	defaultReceiveBuffer   = 8 << 20
+	defaultMaxDatagram     = 65527 // the largest UDP payload without IPv6 jumbograms
+	defaultBatchSize       = 16
+	defaultBadLineInterval = time.Second
+
+	maxMaxDatagram = 65535
+	maxBatchSize   = 1024
+	maxReaders     = 1024
+)
+
+// Config configures a Server. The zero value of every field selects the
+// default given in its comment, so Config{Handler: h} is a working
+// configuration.
+type Config struct {
+	// Addr is the UDP address ListenAndServe listens on, "host:port".
+	// Default "127.0.0.1:5514". Port 0 picks a free port; see
+	// Server.LocalAddr.
+	Addr string
+
+	// Handler receives every line that parsed. Required.
+	Handler Handler
+
+	// Format is the access-line format. Default (nil): FormatCombined. The
+	// syslog envelope is detected per line whatever the format.
+	Format *Format
+
+	// Readers is the number of reader goroutines. Default 1. On Linux,
+	// ListenAndServe opens one socket per reader on the same address with
+	// SO_REUSEPORT, and the kernel spreads senders over them by a hash of
+	// their address and port (one sender always lands on the same socket).
+	// Note that any other socket of the same user that sets SO_REUSEPORT
+	// can then join the port and take a share of the traffic. Elsewhere,
+	// and with Serve, the readers share one socket. At most 1024.
+	Readers int
+
+	// ReceiveBuffer is the receive buffer to ask for on each socket
+	// (SO_RCVBUF), in bytes. Default 8 MiB. When the kernel's limit
+	// (net.core.rmem_max) is lower, the Server tries SO_RCVBUFFORCE, which
+	// works for a process with CAP_NET_ADMIN. What the kernel granted is in
+	// Stats.ReceiveBuffer, and a warning with that number is logged when it
+	// is less than asked. Negative: leave the socket's buffer as it is.
+	ReceiveBuffer int
+
+	// MaxDatagram is the largest datagram accepted, in bytes. Default
+	// 65527, the largest UDP payload without IPv6 jumbograms, so by default
+	// nothing is truncated. A longer datagram is counted in
+	// Stats.Truncated and not parsed. Each reader holds BatchSize buffers of
+	// MaxDatagram+1 bytes. At most 65535.
+	MaxDatagram int
+
+	// BatchSize is the number of datagrams one recvmmsg call may return on
+	// Linux. Default 16. Elsewhere each read returns one datagram and
+	// BatchSize is ignored. At most 1024.
+	BatchSize int
+
+	// QueueLength, when positive, turns on queue mode: each datagram is
+	// copied once into a pooled buffer sized to it and queued, and Workers
+	// goroutines parse it and call the handler. A full queue drops the
+	// datagram (counted in Stats.DroppedQueueFull) unless BlockWhenQueueFull
+	// is set. Default 0: the readers parse and call the handler themselves,
+	// with no copy.
+	QueueLength int
+
+	// Workers is the number of worker goroutines in queue mode. Default 1.
+	// It must be 0 when QueueLength is 0.
+	Workers int
+
+	// BlockWhenQueueFull makes a reader wait for room in a full queue
+	// instead of dropping the datagram. While it waits it does not read,
+	// and the socket's receive buffer absorbs the traffic until the kernel
+	// drops it (Stats.DroppedKernel).
+	BlockWhenQueueFull bool
+
+	// AllowedSources, when not empty, lists the networks datagrams may come
+	// from; others are counted in Stats.DroppedSource and not parsed.
+	// IPv4-mapped IPv6 senders (::ffff:a.b.c.d) match IPv4 prefixes. The
+	// list is scanned in order for every datagram: keep it short.
+	AllowedSources []netip.Prefix
+
+	// Logger receives the Server's warnings and errors. Default
+	// slog.Default().
+	Logger *slog.Logger
+
+	// OnBadLine, when set, is called with a sample of the lines that failed
+	// to parse, with the sender's address and the error (see ErrorReason).
+	// The line is valid only during the call. Every failing line is counted
+	// in Stats whether or not it is sampled. OnBadLine runs on the reader or
+	// worker goroutine, possibly on several at once; a panic in it is
+	// recovered and counted like a handler panic.
+	OnBadLine func(line []byte, from netip.AddrPort, err error)
+
+	// BadLineInterval is the sampling period of OnBadLine: it gets the
+	// first failing line and then at most one per interval for the whole
+	// Server. Default 1s. Negative: every failing line.
+	BadLineInterval time.Duration
+}
+
+// ErrServerClosed is returned by Serve and ListenAndServe after Shutdown or
+// Close, and by later calls.
+var ErrServerClosed = errors.New("ingest: server closed")
+
+var errServing = errors.New("ingest: server already serving")
+
+// Server receives access-log lines over UDP. Create it with NewServer,
+// start it with ListenAndServe or Serve, stop it with Shutdown or Close.
+// A Server serves once: after it stopped, make a new one.
+type Server struct {
+	cfg     Config
+	handler Handler
+	allowed []netip.Prefix
+	log     *slog.Logger
+	epoch   time.Time
+	pool    bytebufferpool.Pool // queue mode: buffers sized to datagrams
+
+	badLine, panicLog, errLog limiter
+	discarding                atomic.Bool // set by Close: drop instead of handle
+
+	mu       sync.Mutex
+	state    serverState
+	socks    []*socket
+	readers  []*reader
+	workers  []*worker
+	queue    chan queued
+	failErr  error
+	stopCh   chan struct{} // closed when the Server starts stopping
+	discard  chan struct{} // closed by Close
+	done     chan struct{} // closed when every goroutine has returned
+	readWG   sync.WaitGroup
+	workerWG sync.WaitGroup
+}
+
+type serverState uint8
+
+const (
+	stateIdle serverState = iota
+	stateServing
+	stateStopping // Shutdown, Close or ctx: goroutines finishing
+	stateClosed   // stopped without ever serving
+)
+
+// socket is one socket being read and what is known about it.
+type socket struct {
+	conn    net.PacketConn
+	granted int
+	drops   dropCounter
+}
+
+// queued is a datagram waiting for a worker.
+type queued struct {
+	buf *bytebufferpool.ByteBuffer
+	src netip.AddrPort
+}
+
+// NewServer checks c, fills in the defaults and returns a Server that is
+// not serving yet.
+func NewServer(c Config) (*Server, error) {
+	if c.Handler == nil {
+		return nil, errors.New("ingest: Config.Handler is nil")
+	}
+	if c.Addr == "" {
+		c.Addr = defaultAddr
+	}
+	if err := defaultInt(&c.Readers, 1, maxReaders, "Readers"); err != nil {
+		return nil, err
+	}
+	if err := defaultInt(&c.MaxDatagram, defaultMaxDatagram, maxMaxDatagram, "MaxDatagram"); err != nil {
+		return nil, err
+	}
+	if err := defaultInt(&c.BatchSize, defaultBatchSize, maxBatchSize, "BatchSize"); err != nil {
+		return nil, err
+	}
+	if c.ReceiveBuffer == 0 {
+		c.ReceiveBuffer = defaultReceiveBuffer
+	}
+	if c.QueueLength < 0 || c.Workers < 0 {
+		return nil, errors.New("ingest: Config.QueueLength and Config.Workers must not be negative")
+	}
+	if c.QueueLength == 0 && (c.Workers != 0 || c.BlockWhenQueueFull) {
+		return nil, errors.New("ingest: Config.Workers and BlockWhenQueueFull need a QueueLength")
+	}
+	if c.QueueLength > 0 && c.Workers == 0 {
+		c.Workers = 1
+	}
+	if c.BadLineInterval == 0 {
+		c.BadLineInterval = defaultBadLineInterval
+	}
+	s := &Server{
+		cfg:     c,
+		handler: c.Handler,
+		log:     c.Logger,
+		epoch:   time.Now(),
+		stopCh:  make(chan struct{}),
+		discard: make(chan struct{}),
+		done:    make(chan struct{}),
+	}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	for _, p := range c.AllowedSources {
+		if !p.IsValid() {
+			return nil, errors.New("ingest: invalid prefix in Config.AllowedSources")
+		}
+		// ::ffff:10.0.0.0/104 is 10.0.0.0/8: senders are unmapped.
+		if a := p.Addr(); a.Is4In6() && p.Bits() >= 96 {
+			p = netip.PrefixFrom(a.Unmap(), p.Bits()-96)
+		}
+		s.allowed = append(s.allowed, p.Masked())
+	}
+	return s, nil
+}
+
+// defaultInt sets *v to def when it is 0 and checks 1 <= *v <= max.
+func defaultInt(v *int, def, max int, name string) error {
+	if *v == 0 {
+		*v = def
+	}
+	if *v < 1 || *v > max {
+		return errors.New("ingest: Config." + name + " out of range")
+	}
+	return nil
+}
+
+// ListenAndServe listens on Config.Addr (Config.Readers sockets with
+// SO_REUSEPORT on Linux, one socket elsewhere) and serves until ctx is done
+// or the Server is shut down, like Serve.
+func (s *Server) ListenAndServe(ctx context.Context) error {
+	if err := s.checkIdle(); err != nil {
+		return err
+	}
+	n, perSocket := 1, s.cfg.Readers
+	if socketPerReader && s.cfg.Readers > 1 {
+		n, perSocket = s.cfg.Readers, 1
+	}
+	lc := listenConfig(n > 1)
+	first, err := lc.ListenPacket(ctx, "udp", s.cfg.Addr)
+	if err != nil {
+		return err
+	}
+	conns := []net.PacketConn{first}
+	for len(conns) < n {
+		c, err := lc.ListenPacket(ctx, "udp", first.LocalAddr().String())
+		if err != nil {
+			for _, c := range conns {
+				c.Close()
+			}
+			return err
+		}
+		conns = append(conns, c)
+	}
+	return s.serve(ctx, conns, perSocket)
+}
+
+// Serve reads datagrams from conn with Config.Readers goroutines until ctx
+// is done or Shutdown or Close is called, and then closes conn. It sets the
+// socket's receive buffer (Config.ReceiveBuffer) and, on Linux, turns on
+// SO_RXQ_OVFL to count kernel drops. conn is usually a *net.UDPConn; any
+// net.PacketConn works, on a slower path.
+//
+// Serve returns when every goroutine it started has returned: after Shutdown
+// or Close with ErrServerClosed, after ctx is done with ctx.Err() (having
+// stopped as Shutdown does), or with the error that made a reader stop, such
+// as conn being closed by someone else.
+func (s *Server) Serve(ctx context.Context, conn net.PacketConn) error {
+	return s.serve(ctx, []net.PacketConn{conn}, s.cfg.Readers)
+}
+
+// checkIdleLocked returns nil when the Server may start serving. s.mu is
+// held.
+func (s *Server) checkIdleLocked() error {
+	switch s.state {
+	case stateIdle:
+		return nil
+	case stateServing:
+		return errServing
+	}
+	return ErrServerClosed
+}
+
+func (s *Server) checkIdle() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.checkIdleLocked()
+}
+
+func (s *Server) serve(ctx context.Context, conns []net.PacketConn, perSocket int) error {
+	s.mu.Lock()
+	if err := s.checkIdleLocked(); err != nil {
+		s.mu.Unlock()
+		for _, c := range conns {
+			c.Close()
+		}
+		return err
+	}
+	s.state = stateServing
+	if s.cfg.QueueLength > 0 {
+		s.queue = make(chan queued, s.cfg.QueueLength)
+		for range s.cfg.Workers {
+			w := &worker{}
+			w.lh.init(s)
+			s.workers = append(s.workers, w)
+			s.workerWG.Add(1)
+			go w.run(s)
+		}
+	}
+	for _, c := range conns {
+		so := &socket{conn: c}
+		s.setupSocket(so)
+		s.socks = append(s.socks, so)
+		for range perSocket {
+			r := &reader{s: s, sock: so}
+			r.br = newBatchReader(c, &so.drops, s.cfg.MaxDatagram, s.cfg.BatchSize)
+			if s.queue == nil {
+				r.lh.init(s)
+			}
+			s.readers = append(s.readers, r)
+			s.readWG.Add(1)
+			go r.run()
+		}
+	}
+	s.mu.Unlock()
+
+	var err error
+	select {
+	case <-ctx.Done():
+		err = ctx.Err()
+		s.stop(false)
+	case <-s.stopCh:
+	}
+	s.readWG.Wait()
+	if s.queue != nil {
+		close(s.queue) // no reader sends any more
+	}
+	s.workerWG.Wait()
+	s.mu.Lock()
+	if err == nil {
+		err = s.failErr
+	}
+	s.mu.Unlock()
+	if err == nil {
+		err = ErrServerClosed
+	}
+	close(s.done)
+	return err
+}
+
+// setupSocket sets the receive buffer and turns on drop counting, logging
+// what did not work: neither stops the Server.
+func (s *Server) setupSocket(so *socket) {
+	want := s.cfg.ReceiveBuffer
+	var err error
+	if want > 0 {
+		so.granted, err = setReceiveBuffer(so.conn, want)
+	} else {
+		so.granted, err = receiveBuffer(so.conn)
+	}
+	if err != nil {
+		s.log.Warn("ingest: cannot set the receive buffer", "addr", so.conn.LocalAddr().String(), "err", err)
+	} else if want > 0 && so.granted > 0 && so.granted < want {
+		s.log.Warn("ingest: receive buffer smaller than asked",
+			"addr", so.conn.LocalAddr().String(), "asked", want, "granted", so.granted)
+	}
+	if err := enableDropCount(so.conn); err != nil {
+		s.log.Warn("ingest: cannot count kernel drops (SO_RXQ_OVFL)", "addr", so.conn.LocalAddr().String(), "err", err)
+	}
+}
+
+// Shutdown stops reading, lets the workers deliver what is queued, and
+// returns when every goroutine has returned, or with ctx.Err() when ctx is
+// done first (the goroutines then go on finishing; Close cuts them short).
+// Datagrams already read by a reader are delivered; datagrams still in the
+// socket are not read. Shutdown closes the sockets.
+func (s *Server) Shutdown(ctx context.Context) error {
+	done := s.stop(false)
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Close stops reading, discards what is queued (counted in
+// Stats.DroppedClosed), closes the sockets, and returns when every goroutine
+// has returned. It does not interrupt a handler call in progress: it waits
+// for it. Calling Close more than once, or after Shutdown, is safe.
+func (s *Server) Close() error {
+	<-s.stop(true)
+	return nil
+}
+
+// stop starts stopping the Server, once, and returns the channel closed
+// when it has stopped.
+func (s *Server) stop(discard bool) <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if discard && !s.discarding.Load() {
+		s.discarding.Store(true)
+		close(s.discard)
+	}
+	switch s.state {
+	case stateIdle:
+		s.state = stateClosed
+		close(s.stopCh)
+		close(s.done)
+	case stateServing:
+		s.state = stateStopping
+		close(s.stopCh)
+		for _, so := range s.socks {
+			so.conn.Close() // wakes the readers
+		}
+	}
+	return s.done
+}
+
+// fail stops the Server because a reader cannot go on.
+func (s *Server) fail(err error) {
+	s.mu.Lock()
+	if s.failErr == nil && s.state == stateServing {
+		s.failErr = err
+	}
+	s.mu.Unlock()
+	s.stop(false)
+}
+
+func (s *Server) stopping() bool {
+	select {
+	case <-s.stopCh:
+		return true
+	default:
+		return false
+	}
+}
+
+// LocalAddr returns the address of the first socket, or nil when the
+// Server is not serving.
+func (s *Server) LocalAddr() net.Addr {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.socks) == 0 {
+		return nil
+	}
+	return s.socks[0].conn.LocalAddr()
+}
+
+// Stats returns the Server's counters, summed over its readers, workers
+// and sockets. It may be called at any time, from any goroutine. A reader
+// publishes its counts at the end of each batch, and a worker when the
+// queue is empty or every 64 datagrams, so Stats lags by at most that.
+func (s *Server) Stats() Stats {
+	var st Stats
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, r := range s.readers {
+		r.c.addTo(&st)
+	}
+	for _, w := range s.workers {
+		w.c.addTo(&st)
+	}
+	for _, so := range s.socks {
+		st.DroppedKernel += so.drops.drops.Load()
+		st.ReceiveBuffer += so.granted
+	}
+	st.Sockets = len(s.socks)
+	return st
+}
+
+// now returns monotonic nanoseconds since the Server was made.
+func (s *Server) now() int64 { return int64(time.Since(s.epoch)) }
+
+// limiter lets one event through per period, lock-free.
+type limiter struct{ next atomic.Int64 }
+
+func (l *limiter) allow(now int64, every time.Duration) bool {
+	n := l.next.Load()
+	return now >= n && l.next.CompareAndSwap(n, now+int64(every))
+}
+
+// batchReader reads datagrams from one socket into buffers it owns.
+type batchReader interface {
+	// read waits for at least one datagram and returns how many it read.
+	// The datagrams stay valid until the next read.
+	read() (int, error)
+	// datagram returns the i-th datagram of the last read, its sender,
+	// and whether it was longer than MaxDatagram (b is then cut short).
+	datagram(i int) (b []byte, src netip.AddrPort, truncated bool)
+}
+
+// reader is one reader goroutine's state.
+type reader struct {
+	c    counters
+	s    *Server
+	sock *socket
+	br   batchReader
+	lh   lineHandler // when there is no queue
+}
+
+func (r *reader) run() {
+	s := r.s
+	defer s.readWG.Done()
+	var t tally
+	var backoff time.Duration
+	for {
+		n, err := r.br.read()
+		if err != nil {
+			if s.stopping() {
+				return
+			}
+			if errors.Is(err, net.ErrClosed) {
+				s.fail(err)
+				return
+			}
+			r.c.readErrors.Add(1)
+			if s.errLog.allow(s.now(), time.Second) {
+				s.log.Error("ingest: read failed", "addr", r.sock.conn.LocalAddr().String(), "err", err)
+			}
+			// Back off on repeated errors so a persistent one cannot spin.
+			backoff = min(max(2*backoff, time.Millisecond), time.Second)
+			tm := time.NewTimer(backoff)
+			select {
+			case <-tm.C:
+			case <-s.stopCh:
+				tm.Stop()
+				return
+			}
+			continue
+		}
+		backoff = 0
+		for i := range n {
+			b, src, truncated := r.br.datagram(i)
+			t.datagrams++
+			t.bytes += uint64(len(b))
+			switch {
+			case s.discarding.Load():
+				t.droppedClosed++
+			case truncated:
+				t.truncated++
+			case !s.allowedSource(src.Addr()):
+				t.droppedSource++
+			case s.queue != nil:
+				r.enqueue(b, src, &t)
+			default:
+				r.lh.datagram(b, src, &t)
+			}
+		}
+		r.c.publish(&t)
+	}
+}
+
+func (s *Server) allowedSource(a netip.Addr) bool {
+	if len(s.allowed) == 0 {
+		return true
+	}
+	for _, p := range s.allowed {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// enqueue copies b into a pooled buffer sized to it and queues it.
+func (r *reader) enqueue(b []byte, src netip.AddrPort, t *tally) {
+	s := r.s
+	block := s.cfg.BlockWhenQueueFull
+	if !block && len(s.queue) == cap(s.queue) {
+		t.droppedQueue++ // full: skip the copy
+		return
+	}
+	buf := s.pool.Get()
+	buf.B = append(buf.B[:0], b...)
+	q := queued{buf: buf, src: src}
+	select {
+	case s.queue <- q:
+		return
+	default:
+	}
+	if !block {
+		s.pool.Put(buf)
+		t.droppedQueue++
+		return
+	}
+	r.c.publish(t) // Stats stay current while the reader waits
+	select {
+	case s.queue <- q:
+	case <-s.discard:
+		s.pool.Put(buf)
+		t.droppedClosed++
+	}
+}
+
+// worker is one queue worker's state.
+type worker struct {
+	c  counters
+	lh lineHandler
+}
+
+// workerPublishEvery bounds how stale a busy worker's counters get.
+const workerPublishEvery = 64
+
+func (w *worker) run(s *Server) {
+	defer s.workerWG.Done()
+	var t tally
+	pending := 0
+	for q := range s.queue {
+		if s.discarding.Load() {
+			t.droppedClosed++
+		} else {
+			w.lh.datagram(q.buf.B, q.src, &t)
+		}
+		// The pool calibrates on len(q.buf.B) at Put: no Reset before.
+		s.pool.Put(q.buf)
+		w.lh.r = Request{} // drop the views into the buffer just returned
+		if pending++; pending == workerPublishEvery || len(s.queue) == 0 {
+			w.c.publish(&t)
+			pending = 0
+		}
+	}
+	w.c.publish(&t)
+}
+
+// lineHandler frames datagrams into lines, parses them and calls the
+// handler. Each reader (or worker) has its own.
+type lineHandler struct {
+	s *Server
+	p Parser
+	r Request
+}
+
+func (h *lineHandler) init(s *Server) {
+	h.s = s
+	h.p.Format = s.cfg.Format
+}
+
+// datagram handles the lines of one datagram. Lines end with "\n" or
+// "\r\n"; the last one may have no ending. Empty lines are skipped: they
+// are not errors and are not counted as lines.
+func (h *lineHandler) datagram(b []byte, src netip.AddrPort, t *tally) {
+	for len(b) > 0 {
+		line := b
+		if i := bytes.IndexByte(b, '\n'); i >= 0 {
+			line, b = b[:i:i], b[i+1:]
+		} else {
+			b = nil
+		}
+		if n := len(line); n > 0 && line[n-1] == '\r' {
+			line = line[: n-1 : n-1]
+		}
+		if len(line) == 0 {
+			continue
+		}
+		t.lines++
+		if err := h.p.Parse(&h.r, line); err != nil {
+			t.errs++
+			t.parseErrors[errorIndex(err)]++
+			if h.s.cfg.OnBadLine != nil {
+				h.badLine(line, src, err, t)
+			}
+			continue
+		}
+		h.r.Source = src
+		t.parsed++
+		h.serve(t)
+	}
+}
+
+// serve calls the handler, recovering a panic.
+func (h *lineHandler) serve(t *tally) {
+	defer func() {
+		if v := recover(); v != nil {
+			t.panics++
+			h.s.logPanic("handler", v)
+		}
+	}()
+	h.s.handler.ServeLine(&h.r)
+}
+
+// badLine passes a sample of the failing lines to Config.OnBadLine.
+func (h *lineHandler) badLine(line []byte, src netip.AddrPort, err error, t *tally) {
+	s := h.s
+	if s.cfg.BadLineInterval > 0 && !s.badLine.allow(s.now(), s.cfg.BadLineInterval) {
+		return
+	}
+	defer func() {
+		if v := recover(); v != nil {
+			t.panics++
+			s.logPanic("OnBadLine", v)
+		}
+	}()
+	s.cfg.OnBadLine(line, src, err)
+}
+
+func (s *Server) logPanic(what string, v any) {
+	if s.panicLog.allow(s.now(), time.Second) {
+		s.log.Error("ingest: "+what+" panicked; recovered (logged at most once a second)",
+			"panic", v, "stack", string(debug.Stack()))
+	}
+}
+
+// portableReader reads one datagram per call with the net package: the
+// fallback where recvmmsg is not available.
+type portableReader struct {
+	conn net.PacketConn
+	udp  udpAddrPortReader // conn, when it has the allocation-free method
+	buf  []byte            // MaxDatagram+1
+	max  int
+	n    int
+	src  netip.AddrPort
+}
+
+type udpAddrPortReader interface {
+	ReadFromUDPAddrPort(b []byte) (int, netip.AddrPort, error)
+}
+
+var _ udpAddrPortReader = (*net.UDPConn)(nil)
+
+func newPortableReader(conn net.PacketConn, maxDatagram int) *portableReader {
+	p := &portableReader{conn: conn, buf: make([]byte, maxDatagram+1), max: maxDatagram}
+	p.udp, _ = conn.(udpAddrPortReader)
+	return p
+}
+
+func (p *portableReader) read() (int, error) {
+	var err error
+	if p.udp != nil {
+		p.n, p.src, err = p.udp.ReadFromUDPAddrPort(p.buf)
+	} else {
+		var a net.Addr
+		p.n, a, err = p.conn.ReadFrom(p.buf)
+		p.src = netip.AddrPort{}
+		if ua, ok := a.(*net.UDPAddr); ok {
+			p.src = ua.AddrPort()
+		}
+	}
+	if err != nil {
+		return 0, err
+	}
+	p.src = netip.AddrPortFrom(p.src.Addr().Unmap(), p.src.Port())
+	return 1, nil
+}
+
+func (p *portableReader) datagram(int) ([]byte, netip.AddrPort, bool) {
+	return p.buf[:p.n:p.n], p.src, p.n > p.max
+}

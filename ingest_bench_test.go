@@ -1,0 +1,353 @@
+//go:build unix
+
+// The benchmarks and the load test here measure the receiver's CPU time with
+// getrusage, hence the build constraint.
+
+package ingest
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/exec"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// cpuTime returns the CPU time (user + system) the process has used.
+func cpuTime(tb testing.TB) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		tb.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+func listenLoopback(tb testing.TB) *net.UDPConn {
+	tb.Helper()
+	conn, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return conn
+}
+
+// roundSizes caches roundSize by datagram length.
+var roundSizes sync.Map
+
+// roundSize returns how many datagrams of len(dgram) bytes a benchmark
+// round queues before reading them: half of what a socket with the default
+// receive buffer was measured to hold, at most 8192. It is measured once per
+// length by flooding a socket nobody reads and counting what it kept.
+func roundSize(b *testing.B, dgram []byte) int {
+	if v, ok := roundSizes.Load(len(dgram)); ok {
+		return v.(int)
+	}
+	conn := listenLoopback(b)
+	defer conn.Close()
+	if _, err := setReceiveBuffer(conn, defaultReceiveBuffer); err != nil {
+		b.Fatal(err)
+	}
+	c := dial(b, conn.LocalAddr().(*net.UDPAddr))
+	const flood = 40000
+	for range flood {
+		if _, err := c.Write(dgram); err != nil {
+			b.Fatal(err)
+		}
+	}
+	buf := make([]byte, defaultMaxDatagram+1)
+	held := 0
+	for {
+		conn.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+		if _, err := conn.Read(buf); err != nil {
+			break
+		}
+		held++
+	}
+	k := min(held/2, 8192)
+	if k < 1 {
+		b.Fatalf("a socket held %d datagrams of %d bytes", held, len(dgram))
+	}
+	roundSizes.Store(len(dgram), k)
+	return k
+}
+
+// BenchmarkServe measures delivery on the receiving side only: each round
+// first queues a batch of datagrams in the socket while nothing reads it,
+// then times how long the reader takes to drain them.
+//
+//	ingest     a Server with the default configuration (one reader, recvmmsg
+//	           batches on Linux) parsing every datagram and calling a
+//	           handler that checks the result
+//	bare-read  a loop of conn.Read on the same kind of socket, one datagram
+//	           per call, no parsing: the floor to compare with
+//
+// One datagram holds one line of the fixture. lines/s is datagrams (and so
+// lines) delivered per second of timed work; cpu-ns/dgram is the process's
+// CPU time (getrusage) over the timed rounds per datagram.
+func BenchmarkServe(b *testing.B) {
+	for _, name := range []string{"short", "path2k"} {
+		dgram := readFixture(b, name)
+		b.Run(name+"/ingest", func(b *testing.B) { benchIngest(b, dgram) })
+		b.Run(name+"/bare-read", func(b *testing.B) { benchBareRead(b, dgram) })
+	}
+}
+
+func benchIngest(b *testing.B, dgram []byte) {
+	var p Parser
+	var want Request
+	if err := p.Parse(&want, dgram); err != nil {
+		b.Fatal(err)
+	}
+	wantPath := len(want.Path)
+	k := roundSize(b, dgram)
+
+	// The handler stops at the last datagram of each round and waits: the
+	// reader then reads nothing while the next round is queued.
+	var seen, bad, roundEnd atomic.Int64
+	var stopping atomic.Bool
+	reached := make(chan struct{})
+	resume := make(chan struct{})
+	h := HandlerFunc(func(r *Request) {
+		if r.Status != 200 || len(r.Path) != wantPath {
+			bad.Add(1)
+		}
+		if seen.Add(1) == roundEnd.Load() && !stopping.Load() {
+			reached <- struct{}{}
+			<-resume
+		}
+	})
+	conn := listenLoopback(b)
+	srv, err := NewServer(Config{Handler: h, Logger: slog.New(&logRecorder{})})
+	if err != nil {
+		b.Fatal(err)
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(context.Background(), conn) }()
+	stopped := false
+	stop := func() {
+		if !stopped {
+			stopped = true
+			stopping.Store(true)
+			close(resume)
+			srv.Close()
+			<-errc
+		}
+	}
+	defer stop()
+	c := dial(b, conn.LocalAddr().(*net.UDPAddr))
+	timer := time.NewTimer(time.Hour) // reused: no allocation while timed
+	wait := func() {
+		timer.Reset(waitTimeout)
+		select {
+		case <-reached:
+		case <-timer.C:
+			b.Fatalf("datagrams lost: %+v", srv.Stats())
+		}
+		timer.Stop()
+	}
+	roundEnd.Store(1)
+	if _, err := c.Write(dgram); err != nil {
+		b.Fatal(err)
+	}
+	wait() // the reader is now held in the handler
+
+	b.ReportAllocs()
+	b.SetBytes(int64(len(dgram)))
+	b.ResetTimer()
+	b.StopTimer()
+	var cpu time.Duration
+	for done := 0; done < b.N; {
+		n := min(k, b.N-done)
+		roundEnd.Store(int64(1 + done + n))
+		for range n {
+			if _, err := c.Write(dgram); err != nil {
+				b.Fatal(err)
+			}
+		}
+		cpu0 := cpuTime(b)
+		b.StartTimer()
+		resume <- struct{}{}
+		wait()
+		b.StopTimer()
+		cpu += cpuTime(b) - cpu0
+		done += n
+	}
+	stop() // the last round's counts are published once the reader goes on
+	st := srv.Stats()
+	if bad.Load() != 0 || st.Parsed != uint64(1+b.N) || st.ParseErrors != 0 || st.DroppedKernel != 0 {
+		b.Fatalf("bad deliveries %d; stats %+v", bad.Load(), st)
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "lines/s")
+	b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "cpu-ns/dgram")
+}
+
+func benchBareRead(b *testing.B, dgram []byte) {
+	k := roundSize(b, dgram)
+	conn := listenLoopback(b)
+	defer conn.Close()
+	if _, err := setReceiveBuffer(conn, defaultReceiveBuffer); err != nil {
+		b.Fatal(err)
+	}
+	c := dial(b, conn.LocalAddr().(*net.UDPAddr))
+	buf := make([]byte, defaultMaxDatagram+1)
+
+	b.ReportAllocs()
+	b.SetBytes(int64(len(dgram)))
+	b.ResetTimer()
+	b.StopTimer()
+	var cpu time.Duration
+	for done := 0; done < b.N; {
+		n := min(k, b.N-done)
+		for range n {
+			if _, err := c.Write(dgram); err != nil {
+				b.Fatal(err)
+			}
+		}
+		conn.SetReadDeadline(time.Now().Add(waitTimeout))
+		cpu0 := cpuTime(b)
+		b.StartTimer()
+		for range n {
+			m, err := conn.Read(buf)
+			if err != nil || m != len(dgram) {
+				b.Fatalf("read %d bytes: %v", m, err)
+			}
+		}
+		b.StopTimer()
+		cpu += cpuTime(b) - cpu0
+		done += n
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "lines/s")
+	b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "cpu-ns/dgram")
+}
+
+// steadySenderEnv, when set to an address, turns TestSteadyRate into the
+// sender process it starts.
+const steadySenderEnv = "INGEST_STEADY_SENDER"
+
+// TestSteadyRate offers a steady rate of one-line datagrams (default
+// 100,000/s for 10 s) to a Server with the default configuration and checks
+// that none is lost, reporting the receiver's CPU use. The sender is a child
+// process (this test binary), so that getrusage in this process measures the
+// receiver only; on a small machine the two still compete for cores.
+//
+// It takes the test's duration, so it runs only when INGEST_STEADY is set:
+//
+//	INGEST_STEADY=1 go test -run TestSteadyRate -v .
+//
+// INGEST_STEADY_RATE and INGEST_STEADY_SECONDS change the rate and duration.
+func TestSteadyRate(t *testing.T) {
+	if addr := os.Getenv(steadySenderEnv); addr != "" {
+		steadySender(t, addr)
+		return
+	}
+	if os.Getenv("INGEST_STEADY") == "" {
+		t.Skip("set INGEST_STEADY=1 to run this load test")
+	}
+	checkLeaks(t)
+	seconds := envInt(t, "INGEST_STEADY_SECONDS", 10)
+
+	var seen atomic.Uint64
+	logs := &logRecorder{}
+	srv, err := NewServer(Config{
+		Addr:    "127.0.0.1:0",
+		Handler: HandlerFunc(func(*Request) { seen.Add(1) }),
+		Logger:  slog.New(logs),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.ListenAndServe(context.Background()) }()
+	defer func() {
+		srv.Close()
+		<-errc
+	}()
+	waitFor(t, "ListenAndServe to listen", func() bool { return srv.LocalAddr() != nil })
+
+	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(seconds)*time.Second+time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestSteadyRate$", "-test.count=1")
+	cmd.Env = append(os.Environ(), steadySenderEnv+"="+srv.LocalAddr().String())
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+
+	cpu0, wall0 := cpuTime(t), time.Now()
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("sender: %v\n%s", err, out.Bytes())
+	}
+	var sent, sendErrs uint64
+	var sendSeconds float64
+	for sc := bufio.NewScanner(&out); sc.Scan(); {
+		fmt.Sscanf(sc.Text(), "ingest-sender: sent=%d errors=%d seconds=%g", &sent, &sendErrs, &sendSeconds)
+	}
+	if sent == 0 {
+		t.Fatalf("sender said nothing:\n%s", out.Bytes())
+	}
+	// Wait for the receiver to account for every datagram sent.
+	var st Stats
+	deadline := time.Now().Add(5 * time.Second)
+	for st = srv.Stats(); st.Datagrams+st.DroppedKernel < sent && time.Now().Before(deadline); st = srv.Stats() {
+		time.Sleep(time.Millisecond)
+	}
+	wall, cpu := time.Since(wall0), cpuTime(t)-cpu0
+	senderCPU := cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+
+	t.Logf("offered %d datagrams in %.2f s (%.0f/s, %d send errors); received %d, kernel drops %d, parsed %d, handler saw %d",
+		sent, sendSeconds, float64(sent)/sendSeconds, sendErrs, st.Datagrams, st.DroppedKernel, st.Parsed, seen.Load())
+	t.Logf("receiver CPU %.3f s over %.2f s wall = %.3f cores, %.0f ns/datagram; sender CPU %.3f s = %.3f cores; receive buffer %d",
+		cpu.Seconds(), wall.Seconds(), cpu.Seconds()/wall.Seconds(), float64(cpu.Nanoseconds())/float64(max(st.Datagrams, 1)),
+		senderCPU.Seconds(), senderCPU.Seconds()/sendSeconds, st.ReceiveBuffer)
+	if st.Datagrams != sent || st.DroppedKernel != 0 || st.Parsed != sent || seen.Load() != sent {
+		t.Errorf("lost datagrams: sent %d, stats %+v", sent, st)
+	}
+}
+
+func envInt(t *testing.T, name string, def int) int {
+	s := os.Getenv(name)
+	if s == "" {
+		return def
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n <= 0 {
+		t.Fatalf("%s=%q", name, s)
+	}
+	return n
+}
+
+// steadySender sends one-line datagrams to addr at the configured rate,
+// catching up every 100 µs, and prints what it did.
+func steadySender(t *testing.T, addr string) {
+	rate := envInt(t, "INGEST_STEADY_RATE", 100000)
+	seconds := envInt(t, "INGEST_STEADY_SECONDS", 10)
+	dgram := readFixture(t, "short")
+	c, err := net.Dial("udp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	total := rate * seconds
+	start := time.Now()
+	deadline := start.Add(time.Duration(seconds)*time.Second + 5*time.Second)
+	attempted, sent, errs := 0, 0, 0
+	for attempted < total && time.Now().Before(deadline) {
+		due := min(total, int(time.Since(start).Seconds()*float64(rate)))
+		for ; attempted < due; attempted++ {
+			if _, err := c.Write(dgram); err != nil {
+				errs++
+			} else {
+				sent++
+			}
+		}
+		time.Sleep(100 * time.Microsecond)
+	}
+	fmt.Printf("ingest-sender: sent=%d errors=%d seconds=%.3f\n", sent, errs, time.Since(start).Seconds())
+}

@@ -1,0 +1,209 @@
+package ingest
+
+import (
+	"iter"
+	"sync/atomic"
+
+	"golang.org/x/sys/cpu"
+)
+
+// Stats is a snapshot of a Server's counters, summed over its readers,
+// workers and sockets. Every counter starts at zero when the Server starts
+// serving and only grows.
+//
+// Each datagram read from a socket is counted in Datagrams and Bytes and then
+// ends in exactly one of: Truncated, DroppedSource, DroppedQueueFull,
+// DroppedClosed, or framed into lines. Each line ends in exactly one of
+// Parsed (handed to the handler) or ParseErrors. Datagrams the kernel
+// dropped never reach the Server; they are counted in DroppedKernel only.
+type Stats struct {
+	// Datagrams and Bytes count what was read from the sockets, truncated and
+	// rejected datagrams included.
+	Datagrams uint64
+	Bytes     uint64
+	// Lines counts the non-empty lines framed from accepted datagrams;
+	// Lines == Parsed + ParseErrors.
+	Lines uint64
+	// Parsed counts the lines handed to the handler.
+	Parsed uint64
+	// ParseErrors counts the lines that failed to parse; see
+	// ParseErrorsByReason for the split by reason.
+	ParseErrors uint64
+	// Truncated counts datagrams longer than Config.MaxDatagram. They are
+	// not parsed.
+	Truncated uint64
+	// DroppedQueueFull counts datagrams dropped because the queue was full
+	// (queue mode with QueueDrop).
+	DroppedQueueFull uint64
+	// DroppedKernel counts datagrams the kernel dropped because a socket's
+	// receive buffer was full, as reported by SO_RXQ_OVFL (Linux only;
+	// always 0 elsewhere). A drop shows here once a later datagram arrives on
+	// the same socket.
+	DroppedKernel uint64
+	// DroppedSource counts datagrams from a source outside
+	// Config.AllowedSources.
+	DroppedSource uint64
+	// DroppedClosed counts datagrams that were read or queued but discarded
+	// by Close.
+	DroppedClosed uint64
+	// HandlerPanics counts handler calls that panicked and were recovered.
+	HandlerPanics uint64
+	// ReadErrors counts failed socket reads other than the ones caused by
+	// stopping the Server.
+	ReadErrors uint64
+
+	// Sockets is the number of sockets being read.
+	Sockets int
+	// ReceiveBuffer is the sum over the sockets of the receive buffer size
+	// the kernel granted, in the units of Config.ReceiveBuffer. Linux
+	// reports twice the size it set aside (the extra is its bookkeeping
+	// allowance); that number is halved here so it compares directly with
+	// what was asked. It is 0 where the size cannot be read back: on other
+	// systems, and for a net.PacketConn without a file descriptor.
+	ReceiveBuffer int
+
+	parseErrors [numReasons]uint64
+}
+
+// ParseErrorsFor returns the number of lines that failed with the given
+// ErrorReason label ("time", "status", ...), or 0 for an unknown label.
+func (s *Stats) ParseErrorsFor(reason string) uint64 {
+	i := reasonIndex(reason)
+	if i < 0 {
+		return 0
+	}
+	return s.parseErrors[i]
+}
+
+// ParseErrorsByReason yields every ErrorReason label with its count, zeros
+// included, always in the same order.
+func (s *Stats) ParseErrorsByReason() iter.Seq2[string, uint64] {
+	return func(yield func(string, uint64) bool) {
+		for i, label := range reasonLabels {
+			if !yield(label, s.parseErrors[i]) {
+				return
+			}
+		}
+	}
+}
+
+// reasonLabels are the labels ErrorReason returns for Parse errors, "other"
+// last. The counters are arrays indexed in this order.
+var reasonLabels = [numReasons]string{
+	"empty", "too_long", "syslog_header", "no_message", "missing_field",
+	"unterminated_quote", "time", "status", "bytes", "other",
+}
+
+const (
+	numReasons  = 10
+	reasonOther = numReasons - 1
+)
+
+// reasonIndex returns the index of label in reasonLabels, or -1.
+func reasonIndex(label string) int {
+	for i, l := range reasonLabels {
+		if l == label {
+			return i
+		}
+	}
+	return -1
+}
+
+// errorIndex returns the counter index for a Parse error.
+func errorIndex(err error) int {
+	if i := reasonIndex(ErrorReason(err)); i >= 0 {
+		return i
+	}
+	return reasonOther
+}
+
+// tally is the counting a reader or worker does while it handles one batch
+// of datagrams: plain integers on its own stack, published with one atomic
+// add per non-zero counter at the end of the batch.
+type tally struct {
+	datagrams, bytes, lines, parsed, truncated       uint64
+	droppedSource, droppedQueue, droppedClosed, errs uint64
+	panics                                           uint64
+	parseErrors                                      [numReasons]uint64
+}
+
+// counters are the published counters of one reader or worker. Only their
+// owner writes them; Stats reads them. They are padded on both sides so that
+// two goroutines' counters never share a cache line.
+type counters struct {
+	_                                          cpu.CacheLinePad
+	datagrams, bytes, lines, parsed, truncated atomic.Uint64
+	droppedSource, droppedQueue, droppedClosed atomic.Uint64
+	panics, readErrors                         atomic.Uint64
+	parseErrors                                [numReasons]atomic.Uint64
+	_                                          cpu.CacheLinePad
+}
+
+// publish adds t to c and clears t.
+func (c *counters) publish(t *tally) {
+	add := func(a *atomic.Uint64, n uint64) {
+		if n != 0 {
+			a.Add(n)
+		}
+	}
+	add(&c.datagrams, t.datagrams)
+	add(&c.bytes, t.bytes)
+	add(&c.lines, t.lines)
+	add(&c.parsed, t.parsed)
+	add(&c.truncated, t.truncated)
+	add(&c.droppedSource, t.droppedSource)
+	add(&c.droppedQueue, t.droppedQueue)
+	add(&c.droppedClosed, t.droppedClosed)
+	add(&c.panics, t.panics)
+	if t.errs != 0 {
+		for i := range t.parseErrors {
+			add(&c.parseErrors[i], t.parseErrors[i])
+		}
+	}
+	*t = tally{}
+}
+
+// addTo adds c to s.
+func (c *counters) addTo(s *Stats) {
+	s.Datagrams += c.datagrams.Load()
+	s.Bytes += c.bytes.Load()
+	s.Lines += c.lines.Load()
+	s.Parsed += c.parsed.Load()
+	s.Truncated += c.truncated.Load()
+	s.DroppedSource += c.droppedSource.Load()
+	s.DroppedQueueFull += c.droppedQueue.Load()
+	s.DroppedClosed += c.droppedClosed.Load()
+	s.HandlerPanics += c.panics.Load()
+	s.ReadErrors += c.readErrors.Load()
+	for i := range c.parseErrors {
+		n := c.parseErrors[i].Load()
+		s.parseErrors[i] += n
+		s.ParseErrors += n
+	}
+}
+
+// dropCounter turns the cumulative per-socket drop count that Linux
+// attaches to datagrams (SO_RXQ_OVFL) into a count of drops. The kernel
+// counter is a wrapping uint32 that grows in queue order; several readers of
+// one socket may see its values out of order, so only increases count.
+type dropCounter struct {
+	_     cpu.CacheLinePad
+	last  atomic.Uint32
+	drops atomic.Uint64
+	_     cpu.CacheLinePad
+}
+
+// observe records the kernel's cumulative drop count v.
+func (d *dropCounter) observe(v uint32) {
+	for {
+		last := d.last.Load()
+		delta := v - last
+		if delta == 0 || int32(delta) < 0 {
+			return
+		}
+		if d.last.CompareAndSwap(last, v) {
+			d.drops.Add(uint64(delta))
+			return
+		}
+	}
+}
