@@ -6,6 +6,7 @@ require (
 	github.com/VictoriaMetrics/VictoriaLogs v1.52.1
 	github.com/flatheap/ingest v0.0.0
 	github.com/leodido/go-syslog/v4 v4.6.0
+	github.com/maypok86/otter/v2 v2.4.0
 	github.com/satyrius/gonx v1.3.1-0.20181123214749-d96bd26e3b2c
 )
 

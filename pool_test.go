@@ -1,0 +1,700 @@
+package ingest
+
+import (
+	"bytes"
+	"fmt"
+	"hash/crc64"
+	"reflect"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+	"unicode/utf8"
+	"unsafe"
+)
+
+// checkInterner walks every slot of in under the shard locks and fails t
+// unless the stored values, the counters and the bounds agree: each value
+// sits in the set its hash selects, with its length in the meta word, and
+// the shard's entries and bytes are the real ones and within bounds.
+func checkInterner(t *testing.T, in *Interner, maxEntries, maxBytes int) InternerStats {
+	t.Helper()
+	tab := in.table()
+	entries, nbytes, slots := 0, 0, 0
+	for si := range tab.shards {
+		sh := &tab.shards[si]
+		sh.mu.Lock()
+		e, nb := 0, 0
+		for bi := range sh.sets {
+			set := &sh.sets[bi]
+			width := sh.width
+			if bi < sh.wide {
+				width++
+			}
+			slots += width
+			for i := range set.meta {
+				m, p := set.meta[i].Load(), set.ptr[i].Load()
+				if m == 0 || p == nil {
+					if m != 0 || p != nil {
+						t.Errorf("shard %d set %d slot %d: meta %#x with ptr %v", si, bi, i, m, p)
+					}
+					continue
+				}
+				if i >= width {
+					t.Errorf("shard %d set %d: slot %d used, width %d", si, bi, i, width)
+				}
+				s := entryString(p)
+				h := tab.hash([]byte(s))
+				gsh, gset, _ := tab.locate(h)
+				if gsh != sh || gset != set || m&^metaFreq != metaKey(h, len(s)) {
+					t.Errorf("value %q stored in the wrong place or with a wrong meta word", s)
+				}
+				if len(s) > tab.maxLen || len(s) == 0 {
+					t.Errorf("stored value of length %d, MaxLen %d", len(s), tab.maxLen)
+				}
+				e++
+				nb += len(s)
+			}
+		}
+		if e != sh.entries || nb != sh.bytes {
+			t.Errorf("shard %d counts %d entries, %d bytes; holds %d, %d", si, sh.entries, sh.bytes, e, nb)
+		}
+		if nb > sh.maxBytes {
+			t.Errorf("shard %d holds %d bytes, budget %d", si, nb, sh.maxBytes)
+		}
+		sh.mu.Unlock()
+		entries += e
+		nbytes += nb
+	}
+	if slots > maxEntries {
+		t.Errorf("%d slots for MaxEntries %d", slots, maxEntries)
+	}
+	st := in.Stats()
+	if st.Entries != entries || st.Bytes != nbytes || entries > maxEntries || nbytes > maxBytes {
+		t.Errorf("Stats %d entries, %d bytes; holds %d, %d; bounds %d, %d",
+			st.Entries, st.Bytes, entries, nbytes, maxEntries, maxBytes)
+	}
+	return st
+}
+
+// aliases reports whether s's bytes lie within b's array.
+func aliases(s string, b []byte) bool {
+	return sliceAliases(unsafe.Slice(unsafe.StringData(s), len(s)), b)
+}
+
+// sliceAliases reports whether v's bytes lie within b's array.
+func sliceAliases(v, b []byte) bool {
+	if len(v) == 0 || cap(b) == 0 {
+		return false
+	}
+	p := uintptr(unsafe.Pointer(unsafe.SliceData(v)))
+	lo := uintptr(unsafe.Pointer(unsafe.SliceData(b[:1])))
+	return p >= lo && p < lo+uintptr(cap(b))
+}
+
+func TestInterner_HitMissLookup(t *testing.T) {
+	in := NewInterner(InternerConfig{})
+	b := []byte("/api/v1/users")
+	first := in.Intern(b)
+	if first != string(b) {
+		t.Fatalf("Intern = %q", first)
+	}
+	if _, ok := in.Lookup(b); ok {
+		t.Fatal("stored on its first sighting")
+	}
+	if st := in.Stats(); st.Misses != 1 || st.Rejected != 1 || st.Hits != 0 || st.Entries != 0 {
+		t.Fatalf("after a first sighting: %+v", st)
+	}
+	second := in.Intern(b)
+	got, ok := in.Lookup(b)
+	if !ok || got != string(b) || unsafe.StringData(got) != unsafe.StringData(second) {
+		t.Fatalf("second sighting not stored: Lookup = %q, %v", got, ok)
+	}
+	if unsafe.StringData(first) == unsafe.StringData(second) {
+		t.Fatal("the unstored copy and the stored one share memory")
+	}
+	third := in.Intern(b)
+	if unsafe.StringData(third) != unsafe.StringData(second) {
+		t.Fatal("a hit did not return the stored string")
+	}
+	st := in.Stats()
+	want := InternerStats{Hits: 1, Misses: 2, Rejected: 1, Entries: 1, Bytes: len(b)}
+	if st != want {
+		t.Fatalf("Stats = %+v, want %+v", st, want)
+	}
+	// Lookup never stores and counts nothing.
+	for range 5 {
+		if _, ok := in.Lookup([]byte("/other")); ok {
+			t.Fatal("Lookup found a value never interned")
+		}
+	}
+	if s := in.Intern([]byte("/other")); s != "/other" {
+		t.Fatalf("Intern = %q", s)
+	}
+	if _, ok := in.Lookup([]byte("/other")); ok {
+		t.Fatal("Lookup counted as a sighting")
+	}
+	if got := in.Stats(); got.Hits != st.Hits || got.Misses != st.Misses+1 {
+		t.Fatalf("Lookup changed counters: %+v then %+v", st, got)
+	}
+	if s := in.Intern(nil); s != "" {
+		t.Fatalf("Intern(nil) = %q", s)
+	}
+	if s, ok := in.Lookup(nil); s != "" || !ok {
+		t.Fatalf("Lookup(nil) = %q, %v", s, ok)
+	}
+	checkInterner(t, in, defaultInternMaxEntries, defaultInternMaxBytes)
+}
+
+func TestInterner_ZeroValue(t *testing.T) {
+	var in Interner
+	b := []byte("/zero")
+	in.Intern(b)
+	if s := in.Intern(b); s != "/zero" {
+		t.Fatalf("Intern = %q", s)
+	}
+	if _, ok := in.Lookup(b); !ok {
+		t.Fatal("not stored")
+	}
+	checkInterner(t, &in, defaultInternMaxEntries, defaultInternMaxBytes)
+	if got := len(in.table().shards); got != internMaxShards {
+		t.Fatalf("default table has %d shards", got)
+	}
+}
+
+// TestInterner_NeverAliases interns from a buffer in every way Intern and
+// Lookup can answer, overwrites the buffer, and checks the results.
+func TestInterner_NeverAliases(t *testing.T) {
+	in := NewInterner(InternerConfig{MaxLen: 64})
+	buf := make([]byte, 0, 256)
+	type result struct{ got, want string }
+	var results []result
+	add := func(s string, want string) {
+		t.Helper()
+		if aliases(s, buf) {
+			t.Fatalf("%q aliases the buffer", s)
+		}
+		results = append(results, result{s, want})
+	}
+	buf = append(buf[:0], "/first/sighting"...)
+	add(in.Intern(buf), "/first/sighting")
+	add(in.Intern(buf), "/first/sighting") // stored now
+	add(in.Intern(buf), "/first/sighting") // a hit
+	s, _ := in.Lookup(buf)
+	add(s, "/first/sighting")
+	long := "/long/" + strings.Repeat("x", 100)
+	buf = append(buf[:0], long...)
+	short := in.Intern(buf)
+	add(short, shortKeyRef(long, 64))
+	add(in.Intern(buf), shortKeyRef(long, 64))
+	add(in.Intern(buf), shortKeyRef(long, 64))
+	s, _ = in.Lookup(buf)
+	add(s, shortKeyRef(long, 64))
+	for i := range buf[:cap(buf)] {
+		buf[:cap(buf)][i] = '!'
+	}
+	for _, r := range results {
+		if r.got != r.want {
+			t.Fatalf("after overwriting the buffer: %q, want %q", r.got, r.want)
+		}
+	}
+}
+
+// shortKeyRef is the shortened form documented at Intern, written
+// independently of appendShortKey.
+func shortKeyRef(v string, maxLen int) string {
+	budget := v[:maxLen-17]
+	prefix := budget
+	if i := strings.LastIndex(budget, "/"); i > 0 {
+		prefix = budget[:i+1]
+	} else {
+		for !utf8.RuneStart(v[len(prefix)]) {
+			prefix = prefix[:len(prefix)-1]
+		}
+	}
+	return fmt.Sprintf("%s#%016x", prefix, crc64.Checksum([]byte(v), crc64.MakeTable(crc64.ECMA)))
+}
+
+func TestInterner_TooLong(t *testing.T) {
+	const maxLen = 64
+	in := NewInterner(InternerConfig{MaxLen: maxLen})
+	f := func(v, want string) {
+		t.Helper()
+		if ref := shortKeyRef(v, maxLen); ref != want {
+			t.Fatalf("reference gives %q, want %q", ref, want)
+		}
+		before := in.Stats().TooLong
+		got := in.Intern([]byte(v))
+		if got != want {
+			t.Fatalf("Intern(%q) = %q, want %q", v, got, want)
+		}
+		if len(got) > maxLen {
+			t.Fatalf("%q is longer than MaxLen", got)
+		}
+		stored := in.Intern([]byte(v))
+		if l, ok := in.Lookup([]byte(v)); !ok || unsafe.StringData(l) != unsafe.StringData(stored) {
+			t.Fatalf("shortened %q not stored", v)
+		}
+		if st := in.Stats(); st.TooLong != before+2 {
+			t.Fatalf("TooLong %d, want %d", st.TooLong, before+2)
+		}
+	}
+	crc := func(s string) string {
+		return fmt.Sprintf("%016x", crc64.Checksum([]byte(s), crc64.MakeTable(crc64.ECMA)))
+	}
+	// Cut after the last '/' among the first 47 bytes.
+	v := "/api/v1/items/" + strings.Repeat("a", 20) + "/" + strings.Repeat("b", 60)
+	f(v, "/api/v1/items/"+strings.Repeat("a", 20)+"/#"+crc(v))
+	// No '/' after the first byte: the first 47 bytes.
+	v = "/" + strings.Repeat("z", 99)
+	f(v, v[:47]+"#"+crc(v))
+	// Byte 47 inside a 3-byte character: cut back to its first byte.
+	v = "/" + strings.Repeat("é", 22) + "日本" + strings.Repeat("q", 40) // 日 is bytes 45-47
+	if utf8.RuneStart(v[47]) {
+		t.Fatal("fixture: byte 47 should continue a character")
+	}
+	f(v, v[:45]+"#"+crc(v))
+	// Same prefix, different tails: different keys.
+	a := in.Intern([]byte("/p/" + strings.Repeat("1", 80)))
+	b := in.Intern([]byte("/p/" + strings.Repeat("2", 80)))
+	if a == b {
+		t.Fatalf("two long values share %q", a)
+	}
+	// MaxLen bytes are kept as they are; one more is shortened.
+	v = "/" + strings.Repeat("m", maxLen-1)
+	if got := in.Intern([]byte(v)); got != v {
+		t.Fatalf("a value of MaxLen bytes came back as %q", got)
+	}
+	if got := in.Intern([]byte(v + "m")); got == v+"m" || len(got) > maxLen {
+		t.Fatalf("a value of MaxLen+1 bytes came back as %q", got)
+	}
+	checkInterner(t, in, defaultInternMaxEntries, defaultInternMaxBytes)
+}
+
+func TestInterner_ConfigClamps(t *testing.T) {
+	in := NewInterner(InternerConfig{MaxLen: 1})
+	v := "/" + strings.Repeat("c", 40)
+	if got := in.Intern([]byte(v)); len(got) != minInternMaxLen || got != shortKeyRef(v, minInternMaxLen) {
+		t.Fatalf("MaxLen 1 was not raised to %d: %q", minInternMaxLen, got)
+	}
+	in = NewInterner(InternerConfig{MaxLen: 1 << 20})
+	if in.table().maxLen != maxInternMaxLen {
+		t.Fatalf("MaxLen %d", in.table().maxLen)
+	}
+	// MaxBytes is never raised: a value above it is returned, not stored.
+	in = NewInterner(InternerConfig{MaxBytes: 100})
+	big := bytes.Repeat([]byte("b"), 200)
+	for range 3 {
+		if got := in.Intern(big); got != string(big) {
+			t.Fatal("wrong value")
+		}
+	}
+	small := []byte("/small")
+	in.Intern(small)
+	in.Intern(small)
+	st := checkInterner(t, in, defaultInternMaxEntries, 100)
+	if st.Entries != 1 || st.Bytes != len(small) || st.Rejected != 4 { // 3 big, 1 first sighting
+		t.Fatalf("Stats = %+v", st)
+	}
+}
+
+// TestInterner_Eviction fills one set of 8 and checks the admission rule:
+// a candidate replaces the least-hit value only when missed more often than
+// that value was hit.
+func TestInterner_Eviction(t *testing.T) {
+	in := NewInterner(InternerConfig{MaxEntries: 8})
+	if n := len(in.table().shards); n != 1 || len(in.table().shards[0].sets) != 1 {
+		t.Fatalf("want one set, got %d shards", n)
+	}
+	val := func(i int) []byte { return fmt.Appendf(nil, "/v/%d", i) }
+	for i := range 8 {
+		for range 6 { // two misses, then four hits: counter 2+4
+			in.Intern(val(i))
+		}
+	}
+	if st := in.Stats(); st.Entries != 8 || st.Evictions != 0 {
+		t.Fatalf("after filling: %+v", st)
+	}
+	// A newcomer seen twice does not beat residents hit 6 times.
+	in.Intern(val(100))
+	in.Intern(val(100))
+	if _, ok := in.Lookup(val(100)); ok {
+		t.Fatal("a value seen twice displaced a hot one")
+	}
+	// Seen 7 times, it beats the weakest resident.
+	for range 5 {
+		in.Intern(val(100))
+	}
+	if _, ok := in.Lookup(val(100)); !ok {
+		t.Fatal("a value missed 7 times was not admitted")
+	}
+	st := checkInterner(t, in, 8, defaultInternMaxBytes)
+	if st.Entries != 8 || st.Evictions != 1 {
+		t.Fatalf("after one admission: %+v", st)
+	}
+}
+
+// TestInterner_ByteBudget stores long values under a small byte budget:
+// the budget holds and evicts values to make room.
+func TestInterner_ByteBudget(t *testing.T) {
+	const maxBytes = 4096
+	in := NewInterner(InternerConfig{MaxEntries: 1024, MaxBytes: maxBytes, MaxLen: 512})
+	for i := range 400 {
+		v := fmt.Appendf(nil, "/%d/%s", i, strings.Repeat("x", 300+i%200))
+		for range 2 + i%3 {
+			if got := in.Intern(v); got != string(v) {
+				t.Fatal("wrong value")
+			}
+		}
+		if st := in.Stats(); st.Bytes > maxBytes {
+			t.Fatalf("%d bytes stored, budget %d", st.Bytes, maxBytes)
+		}
+	}
+	st := checkInterner(t, in, 1024, maxBytes)
+	if st.Entries == 0 || st.Evictions == 0 {
+		t.Fatalf("the budget stored nothing or evicted nothing: %+v", st)
+	}
+	t.Logf("%+v", st)
+}
+
+// TestInterner_Bounds interns many distinct values, each twice so that
+// each passes admission, and checks the bounds as it goes. The live-heap
+// version, with a million values, is in pool_alloc_test.go.
+func TestInterner_Bounds(t *testing.T) {
+	const maxEntries, maxBytes = 1000, 16 << 10
+	in := NewInterner(InternerConfig{MaxEntries: maxEntries, MaxBytes: maxBytes, MaxLen: 256})
+	var buf []byte
+	for i := range 30_000 {
+		buf = append(strconv.AppendInt(append(buf[:0], "/bounds/"...), int64(i), 10), "/abcdefghijklmnopqrstuvwxyz"[:i%28]...)
+		in.Intern(buf)
+		if got := in.Intern(buf); got != string(buf) {
+			t.Fatal("wrong value")
+		}
+		if i%3000 == 0 {
+			checkInterner(t, in, maxEntries, maxBytes)
+		}
+	}
+	st := checkInterner(t, in, maxEntries, maxBytes)
+	if st.Evictions == 0 {
+		t.Fatalf("no eviction: %+v", st)
+	}
+}
+
+// TestInterner_ScanResistance keeps 100 hot paths in use while 200,000
+// one-off paths go by, one hot access per 20 one-offs. A hot path comes
+// back every 2,000 one-offs, twice the capacity, so a recency policy (LRU,
+// FIFO) would have evicted it each time; admission on frequency keeps all
+// of them stored.
+func TestInterner_ScanResistance(t *testing.T) {
+	const capacity, hot, oneOffs, every = 1024, 100, 200_000, 20
+	in := NewInterner(InternerConfig{MaxEntries: capacity})
+	hotPaths := make([][]byte, hot)
+	for i := range hotPaths {
+		hotPaths[i] = fmt.Appendf(nil, "/hot/%03d/index.html", i)
+	}
+	for range 10 {
+		for _, p := range hotPaths {
+			in.Intern(p)
+		}
+	}
+	var buf []byte
+	hotCalls, hotHits := 0, 0
+	for i := range oneOffs {
+		buf = strconv.AppendInt(append(buf[:0], "/scan/"...), int64(i), 10)
+		in.Intern(buf)
+		if i%every == 0 {
+			p := hotPaths[(i/every)%hot]
+			if _, ok := in.Lookup(p); ok {
+				hotHits++
+			}
+			hotCalls++
+			in.Intern(p)
+		}
+	}
+	for _, p := range hotPaths {
+		if _, ok := in.Lookup(p); !ok {
+			t.Errorf("hot path %s was flushed", p)
+		}
+	}
+	if ratio := float64(hotHits) / float64(hotCalls); ratio < 0.99 {
+		t.Errorf("hot paths hit %.4f of the time during the scan", ratio)
+	}
+	st := checkInterner(t, in, capacity, defaultInternMaxBytes)
+	t.Logf("hot hits %d/%d; %+v", hotHits, hotCalls, st)
+}
+
+// TestInterner_Concurrent runs Intern, Lookup and Stats from several
+// goroutines at once on hot, one-off, long and empty values, and on a
+// middle set larger than the capacity, which keeps writers evicting while
+// readers read; run it with -race.
+func TestInterner_Concurrent(t *testing.T) {
+	const goroutines, calls = 8, 6000
+	const maxEntries, maxBytes = 128, 32 << 10
+	in := NewInterner(InternerConfig{MaxEntries: maxEntries, MaxBytes: maxBytes, MaxLen: 128})
+	hot := make([]string, 32)
+	for i := range hot {
+		hot[i] = fmt.Sprintf("/hot/%d", i)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, goroutines+1)
+	stop := make(chan struct{})
+	for g := range goroutines {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var buf []byte
+			for i := range calls {
+				switch i % 6 {
+				case 0, 1:
+					buf = append(buf[:0], hot[(i*7+g)%len(hot)]...)
+				case 2:
+					buf = fmt.Appendf(buf[:0], "/mid/%d", (i*13+g*101)%400)
+				case 3:
+					buf = fmt.Appendf(buf[:0], "/once/%d/%d", g, i)
+				case 4:
+					buf = fmt.Appendf(buf[:0], "/long/%d/%s", i%10, strings.Repeat("L", 200))
+				case 5:
+					buf = buf[:0]
+				}
+				want := string(buf)
+				got := in.Intern(buf)
+				if len(want) <= 128 && got != want {
+					errs <- fmt.Errorf("Intern(%q) = %q", want, got)
+					return
+				}
+				if len(want) > 128 && got != shortKeyRef(want, 128) {
+					errs <- fmt.Errorf("Intern of a long value = %q", got)
+					return
+				}
+				if s, ok := in.Lookup(buf); ok && s != got {
+					errs <- fmt.Errorf("Lookup(%q) = %q, Intern gave %q", want, s, got)
+					return
+				}
+			}
+		}()
+	}
+	var reader sync.WaitGroup
+	reader.Add(1)
+	go func() { // a Stats reader
+		defer reader.Done()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(time.Millisecond):
+			}
+			if st := in.Stats(); st.Entries > maxEntries || st.Bytes > maxBytes {
+				errs <- fmt.Errorf("bounds exceeded: %+v", st)
+				return
+			}
+		}
+	}()
+	finished := make(chan struct{})
+	go func() {
+		wg.Wait()
+		close(stop)
+		reader.Wait()
+		close(finished)
+	}()
+	select {
+	case <-finished:
+	case <-time.After(60 * time.Second):
+		t.Fatal("timed out")
+	}
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	st := checkInterner(t, in, maxEntries, maxBytes)
+	if st.Hits+st.Misses != goroutines*calls {
+		t.Errorf("hits %d + misses %d != %d calls", st.Hits, st.Misses, goroutines*calls)
+	}
+	if st.TooLong != goroutines*calls/6 {
+		t.Errorf("TooLong %d, want %d", st.TooLong, goroutines*calls/6)
+	}
+	if st.Evictions == 0 {
+		t.Errorf("no eviction: the test did not exercise writers racing readers")
+	}
+	t.Logf("%+v", st)
+}
+
+// cloneLine has a syslog header and every combined field, so that every
+// view of the Request is set.
+const cloneLine = `<190>1 2026-11-25T21:22:09Z web01 nginx 12 ID47 - 203.0.113.7 - alice [10/Oct/2026:13:55:36 +0200] "GET /api/v1/users/42?expand=orders HTTP/1.1" 200 1534 "https://example.com/start" "Mozilla/5.0 (X11)"`
+
+// byteFields returns the names and values of every []byte field of r, found
+// by reflection so that a field added to Request is covered without
+// editing the tests.
+func byteFields(r *Request) map[string][]byte {
+	m := map[string][]byte{}
+	v := reflect.ValueOf(r).Elem()
+	for i := range v.NumField() {
+		if f := v.Field(i); f.Type() == reflect.TypeFor[[]byte]() {
+			m[v.Type().Field(i).Name] = f.Bytes()
+		}
+	}
+	return m
+}
+
+func TestRequestClone_NoAlias(t *testing.T) {
+	buf := []byte(cloneLine)
+	var p Parser
+	var r Request
+	if err := p.Parse(&r, buf); err != nil {
+		t.Fatal(err)
+	}
+	var ref Request // parsed from a separate copy
+	if err := p.Parse(&ref, []byte(cloneLine)); err != nil {
+		t.Fatal(err)
+	}
+	o := r.Clone()
+	defer o.Release()
+	for i := range buf {
+		buf[i] = '#'
+	}
+	got, want := byteFields(&o.Request), byteFields(&ref)
+	for name, w := range want {
+		g := got[name]
+		if (g == nil) != (w == nil) || !bytes.Equal(g, w) {
+			t.Errorf("%s = %q, want %q", name, g, w)
+		}
+		if len(g) == 0 {
+			continue
+		}
+		if sliceAliases(g, buf) {
+			t.Errorf("%s aliases the source line", name)
+		}
+		if !sliceAliases(g, o.buf.B) {
+			t.Errorf("%s is not in the clone's buffer", name)
+		}
+		if cap(g) != len(g) {
+			t.Errorf("%s: cap %d, len %d", name, cap(g), len(g))
+		}
+	}
+	if o.Time != ref.Time || o.Status != ref.Status || o.BodyBytesSent != ref.BodyBytesSent ||
+		o.Envelope != ref.Envelope || o.SyslogPriority != ref.SyslogPriority {
+		t.Errorf("scalar fields differ: %+v", o.Request)
+	}
+	// Line holds every other view, so the buffer is the line, once.
+	if len(o.buf.B) != len(cloneLine) {
+		t.Errorf("buffer of %d bytes for a %d-byte line", len(o.buf.B), len(cloneLine))
+	}
+}
+
+// TestRequestClone_AllFields sets every []byte field to memory outside Line,
+// plus one empty non-nil field and one nil field, and checks the clone.
+func TestRequestClone_AllFields(t *testing.T) {
+	var r Request
+	src := make([]byte, 0, 4096)
+	v := reflect.ValueOf(&r).Elem()
+	n := 0
+	for i := range v.NumField() {
+		f := v.Field(i)
+		if f.Type() != reflect.TypeFor[[]byte]() {
+			continue
+		}
+		name := v.Type().Field(i).Name
+		switch name {
+		case "Query":
+			f.SetBytes([]byte{}) // empty, not nil
+		case "SyslogMsgID":
+			// stays nil
+		default:
+			start := len(src)
+			src = append(src, name+"-value"...)
+			f.SetBytes(src[start:len(src):len(src)])
+		}
+		n++
+	}
+	if n != len(requestViews(&r)) {
+		t.Fatalf("Request has %d []byte fields, requestViews covers %d", n, len(requestViews(&r)))
+	}
+	o := r.Clone()
+	want := byteFields(&r)
+	got := byteFields(&o.Request)
+	for i := range src {
+		src[i] = 0
+	}
+	need := 0
+	for name, w := range want {
+		g := got[name]
+		need += len(w)
+		if w == nil {
+			if g != nil {
+				t.Errorf("%s: nil became %q", name, g)
+			}
+			continue
+		}
+		if g == nil {
+			t.Errorf("%s: empty became nil", name)
+		}
+		if sliceAliases(g, src) || cap(g) != len(g) {
+			t.Errorf("%s aliases the source or is not capped", name)
+		}
+		if want := name + "-value"; len(w) > 0 && string(g) != want {
+			t.Errorf("%s = %q, want %q", name, g, want)
+		}
+	}
+	if len(o.buf.B) != need {
+		t.Errorf("buffer of %d bytes, views total %d", len(o.buf.B), need)
+	}
+	o.Release()
+	if o.buf != nil || o.Path != nil {
+		t.Error("Release left references behind")
+	}
+	o.Release() // a second Release is a no-op
+}
+
+// TestRequestClone_BufferBound clones a small request after big ones were
+// released: the clone does not keep a pooled buffer much larger than it.
+func TestRequestClone_BufferBound(t *testing.T) {
+	big := Request{Line: bytes.Repeat([]byte("B"), 64<<10)}
+	for range 50 {
+		big.Clone().Release()
+	}
+	small := Request{Line: []byte(cloneLine)}
+	for range 50 {
+		o := small.Clone()
+		if c := cap(o.buf.B); c > 2*len(cloneLine)+cloneSlack {
+			t.Fatalf("a %d-byte clone holds a %d-byte buffer", len(cloneLine), c)
+		}
+		if string(o.Line) != cloneLine {
+			t.Fatal("wrong line")
+		}
+		defer o.Release()
+	}
+}
+
+func TestRequestClone_Concurrent(t *testing.T) {
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var p Parser
+			var r Request
+			line := []byte(strings.Replace(cloneLine, "/42", fmt.Sprintf("/%d", g), 1))
+			want := fmt.Sprintf("/api/v1/users/%d", g)
+			for range 2000 {
+				if err := p.Parse(&r, line); err != nil {
+					t.Error(err)
+					return
+				}
+				o := r.Clone()
+				if string(o.Path) != want {
+					t.Errorf("Path = %q, want %q", o.Path, want)
+					return
+				}
+				o.Release()
+			}
+		}()
+	}
+	wait := make(chan struct{})
+	go func() { wg.Wait(); close(wait) }()
+	select {
+	case <-wait:
+	case <-time.After(30 * time.Second):
+		t.Fatal("timed out")
+	}
+}
