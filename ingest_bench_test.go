@@ -82,26 +82,54 @@ func roundSize(b *testing.B, dgram []byte) int {
 
 // BenchmarkServe measures delivery on the receiving side only: each round
 // first queues a batch of datagrams in the socket while nothing reads it,
-// then times how long the reader takes to drain them.
+// then times how long the Server takes to deliver them.
 //
-//	ingest     a Server with the default configuration (one reader, recvmmsg
-//	           batches on Linux) parsing every datagram and calling a
-//	           handler that checks the result
+//	sync       a Server with the default configuration (one reader, recvmmsg
+//	           batches on Linux) parsing every datagram on the reader and
+//	           calling a handler that checks the result
+//	queue      the same with QueueLength 4096, one worker and
+//	           BlockWhenQueueFull (a throughput test must not drop): the
+//	           reader reads and copies, the worker parses and calls the
+//	           handler
 //	bare-read  a loop of conn.Read on the same kind of socket, one datagram
 //	           per call, no parsing: the floor to compare with
 //
 // One datagram holds one line of the fixture. lines/s is datagrams (and so
 // lines) delivered per second of timed work; cpu-ns/dgram is the process's
-// CPU time (getrusage) over the timed rounds per datagram.
+// CPU time (getrusage) over the timed rounds per datagram, all goroutines
+// included.
 func BenchmarkServe(b *testing.B) {
 	for _, name := range []string{"short", "path2k"} {
 		dgram := readFixture(b, name)
-		b.Run(name+"/ingest", func(b *testing.B) { benchIngest(b, dgram) })
+		b.Run(name+"/sync", func(b *testing.B) { benchIngest(b, dgram, Config{}) })
+		b.Run(name+"/queue", func(b *testing.B) {
+			benchIngest(b, dgram, Config{QueueLength: 4096, Workers: 1, BlockWhenQueueFull: true})
+		})
 		b.Run(name+"/bare-read", func(b *testing.B) { benchBareRead(b, dgram) })
 	}
 }
 
-func benchIngest(b *testing.B, dgram []byte) {
+// heldConn is a *net.UDPConn whose reads through syscall.RawConn first call
+// hold, so a benchmark can keep the Server's reader from reading while it
+// queues a round of datagrams in the socket.
+type heldConn struct {
+	*net.UDPConn
+	rc heldRawConn
+}
+
+type heldRawConn struct {
+	syscall.RawConn
+	hold func()
+}
+
+func (c *heldConn) SyscallConn() (syscall.RawConn, error) { return &c.rc, nil }
+
+func (h *heldRawConn) Read(f func(fd uintptr) bool) error {
+	h.hold()
+	return h.RawConn.Read(f)
+}
+
+func benchIngest(b *testing.B, dgram []byte, cfg Config) {
 	var p Parser
 	var want Request
 	if err := p.Parse(&want, dgram); err != nil {
@@ -110,40 +138,61 @@ func benchIngest(b *testing.B, dgram []byte) {
 	wantPath := len(want.Path)
 	k := roundSize(b, dgram)
 
-	// The handler stops at the last datagram of each round and waits: the
-	// reader then reads nothing while the next round is queued.
-	var seen, bad, roundEnd atomic.Int64
-	var stopping atomic.Bool
-	reached := make(chan struct{})
+	// The reader may read while it has read fewer than readLimit datagrams;
+	// then it waits in heldRawConn.Read for the next round. The handler
+	// signals when it has seen the round's last line.
+	var seen, bad, roundEnd, readLimit atomic.Int64
+	reached := make(chan struct{}, 1)
 	resume := make(chan struct{})
-	h := HandlerFunc(func(r *Request) {
+	quit := make(chan struct{})
+	cfg.Handler = HandlerFunc(func(r *Request) {
 		if r.Status != 200 || len(r.Path) != wantPath {
 			bad.Add(1)
 		}
-		if seen.Add(1) == roundEnd.Load() && !stopping.Load() {
+		if seen.Add(1) == roundEnd.Load() {
 			reached <- struct{}{}
-			<-resume
 		}
 	})
-	conn := listenLoopback(b)
-	srv, err := NewServer(Config{Handler: h, Logger: slog.New(&logRecorder{})})
+	cfg.Logger = slog.New(&logRecorder{})
+	srv, err := NewServer(cfg)
 	if err != nil {
 		b.Fatal(err)
 	}
+	udp := listenLoopback(b)
+	raw, err := udp.SyscallConn()
+	if err != nil {
+		b.Fatal(err)
+	}
+	var rd *reader // the Server's only reader, known once it reads
+	conn := &heldConn{UDPConn: udp, rc: heldRawConn{RawConn: raw, hold: func() {
+		if rd == nil {
+			srv.mu.Lock()
+			rd = srv.readers[0]
+			srv.mu.Unlock()
+		}
+		for int64(rd.c.datagrams.Load()) >= readLimit.Load() {
+			select {
+			case <-resume:
+			case <-quit:
+				return
+			}
+		}
+	}}}
+	roundEnd.Store(1) // a first datagram, before the rounds
+	readLimit.Store(1)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(context.Background(), conn) }()
 	stopped := false
 	stop := func() {
 		if !stopped {
 			stopped = true
-			stopping.Store(true)
-			close(resume)
+			close(quit)
 			srv.Close()
 			<-errc
 		}
 	}
 	defer stop()
-	c := dial(b, conn.LocalAddr().(*net.UDPAddr))
+	c := dial(b, udp.LocalAddr().(*net.UDPAddr))
 	timer := time.NewTimer(time.Hour) // reused: no allocation while timed
 	wait := func() {
 		timer.Reset(waitTimeout)
@@ -154,11 +203,10 @@ func benchIngest(b *testing.B, dgram []byte) {
 		}
 		timer.Stop()
 	}
-	roundEnd.Store(1)
 	if _, err := c.Write(dgram); err != nil {
 		b.Fatal(err)
 	}
-	wait() // the reader is now held in the handler
+	wait() // the reader has read it and now waits in hold
 
 	b.ReportAllocs()
 	b.SetBytes(int64(len(dgram)))
@@ -167,12 +215,13 @@ func benchIngest(b *testing.B, dgram []byte) {
 	var cpu time.Duration
 	for done := 0; done < b.N; {
 		n := min(k, b.N-done)
-		roundEnd.Store(int64(1 + done + n))
 		for range n {
 			if _, err := c.Write(dgram); err != nil {
 				b.Fatal(err)
 			}
 		}
+		roundEnd.Store(int64(1 + done + n))
+		readLimit.Store(int64(1 + done + n))
 		cpu0 := cpuTime(b)
 		b.StartTimer()
 		resume <- struct{}{}
@@ -183,7 +232,8 @@ func benchIngest(b *testing.B, dgram []byte) {
 	}
 	stop() // the last round's counts are published once the reader goes on
 	st := srv.Stats()
-	if bad.Load() != 0 || st.Parsed != uint64(1+b.N) || st.ParseErrors != 0 || st.DroppedKernel != 0 {
+	if bad.Load() != 0 || st.Parsed != uint64(1+b.N) || st.ParseErrors != 0 || st.DroppedKernel != 0 ||
+		st.DroppedQueueFull != 0 || st.DroppedClosed != 0 {
 		b.Fatalf("bad deliveries %d; stats %+v", bad.Load(), st)
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "lines/s")

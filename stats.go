@@ -33,7 +33,7 @@ type Stats struct {
 	// not parsed.
 	Truncated uint64
 	// DroppedQueueFull counts datagrams dropped because the queue was full
-	// (queue mode with QueueDrop).
+	// (queue mode without Config.BlockWhenQueueFull).
 	DroppedQueueFull uint64
 	// DroppedKernel counts datagrams the kernel dropped because a socket's
 	// receive buffer was full, as reported by SO_RXQ_OVFL (Linux only;
