@@ -119,7 +119,7 @@ func splitRequestReference(r *Request, req []byte) {
 	method := view(req, 0, sp)
 	target := req[sp+1:]
 	var proto []byte
-	if lp := bytes.LastIndexByte(target, ' '); lp >= 0 && bytes.HasPrefix(target[lp+1:], httpPrefix) {
+	if lp := bytes.LastIndexByte(target, ' '); lp >= 0 && bytes.HasPrefix(target[lp+1:], []byte("HTTP/")) {
 		proto = view(target, lp+1, len(target))
 		target = target[:lp]
 	}
