@@ -2,6 +2,8 @@ package ingest
 
 import (
 	"bytes"
+	"net/netip"
+	"reflect"
 	"testing"
 	"unsafe"
 )
@@ -71,6 +73,17 @@ func FuzzParse(f *testing.F) {
 				}
 			}
 		}
+		// A Request that held a different line first (every field set,
+		// syslog ones included) ends up the same as a fresh one: Parse
+		// must overwrite or clear every field.
+		var dirty Request
+		if err := p2.Parse(&dirty, []byte(dirtyLine)); err != nil {
+			t.Fatal(err)
+		}
+		dirty.Source = netip.MustParseAddrPort("192.0.2.1:514")
+		if err := p2.Parse(&dirty, line); err != err1 || !reflect.DeepEqual(&dirty, &r1) && !sameRequest(&dirty, &r1) {
+			t.Fatalf("a reused Request differs: %v / %v\n%+v\n%+v", err1, err, got(&r1), got(&dirty))
+		}
 		// The same Parser again, now with a warm time cache.
 		err3 := p.Parse(&r2, line)
 		if err1 != err3 || !sameRequest(&r1, &r2) {
@@ -78,6 +91,9 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// dirtyLine sets every field of a Request.
+const dirtyLine = `<190>1 2026-11-25T21:22:09Z web01 nginx 12 access - 203.0.113.7 - bob [10/Oct/2026:13:55:36 +0200] "GET /a?b HTTP/1.1" 200 1 "r" "u"`
 
 func views(r *Request) [][]byte {
 	return [][]byte{r.RemoteAddr, r.RemoteUser, r.Method, r.Path, r.Query, r.Protocol, r.RequestLine,
@@ -103,7 +119,7 @@ func sameRequest(a, b *Request) bool {
 	}
 	return a.Time.Equal(b.Time) && a.Time.Location().String() == b.Time.Location().String() &&
 		a.Status == b.Status && a.BodyBytesSent == b.BodyBytesSent &&
-		a.Envelope == b.Envelope && a.SyslogPriority == b.SyslogPriority
+		a.Envelope == b.Envelope && a.SyslogPriority == b.SyslogPriority && a.Source == b.Source
 }
 
 // splitRequestReference is the plain two-pass split that scanRequest must
