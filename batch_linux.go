@@ -20,14 +20,19 @@ func listenConfig(reusePort bool) net.ListenConfig {
 		return net.ListenConfig{}
 	}
 	return net.ListenConfig{Control: func(_, _ string, c syscall.RawConn) error {
-		var serr error
-		if err := c.Control(func(fd uintptr) {
-			serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEPORT, 1)
-		}); err != nil {
-			return err
-		}
-		return serr
+		return setSocketOption(c, unix.SO_REUSEPORT, 1)
 	}}
+}
+
+// setSocketOption sets the SOL_SOCKET option opt to v on rc's socket.
+func setSocketOption(rc syscall.RawConn, opt, v int) error {
+	var serr error
+	if err := rc.Control(func(fd uintptr) {
+		serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, opt, v)
+	}); err != nil {
+		return err
+	}
+	return serr
 }
 
 // rawConn returns conn's syscall.RawConn, or nil when it has none.
@@ -102,13 +107,7 @@ func enableDropCount(conn net.PacketConn) error {
 	if rc == nil {
 		return nil
 	}
-	var serr error
-	if err := rc.Control(func(fd uintptr) {
-		serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RXQ_OVFL, 1)
-	}); err != nil {
-		return err
-	}
-	return serr
+	return setSocketOption(rc, unix.SO_RXQ_OVFL, 1)
 }
 
 // newBatchReader returns a recvmmsg reader when conn exposes its file

@@ -208,36 +208,21 @@ func benchIngest(b *testing.B, dgram []byte, cfg Config) {
 	}
 	wait() // the reader has read it and now waits in hold
 
-	b.ReportAllocs()
-	b.SetBytes(int64(len(dgram)))
-	b.ResetTimer()
-	b.StopTimer()
-	var cpu time.Duration
-	for done := 0; done < b.N; {
-		n := min(k, b.N-done)
-		for range n {
-			if _, err := c.Write(dgram); err != nil {
-				b.Fatal(err)
-			}
-		}
+	cpu := benchRounds(b, c, dgram, k, func(done, n int) func() {
 		roundEnd.Store(int64(1 + done + n))
 		readLimit.Store(int64(1 + done + n))
-		cpu0 := cpuTime(b)
-		b.StartTimer()
-		resume <- struct{}{}
-		wait()
-		b.StopTimer()
-		cpu += cpuTime(b) - cpu0
-		done += n
-	}
+		return func() {
+			resume <- struct{}{}
+			wait()
+		}
+	})
 	stop() // the last round's counts are published once the reader goes on
 	st := srv.Stats()
 	if bad.Load() != 0 || st.Parsed != uint64(1+b.N) || st.ParseErrors != 0 || st.DroppedKernel != 0 ||
 		st.DroppedQueueFull != 0 || st.DroppedClosed != 0 {
 		b.Fatalf("bad deliveries %d; stats %+v", bad.Load(), st)
 	}
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "lines/s")
-	b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "cpu-ns/dgram")
+	reportRounds(b, cpu)
 }
 
 func benchBareRead(b *testing.B, dgram []byte) {
@@ -250,6 +235,26 @@ func benchBareRead(b *testing.B, dgram []byte) {
 	c := dial(b, conn.LocalAddr().(*net.UDPAddr))
 	buf := make([]byte, defaultMaxDatagram+1)
 
+	cpu := benchRounds(b, c, dgram, k, func(_, n int) func() {
+		conn.SetReadDeadline(time.Now().Add(waitTimeout))
+		return func() {
+			for range n {
+				m, err := conn.Read(buf)
+				if err != nil || m != len(dgram) {
+					b.Fatalf("read %d bytes: %v", m, err)
+				}
+			}
+		}
+	})
+	reportRounds(b, cpu)
+}
+
+// benchRounds runs b.N datagrams through rounds of at most k: each round
+// writes its datagrams to c with the timer stopped, calls prepare (also
+// untimed) with the datagrams done so far and the round's size, and times
+// the drain function prepare returns. It returns the process's CPU time
+// over the timed parts.
+func benchRounds(b *testing.B, c *net.UDPConn, dgram []byte, k int, prepare func(done, n int) (drain func())) time.Duration {
 	b.ReportAllocs()
 	b.SetBytes(int64(len(dgram)))
 	b.ResetTimer()
@@ -262,19 +267,19 @@ func benchBareRead(b *testing.B, dgram []byte) {
 				b.Fatal(err)
 			}
 		}
-		conn.SetReadDeadline(time.Now().Add(waitTimeout))
+		drain := prepare(done, n)
 		cpu0 := cpuTime(b)
 		b.StartTimer()
-		for range n {
-			m, err := conn.Read(buf)
-			if err != nil || m != len(dgram) {
-				b.Fatalf("read %d bytes: %v", m, err)
-			}
-		}
+		drain()
 		b.StopTimer()
 		cpu += cpuTime(b) - cpu0
 		done += n
 	}
+	return cpu
+}
+
+// reportRounds reports lines/s and CPU per datagram (one line each).
+func reportRounds(b *testing.B, cpu time.Duration) {
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "lines/s")
 	b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "cpu-ns/dgram")
 }

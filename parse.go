@@ -457,11 +457,17 @@ func requestEnd(s []byte, start, from int) (accepted, first int) {
 		if first < 0 {
 			first = i
 		}
-		if i+2 < len(s) && s[i+1] == ' ' && s[i+2] >= '0' && s[i+2] <= '9' {
+		if endsRequest(s, i) {
 			return i, first
 		}
 	}
 	return -1, first
+}
+
+// endsRequest reports whether the quote at s[i] has a space and a digit
+// (the status) after it.
+func endsRequest(s []byte, i int) bool {
+	return i+2 < len(s) && s[i+1] == ' ' && s[i+2] >= '0' && s[i+2] <= '9'
 }
 
 // scanRequest finds the end of the request field that starts at s[pos],
@@ -508,7 +514,7 @@ func scanRequest(r *Request, s []byte, pos int) int {
 		if first < 0 {
 			first = i
 		}
-		if i+2 < len(s) && s[i+1] == ' ' && s[i+2] >= '0' && s[i+2] <= '9' {
+		if endsRequest(s, i) {
 			end = i
 			break
 		}
