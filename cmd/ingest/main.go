@@ -28,6 +28,7 @@ type command struct {
 // is one line here and one file beside this one.
 var commands = []command{
 	{"parse", "parse access-log lines from files or stdin into JSON, one object per line", runParse},
+	{"send", "send generated access-log lines over UDP (load generator)", runSend},
 }
 
 func main() {

@@ -1,0 +1,484 @@
+package heapwatch
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Growth is the kind of memory growth a Report sees.
+type Growth int
+
+const (
+	// Unknown: not enough samples or GC cycles in the window to judge.
+	Unknown Growth = iota
+	// Flat: nothing grew over the window.
+	Flat
+	// PerKey: values kept per distinct key; live bytes and objects rise together.
+	PerKey
+	// PinnedBuffers: kept views or substrings pin big buffers; live bytes
+	// rise, objects stay flat, so bytes per object rise.
+	PinnedBuffers
+	// RetainedGrowth: fragmentation or memory not returned to the OS; the
+	// memory the runtime holds rises while the live heap stays flat.
+	RetainedGrowth
+	// GoroutineLeak: the number of goroutines rises.
+	GoroutineLeak
+	// OffHeap: memory outside the Go heap; RSS rises while the memory the
+	// runtime holds stays flat.
+	OffHeap
+)
+
+var growthLabels = [...]string{
+	Unknown:        "unknown",
+	Flat:           "flat",
+	PerKey:         "per-key",
+	PinnedBuffers:  "pinned-buffers",
+	RetainedGrowth: "retained",
+	GoroutineLeak:  "goroutine-leak",
+	OffHeap:        "off-heap",
+}
+
+var growthPhrases = [...]string{
+	Unknown:        "not enough samples or GC cycles to judge",
+	Flat:           "the heap is flat",
+	PerKey:         "values kept per distinct key",
+	PinnedBuffers:  "kept views or substrings pinning big buffers",
+	RetainedGrowth: "fragmentation or memory not returned to the OS",
+	GoroutineLeak:  "goroutine leak",
+	OffHeap:        "memory outside the Go heap",
+}
+
+var growthExplanations = [...]string{
+	Unknown: "There are too few samples, or too few completed GC cycles, in the window to tell growth " +
+		"from noise: the live heap is only measured when a GC ends. Wait longer or widen the window.",
+	Flat: "Nothing grew over the window: the live heap, the memory the Go runtime holds, the goroutine " +
+		"count and the RSS are flat, allowing for the GC sawtooth.",
+	PerKey: "Live bytes and the object count rise together: the program keeps a new value for every new " +
+		"key it sees (a map, cache, counter or set keyed by path, host, client or ID) and never forgets " +
+		"one. Bound it (an LRU, an interner with entry and byte caps) or key it by something with few " +
+		"values. Go maps never shrink, so delete is not enough; replace the map.",
+	PinnedBuffers: "Live bytes rise while the object count stays flat, so each kept object holds more " +
+		"memory: a short string or sub-slice kept from a big buffer (a 30-byte path from a 64 KiB read " +
+		"buffer, a substring of a long line) keeps the whole buffer alive. Copy what you keep " +
+		"(strings.Clone, bytes.Clone) and never keep views of reused buffers.",
+	RetainedGrowth: "The live heap is flat but the runtime keeps more memory from the OS: free or " +
+		"fragmented heap spans that are not returned (heap_free and heap_unused rise, heap_released does " +
+		"not). Look at pools holding buffers of mixed sizes, at many objects of one size freed while a " +
+		"few neighbours stay live, and try debug.FreeOSMemory to see whether the memory can be returned.",
+	GoroutineLeak: "The goroutine count keeps rising: goroutines block forever (on a channel, lock, timer " +
+		"or network read nobody ends) and each keeps its stack and everything it references. Look at the " +
+		"goroutine profile (/debug/pprof/goroutine?debug=1) for the stack that keeps multiplying.",
+	OffHeap: "RSS rises while the memory the Go runtime holds stays flat: the growth is outside the Go " +
+		"heap, in cgo or C libraries, memory mapped with syscall.Mmap, or thread stacks. Go heap " +
+		"profiles will not show it.",
+}
+
+// String returns a short label: "unknown", "flat", "per-key",
+// "pinned-buffers", "retained", "goroutine-leak" or "off-heap".
+func (g Growth) String() string {
+	if g < 0 || int(g) >= len(growthLabels) {
+		return fmt.Sprintf("growth(%d)", int(g))
+	}
+	return growthLabels[g]
+}
+
+// Phrase returns the kind of growth in a few words, as Report.String uses it.
+func (g Growth) Phrase() string {
+	if g < 0 || int(g) >= len(growthPhrases) {
+		return g.String()
+	}
+	return growthPhrases[g]
+}
+
+// Explain returns a plain-words explanation of the kind of growth, its usual
+// causes in a daemon, and where to look.
+func (g Growth) Explain() string {
+	if g < 0 || int(g) >= len(growthExplanations) {
+		return g.String()
+	}
+	return growthExplanations[g]
+}
+
+// Growing reports whether g is a kind of growth (not Unknown or Flat).
+func (g Growth) Growing() bool { return g > Flat && int(g) < len(growthLabels) }
+
+// Defaults of AnalyzeOptions; see the fields for why.
+const (
+	DefaultWindow         = 60 * time.Second
+	DefaultMinSamples     = 10
+	DefaultMinGCCycles    = 4
+	DefaultMinFit         = 0.6
+	DefaultGrowthFraction = 0.05
+	DefaultMinBytes       = 256 << 10
+	DefaultMinObjects     = 1000
+	DefaultMinGoroutines  = 3
+	DefaultMaxPoints      = 200
+)
+
+// AnalyzeOptions tunes Analyze. The zero value uses the defaults; a zero
+// field takes its default.
+//
+// A quantity counts as rising when its Trend has at least 3 points, a
+// positive Slope, Fit >= MinFit, and grew over the window (End-Start) by at
+// least GrowthFraction of its median level and by at least its absolute
+// floor (MinBytes, MinObjects or MinGoroutines; bytes per object has no
+// floor). Growth is therefore judged per window: with the defaults a heap
+// must grow by 5% a minute to be seen, and a slower leak needs a longer
+// Window (10 minutes sees 0.5% a minute).
+type AnalyzeOptions struct {
+	// Window is how far back from the newest sample to look. Default 60s.
+	// Negative means every sample given.
+	Window time.Duration
+	// MinSamples is the fewest samples in the window to judge at all.
+	// Default 10.
+	MinSamples int
+	// MinGCCycles is the fewest completed GC cycles in the window to judge
+	// the live heap, objects and bytes per object. The live heap changes
+	// only when a GC ends, so fewer cycles give too few points to fit a line
+	// to. Default 4.
+	MinGCCycles uint64
+	// MinFit is the least Trend.Fit for a rise to count. Kendall's tau of
+	// pure noise over 60 points has a standard deviation of about 0.09 and
+	// a GC sawtooth stays near 0, while steady growth under noise scores
+	// above 0.8. Default 0.6.
+	MinFit float64
+	// GrowthFraction is the least growth over the window, as a fraction of
+	// the median level, for a rise to count. Default 0.05.
+	GrowthFraction float64
+	// MinBytes is the least growth over the window, in bytes, for live
+	// heap, retained memory and RSS. It keeps a small process's runtime
+	// noise (a few spans, a stack) from counting. Default 256 KiB.
+	MinBytes float64
+	// MinObjects is the least growth over the window of the object count.
+	// Default 1000.
+	MinObjects float64
+	// MinGoroutines is the least growth over the window of the goroutine
+	// count. Default 3.
+	MinGoroutines float64
+	// MaxPoints caps the points of one Theil-Sen fit (its cost is
+	// quadratic): above it, MaxPoints points evenly spaced by index are
+	// fitted. Default 200 (19,900 pairs).
+	MaxPoints int
+}
+
+func (o AnalyzeOptions) withDefaults() AnalyzeOptions {
+	if o.Window == 0 {
+		o.Window = DefaultWindow
+	}
+	if o.MinSamples <= 0 {
+		o.MinSamples = DefaultMinSamples
+	}
+	if o.MinGCCycles == 0 {
+		o.MinGCCycles = DefaultMinGCCycles
+	}
+	if o.MinFit <= 0 {
+		o.MinFit = DefaultMinFit
+	}
+	if o.GrowthFraction <= 0 {
+		o.GrowthFraction = DefaultGrowthFraction
+	}
+	if o.MinBytes <= 0 {
+		o.MinBytes = DefaultMinBytes
+	}
+	if o.MinObjects <= 0 {
+		o.MinObjects = DefaultMinObjects
+	}
+	if o.MinGoroutines <= 0 {
+		o.MinGoroutines = DefaultMinGoroutines
+	}
+	if o.MaxPoints < minTrendPoints {
+		o.MaxPoints = DefaultMaxPoints
+	}
+	return o
+}
+
+// rising reports whether t counts as a rise under o, with floor the least
+// absolute growth over the window.
+func (o AnalyzeOptions) rising(t Trend, floor float64) bool {
+	return t.N >= minTrendPoints && t.Slope > 0 && t.Fit >= o.MinFit &&
+		t.Growth() >= floor && t.Growth() >= o.GrowthFraction*math.Abs(t.Median)
+}
+
+// Report is the result of Analyze: the kind of growth and the trends it was
+// judged on.
+type Report struct {
+	Growth Growth
+	// Reason says in a few words why Growth was chosen, in particular what
+	// was missing when it is Unknown.
+	Reason string
+	// Window is the time from the first to the last sample analyzed (at
+	// most AnalyzeOptions.Window), Samples their number and GCCycles the GC
+	// cycles completed between them.
+	Window   time.Duration
+	Samples  int
+	GCCycles uint64
+	// Live, Objects and BytesPerObject are fitted to one point per GC cycle
+	// or group of cycles and are unknown (N == 0) with fewer than
+	// MinGCCycles cycles; see Analyze. Retained, Goroutines and RSS are
+	// fitted to every sample; RSS is unknown where it is not measured.
+	Live, Objects, BytesPerObject, Retained, Goroutines, RSS Trend
+	// Last is the newest sample analyzed.
+	Last Sample
+}
+
+// Analyze judges how memory grew over the newest samples, which must be
+// oldest first (they are sorted by time if they are not; the slice is not
+// modified). It is a pure function.
+//
+// Samples after the last drop of the GC cycle count (a restarted child
+// process) are the only ones used. The window is the samples no older than
+// opt.Window before the newest.
+//
+// The live heap (/gc/heap/live:bytes) only changes when a GC cycle ends, so
+// it is fitted to the samples that saw a new GC cycle, one point each. The
+// object count and the heap-object bytes rise between collections with
+// garbage not yet swept (the GC sawtooth), so they are fitted to the lower
+// envelope: from the first sample that saw a new cycle on, the samples are
+// cut into groups at GC boundaries of at least a few samples each, and each
+// group gives its sample with the fewest objects, the one nearest a
+// collection. With fewer than opt.MinGCCycles cycles in the window these
+// three trends are not fitted.
+//
+// The kind of growth is decided in this order, each rule only if the ones
+// before did not apply:
+//
+//  1. fewer than MinSamples samples: Unknown;
+//  2. goroutines rise: GoroutineLeak (a leak grows every other figure too);
+//  3. too few GC cycles: Unknown if retained memory rises (live heap and
+//     garbage cannot be told apart), OffHeap if RSS rises, else Flat (an
+//     idle process: nothing allocates, nothing grows);
+//  4. live heap rises: PerKey if objects rise and bytes per object do not,
+//     PinnedBuffers if bytes per object rise and objects do not, otherwise
+//     whichever of the two grew more in relative terms (live bytes are
+//     objects times bytes per object, so that one explains the growth);
+//  5. retained memory (total minus released) rises: RetainedGrowth;
+//  6. RSS rises: OffHeap;
+//  7. Flat.
+func Analyze(samples []Sample, opt AnalyzeOptions) Report {
+	opt = opt.withDefaults()
+	if len(samples) == 0 {
+		return Report{Reason: "no samples"}
+	}
+	if !slices.IsSortedFunc(samples, cmpTime) {
+		samples = slices.Clone(samples)
+		slices.SortStableFunc(samples, cmpTime)
+	}
+	for i := len(samples) - 1; i > 0; i-- {
+		if samples[i].GCCycles < samples[i-1].GCCycles {
+			samples = samples[i:]
+			break
+		}
+	}
+	last := samples[len(samples)-1]
+	w := samples
+	if opt.Window > 0 {
+		from := last.Time.Add(-opt.Window)
+		i, _ := slices.BinarySearchFunc(samples, from, func(s Sample, t time.Time) int { return s.Time.Compare(t) })
+		w = samples[i:]
+	}
+
+	r := Report{
+		Window:   last.Time.Sub(w[0].Time),
+		Samples:  len(w),
+		GCCycles: last.GCCycles - w[0].GCCycles,
+		Last:     last,
+	}
+	r.fitTrends(w, opt)
+	r.Growth, r.Reason = classify(&r, opt)
+	return r
+}
+
+func cmpTime(a, b Sample) int { return a.Time.Compare(b.Time) }
+
+// fitTrends fills in the trends of r from the window w.
+func (r *Report) fitTrends(w []Sample, opt AnalyzeOptions) {
+	f := fitter{maxPoints: opt.MaxPoints}
+	t0 := w[0].Time
+	x1 := r.Window.Seconds()
+	sec := func(s Sample) float64 { return s.Time.Sub(t0).Seconds() }
+
+	xs := make([]float64, 0, len(w))
+	ys := make([]float64, 0, len(w))
+	series := func(keep func(Sample) bool, value func(Sample) float64) Trend {
+		xs, ys = xs[:0], ys[:0]
+		for _, s := range w {
+			if keep == nil || keep(s) {
+				xs = append(xs, sec(s))
+				ys = append(ys, value(s))
+			}
+		}
+		return f.fit(xs, ys, 0, x1)
+	}
+	r.Retained = series(nil, func(s Sample) float64 { return float64(s.Retained()) })
+	r.Goroutines = series(nil, func(s Sample) float64 { return float64(s.Goroutines) })
+	r.RSS = series(func(s Sample) bool { return s.RSSKnown }, func(s Sample) float64 { return float64(s.RSS) })
+
+	if r.GCCycles < opt.MinGCCycles {
+		return
+	}
+	// One live-heap point per sample that saw a new GC cycle.
+	first := -1
+	xs, ys = xs[:0], ys[:0]
+	for i := 1; i < len(w); i++ {
+		if w[i].GCCycles != w[i-1].GCCycles {
+			if first < 0 {
+				first = i
+			}
+			xs = append(xs, sec(w[i]))
+			ys = append(ys, float64(w[i].LiveBytes))
+		}
+	}
+	if first < 0 {
+		return
+	}
+	r.Live = f.fit(xs, ys, 0, x1)
+
+	// The lower envelope of objects: groups of whole GC runs, each at least
+	// minGroup samples, each giving its sample with the fewest objects.
+	covered := len(w) - first
+	minGroup := min(4, max(1, covered/(2*minTrendPoints)))
+	var ox, oy, bx, by []float64
+	flush := func(from, to int) {
+		k := from
+		for i := from + 1; i < to; i++ {
+			if w[i].Objects < w[k].Objects {
+				k = i
+			}
+		}
+		ox = append(ox, sec(w[k]))
+		oy = append(oy, float64(w[k].Objects))
+		bx = append(bx, sec(w[k]))
+		by = append(by, w[k].BytesPerObject())
+	}
+	start := first
+	for i := first + 1; i <= len(w); i++ {
+		boundary := i == len(w) || w[i].GCCycles != w[i-1].GCCycles
+		if !boundary || i-start < minGroup {
+			continue
+		}
+		if len(w)-i < minGroup { // too few left for a group of their own
+			i = len(w)
+		}
+		flush(start, i)
+		start = i
+	}
+	if start < len(w) {
+		flush(start, len(w))
+	}
+	r.Objects = f.fit(ox, oy, 0, x1)
+	r.BytesPerObject = f.fit(bx, by, 0, x1)
+}
+
+// classify applies the decision order documented on Analyze.
+func classify(r *Report, opt AnalyzeOptions) (Growth, string) {
+	if r.Samples < opt.MinSamples {
+		return Unknown, fmt.Sprintf("%d samples in the window, need %d", r.Samples, opt.MinSamples)
+	}
+	if opt.rising(r.Goroutines, opt.MinGoroutines) {
+		return GoroutineLeak, "goroutines rise"
+	}
+	retainedUp := opt.rising(r.Retained, opt.MinBytes)
+	rssUp := opt.rising(r.RSS, opt.MinBytes)
+	if r.GCCycles < opt.MinGCCycles || !r.Live.Known() {
+		switch {
+		case retainedUp:
+			return Unknown, fmt.Sprintf("retained memory rises but %d GC cycles in the window, need %d to judge the live heap",
+				r.GCCycles, opt.MinGCCycles)
+		case rssUp:
+			return OffHeap, "RSS rises, retained memory flat (too few GC cycles to judge the live heap)"
+		}
+		return Flat, fmt.Sprintf("retained memory and RSS flat; %d GC cycles, too few to judge the live heap", r.GCCycles)
+	}
+	if opt.rising(r.Live, opt.MinBytes) {
+		objUp := opt.rising(r.Objects, opt.MinObjects)
+		bpoUp := opt.rising(r.BytesPerObject, 0)
+		switch {
+		case objUp && !bpoUp:
+			return PerKey, "live heap and objects rise"
+		case bpoUp && !objUp:
+			return PinnedBuffers, "live heap and bytes per object rise, objects flat"
+		case r.Objects.Relative() >= r.BytesPerObject.Relative():
+			return PerKey, "live heap rises, mostly by more objects"
+		default:
+			return PinnedBuffers, "live heap rises, mostly by bigger objects"
+		}
+	}
+	if retainedUp {
+		return RetainedGrowth, "retained memory rises, live heap flat"
+	}
+	if rssUp {
+		return OffHeap, "RSS rises, retained memory and live heap flat"
+	}
+	return Flat, "live heap, retained memory, goroutines and RSS flat"
+}
+
+// String returns the report in one line, for example
+//
+//	growing: values kept per distinct key (live +1.2 MiB/min, objects +3.1k/min, fit 0.98)
+//	flat over 1m0s, 45 GC cycles (live -1.0 KiB/min, retained +0 B/min)
+//	unknown: 5 samples in the window, need 10
+func (r Report) String() string {
+	var b strings.Builder
+	switch r.Growth {
+	case Unknown:
+		b.WriteString("unknown: ")
+		b.WriteString(r.Reason)
+		return b.String()
+	case Flat:
+		fmt.Fprintf(&b, "flat over %v, %d GC cycles (", r.Window.Round(time.Second), r.GCCycles)
+		if r.Live.Known() {
+			fmt.Fprintf(&b, "live %s/min, ", signedBytes(r.Live.PerMinute()))
+		}
+		fmt.Fprintf(&b, "retained %s/min", signedBytes(r.Retained.PerMinute()))
+		if r.RSS.Known() {
+			fmt.Fprintf(&b, ", RSS %s/min", signedBytes(r.RSS.PerMinute()))
+		}
+		b.WriteString(")")
+		return b.String()
+	}
+	b.WriteString("growing: ")
+	b.WriteString(r.Growth.Phrase())
+	b.WriteString(" (")
+	var fit float64
+	switch r.Growth {
+	case PerKey:
+		fmt.Fprintf(&b, "live %s/min, objects %s/min", signedBytes(r.Live.PerMinute()), signedCount(r.Objects.PerMinute()))
+		fit = r.Live.Fit
+	case PinnedBuffers:
+		fmt.Fprintf(&b, "live %s/min, bytes/object %s/min, objects %s/min", signedBytes(r.Live.PerMinute()),
+			signedCount(r.BytesPerObject.PerMinute()), signedCount(r.Objects.PerMinute()))
+		fit = r.Live.Fit
+	case RetainedGrowth:
+		fmt.Fprintf(&b, "retained %s/min, live %s/min", signedBytes(r.Retained.PerMinute()), signedBytes(r.Live.PerMinute()))
+		fit = r.Retained.Fit
+	case GoroutineLeak:
+		fmt.Fprintf(&b, "goroutines %s/min", signedCount(r.Goroutines.PerMinute()))
+		fit = r.Goroutines.Fit
+	case OffHeap:
+		fmt.Fprintf(&b, "RSS %s/min, retained %s/min", signedBytes(r.RSS.PerMinute()), signedBytes(r.Retained.PerMinute()))
+		fit = r.RSS.Fit
+	}
+	fmt.Fprintf(&b, ", fit %.2f)", fit)
+	return b.String()
+}
+
+// Summary returns the newest sample and the trend in one line, the line a
+// daemon logs every few seconds instead of printing runtime.MemStats:
+//
+//	live 12.3 MiB, objects 45.1k, 286 B/object, retained 30.2 MiB, RSS 35.0 MiB, goroutines 12, GCs 1234; flat over 1m0s, ...
+func (r Report) Summary() string {
+	s := r.Last
+	if s.Time.IsZero() && s.GCCycles == 0 && s.Total == 0 {
+		return "no samples yet"
+	}
+	rss := "n/a"
+	if s.RSSKnown {
+		rss = formatBytes(float64(s.RSS))
+	}
+	return fmt.Sprintf("live %s, objects %s, %.0f B/object, retained %s, RSS %s, goroutines %d, GCs %d; %s",
+		formatBytes(float64(s.LiveBytes)), formatCount(float64(s.Objects)), s.BytesPerObject(),
+		formatBytes(float64(s.Retained())), rss, s.Goroutines, s.GCCycles, r)
+}

@@ -1,0 +1,237 @@
+package heapwatch
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+)
+
+// Defaults of Config.
+const (
+	DefaultInterval    = time.Second
+	DefaultCapacity    = 3600
+	DefaultMaxProfiles = 10
+)
+
+// Config configures a Monitor. The zero value samples every second, keeps an
+// hour of samples, judges growth over a minute and writes no profiles.
+type Config struct {
+	// Interval between samples in Run. Default 1s.
+	Interval time.Duration
+	// Capacity is the number of samples kept; older ones are dropped.
+	// Default 3600 (an hour at the default interval). A Sample is about 120
+	// bytes, so the default ring holds about 420 KiB.
+	Capacity int
+	// Window is the span trends are fitted over (AnalyzeOptions.Window).
+	// Default 60s.
+	Window time.Duration
+	// Analyze tunes the analysis; its Window is replaced by Window.
+	Analyze AnalyzeOptions
+	// ProfileDir is the directory heap profiles are written into, created
+	// if needed. "" means never write profiles.
+	ProfileDir string
+	// MaxProfiles bounds the profiles this Monitor keeps in ProfileDir: the
+	// first one it wrote (the baseline) and the newest MaxProfiles-1.
+	// Default 10; at least 2.
+	MaxProfiles int
+	// Logger, if set, receives growth episodes and profile writes.
+	Logger *slog.Logger
+}
+
+func (c Config) withDefaults() Config {
+	if c.Interval <= 0 {
+		c.Interval = DefaultInterval
+	}
+	if c.Capacity <= 0 {
+		c.Capacity = DefaultCapacity
+	}
+	if c.Window == 0 {
+		c.Window = DefaultWindow
+	}
+	c.Analyze.Window = c.Window
+	if c.MaxProfiles <= 0 {
+		c.MaxProfiles = DefaultMaxProfiles
+	}
+	c.MaxProfiles = max(c.MaxProfiles, 2)
+	return c
+}
+
+// Monitor keeps a bounded ring of samples, judges their trend and writes heap
+// profiles when the heap starts to grow. Its methods are safe for concurrent
+// use.
+type Monitor struct {
+	cfg  Config
+	read func() Sample // Read, or a fake in tests
+
+	mu   sync.Mutex
+	ring []Sample // len == cfg.Capacity once full
+	next int      // index of the oldest sample once the ring is full
+
+	// Profile state, under pmu; only Run's goroutine touches the episode fields.
+	pmu      sync.Mutex
+	seq      int      // sequence number of the last profile named; 0 = dir not scanned yet
+	written  []string // profiles this Monitor wrote and kept, oldest first
+	baseline bool     // the baseline profile was attempted
+	episode  Growth   // kind of the growth episode under way, or Unknown
+	lastAuto time.Time
+}
+
+// New returns a Monitor for cfg. It starts nothing: call Run to sample.
+func New(cfg Config) *Monitor {
+	cfg = cfg.withDefaults()
+	return &Monitor{cfg: cfg, read: Read, ring: make([]Sample, 0, min(cfg.Capacity, 1024))}
+}
+
+// Run samples this process every Interval until ctx is done, then returns.
+// The caller owns the goroutine: run it as go m.Run(ctx) and cancel ctx to
+// stop it. Run takes a sample at once, so a Summary is available right after
+// it starts.
+//
+// With a ProfileDir, Run writes a baseline heap profile once the samples
+// first cover a full Window (or the ring is full), and a profile when a
+// growth episode starts: the first report that is growing after one that
+// was not, or whose kind of growth differs from the episode's, at most once
+// per Window. A Flat report ends the episode; an Unknown one does not.
+//
+// Run must not be called again until it has returned.
+func (m *Monitor) Run(ctx context.Context) {
+	t := time.NewTicker(m.cfg.Interval)
+	defer t.Stop()
+	for {
+		m.step(m.read())
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// step adds s and acts on the report: Run's work for one sample.
+func (m *Monitor) step(s Sample) {
+	m.Add(s)
+	if m.cfg.ProfileDir == "" && m.cfg.Logger == nil {
+		return
+	}
+	if m.cfg.ProfileDir != "" && !m.baseline {
+		if span, full := m.span(); span >= m.cfg.Window || full {
+			m.baseline = true
+			m.autoProfile("baseline", s.Time)
+		}
+	}
+	r := m.Report()
+	switch {
+	case r.Growth.Growing():
+		if r.Growth == m.episode || (m.episode.Growing() && s.Time.Sub(m.lastAuto) < m.cfg.Window) {
+			return
+		}
+		m.episode = r.Growth
+		m.log(slog.LevelWarn, "heap growing", "growth", r.Growth.String(), "report", r.String())
+		if m.cfg.ProfileDir != "" {
+			m.lastAuto = s.Time
+			m.autoProfile(r.Growth.String(), s.Time)
+		}
+	case r.Growth == Flat && m.episode.Growing():
+		m.episode = Unknown
+		m.log(slog.LevelInfo, "heap flat again", "report", r.String())
+	}
+}
+
+func (m *Monitor) autoProfile(reason string, now time.Time) {
+	if _, err := m.writeProfile(reason, now); err != nil {
+		m.log(slog.LevelError, "heap profile failed", "reason", reason, "err", err)
+	}
+}
+
+// span returns the time from the oldest to the newest sample, and whether
+// the ring is full.
+func (m *Monitor) span() (time.Duration, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n := len(m.ring)
+	if n == 0 {
+		return 0, false
+	}
+	oldest, newest := m.ring[m.next%n], m.ring[(m.next+n-1)%n]
+	return newest.Time.Sub(oldest.Time), n == m.cfg.Capacity
+}
+
+func (m *Monitor) log(level slog.Level, msg string, args ...any) {
+	if m.cfg.Logger != nil {
+		m.cfg.Logger.Log(context.Background(), level, "heapwatch: "+msg, args...)
+	}
+}
+
+// Add appends a sample read elsewhere, for example a child process's sample
+// received as a JSON line. Samples should be added oldest first. When the
+// ring is full the oldest sample is dropped. Add does not write profiles:
+// a profile of this process says nothing about another one.
+func (m *Monitor) Add(s Sample) {
+	m.mu.Lock()
+	if len(m.ring) < m.cfg.Capacity {
+		m.ring = append(m.ring, s)
+	} else {
+		m.ring[m.next] = s
+		m.next = (m.next + 1) % len(m.ring)
+	}
+	m.mu.Unlock()
+}
+
+// Samples returns a copy of the samples kept, oldest first.
+func (m *Monitor) Samples() []Sample {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make([]Sample, 0, len(m.ring))
+	out = append(out, m.ring[m.next:]...)
+	return append(out, m.ring[:m.next]...)
+}
+
+// Last returns the newest sample, and false if there is none.
+func (m *Monitor) Last() (Sample, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if len(m.ring) == 0 {
+		return Sample{}, false
+	}
+	i := m.next - 1
+	if i < 0 {
+		i = len(m.ring) - 1
+	}
+	return m.ring[i], true
+}
+
+// Report analyzes the samples of the last Window.
+func (m *Monitor) Report() Report {
+	return Analyze(m.windowSamples(), m.cfg.Analyze)
+}
+
+// windowSamples copies the samples no older than Window before the newest
+// (all of them when Window is negative): Analyze needs no more, and copying
+// the whole ring every Interval would churn the heap being watched.
+func (m *Monitor) windowSamples() []Sample {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n := len(m.ring)
+	if n == 0 {
+		return nil
+	}
+	at := func(k int) Sample { return m.ring[(m.next+k)%n] } // k-th oldest
+	newest := at(n - 1).Time
+	k := n - 1
+	for k > 0 && (m.cfg.Window < 0 || !at(k-1).Time.Before(newest.Add(-m.cfg.Window))) {
+		k--
+	}
+	out := make([]Sample, 0, n-k)
+	for ; k < n; k++ {
+		out = append(out, at(k))
+	}
+	return out
+}
+
+// Summary returns the one-line heap summary of the newest sample and the
+// trend (Report.Summary): live heap, objects, bytes per object, retained
+// memory, RSS, goroutines, GC cycles and the kind of growth.
+func (m *Monitor) Summary() string {
+	return m.Report().Summary()
+}
