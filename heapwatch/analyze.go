@@ -254,7 +254,11 @@ type Report struct {
 //     PinnedBuffers if bytes per object rise and objects do not, otherwise
 //     whichever of the two grew more in relative terms (live bytes are
 //     objects times bytes per object, so that one explains the growth);
-//  5. retained memory (total minus released) rises: RetainedGrowth;
+//  5. retained memory (total minus released) rises: RetainedGrowth, unless
+//     the live heap rose steadily (Fit >= MinFit) by at least a quarter as
+//     many bytes, below its own thresholds: the runtime holds about twice
+//     the live heap (GOGC=100), so that explains half the rise, and rule 4
+//     applies as if the live heap had risen;
 //  6. RSS rises: OffHeap;
 //  7. Flat.
 func Analyze(samples []Sample, opt AnalyzeOptions) Report {
@@ -392,7 +396,15 @@ func classify(r *Report, opt AnalyzeOptions) (Growth, string) {
 		}
 		return Flat, fmt.Sprintf("retained memory and RSS flat; %d GC cycles, too few to judge the live heap", r.GCCycles)
 	}
-	if opt.rising(r.Live, opt.MinBytes) {
+	liveUp := opt.rising(r.Live, opt.MinBytes)
+	if !liveUp && retainedUp && r.Live.Slope > 0 && r.Live.Fit >= opt.MinFit &&
+		r.Live.Growth() >= r.Retained.Growth()/4 {
+		// The runtime holds about twice the live heap (GOGC=100), so a
+		// steady live rise of a quarter of the retained rise explains half
+		// of it: the live heap grows, just below its own threshold.
+		liveUp = true
+	}
+	if liveUp {
 		objUp := opt.rising(r.Objects, opt.MinObjects)
 		bpoUp := opt.rising(r.BytesPerObject, 0)
 		switch {
