@@ -3,6 +3,7 @@ package heapwatch
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -133,4 +134,35 @@ func TestTrend_Relative(t *testing.T) {
 	assert.InDelta(t, 120, tr.PerMinute(), 1e-9)
 	assert.Zero(t, Trend{}.Relative())
 	assert.False(t, Trend{}.Known())
+}
+
+// median agrees with sorting on random, tied, sorted and reversed input.
+func TestMedian(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 3))
+	for n := 1; n < 60; n++ {
+		for _, kind := range []string{"random", "ties", "sorted", "reversed"} {
+			a := make([]float64, n)
+			for i := range a {
+				switch kind {
+				case "random":
+					a[i] = rng.NormFloat64()
+				case "ties":
+					a[i] = float64(rng.IntN(3))
+				case "sorted":
+					a[i] = float64(i)
+				case "reversed":
+					a[i] = float64(n - i)
+				}
+			}
+			s := slices.Clone(a)
+			slices.Sort(s)
+			want := s[n/2]
+			if n%2 == 0 {
+				want = (s[n/2-1] + s[n/2]) / 2
+			}
+			require.Equal(t, want, median(a), "%s n=%d", kind, n)
+			slices.Sort(a)
+			require.Equal(t, s, a, "median only reorders")
+		}
+	}
 }
