@@ -8,7 +8,6 @@ import (
 	"github.com/stretchr/testify/assert"
 )
 
-
 // Read reuses its metrics.Sample array; only the RSS path costs an
 // allocation (the path string given to the open system call).
 func TestRead_Allocs(t *testing.T) {
