@@ -42,7 +42,7 @@ func TestAnalyze_Kinds(t *testing.T) {
 		p.retained = linear(45*mib, 200*kib)
 		p.rss = linear(50*mib, 200*kib)
 	})
-	f("retained", RetainedGrowth, func(p *proc) {
+	f("retained", Retained, func(p *proc) {
 		p.retained = linear(45*mib, 150*kib) // +20% a minute
 		p.rss = linear(50*mib, 150*kib)
 	})
@@ -196,6 +196,7 @@ func TestReport_String(t *testing.T) {
 		}
 	}
 	assert.Equal(t, "growth(99)", Growth(99).String())
+	assert.Equal(t, Retained, RetainedGrowth)
 }
 
 func TestReport_Summary(t *testing.T) {
@@ -239,5 +240,5 @@ func TestAnalyze_RetainedExplainedByLive(t *testing.T) {
 	p.live = constant(20 * mib)
 	p.objs = constant(200e3)
 	r = Analyze(p.samples(), AnalyzeOptions{})
-	assert.Equal(t, RetainedGrowth, r.Growth, r.String())
+	assert.Equal(t, Retained, r.Growth, r.String())
 }
