@@ -21,9 +21,9 @@ const (
 	// PinnedBuffers: kept views or substrings pin big buffers; live bytes
 	// rise, objects stay flat, so bytes per object rise.
 	PinnedBuffers
-	// RetainedGrowth: fragmentation or memory not returned to the OS; the
+	// Retained: fragmentation or memory not returned to the OS; the
 	// memory the runtime holds rises while the live heap stays flat.
-	RetainedGrowth
+	Retained
 	// GoroutineLeak: the number of goroutines rises.
 	GoroutineLeak
 	// OffHeap: memory outside the Go heap; RSS rises while the memory the
@@ -31,24 +31,27 @@ const (
 	OffHeap
 )
 
+// RetainedGrowth is another name for Retained.
+const RetainedGrowth = Retained
+
 var growthLabels = [...]string{
-	Unknown:        "unknown",
-	Flat:           "flat",
-	PerKey:         "per-key",
-	PinnedBuffers:  "pinned-buffers",
-	RetainedGrowth: "retained",
-	GoroutineLeak:  "goroutine-leak",
-	OffHeap:        "off-heap",
+	Unknown:       "unknown",
+	Flat:          "flat",
+	PerKey:        "per-key",
+	PinnedBuffers: "pinned-buffers",
+	Retained:      "retained",
+	GoroutineLeak: "goroutine-leak",
+	OffHeap:       "off-heap",
 }
 
 var growthPhrases = [...]string{
-	Unknown:        "not enough samples or GC cycles to judge",
-	Flat:           "the heap is flat",
-	PerKey:         "values kept per distinct key",
-	PinnedBuffers:  "kept views or substrings pinning big buffers",
-	RetainedGrowth: "fragmentation or memory not returned to the OS",
-	GoroutineLeak:  "goroutine leak",
-	OffHeap:        "memory outside the Go heap",
+	Unknown:       "not enough samples or GC cycles to judge",
+	Flat:          "the heap is flat",
+	PerKey:        "values kept per distinct key",
+	PinnedBuffers: "kept views or substrings pinning big buffers",
+	Retained:      "fragmentation or memory not returned to the OS",
+	GoroutineLeak: "goroutine leak",
+	OffHeap:       "memory outside the Go heap",
 }
 
 var growthExplanations = [...]string{
@@ -64,7 +67,7 @@ var growthExplanations = [...]string{
 		"memory: a short string or sub-slice kept from a big buffer (a 30-byte path from a 64 KiB read " +
 		"buffer, a substring of a long line) keeps the whole buffer alive. Copy what you keep " +
 		"(strings.Clone, bytes.Clone) and never keep views of reused buffers.",
-	RetainedGrowth: "The live heap is flat but the runtime keeps more memory from the OS: free or " +
+	Retained: "The live heap is flat but the runtime keeps more memory from the OS: free or " +
 		"fragmented heap spans that are not returned (heap_free and heap_unused rise, heap_released does " +
 		"not). Look at pools holding buffers of mixed sizes, at many objects of one size freed while a " +
 		"few neighbours stay live, and try debug.FreeOSMemory to see whether the memory can be returned.",
@@ -254,7 +257,11 @@ type Report struct {
 //     PinnedBuffers if bytes per object rise and objects do not, otherwise
 //     whichever of the two grew more in relative terms (live bytes are
 //     objects times bytes per object, so that one explains the growth);
-//  5. retained memory (total minus released) rises: RetainedGrowth;
+//  5. retained memory (total minus released) rises: Retained, unless
+//     the live heap rose steadily (Fit >= MinFit) by at least a quarter as
+//     many bytes, below its own thresholds: the runtime holds about twice
+//     the live heap (GOGC=100), so that explains half the rise, and rule 4
+//     applies as if the live heap had risen;
 //  6. RSS rises: OffHeap;
 //  7. Flat.
 func Analyze(samples []Sample, opt AnalyzeOptions) Report {
@@ -392,7 +399,15 @@ func classify(r *Report, opt AnalyzeOptions) (Growth, string) {
 		}
 		return Flat, fmt.Sprintf("retained memory and RSS flat; %d GC cycles, too few to judge the live heap", r.GCCycles)
 	}
-	if opt.rising(r.Live, opt.MinBytes) {
+	liveUp := opt.rising(r.Live, opt.MinBytes)
+	if !liveUp && retainedUp && r.Live.Slope > 0 && r.Live.Fit >= opt.MinFit &&
+		r.Live.Growth() >= r.Retained.Growth()/4 {
+		// The runtime holds about twice the live heap (GOGC=100), so a
+		// steady live rise of a quarter of the retained rise explains half
+		// of it: the live heap grows, just below its own threshold.
+		liveUp = true
+	}
+	if liveUp {
 		objUp := opt.rising(r.Objects, opt.MinObjects)
 		bpoUp := opt.rising(r.BytesPerObject, 0)
 		switch {
@@ -407,7 +422,7 @@ func classify(r *Report, opt AnalyzeOptions) (Growth, string) {
 		}
 	}
 	if retainedUp {
-		return RetainedGrowth, "retained memory rises, live heap flat"
+		return Retained, "retained memory rises, live heap flat"
 	}
 	if rssUp {
 		return OffHeap, "RSS rises, retained memory and live heap flat"
@@ -451,7 +466,7 @@ func (r Report) String() string {
 		fmt.Fprintf(&b, "live %s/min, bytes/object %s/min, objects %s/min", signedBytes(r.Live.PerMinute()),
 			signedCount(r.BytesPerObject.PerMinute()), signedCount(r.Objects.PerMinute()))
 		fit = r.Live.Fit
-	case RetainedGrowth:
+	case Retained:
 		fmt.Fprintf(&b, "retained %s/min, live %s/min", signedBytes(r.Retained.PerMinute()), signedBytes(r.Live.PerMinute()))
 		fit = r.Retained.Fit
 	case GoroutineLeak:

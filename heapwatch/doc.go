@@ -16,7 +16,7 @@
 //     more memory. A 30-byte path kept as a sub-slice or substring of a
 //     64 KiB read buffer keeps all 64 KiB alive. This is the daemon whose
 //     object count settled while the process grew forever.
-//   - RetainedGrowth ("fragmentation or memory not returned"): the live
+//   - Retained ("fragmentation or memory not returned"): the live
 //     heap is flat, but the runtime holds more and more memory from the OS
 //     (total minus released): free or half-used spans it does not return,
 //     often from pools of buffers of mixed sizes.

@@ -49,8 +49,11 @@ func formatCount(n float64) string {
 
 // signedCount is formatCount with a sign: "+3.1k", "-2", "+0".
 func signedCount(n float64) string {
-	if n >= 0 || math.Abs(n) < 0.05 {
-		return "+" + formatCount(math.Abs(n))
+	if math.Abs(n) < 0.05 {
+		return "+0"
+	}
+	if n > 0 {
+		return "+" + formatCount(n)
 	}
 	return formatCount(n)
 }

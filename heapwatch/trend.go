@@ -107,7 +107,6 @@ func (f *fitter) fit(xs, ys []float64, x0, x1 float64) Trend {
 		return Trend{}
 	}
 	pairs := len(f.slopes)
-	slices.Sort(f.slopes)
 	slope := median(f.slopes)
 
 	// The intercept is the median of y - slope·x, and Median the median of y.
@@ -115,10 +114,9 @@ func (f *fitter) fit(xs, ys []float64, x0, x1 float64) Trend {
 	for i := range n {
 		f.sorted = append(f.sorted, ys[i]-slope*xs[i])
 	}
-	slices.Sort(f.sorted)
 	intercept := median(f.sorted)
 	f.sorted = append(f.sorted[:0], ys[:n]...)
-	slices.Sort(f.sorted)
+	level := median(f.sorted)
 
 	var fit float64
 	switch {
@@ -132,16 +130,59 @@ func (f *fitter) fit(xs, ys []float64, x0, x1 float64) Trend {
 		Fit:    max(fit, 0),
 		Start:  intercept + slope*x0,
 		End:    intercept + slope*x1,
-		Median: median(f.sorted),
+		Median: level,
 		N:      n,
 	}
 }
 
-// median returns the median of sorted, which is not empty.
-func median(sorted []float64) float64 {
-	n := len(sorted)
+// median returns the median of a, which is not empty, reordering a. It
+// selects instead of sorting: linear time on average, which matters for the
+// up to MaxPoints²/2 pairwise slopes.
+func median(a []float64) float64 {
+	n := len(a)
+	hi := selectKth(a, n/2)
 	if n%2 == 1 {
-		return sorted[n/2]
+		return hi
 	}
-	return (sorted[n/2-1] + sorted[n/2]) / 2
+	// After selection a[:n/2] holds the n/2 smallest; the largest of them
+	// is the other middle value.
+	return (slices.Max(a[:n/2]) + hi) / 2
+}
+
+// selectKth reorders a so that a[k] is the k-th smallest (from 0), with
+// nothing greater before it and nothing smaller after it, and returns it.
+// The partition is three-way, so runs of equal values (a flat series has
+// many zero slopes) cost no more than distinct ones.
+func selectKth(a []float64, k int) float64 {
+	lo, hi := 0, len(a)-1
+	for lo < hi {
+		// Median of three as the pivot: sorted or reversed input stays linear.
+		mid := lo + (hi-lo)/2
+		x, y, z := a[lo], a[mid], a[hi]
+		pivot := max(min(x, y), min(max(x, y), z))
+		// a[lo:lt] < pivot, a[lt:i] == pivot, a[gt+1:hi+1] > pivot.
+		lt, i, gt := lo, lo, hi
+		for i <= gt {
+			switch {
+			case a[i] < pivot:
+				a[lt], a[i] = a[i], a[lt]
+				lt++
+				i++
+			case a[i] > pivot:
+				a[i], a[gt] = a[gt], a[i]
+				gt--
+			default:
+				i++
+			}
+		}
+		switch {
+		case k < lt:
+			hi = lt - 1
+		case k > gt:
+			lo = gt + 1
+		default:
+			return a[k]
+		}
+	}
+	return a[k]
 }
