@@ -203,6 +203,9 @@ func sendLoad(ctx context.Context, cfg loadConfig, progress io.Writer) (loadResu
 		}
 		targets = append(targets, t)
 	}
+	// Lines per datagram as sent: fewer than asked when that many lines
+	// of the longest possible length would not fit in one datagram.
+	cfg.LinesPerDatagram = min(cfg.LinesPerDatagram, (maxDatagramPayload+1)/(gen.maxLine+1))
 	b := newLoadBatch(cfg, gen.maxLine)
 	p := newPacer(cfg)
 
@@ -320,8 +323,8 @@ func (pr *progressReporter) report(now time.Time, lines int64, r *loadResult) {
 	if d := now.Sub(since).Seconds(); d > 0 {
 		rate = float64(lines-pr.lastLines) / d
 	}
-	fmt.Fprintf(pr.w, "ingest send: %s: %d lines, %.0f lines/s, %d send errors\n",
-		now.Sub(pr.start).Truncate(time.Millisecond), lines, rate, errs)
+	fmt.Fprintf(pr.w, "ingest send: %.3fs: %d lines, %.0f lines/s, %d send errors\n",
+		now.Sub(pr.start).Seconds(), lines, rate, errs)
 	pr.lastAt, pr.lastLines = now, lines
 	pr.next = pr.next.Add(time.Second)
 	if !now.Before(pr.next) { // fell behind by more than a second: no burst of lines
