@@ -177,11 +177,14 @@ func syslogEnvelope(name string) (ingest.Envelope, error) {
 // holding about a millisecond of the load at Rate (at least one datagram).
 // A batch is due when the lines before it are due at Rate on a monotonic
 // clock; the sender sleeps until then, never per line. When it falls
-// behind (timer granularity, a busy CPU), it sends the next batches at
-// once to catch up, but only by up to maxLag: a longer stall is forgiven,
-// the schedule restarts from now, and the lost time shows as an achieved
-// rate below Rate rather than as a burst. One send call never holds more
-// than one batch.
+// behind (timer granularity, a busy CPU), it sends the next batches back
+// to back to catch up, but only on a lag of up to maxLag (10 ms, or two
+// batches at low rates): a longer stall is forgiven, the schedule restarts
+// from now, and the lost time shows as an achieved rate below Rate rather
+// than as a burst. So a catch-up burst holds at most about maxLag of the
+// load, and one send call never more than one batch. With 2 ms instead of
+// 10, a busy 2-core machine achieved 93% of 100,000 lines/s; with 10 ms,
+// 97%.
 func sendLoad(ctx context.Context, cfg loadConfig, progress io.Writer) (loadResult, error) {
 	cfg, err := cfg.normalize()
 	if err != nil {
@@ -346,9 +349,10 @@ type pacer struct {
 // timers waking up to about a millisecond late, smaller would not help.
 const pacingQuantum = time.Millisecond
 
-// minMaxLag is the least lag the pacer catches up on; it covers the usual
-// timer lateness so that the achieved rate matches Rate.
-const minMaxLag = 2 * time.Millisecond
+// minMaxLag is the least lag the pacer catches up on: it covers the usual
+// lateness of timers and of the scheduler on a busy machine, so that the
+// achieved rate stays close to Rate.
+const minMaxLag = 10 * time.Millisecond
 
 func newPacer(c loadConfig) *pacer {
 	p := &pacer{batchLines: c.Batch * c.LinesPerDatagram, maxLag: minMaxLag}
