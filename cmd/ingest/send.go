@@ -177,11 +177,14 @@ func syslogEnvelope(name string) (ingest.Envelope, error) {
 // holding about a millisecond of the load at Rate (at least one datagram).
 // A batch is due when the lines before it are due at Rate on a monotonic
 // clock; the sender sleeps until then, never per line. When it falls
-// behind (timer granularity, a busy CPU), it sends the next batches at
-// once to catch up, but only by up to maxLag: a longer stall is forgiven,
-// the schedule restarts from now, and the lost time shows as an achieved
-// rate below Rate rather than as a burst. One send call never holds more
-// than one batch.
+// behind (timer granularity, a busy CPU), it sends the next batches back
+// to back to catch up, but only on a lag of up to maxLag (10 ms, or two
+// batches at low rates): a longer stall is forgiven, the schedule restarts
+// from now, and the lost time shows as an achieved rate below Rate rather
+// than as a burst. So a catch-up burst holds at most about maxLag of the
+// load, and one send call never more than one batch. With 2 ms instead of
+// 10, a busy 2-core machine achieved 93% of 100,000 lines/s; with 10 ms,
+// 97%.
 func sendLoad(ctx context.Context, cfg loadConfig, progress io.Writer) (loadResult, error) {
 	cfg, err := cfg.normalize()
 	if err != nil {
@@ -203,6 +206,9 @@ func sendLoad(ctx context.Context, cfg loadConfig, progress io.Writer) (loadResu
 		}
 		targets = append(targets, t)
 	}
+	// Lines per datagram as sent: fewer than asked when that many lines
+	// of the longest possible length would not fit in one datagram.
+	cfg.LinesPerDatagram = min(cfg.LinesPerDatagram, (maxDatagramPayload+1)/(gen.maxLine+1))
 	b := newLoadBatch(cfg, gen.maxLine)
 	p := newPacer(cfg)
 
@@ -320,8 +326,8 @@ func (pr *progressReporter) report(now time.Time, lines int64, r *loadResult) {
 	if d := now.Sub(since).Seconds(); d > 0 {
 		rate = float64(lines-pr.lastLines) / d
 	}
-	fmt.Fprintf(pr.w, "ingest send: %s: %d lines, %.0f lines/s, %d send errors\n",
-		now.Sub(pr.start).Truncate(time.Millisecond), lines, rate, errs)
+	fmt.Fprintf(pr.w, "ingest send: %.3fs: %d lines, %.0f lines/s, %d send errors\n",
+		now.Sub(pr.start).Seconds(), lines, rate, errs)
 	pr.lastAt, pr.lastLines = now, lines
 	pr.next = pr.next.Add(time.Second)
 	if !now.Before(pr.next) { // fell behind by more than a second: no burst of lines
@@ -343,9 +349,10 @@ type pacer struct {
 // timers waking up to about a millisecond late, smaller would not help.
 const pacingQuantum = time.Millisecond
 
-// minMaxLag is the least lag the pacer catches up on; it covers the usual
-// timer lateness so that the achieved rate matches Rate.
-const minMaxLag = 2 * time.Millisecond
+// minMaxLag is the least lag the pacer catches up on: it covers the usual
+// lateness of timers and of the scheduler on a busy machine, so that the
+// achieved rate stays close to Rate.
+const minMaxLag = 10 * time.Millisecond
 
 func newPacer(c loadConfig) *pacer {
 	p := &pacer{batchLines: c.Batch * c.LinesPerDatagram, maxLag: minMaxLag}
