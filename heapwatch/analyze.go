@@ -119,6 +119,7 @@ const (
 	DefaultMinObjects     = 1000
 	DefaultMinGoroutines  = 3
 	DefaultMaxPoints      = 200
+	DefaultPinnedBytes    = 8 << 10
 )
 
 // AnalyzeOptions tunes Analyze. The zero value uses the defaults; a zero
@@ -165,6 +166,13 @@ type AnalyzeOptions struct {
 	// quadratic): above it, MaxPoints points evenly spaced by index are
 	// fitted. Default 200 (19,900 pairs).
 	MaxPoints int
+	// PinnedBytes is the live heap growth per new object above which a heap
+	// whose objects rise is judged to pin buffers rather than to keep values
+	// per key. A map entry with a kept path or struct adds tens to a few
+	// thousand bytes per object; a small view kept as a map key that holds
+	// a whole 64 KiB read buffer adds tens of kilobytes for the one or two
+	// objects of its entry. Default 8 KiB.
+	PinnedBytes float64
 }
 
 func (o AnalyzeOptions) withDefaults() AnalyzeOptions {
@@ -191,6 +199,9 @@ func (o AnalyzeOptions) withDefaults() AnalyzeOptions {
 	}
 	if o.MinGoroutines <= 0 {
 		o.MinGoroutines = DefaultMinGoroutines
+	}
+	if o.PinnedBytes <= 0 {
+		o.PinnedBytes = DefaultPinnedBytes
 	}
 	if o.MaxPoints < minTrendPoints {
 		o.MaxPoints = DefaultMaxPoints
@@ -253,10 +264,13 @@ type Report struct {
 //  3. too few GC cycles: Unknown if retained memory rises (live heap and
 //     garbage cannot be told apart), OffHeap if RSS rises, else Flat (an
 //     idle process: nothing allocates, nothing grows);
-//  4. live heap rises: PerKey if objects rise and bytes per object do not,
-//     PinnedBuffers if bytes per object rise and objects do not, otherwise
-//     whichever of the two grew more in relative terms (live bytes are
-//     objects times bytes per object, so that one explains the growth);
+//  4. live heap rises: when objects rise too, PinnedBuffers if the live
+//     heap grows by PinnedBytes or more per new object (the new objects are
+//     small views or keys that keep big buffers alive), else PerKey; when
+//     objects do not rise, PinnedBuffers if bytes per object rise; otherwise
+//     whichever of objects and bytes per object grew more in relative terms
+//     (live bytes are objects times bytes per object, so that one explains
+//     the growth);
 //  5. retained memory (total minus released) rises: Retained, unless
 //     the live heap rose steadily (Fit >= MinFit) by at least a quarter as
 //     many bytes, below its own thresholds: the runtime holds about twice
@@ -411,7 +425,9 @@ func classify(r *Report, opt AnalyzeOptions) (Growth, string) {
 		objUp := opt.rising(r.Objects, opt.MinObjects)
 		bpoUp := opt.rising(r.BytesPerObject, 0)
 		switch {
-		case objUp && !bpoUp:
+		case objUp && r.Live.Slope >= opt.PinnedBytes*r.Objects.Slope:
+			return PinnedBuffers, fmt.Sprintf("live heap rises by %s per new object", formatBytes(r.Live.Slope/r.Objects.Slope))
+		case objUp:
 			return PerKey, "live heap and objects rise"
 		case bpoUp && !objUp:
 			return PinnedBuffers, "live heap and bytes per object rise, objects flat"

@@ -42,6 +42,14 @@ func TestAnalyze_Kinds(t *testing.T) {
 		p.retained = linear(45*mib, 200*kib)
 		p.rss = linear(50*mib, 200*kib)
 	})
+	f("pinned buffers behind new keys", PinnedBuffers, func(p *proc) {
+		// soak's views receiver: objects rise faster, in relative terms,
+		// than bytes per object, but each new map entry keeps 32 KiB.
+		p.live = linear(300*mib, 32*mib)
+		p.objs = linear(10e3, 1000)
+		p.retained = linear(600*mib, 64*mib)
+		p.rss = linear(50*mib, 2*mib)
+	})
 	f("retained", Retained, func(p *proc) {
 		p.retained = linear(45*mib, 150*kib) // +20% a minute
 		p.rss = linear(50*mib, 150*kib)

@@ -15,7 +15,10 @@
 //     bytes rise but the object count does not, so each kept object holds
 //     more memory. A 30-byte path kept as a sub-slice or substring of a
 //     64 KiB read buffer keeps all 64 KiB alive. This is the daemon whose
-//     object count settled while the process grew forever.
+//     object count settled while the process grew forever. When the views
+//     are new map keys, the object count rises too (the map's entries),
+//     but the heap grows by far more per new object than any kept value
+//     would (AnalyzeOptions.PinnedBytes, 8 KiB by default).
 //   - Retained ("fragmentation or memory not returned"): the live
 //     heap is flat, but the runtime holds more and more memory from the OS
 //     (total minus released): free or half-used spans it does not return,
