@@ -304,11 +304,22 @@ func TestLineGen_Format(t *testing.T) {
 		require.NoError(t, p.Parse(&r, []byte(line)))
 		assert.Equal(t, now.Truncate(time.Second), r.Time.UTC())
 		assert.Len(t, r.Path, 24)
-		assert.True(t, strings.HasPrefix(string(r.Path), "/p0"), "%s", r.Path)
+		assert.True(t, strings.HasPrefix(string(r.Path), "/"), "%s", r.Path)
 	}
 	f("none", "")
 	f("3164", "<190>Nov  5 00:30:07 web01 nginx: ")
 	f("5424", "<190>1 2026-11-05T00:30:07.045+00:00 web01 nginx - - - ")
+
+	// One path of length 1 is "/", the path of soak's short-paths scenario.
+	cfg, err := loadConfig{Count: 1, PathLength: 1}.normalize()
+	require.NoError(t, err)
+	line := string(newLineGen(cfg, "web01").appendLine(nil, now))
+	assert.Contains(t, line, ` / HTTP/1.1"`)
+	// Several paths are told apart by their index.
+	cfg, err = loadConfig{Count: 1, PathLength: 24, Paths: 2}.normalize()
+	require.NoError(t, err)
+	line = string(newLineGen(cfg, "web01").appendLine(nil, now))
+	assert.Contains(t, line, ` /p0`)
 }
 
 // TestLineGen_MaxLine checks that maxLine bounds every line, the bound
