@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 )
 
 // A command is one subcommand. run gets the arguments after the command's
@@ -29,6 +30,13 @@ type command struct {
 var commands = []command{
 	{"parse", "parse access-log lines from files or stdin into JSON, one object per line", runParse},
 	{"send", "send generated access-log lines over UDP (load generator)", runSend},
+	{"serve", "receive access lines over UDP and serve per-path counts, metrics and pprof over HTTP", runServe},
+	{"soak", "run the original daemon's scenario and show whether each receiver's heap is flat", runSoak},
+}
+
+// internalCommands are run by other commands and left out of the usage.
+var internalCommands = []command{
+	{"soak-child", "run one soak receiver (started by soak)", runSoakChild},
 }
 
 func main() {
@@ -55,7 +63,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		}
 		name, args = args[1], []string{args[1], "-h"}
 	}
-	for _, c := range commands {
+	for _, c := range slices.Concat(commands, internalCommands) {
 		if c.name == name {
 			return c.run(args[1:], stdin, stdout, stderr)
 		}

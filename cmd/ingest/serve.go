@@ -1,0 +1,359 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/pprof"
+	"net/netip"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/VictoriaMetrics/metrics"
+	"github.com/flatheap/ingest"
+	"github.com/flatheap/ingest/heapwatch"
+)
+
+var serveUsage = `Usage: ingest serve [flags]
+
+Receive access-log lines over UDP, count requests, bytes and status classes
+per path, and serve on the HTTP address:
+
+  /metrics       Prometheus text format: the Server's counters, the
+                 Interner's, and the heap monitor's figures and trend
+  /top?n=20      the paths with the most requests, as JSON
+  /debug/pprof/  the Go profiler
+  /healthz       "ok"
+
+Paths are interned and at most --max-paths are kept; the rest are counted
+under "<other>", so memory stays bounded whatever the traffic. Every
+--heap-interval a heap summary is logged: live heap, objects, bytes per
+object, retained, RSS, goroutines, GC cycles and the trend, with the kind
+of growth when there is one. On the first sign of growth, and on SIGUSR1,
+a heap profile is written into --profile-dir.
+
+SIGINT or SIGTERM stops reading, delivers what is queued, prints the final
+counts and exits 0. A bad flag or an address in use exits 2.
+
+Flags:
+`
+
+func runServe(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("ingest serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	listen := fs.String("listen", "127.0.0.1:5514", "UDP `address` to receive access lines on")
+	httpAddr := fs.String("http", "127.0.0.1:9514", "HTTP `address` for /metrics, /top, /debug/pprof/ and /healthz")
+	readers := fs.Int("readers", 1, "reader goroutines (sockets with SO_REUSEPORT on Linux)")
+	receiveBuffer := fs.Int("receive-buffer", 8<<20, "socket receive buffer to ask for, in `bytes`")
+	maxDatagram := fs.Int("max-datagram", 65527, "largest datagram accepted, in `bytes`; longer ones are counted as truncated")
+	formatFlags := addFormatFlags(fs)
+	queue := fs.Int("queue", 0, "datagrams queued between readers and workers; 0 handles lines on the readers")
+	workers := fs.Int("workers", 0, "worker goroutines when --queue is set (default 1)")
+	block := fs.Bool("block", false, "when the queue is full, wait instead of dropping")
+	maxPaths := fs.Int("max-paths", 10000, "distinct paths kept; the others are counted under <other>")
+	allow := fs.String("allow", "", "comma-separated source `networks` allowed (CIDR); empty allows all")
+	heapInterval := fs.Duration("heap-interval", 5*time.Second, "time between heap summary lines")
+	profileDir := fs.String("profile-dir", filepath.Join(os.TempDir(), "ingest-heap"), "`directory` for heap profiles")
+	logJSON := fs.Bool("log-json", false, "log in JSON instead of text")
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), serveUsage)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	fail := func(format string, a ...any) int {
+		fmt.Fprintf(stderr, "ingest serve: "+format+"\n", a...)
+		return 2
+	}
+	if fs.NArg() > 0 {
+		return fail("unexpected argument %q", fs.Arg(0))
+	}
+	format, err := formatFlags.format()
+	if err != nil {
+		return fail("%v", err)
+	}
+	allowed, err := parsePrefixes(*allow)
+	if err != nil {
+		return fail("--allow: %v", err)
+	}
+	if *maxPaths <= 0 || *heapInterval <= 0 {
+		return fail("--max-paths and --heap-interval must be positive")
+	}
+
+	var logger *slog.Logger
+	if *logJSON {
+		logger = slog.New(slog.NewJSONHandler(stderr, nil))
+	} else {
+		logger = slog.New(slog.NewTextHandler(stderr, nil))
+	}
+
+	table := newPathTable(ingest.NewInterner(ingest.InternerConfig{}), *maxPaths)
+	srv, err := ingest.NewServer(ingest.Config{
+		Handler:            ingest.HandlerFunc(table.add),
+		Format:             format,
+		Readers:            *readers,
+		ReceiveBuffer:      *receiveBuffer,
+		MaxDatagram:        *maxDatagram,
+		QueueLength:        *queue,
+		Workers:            *workers,
+		BlockWhenQueueFull: *block,
+		AllowedSources:     allowed,
+		Logger:             logger,
+	})
+	if err != nil {
+		return fail("%v", err)
+	}
+	udp, err := net.ListenPacket("udp", *listen)
+	if err != nil {
+		return fail("%v", err)
+	}
+	httpLn, err := net.Listen("tcp", *httpAddr)
+	if err != nil {
+		udp.Close()
+		return fail("%v", err)
+	}
+	monitor := heapwatch.New(heapwatch.Config{ProfileDir: *profileDir, Logger: logger})
+	d := &daemon{srv: srv, table: table, monitor: monitor, logger: logger}
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	logger.Info("serving", "udp", udp.LocalAddr().String(), "http", httpLn.Addr().String(),
+		"format", format.Name(), "max_paths", *maxPaths, "profile_dir", *profileDir)
+
+	var wg sync.WaitGroup
+	httpSrv := &http.Server{Handler: d.mux(), ReadHeaderTimeout: 10 * time.Second}
+	wg.Go(func() {
+		if err := httpSrv.Serve(httpLn); !errors.Is(err, http.ErrServerClosed) {
+			logger.Error("http server stopped", "err", err)
+		}
+	})
+	bg, stopBG := context.WithCancel(context.Background())
+	wg.Go(func() { monitor.Run(bg) })
+	wg.Go(func() { d.logHeap(bg, *heapInterval) })
+	stopProfiles := monitor.ProfileOnSignal(syscall.SIGUSR1)
+	defer stopProfiles()
+
+	serveErr := srv.Serve(ctx, udp)
+	// Serve has stopped reading and delivered what was queued.
+	status := 0
+	if !errors.Is(serveErr, context.Canceled) && !errors.Is(serveErr, ingest.ErrServerClosed) {
+		logger.Error("receiving stopped", "err", serveErr)
+		status = 1
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	httpSrv.Shutdown(shutdownCtx)
+	cancel()
+	stopBG()
+	wg.Wait()
+	d.printFinal(stdout)
+	return status
+}
+
+// daemon is what serve's HTTP handlers and background loops share.
+type daemon struct {
+	srv     *ingest.Server
+	table   *pathTable
+	monitor *heapwatch.Monitor
+	logger  *slog.Logger
+
+	metricsOnce sync.Once
+	metrics     *serveMetrics
+}
+
+func (d *daemon) mux() *http.ServeMux {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /metrics", d.serveMetrics)
+	mux.HandleFunc("GET /top", d.serveTop)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok\n") })
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	return mux
+}
+
+// maxTop bounds /top's n.
+const maxTop = 10000
+
+func (d *daemon) serveTop(w http.ResponseWriter, r *http.Request) {
+	n := 20
+	if s := r.URL.Query().Get("n"); s != "" {
+		v, err := strconv.Atoi(s)
+		if err != nil || v < 0 || v > maxTop {
+			http.Error(w, fmt.Sprintf("n must be a number from 0 to %d", maxTop), http.StatusBadRequest)
+			return
+		}
+		n = v
+	}
+	w.Header().Set("Content-Type", "application/json")
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.Encode(d.table.top(n))
+}
+
+func (d *daemon) serveMetrics(w http.ResponseWriter, _ *http.Request) {
+	d.metricsOnce.Do(func() { d.metrics = newServeMetrics(d) })
+	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+	d.metrics.write(w)
+}
+
+// logHeap logs the heap monitor's summary every interval until ctx ends.
+func (d *daemon) logHeap(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			d.logger.Info("heap " + d.monitor.Summary())
+		}
+	}
+}
+
+// printFinal writes the final counts, one "name value" per line.
+func (d *daemon) printFinal(w io.Writer) {
+	st := d.srv.Stats()
+	fmt.Fprintf(w, "datagrams %d\nbytes %d\nlines %d\nparsed %d\nparse_errors %d\ntruncated %d\n",
+		st.Datagrams, st.Bytes, st.Lines, st.Parsed, st.ParseErrors, st.Truncated)
+	fmt.Fprintf(w, "dropped_queue_full %d\ndropped_kernel %d\ndropped_source %d\ndropped_closed %d\nhandler_panics %d\npaths %d\n",
+		st.DroppedQueueFull, st.DroppedKernel, st.DroppedSource, st.DroppedClosed, st.HandlerPanics, d.table.len())
+}
+
+// parsePrefixes parses a comma-separated list of CIDR prefixes; a bare
+// address is taken as a single-address prefix.
+func parsePrefixes(s string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for f := range strings.SplitSeq(s, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		if !strings.Contains(f, "/") {
+			a, err := netip.ParseAddr(f)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, netip.PrefixFrom(a, a.BitLen()))
+			continue
+		}
+		p, err := netip.ParsePrefix(f)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
+}
+
+// serveMetrics exposes the daemon's figures in the Prometheus text format.
+// The values are copied from the Server, the Interner and the heap monitor
+// at each scrape.
+type serveMetrics struct {
+	d   *daemon
+	mu  sync.Mutex // one scrape at a time: the gauges read snap
+	set *metrics.Set
+
+	counters []snapCounter
+	snap     metricsSnapshot
+}
+
+// metricsSnapshot holds the figures of one scrape.
+type metricsSnapshot struct {
+	stats  ingest.Stats
+	intern ingest.InternerStats
+	heap   heapwatch.Sample
+	report heapwatch.Report
+}
+
+// snapCounter is a Prometheus counter set from a snapshot at each scrape.
+type snapCounter struct {
+	c   *metrics.Counter
+	get func(*metricsSnapshot) uint64
+}
+
+func newServeMetrics(d *daemon) *serveMetrics {
+	m := &serveMetrics{d: d, set: metrics.NewSet()}
+	counter := func(name string, get func(*metricsSnapshot) uint64) {
+		m.counters = append(m.counters, snapCounter{m.set.NewCounter(name), get})
+	}
+	counter("ingest_datagrams_total", func(s *metricsSnapshot) uint64 { return s.stats.Datagrams })
+	counter("ingest_bytes_total", func(s *metricsSnapshot) uint64 { return s.stats.Bytes })
+	counter("ingest_lines_total", func(s *metricsSnapshot) uint64 { return s.stats.Lines })
+	counter("ingest_parsed_total", func(s *metricsSnapshot) uint64 { return s.stats.Parsed })
+	counter("ingest_truncated_total", func(s *metricsSnapshot) uint64 { return s.stats.Truncated })
+	counter("ingest_handler_panics_total", func(s *metricsSnapshot) uint64 { return s.stats.HandlerPanics })
+	counter("ingest_read_errors_total", func(s *metricsSnapshot) uint64 { return s.stats.ReadErrors })
+	counter(`ingest_dropped_total{reason="queue_full"}`, func(s *metricsSnapshot) uint64 { return s.stats.DroppedQueueFull })
+	counter(`ingest_dropped_total{reason="kernel"}`, func(s *metricsSnapshot) uint64 { return s.stats.DroppedKernel })
+	counter(`ingest_dropped_total{reason="source"}`, func(s *metricsSnapshot) uint64 { return s.stats.DroppedSource })
+	counter(`ingest_dropped_total{reason="closed"}`, func(s *metricsSnapshot) uint64 { return s.stats.DroppedClosed })
+	counter("ingest_intern_hits_total", func(s *metricsSnapshot) uint64 { return s.intern.Hits })
+	counter("ingest_intern_misses_total", func(s *metricsSnapshot) uint64 { return s.intern.Misses })
+	counter("ingest_intern_rejected_total", func(s *metricsSnapshot) uint64 { return s.intern.Rejected })
+	counter("ingest_intern_evictions_total", func(s *metricsSnapshot) uint64 { return s.intern.Evictions })
+	counter("ingest_intern_too_long_total", func(s *metricsSnapshot) uint64 { return s.intern.TooLong })
+	var empty ingest.Stats
+	for reason := range empty.ParseErrorsByReason() {
+		counter(`ingest_parse_errors_total{reason="`+reason+`"}`, func(s *metricsSnapshot) uint64 { return s.stats.ParseErrorsFor(reason) })
+	}
+
+	sn := &m.snap
+	gauge := func(name string, f func() float64) { m.set.NewGauge(name, f) }
+	gauge("ingest_receive_buffer_bytes", func() float64 { return float64(sn.stats.ReceiveBuffer) })
+	gauge("ingest_intern_entries", func() float64 { return float64(sn.intern.Entries) })
+	gauge("ingest_intern_bytes", func() float64 { return float64(sn.intern.Bytes) })
+	gauge("ingest_paths", func() float64 { return float64(d.table.len()) })
+
+	gauge("ingest_heap_live_bytes", func() float64 { return float64(sn.heap.LiveBytes) })
+	gauge("ingest_heap_objects", func() float64 { return float64(sn.heap.Objects) })
+	gauge("ingest_heap_bytes_per_object", func() float64 { return sn.heap.BytesPerObject() })
+	gauge("ingest_heap_retained_bytes", func() float64 { return float64(sn.heap.Retained()) })
+	gauge("ingest_heap_rss_bytes", func() float64 { return float64(sn.heap.RSS) })
+	gauge("ingest_heap_goroutines", func() float64 { return float64(sn.heap.Goroutines) })
+	gauge("ingest_heap_gc_cycles_total", func() float64 { return float64(sn.heap.GCCycles) })
+	gauge("ingest_heap_live_slope_bytes_per_second", func() float64 { return sn.report.Live.Slope })
+	gauge("ingest_heap_objects_slope_per_second", func() float64 { return sn.report.Objects.Slope })
+	gauge("ingest_heap_retained_slope_bytes_per_second", func() float64 { return sn.report.Retained.Slope })
+	gauge("ingest_heap_rss_slope_bytes_per_second", func() float64 { return sn.report.RSS.Slope })
+	for g := heapwatch.Unknown; g <= heapwatch.OffHeap; g++ {
+		gauge(`ingest_heap_growth{kind="`+g.String()+`"}`, func() float64 {
+			if sn.report.Growth == g {
+				return 1
+			}
+			return 0
+		})
+	}
+	return m
+}
+
+func (m *serveMetrics) write(w io.Writer) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.snap.stats = m.d.srv.Stats()
+	m.snap.intern = m.d.table.paths.Stats()
+	m.snap.heap = heapwatch.Read()
+	m.snap.report = m.d.monitor.Report()
+	for _, c := range m.counters {
+		c.c.Set(c.get(&m.snap))
+	}
+	m.set.WritePrometheus(w)
+	metrics.WriteProcessMetrics(w)
+}

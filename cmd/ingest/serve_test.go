@@ -1,0 +1,225 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// serveLine returns a combined line for path with the given status.
+func serveLine(path string, status int) string {
+	return `203.0.113.7 - - [26/Nov/2026:00:30:00 +0000] "GET ` + path + ` HTTP/1.1" ` +
+		strconv.Itoa(status) + ` 100 "-" "curl/8.5.0"`
+}
+
+// startServe runs "ingest serve" in a child process (the test binary, see
+// TestMain) on ephemeral ports and returns it with the addresses it logged.
+func startServe(t *testing.T, args ...string) (cmd *exec.Cmd, udpAddr, httpAddr string, stdout *bytes.Buffer) {
+	t.Helper()
+	args = append([]string{"serve", "--listen", "127.0.0.1:0", "--http", "127.0.0.1:0",
+		"--heap-interval", "200ms", "--profile-dir", t.TempDir()}, args...)
+	cmd = exec.Command(os.Args[0], args...)
+	cmd.Env = append(os.Environ(), "INGEST_TEST_RUN_MAIN=1")
+	stdout = new(bytes.Buffer)
+	cmd.Stdout = stdout
+	stderr, err := cmd.StderrPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() { cmd.Process.Kill() })
+
+	serving := regexp.MustCompile(`msg=serving udp=(\S+) http=(\S+)`)
+	found := make(chan []string, 1)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		sent := false
+		for sc.Scan() {
+			if m := serving.FindStringSubmatch(sc.Text()); m != nil && !sent {
+				found <- m
+				sent = true
+			}
+		}
+	}()
+	select {
+	case m := <-found:
+		return cmd, m[1], m[2], stdout
+	case <-time.After(20 * time.Second):
+		t.Fatal("serve did not log its addresses")
+	}
+	return
+}
+
+// scrape returns /metrics as a map from series to value.
+func scrape(t *testing.T, httpAddr string) map[string]float64 {
+	t.Helper()
+	resp, err := http.Get("http://" + httpAddr + "/metrics")
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	out := make(map[string]float64)
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		line := sc.Text()
+		if line == "" || line[0] == '#' {
+			continue
+		}
+		i := strings.LastIndexByte(line, ' ')
+		v, err := strconv.ParseFloat(line[i+1:], 64)
+		require.NoError(t, err, line)
+		out[line[:i]] = v
+	}
+	return out
+}
+
+func getBody(t *testing.T, url string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return resp.StatusCode, string(b)
+}
+
+// TestServeEndToEnd runs the daemon, sends known good and bad lines,
+// checks /metrics and /top exactly, stops it with SIGTERM and checks the
+// exit status and the final counts.
+func TestServeEndToEnd(t *testing.T) {
+	cmd, udpAddr, httpAddr, stdout := startServe(t, "--max-paths", "2")
+
+	// Paths are kept from their second sighting (the Interner's
+	// admission), so each first request is counted under <other>; /c is
+	// seen once and /d comes after the table is full.
+	var datagrams []string
+	for range 6 {
+		datagrams = append(datagrams, serveLine("/a?x=1", 200))
+	}
+	for range 3 {
+		datagrams = append(datagrams, serveLine("/b", 404))
+	}
+	datagrams = append(datagrams, serveLine("/c", 500))
+	datagrams = append(datagrams, serveLine("/d", 301), serveLine("/d", 301))
+	// One datagram with two lines, one of them bad.
+	datagrams = append(datagrams, serveLine("/a", 200)+"\n"+serveLine("/a", 2000))
+	datagrams = append(datagrams, `203.0.113.7 - - [26/Nov/2026:25:30:00 +0000] "GET / HTTP/1.1" 200 1 "-" "-"`)
+	datagrams = append(datagrams, "garbage")
+
+	conn, err := net.Dial("udp", udpAddr)
+	require.NoError(t, err)
+	defer conn.Close()
+	for _, d := range datagrams {
+		_, err := conn.Write([]byte(d))
+		require.NoError(t, err)
+	}
+
+	const lines = 16
+	var m map[string]float64
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		m = scrape(t, httpAddr)
+		if m["ingest_lines_total"] >= lines || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	want := map[string]float64{
+		"ingest_datagrams_total":                            float64(len(datagrams)),
+		"ingest_lines_total":                                lines,
+		"ingest_parsed_total":                               13,
+		`ingest_parse_errors_total{reason="status"}`:        1,
+		`ingest_parse_errors_total{reason="time"}`:          1,
+		`ingest_parse_errors_total{reason="missing_field"}`: 1,
+		`ingest_parse_errors_total{reason="bytes"}`:         0,
+		"ingest_truncated_total":                            0,
+		`ingest_dropped_total{reason="kernel"}`:             0,
+		`ingest_dropped_total{reason="queue_full"}`:         0,
+		"ingest_handler_panics_total":                       0,
+		"ingest_paths":                                      2,
+	}
+	for k, v := range want {
+		assert.Equal(t, v, m[k], k)
+	}
+	for _, k := range []string{"ingest_intern_hits_total", "ingest_intern_misses_total", "ingest_intern_evictions_total",
+		"ingest_intern_entries", "ingest_heap_live_bytes", "ingest_heap_rss_bytes", `ingest_bytes_total`} {
+		assert.Contains(t, m, k)
+	}
+	// The live heap is 0 until the first GC ends; RSS and goroutines are
+	// known at once.
+	assert.Positive(t, m["ingest_heap_rss_bytes"])
+	assert.Positive(t, m["ingest_heap_goroutines"])
+	assert.Equal(t, 1.0, m[`ingest_heap_growth{kind="unknown"}`]+m[`ingest_heap_growth{kind="flat"}`])
+	assert.Equal(t, 3.0, m["ingest_intern_entries"], "/a, /b and /d are stored")
+
+	code, body := getBody(t, "http://"+httpAddr+"/top?n=10")
+	require.Equal(t, http.StatusOK, code)
+	var top []struct {
+		Path      string `json:"path"`
+		Requests  int64  `json:"requests"`
+		Status2xx int64  `json:"status_2xx"`
+		Status4xx int64  `json:"status_4xx"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(body), &top), body)
+	require.Len(t, top, 3, body)
+	assert.Equal(t, "/a", top[0].Path)
+	assert.Equal(t, int64(6), top[0].Requests) // 7 requests, the first under <other>
+	assert.Equal(t, int64(6), top[0].Status2xx)
+	assert.Equal(t, "/b", top[1].Path)
+	assert.Equal(t, int64(2), top[1].Requests)
+	assert.Equal(t, int64(2), top[1].Status4xx)
+	assert.Equal(t, "<other>", top[2].Path)
+	assert.Equal(t, int64(5), top[2].Requests) // first /a, /b, /c and /d; the second /d
+	code, _ = getBody(t, "http://"+httpAddr+"/top?n=x")
+	assert.Equal(t, http.StatusBadRequest, code)
+
+	code, body = getBody(t, "http://"+httpAddr+"/healthz")
+	assert.Equal(t, http.StatusOK, code)
+	assert.Equal(t, "ok\n", body)
+	code, _ = getBody(t, "http://"+httpAddr+"/debug/pprof/")
+	assert.Equal(t, http.StatusOK, code)
+
+	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		require.NoError(t, err, "exit status")
+	case <-time.After(20 * time.Second):
+		t.Fatal("serve did not exit after SIGTERM")
+	}
+	assert.Contains(t, stdout.String(), "lines 16\n")
+	assert.Contains(t, stdout.String(), "parsed 13\n")
+}
+
+// TestServeUsageErrors checks that bad flags and an address in use give a
+// one-line error and exit status 2.
+func TestServeUsageErrors(t *testing.T) {
+	busy, err := net.ListenPacket("udp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer busy.Close()
+	for _, args := range [][]string{
+		{"--listen", busy.LocalAddr().String(), "--http", "127.0.0.1:0"},
+		{"--format", "nosuch"},
+		{"--allow", "10.0.0.0/99"},
+		{"--max-paths", "0"},
+		{"extra"},
+	} {
+		var stdout, stderr bytes.Buffer
+		code := runServe(args, nil, &stdout, &stderr)
+		assert.Equal(t, 2, code, "%v", args)
+		assert.Equal(t, 1, strings.Count(stderr.String(), "\n"), "%v: %q", args, stderr.String())
+		assert.True(t, strings.HasPrefix(stderr.String(), "ingest serve: "), stderr.String())
+	}
+}

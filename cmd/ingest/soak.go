@@ -1,0 +1,494 @@
+package main
+
+import (
+	"context"
+	"encoding/csv"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/flatheap/ingest/heapwatch"
+)
+
+var soakUsage = `Usage: ingest soak [flags]
+
+Run the original daemon's scenario end to end on loopback and show whether
+each receiver's heap stays flat. Each receiver runs in a child process of
+its own and gets the same load from one sender:
+
+  ingest  the library: fixed receive buffers, zero-copy parsing, per-path
+          counts keyed by interned paths, at most --max-paths of them
+  naive   the original daemon: string(buf[:n]) per datagram, a strings-based
+          parse into a struct of string fields, a plain map keyed by path
+  views   the naive optimisation: zero-copy views into pooled read buffers
+          kept as map keys
+
+The children are sampled with the heapwatch package every --interval (the
+child forces a GC when none ran since its last sample, so that the live heap
+is current). A table is printed every --table; at the end each receiver gets
+a verdict, flat or growing with the slope and the kind of growth, judged by
+robust trends over the run after --warmup. A CSV of every sample and a PNG
+plot of live heap and RSS go to --out.
+
+Scenarios:
+%s
+Exit status: 0 when the ingest receiver is flat, 1 when it is growing or
+cannot be judged, 2 for usage and setup errors.
+
+Flags:
+`
+
+// A soakScenario is a named load.
+type soakScenario struct {
+	name, about string
+	load        loadConfig
+}
+
+var soakScenarios = []soakScenario{
+	{"long-paths", "the original daemon's case: 1,500 lines/s, 2 KiB paths, half of the lines with a path never seen before (the default)",
+		loadConfig{Rate: 1500, PathLength: 2048, Paths: 1000, Unique: 0.5}},
+	{"short-paths", "1,500 lines/s, every path \"/\"",
+		loadConfig{Rate: 1500, PathLength: 1, Paths: 1}},
+	{"stress", "as fast as the sender goes, every 2 KiB path distinct",
+		loadConfig{Rate: 0, PathLength: 2048, Unique: 1}},
+}
+
+// soakRow is one sample of one receiver.
+type soakRow struct {
+	elapsed     time.Duration // since the load started
+	sample      heapwatch.Sample
+	lines, keys int64
+}
+
+// soakRun is one receiver's child process and what it reported.
+type soakRun struct {
+	name    string
+	cmd     *exec.Cmd
+	stdin   io.WriteCloser
+	addr    string
+	rows    []soakRow
+	stopped string // why the parent stopped it early, if it did
+}
+
+// taggedReport is a child's report with the index of its run.
+type taggedReport struct {
+	run int
+	rep childReport
+}
+
+func runSoak(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("ingest soak", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	scenarioName := fs.String("scenario", soakScenarios[0].name, "`name` of the load: "+scenarioNames())
+	duration := fs.Duration("duration", 60*time.Second, "how long to send")
+	warmup := fs.Duration("warmup", 0, "samples before this are left out of the verdict (default: a quarter of --duration, at most 15s)")
+	interval := fs.Duration("interval", time.Second, "time between heap samples")
+	tableEvery := fs.Duration("table", 5*time.Second, "time between progress tables")
+	receiverList := fs.String("receivers", strings.Join(soakReceiverNames, ","), "comma-separated `receivers` to run")
+	maxPaths := fs.Int("max-paths", 10000, "paths the ingest receiver keeps before counting under <other>")
+	maxRSS := fs.Int64("max-rss", 2<<30, "stop a receiver whose RSS passes this many `bytes`")
+	outDir := fs.String("out", "soak-out", "`directory` for the CSV and the PNG")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), soakUsage, scenarioHelp())
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	fail := func(format string, a ...any) int {
+		fmt.Fprintf(stderr, "ingest soak: "+format+"\n", a...)
+		return 2
+	}
+	if fs.NArg() > 0 {
+		return fail("unexpected argument %q", fs.Arg(0))
+	}
+	i := slices.IndexFunc(soakScenarios, func(s soakScenario) bool { return s.name == *scenarioName })
+	if i < 0 {
+		return fail("unknown scenario %q: want %s", *scenarioName, scenarioNames())
+	}
+	sc := soakScenarios[i]
+	if *duration <= 0 || *interval <= 0 || *tableEvery <= 0 || *maxPaths <= 0 || *maxRSS <= 0 || *warmup < 0 {
+		return fail("--duration, --interval, --table, --max-paths and --max-rss must be positive")
+	}
+	if *warmup == 0 {
+		*warmup = min(*duration/4, 15*time.Second)
+	}
+	if *warmup >= *duration {
+		return fail("--warmup %v leaves nothing of --duration %v to judge", *warmup, *duration)
+	}
+	check := sc.load
+	check.Duration = *duration
+	if _, err := check.normalize(); err != nil {
+		return fail("scenario %s: %v", sc.name, err)
+	}
+	names := strings.Split(*receiverList, ",")
+	for _, n := range names {
+		if _, ok := soakReceivers[n]; !ok {
+			return fail("unknown receiver %q: want some of %s", n, strings.Join(soakReceiverNames, ","))
+		}
+	}
+	if err := os.MkdirAll(*outDir, 0o755); err != nil {
+		return fail("%v", err)
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return fail("cannot find this program to run the receivers: %v", err)
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+
+	// The children write their errors to stderr from goroutines of
+	// os/exec's when stderr is not a file.
+	stderr = &lockedWriter{w: stderr}
+	s := &soaker{
+		scenario: sc, duration: *duration, warmup: *warmup, interval: *interval,
+		maxRSS: uint64(*maxRSS), stdout: stdout, stderr: stderr,
+		reports: make(chan taggedReport, 64),
+	}
+	if err := s.start(exe, names, *maxPaths); err != nil {
+		s.stopChildren()
+		s.drain()
+		return fail("%v", err)
+	}
+	fmt.Fprintf(stdout, "soak %s: %s\nreceivers: %s; sending for %v, verdict over the samples after %v\n\n",
+		sc.name, sc.about, s.describeRuns(), *duration, *warmup)
+	res, sendErr := s.run(ctx, *tableEvery)
+	s.stopChildren()
+	s.drain()
+	if sendErr != nil {
+		fmt.Fprintf(stderr, "ingest soak: sender: %v\n", sendErr)
+	}
+	fmt.Fprintf(stdout, "\nsent %d lines in %d datagrams to each receiver in %v (%.0f lines/s), %d send errors\n",
+		res.Lines, res.Datagrams, res.Elapsed.Round(time.Millisecond), res.LinesPerSecond(), res.SendErrors)
+
+	status := s.verdicts()
+
+	base := filepath.Join(*outDir, sc.name)
+	if err := s.writeCSV(base + ".csv"); err != nil {
+		fmt.Fprintf(stderr, "ingest soak: %v\n", err)
+		status = max(status, 2)
+	}
+	if err := writeSoakPlot(base+".png", "ingest soak "+sc.name, s.runs); err != nil {
+		fmt.Fprintf(stderr, "ingest soak: plot: %v\n", err)
+		status = max(status, 2)
+	}
+	fmt.Fprintf(stdout, "wrote %s.csv and %s.png\n", base, base)
+	if ctx.Err() != nil {
+		return max(status, 1) // interrupted: the run was not the one asked for
+	}
+	return status
+}
+
+// soaker runs one soak: the children, the sender, and the bookkeeping.
+type soaker struct {
+	scenario                   soakScenario
+	duration, warmup, interval time.Duration
+	maxRSS                     uint64
+	stdout, stderr             io.Writer
+
+	runs    []*soakRun
+	reports chan taggedReport
+	readers sync.WaitGroup // one goroutine per child, reading its stdout
+	start0  time.Time      // when the load started
+}
+
+// start launches one child per receiver name and waits for each to say
+// where it listens.
+func (s *soaker) start(exe string, names []string, maxPaths int) error {
+	for i, name := range names {
+		cmd := exec.Command(exe, "soak-child", "--receiver", name,
+			"--interval", s.interval.String(), "--max-paths", strconv.Itoa(maxPaths))
+		cmd.Stderr = s.stderr
+		in, err := cmd.StdinPipe()
+		if err != nil {
+			return err
+		}
+		out, err := cmd.StdoutPipe()
+		if err != nil {
+			return err
+		}
+		if err := cmd.Start(); err != nil {
+			return fmt.Errorf("starting receiver %s: %w", name, err)
+		}
+		run := &soakRun{name: name, cmd: cmd, stdin: in}
+		s.runs = append(s.runs, run)
+		first := make(chan childReport, 1)
+		s.readers.Add(1)
+		go func() {
+			defer s.readers.Done()
+			ch := make(chan childReport)
+			go readChildReports(out, ch)
+			gotAddr := false
+			for rep := range ch {
+				if !gotAddr {
+					first <- rep
+					gotAddr = true
+					continue
+				}
+				s.reports <- taggedReport{i, rep}
+			}
+			if !gotAddr {
+				close(first)
+			}
+		}()
+		select {
+		case rep, ok := <-first:
+			if !ok || rep.Addr == "" {
+				return fmt.Errorf("receiver %s did not report its address", name)
+			}
+			run.addr = rep.Addr
+		case <-time.After(10 * time.Second):
+			return fmt.Errorf("receiver %s did not start within 10s", name)
+		}
+	}
+	return nil
+}
+
+func (s *soaker) describeRuns() string {
+	var b strings.Builder
+	for i, r := range s.runs {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "%s (pid %d, %s)", r.name, r.cmd.Process.Pid, r.addr)
+	}
+	return b.String()
+}
+
+// run sends the load to every child and records their reports until the
+// load is done and the children have reported once more.
+func (s *soaker) run(ctx context.Context, tableEvery time.Duration) (loadResult, error) {
+	load := s.scenario.load
+	load.Duration = s.duration
+	for _, r := range s.runs {
+		load.Targets = append(load.Targets, r.addr)
+	}
+	type sent struct {
+		res loadResult
+		err error
+	}
+	sendDone := make(chan sent, 1)
+	s.start0 = time.Now()
+	go func() {
+		res, err := sendLoad(ctx, load, nil)
+		sendDone <- sent{res, err}
+	}()
+
+	table := time.NewTicker(tableEvery)
+	defer table.Stop()
+	var result sent
+	var grace <-chan time.Time // after the load, time for a last sample
+	s.printTableHeader()
+	for {
+		select {
+		case tr := <-s.reports:
+			s.record(tr)
+		case <-table.C:
+			s.printTable()
+		case result = <-sendDone:
+			grace = time.After(2 * s.interval)
+		case <-grace:
+			s.printTable()
+			return result.res, result.err
+		}
+	}
+}
+
+// record keeps a report and stops a child that passed --max-rss.
+func (s *soaker) record(tr taggedReport) {
+	run := s.runs[tr.run]
+	if tr.rep.Sample == nil || run.stopped != "" {
+		return
+	}
+	run.rows = append(run.rows, soakRow{
+		elapsed: tr.rep.Sample.Time.Sub(s.start0),
+		sample:  *tr.rep.Sample,
+		lines:   tr.rep.Lines,
+		keys:    tr.rep.Keys,
+	})
+	if tr.rep.Sample.RSS > s.maxRSS {
+		run.stopped = fmt.Sprintf("stopped after %v: RSS %s passed --max-rss", tr.rep.Sample.Time.Sub(s.start0).Round(time.Second), mib(tr.rep.Sample.RSS))
+		run.cmd.Process.Kill()
+		fmt.Fprintf(s.stdout, "%s: %s\n", run.name, run.stopped)
+	}
+}
+
+func (s *soaker) printTableHeader() {
+	fmt.Fprintln(s.stdout, "time  receiver  lines  keys  live heap  objects  bytes/object  retained  RSS  goroutines  GCs")
+}
+
+func (s *soaker) printTable() {
+	tw := tabwriter.NewWriter(s.stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+	for _, run := range s.runs {
+		if len(run.rows) == 0 {
+			continue
+		}
+		row := run.rows[len(run.rows)-1]
+		sm := row.sample
+		fmt.Fprintf(tw, "%v\t%s\t%d\t%d\t%s\t%d\t%.0f\t%s\t%s\t%d\t%d\t\n",
+			row.elapsed.Round(time.Second), run.name, row.lines, row.keys, mib(sm.LiveBytes),
+			sm.Objects, sm.BytesPerObject(), mib(sm.Retained()), rssText(sm), sm.Goroutines, sm.GCCycles)
+	}
+	tw.Flush()
+}
+
+// verdicts prints each receiver's verdict and returns the exit status.
+func (s *soaker) verdicts() int {
+	fmt.Fprintln(s.stdout, "\nverdicts (trends over the samples after the warm-up):")
+	status := 0
+	sawIngest := false
+	for _, run := range s.runs {
+		rep := s.report(run)
+		line := rep.String()
+		if run.stopped != "" {
+			line += "; " + run.stopped
+		}
+		fmt.Fprintf(s.stdout, "  %-7s %s\n", run.name+":", line)
+		if run.name == "ingest" {
+			sawIngest = true
+			if rep.Growth != heapwatch.Flat {
+				status = 1
+			}
+		}
+	}
+	if sawIngest && status != 0 {
+		fmt.Fprintln(s.stdout, "ingest is not flat")
+	}
+	return status
+}
+
+// report analyses a run's samples after the warm-up.
+func (s *soaker) report(run *soakRun) heapwatch.Report {
+	var samples []heapwatch.Sample
+	for _, row := range run.rows {
+		if row.elapsed >= s.warmup {
+			samples = append(samples, row.sample)
+		}
+	}
+	return heapwatch.Analyze(samples, heapwatch.AnalyzeOptions{Window: s.duration})
+}
+
+// stopChildren closes each child's stdin, which tells it to stop, and
+// kills any that has not exited after a few seconds.
+func (s *soaker) stopChildren() {
+	for _, run := range s.runs {
+		run.stdin.Close()
+	}
+	deadline := time.AfterFunc(5*time.Second, func() {
+		for _, run := range s.runs {
+			run.cmd.Process.Kill()
+		}
+	})
+	defer deadline.Stop()
+	for _, run := range s.runs {
+		err := run.cmd.Wait()
+		if err != nil && run.stopped == "" {
+			fmt.Fprintf(s.stderr, "ingest soak: receiver %s: %v\n", run.name, err)
+		}
+	}
+}
+
+// drain records what the children wrote before they exited and waits for
+// the goroutines that read their output.
+func (s *soaker) drain() {
+	done := make(chan struct{})
+	go func() {
+		s.readers.Wait()
+		close(done)
+	}()
+	for {
+		select {
+		case tr := <-s.reports:
+			s.record(tr)
+		case <-done:
+			return
+		}
+	}
+}
+
+func (s *soaker) writeCSV(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	w := csv.NewWriter(f)
+	w.Write([]string{"seconds", "receiver", "lines", "keys", "live_bytes", "objects", "bytes_per_object",
+		"heap_objects_bytes", "heap_unused_bytes", "heap_free_bytes", "heap_released_bytes",
+		"total_bytes", "retained_bytes", "rss_bytes", "goroutines", "gc_cycles"})
+	u := func(v uint64) string { return strconv.FormatUint(v, 10) }
+	for _, run := range s.runs {
+		for _, row := range run.rows {
+			sm := row.sample
+			rss := ""
+			if sm.RSSKnown {
+				rss = u(sm.RSS)
+			}
+			w.Write([]string{
+				strconv.FormatFloat(row.elapsed.Seconds(), 'f', 3, 64), run.name,
+				strconv.FormatInt(row.lines, 10), strconv.FormatInt(row.keys, 10),
+				u(sm.LiveBytes), u(sm.Objects), strconv.FormatFloat(sm.BytesPerObject(), 'f', 1, 64),
+				u(sm.HeapObjects), u(sm.HeapUnused), u(sm.HeapFree), u(sm.HeapReleased),
+				u(sm.Total), u(sm.Retained()), rss, u(sm.Goroutines), u(sm.GCCycles),
+			})
+		}
+	}
+	w.Flush()
+	if err := w.Error(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+func scenarioNames() string {
+	var names []string
+	for _, s := range soakScenarios {
+		names = append(names, s.name)
+	}
+	return strings.Join(names, ", ")
+}
+
+func scenarioHelp() string {
+	var b strings.Builder
+	for _, s := range soakScenarios {
+		fmt.Fprintf(&b, "  %-12s %s\n", s.name, s.about)
+	}
+	return b.String()
+}
+
+func mib(v uint64) string { return fmt.Sprintf("%.1f MiB", float64(v)/(1<<20)) }
+
+func rssText(s heapwatch.Sample) string {
+	if !s.RSSKnown {
+		return "n/a"
+	}
+	return mib(s.RSS)
+}
+
+// lockedWriter serializes writes to w.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}

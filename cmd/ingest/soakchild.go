@@ -1,0 +1,358 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/signal"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"time"
+	"unsafe"
+
+	"github.com/flatheap/ingest"
+	"github.com/flatheap/ingest/heapwatch"
+	"github.com/valyala/bytebufferpool"
+)
+
+// This file holds the receivers that "ingest soak" runs in child processes,
+// one process each so that each has a heap of its own to measure, and the
+// internal "soak-child" command that runs one of them.
+//
+// The protocol with the parent: the child listens on 127.0.0.1 with a free
+// port and writes one JSON object per line to stdout, first
+// {"addr":"127.0.0.1:port"}, then a childReport every interval. It stops
+// when stdin reaches its end (the parent closed it or died) or on SIGTERM
+// or SIGINT.
+
+// childReport is one line a soak child writes.
+type childReport struct {
+	Addr   string            `json:"addr,omitempty"`
+	Sample *heapwatch.Sample `json:"sample,omitempty"`
+	// Lines counts the lines the receiver handled; Keys the distinct keys
+	// its per-path table holds.
+	Lines int64 `json:"lines"`
+	Keys  int64 `json:"keys"`
+}
+
+// A soakReceiver reads access lines from conn and keeps per-path statistics
+// until ctx is done; then it closes conn and returns.
+type soakReceiver interface {
+	run(ctx context.Context, conn *net.UDPConn) error
+	// counts returns the lines handled and the keys kept so far; it is
+	// called from another goroutine.
+	counts() (lines, keys int64)
+}
+
+// soakReceivers are the receivers soak can run, by name.
+var soakReceivers = map[string]func(maxPaths int) soakReceiver{
+	"ingest": newIngestReceiver,
+	"naive":  func(int) soakReceiver { return new(naiveReceiver) },
+	"views":  func(int) soakReceiver { return new(viewsReceiver) },
+}
+
+var soakReceiverNames = []string{"ingest", "naive", "views"}
+
+var soakChildUsage = `Usage: ingest soak-child --receiver ingest|naive|views [flags]
+
+Internal: run by "ingest soak" in a child process. Listens on 127.0.0.1 with a
+free port, writes {"addr":...} and then a JSON heap sample per interval to
+stdout, and stops when stdin ends or on SIGTERM.
+
+Flags:
+`
+
+func runSoakChild(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("ingest soak-child", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	name := fs.String("receiver", "ingest", "`receiver` to run: ingest, naive or views")
+	interval := fs.Duration("interval", time.Second, "time between heap samples")
+	maxPaths := fs.Int("max-paths", 10000, "paths the ingest receiver keeps before counting under <other>")
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), soakChildUsage)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	newReceiver, ok := soakReceivers[*name]
+	if !ok || *interval <= 0 || *maxPaths <= 0 {
+		fmt.Fprintf(stderr, "ingest soak-child: bad flags: receiver %q, interval %v, max-paths %d\n", *name, *interval, *maxPaths)
+		return 2
+	}
+	conn, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		fmt.Fprintf(stderr, "ingest soak-child: %v\n", err)
+		return 2
+	}
+	rcv := newReceiver(*maxPaths)
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() { // ends when stdin does, which the parent controls
+		io.Copy(io.Discard, stdin)
+		cancel()
+	}()
+	done := make(chan error, 1)
+	go func() { done <- rcv.run(ctx, conn) }()
+
+	out := json.NewEncoder(stdout)
+	if err := out.Encode(childReport{Addr: conn.LocalAddr().String()}); err != nil {
+		cancel()
+		<-done
+		return 2
+	}
+	tick := time.NewTicker(*interval)
+	defer tick.Stop()
+	var lastGC uint64
+	for {
+		select {
+		case <-ctx.Done():
+			if err := <-done; err != nil {
+				fmt.Fprintf(stderr, "ingest soak-child %s: %v\n", *name, err)
+				return 1
+			}
+			return 0
+		case <-tick.C:
+		}
+		s := heapwatch.Read()
+		if s.GCCycles == lastGC {
+			// The live heap is measured at the end of a GC cycle. A
+			// receiver that allocates little may go a long time without
+			// one, so force one rather than report a stale figure.
+			runtime.GC()
+			s = heapwatch.Read()
+		}
+		lastGC = s.GCCycles
+		lines, keys := rcv.counts()
+		if err := out.Encode(childReport{Sample: &s, Lines: lines, Keys: keys}); err != nil {
+			cancel() // the parent is gone
+		}
+	}
+}
+
+// ingestReceiver is the library's way: a Server with fixed receive
+// buffers, a Parser, and a pathTable keyed by interned paths.
+type ingestReceiver struct {
+	table *pathTable
+	lines atomic.Int64
+}
+
+func newIngestReceiver(maxPaths int) soakReceiver {
+	return &ingestReceiver{table: newPathTable(ingest.NewInterner(ingest.InternerConfig{}), maxPaths)}
+}
+
+func (ir *ingestReceiver) run(ctx context.Context, conn *net.UDPConn) error {
+	s, err := ingest.NewServer(ingest.Config{
+		Handler: ingest.HandlerFunc(func(r *ingest.Request) {
+			ir.table.add(r)
+			ir.lines.Add(1)
+		}),
+	})
+	if err != nil {
+		conn.Close()
+		return err
+	}
+	err = s.Serve(ctx, conn)
+	if errors.Is(err, context.Canceled) {
+		err = nil
+	}
+	return err
+}
+
+func (ir *ingestReceiver) counts() (int64, int64) {
+	return ir.lines.Load(), int64(ir.table.len())
+}
+
+// naiveReceiver reproduces the original daemon's pattern faithfully: a
+// string copy of each datagram, a strings-based parse into a struct of
+// string fields, and per-path statistics in a plain map keyed by the parsed
+// path. Every key and every kept entry is a substring of its datagram's
+// string, so the map pins whole datagrams, and it grows with every distinct
+// path it sees.
+type naiveReceiver struct {
+	lines, keys atomic.Int64
+}
+
+// naiveEntry is the original daemon's struct of string fields.
+type naiveEntry struct {
+	RemoteAddr, RemoteUser, Time  string
+	Method, Path, Query, Protocol string
+	Status, BodyBytes             int
+	Referer, UserAgent            string
+}
+
+type naiveStat struct {
+	Count, Bytes int
+	Last         naiveEntry
+}
+
+func (nr *naiveReceiver) run(ctx context.Context, conn *net.UDPConn) error {
+	stop := context.AfterFunc(ctx, func() { conn.Close() })
+	defer stop()
+	stats := make(map[string]*naiveStat)
+	buf := make([]byte, 65536)
+	for {
+		n, _, err := conn.ReadFrom(buf)
+		if err != nil {
+			return closedByContext(ctx, err)
+		}
+		msg := string(buf[:n])
+		for _, line := range strings.Split(msg, "\n") {
+			e, ok := parseNaive(line)
+			if !ok {
+				continue
+			}
+			st := stats[e.Path]
+			if st == nil {
+				st = new(naiveStat)
+				stats[e.Path] = st
+				nr.keys.Add(1)
+			}
+			st.Count++
+			st.Bytes += e.BodyBytes
+			st.Last = e
+			nr.lines.Add(1)
+		}
+	}
+}
+
+func (nr *naiveReceiver) counts() (int64, int64) { return nr.lines.Load(), nr.keys.Load() }
+
+// parseNaive parses a combined line, after an optional syslog header, the
+// way a quick daemon does: with strings.Index, strings.Fields and strconv.
+func parseNaive(line string) (naiveEntry, bool) {
+	var e naiveEntry
+	line = strings.TrimSuffix(line, "\r")
+	if strings.HasPrefix(line, "<") {
+		i := strings.Index(line, ": ")
+		if i < 0 {
+			return e, false
+		}
+		line = line[i+2:]
+	}
+	head, rest, ok := strings.Cut(line, " [")
+	if !ok {
+		return e, false
+	}
+	f := strings.Fields(head)
+	if len(f) < 3 {
+		return e, false
+	}
+	e.RemoteAddr, e.RemoteUser = f[0], f[2]
+	e.Time, rest, ok = strings.Cut(rest, "] \"")
+	if !ok {
+		return e, false
+	}
+	request, rest, ok := strings.Cut(rest, "\" ")
+	if !ok {
+		return e, false
+	}
+	if rf := strings.Fields(request); len(rf) == 3 {
+		e.Method, e.Path, e.Protocol = rf[0], rf[1], rf[2]
+		e.Path, e.Query, _ = strings.Cut(e.Path, "?")
+	}
+	f = strings.Fields(rest)
+	if len(f) < 2 {
+		return e, false
+	}
+	var err error
+	if e.Status, err = strconv.Atoi(f[0]); err != nil {
+		return e, false
+	}
+	e.BodyBytes, _ = strconv.Atoi(f[1])
+	if q := strings.Split(rest, "\""); len(q) >= 4 {
+		e.Referer, e.UserAgent = q[1], q[3]
+	}
+	return e, true
+}
+
+// viewsReceiver is the naive "optimisation" of the naive daemon: read into
+// pooled buffers, parse without copying, and use the zero-copy path view as
+// the map key. Returning a buffer whose bytes back a key would let the next
+// datagram overwrite the key, corrupting the map, so a buffer that gave a
+// new key is kept out of the pool: every distinct path now pins a whole
+// 64 KiB receive buffer.
+type viewsReceiver struct {
+	lines, keys atomic.Int64
+}
+
+func (vr *viewsReceiver) run(ctx context.Context, conn *net.UDPConn) error {
+	stop := context.AfterFunc(ctx, func() { conn.Close() })
+	defer stop()
+	var pool bytebufferpool.Pool
+	var p ingest.Parser
+	var r ingest.Request
+	stats := make(map[string]*pathStat)
+	for {
+		bb := pool.Get()
+		if cap(bb.B) < 65536 {
+			bb.B = make([]byte, 65536)
+		}
+		bb.B = bb.B[:cap(bb.B)]
+		n, _, err := conn.ReadFrom(bb.B)
+		if err != nil {
+			return closedByContext(ctx, err)
+		}
+		pinned := false
+		for line := range bytes.SplitSeq(bb.B[:n], []byte("\n")) {
+			if err := p.Parse(&r, line); err != nil {
+				continue
+			}
+			// The anti-pattern under test: a string that aliases the
+			// pooled buffer, kept as a map key.
+			key := unsafe.String(unsafe.SliceData(r.Path), len(r.Path))
+			st := stats[key]
+			if st == nil {
+				st = new(pathStat)
+				stats[key] = st
+				pinned = true
+				vr.keys.Add(1)
+			}
+			st.add(&r)
+			vr.lines.Add(1)
+		}
+		if !pinned {
+			pool.Put(bb)
+		}
+	}
+}
+
+func (vr *viewsReceiver) counts() (int64, int64) { return vr.lines.Load(), vr.keys.Load() }
+
+// closedByContext returns nil for the read error that closing conn on
+// ctx's end causes, and err otherwise.
+func closedByContext(ctx context.Context, err error) error {
+	if ctx.Err() != nil && errors.Is(err, net.ErrClosed) {
+		return nil
+	}
+	return err
+}
+
+// readChildReports decodes a child's stdout, sending each report to ch
+// until the stream ends; it closes ch then.
+func readChildReports(r io.Reader, ch chan<- childReport) {
+	defer close(ch)
+	sc := bufio.NewScanner(r)
+	for sc.Scan() {
+		var rep childReport
+		if json.Unmarshal(sc.Bytes(), &rep) == nil {
+			ch <- rep
+		}
+	}
+}
