@@ -98,7 +98,7 @@ func runSoak(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	tableEvery := fs.Duration("table", 5*time.Second, "time between progress tables")
 	receiverList := fs.String("receivers", strings.Join(soakReceiverNames, ","), "comma-separated `receivers` to run")
 	maxPaths := fs.Int("max-paths", 10000, "paths the ingest receiver keeps before counting under <other>")
-	maxRSS := fs.Int64("max-rss", 2<<30, "stop a receiver whose RSS passes this many `bytes`")
+	maxMemory := fs.Int64("max-memory", 4<<30, "stop a receiver whose RSS or Go runtime memory (mapped, touched or not) passes this many `bytes`")
 	outDir := fs.String("out", "soak-out", "`directory` for the CSV and the PNG")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), soakUsage, scenarioHelp())
@@ -122,8 +122,8 @@ func runSoak(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return fail("unknown scenario %q: want %s", *scenarioName, scenarioNames())
 	}
 	sc := soakScenarios[i]
-	if *duration <= 0 || *interval <= 0 || *tableEvery <= 0 || *maxPaths <= 0 || *maxRSS <= 0 || *warmup < 0 {
-		return fail("--duration, --interval, --table, --max-paths and --max-rss must be positive")
+	if *duration <= 0 || *interval <= 0 || *tableEvery <= 0 || *maxPaths <= 0 || *maxMemory <= 0 || *warmup < 0 {
+		return fail("--duration, --interval, --table, --max-paths and --max-memory must be positive")
 	}
 	if *warmup == 0 {
 		*warmup = min(*duration/4, 15*time.Second)
@@ -158,7 +158,7 @@ func runSoak(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	stderr = &lockedWriter{w: stderr}
 	s := &soaker{
 		scenario: sc, duration: *duration, warmup: *warmup, interval: *interval,
-		maxRSS: uint64(*maxRSS), stdout: stdout, stderr: stderr,
+		maxMemory: uint64(*maxMemory), stdout: stdout, stderr: stderr,
 		reports: make(chan taggedReport, 64),
 	}
 	if err := s.start(exe, names, *maxPaths); err != nil {
@@ -199,7 +199,7 @@ func runSoak(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 type soaker struct {
 	scenario                   soakScenario
 	duration, warmup, interval time.Duration
-	maxRSS                     uint64
+	maxMemory                  uint64
 	stdout, stderr             io.Writer
 
 	runs    []*soakRun
@@ -310,7 +310,9 @@ func (s *soaker) run(ctx context.Context, tableEvery time.Duration) (loadResult,
 	}
 }
 
-// record keeps a report and stops a child that passed --max-rss.
+// record keeps a report and stops a child that passed --max-memory. Both
+// RSS and the runtime's total count: a receiver that pins buffers it has
+// barely written to grows its heap far faster than its RSS.
 func (s *soaker) record(tr taggedReport) {
 	run := s.runs[tr.run]
 	if tr.rep.Sample == nil || run.stopped != "" {
@@ -322,8 +324,9 @@ func (s *soaker) record(tr taggedReport) {
 		lines:   tr.rep.Lines,
 		keys:    tr.rep.Keys,
 	})
-	if tr.rep.Sample.RSS > s.maxRSS {
-		run.stopped = fmt.Sprintf("stopped after %v: RSS %s passed --max-rss", tr.rep.Sample.Time.Sub(s.start0).Round(time.Second), mib(tr.rep.Sample.RSS))
+	if sm := tr.rep.Sample; sm.RSS > s.maxMemory || sm.Total > s.maxMemory {
+		run.stopped = fmt.Sprintf("stopped after %v: RSS %s, runtime memory %s, passed --max-memory",
+			sm.Time.Sub(s.start0).Round(time.Second), mib(sm.RSS), mib(sm.Total))
 		run.cmd.Process.Kill()
 		fmt.Fprintf(s.stdout, "%s: %s\n", run.name, run.stopped)
 	}
@@ -336,7 +339,7 @@ func (s *soaker) printTableHeader() {
 func (s *soaker) printTable() {
 	tw := tabwriter.NewWriter(s.stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
 	for _, run := range s.runs {
-		if len(run.rows) == 0 {
+		if len(run.rows) == 0 || run.stopped != "" {
 			continue
 		}
 		row := run.rows[len(run.rows)-1]
@@ -350,7 +353,7 @@ func (s *soaker) printTable() {
 
 // verdicts prints each receiver's verdict and returns the exit status.
 func (s *soaker) verdicts() int {
-	fmt.Fprintln(s.stdout, "\nverdicts (trends over the samples after the warm-up):")
+	fmt.Fprintln(s.stdout, "\nverdicts (trends over the samples after the warm-up, or over all of a receiver's samples when it was stopped):")
 	status := 0
 	sawIngest := false
 	for _, run := range s.runs {
@@ -373,15 +376,16 @@ func (s *soaker) verdicts() int {
 	return status
 }
 
-// report analyses a run's samples after the warm-up.
+// report analyses a run's samples after the warm-up; or all of them when
+// the run was stopped early, perhaps before the warm-up ended.
 func (s *soaker) report(run *soakRun) heapwatch.Report {
 	var samples []heapwatch.Sample
 	for _, row := range run.rows {
-		if row.elapsed >= s.warmup {
+		if row.elapsed >= s.warmup || run.stopped != "" {
 			samples = append(samples, row.sample)
 		}
 	}
-	return heapwatch.Analyze(samples, heapwatch.AnalyzeOptions{Window: s.duration})
+	return heapwatch.Analyze(samples, heapwatch.AnalyzeOptions{Window: -1})
 }
 
 // stopChildren closes each child's stdin, which tells it to stop, and
