@@ -2,8 +2,10 @@ package ingest
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"iter"
+	"math/bits"
 	"strconv"
 	"strings"
 	"time"
@@ -156,12 +158,15 @@ const (
 	endRequest                    // scanRequest: a closing quote followed by a space and a digit
 	endFixed                      // a fixed number of bytes
 	endLine                       // the end of the line
+	endDigits                     // endLiteral for a number: its digits are skipped first
 	endBeforeQuery                // the first '?' (a path followed by %q or $is_args)
 	endQueryMark                  // one '?' or nothing ($is_args)
 )
 
 // op captures one value and then matches the literal after it.
 type op struct {
+	code  opCode // a fused end rule and field for the common cases, or codeGeneric
+	view  uint8  // codeLitView, codeQuoteView: index into parseCompiled's views
 	field field
 	end   endRule
 	list  bool  // the value may be a ", "-joined list (endLiteral, literal starting with ' ')
@@ -170,8 +175,42 @@ type op struct {
 	width int   // endFixed
 	keep  uint8 // fRequest: parts set by more specific variables earlier in the format
 	lit   []byte
+	// word holds lit's first 4 bytes (fewer when it is shorter, with the
+	// rest of mask zero), so most literals compare in one load.
+	word, mask uint32
+	short      bool // len(lit) <= 4: word and mask say it all
 
-	errMissing, errQuote, errValue *parseError
+	errs *opErrors
+}
+
+// opCode selects a fused fast path in parseCompiled. Each does exactly
+// what codeGeneric does with the op's end rule and field.
+type opCode uint8
+
+const (
+	codeGeneric   opCode = iota
+	codeLitView          // endLiteral into a string field
+	codeQuoteView        // endQuote into a string field
+	codeStatus           // endDigits into Status
+	codeBodyBytes        // endDigits into BodyBytesSent
+	codeTimeLocal        // endFixed $time_local
+	codeRequest          // endRequest without kept parts
+)
+
+// String fields a fused op can store into, by op.view.
+const (
+	viewRemoteAddr = iota
+	viewRemoteUser
+	viewReferer
+	viewUserAgent
+	viewHost
+	numViews
+)
+
+// opErrors are an op's errors, made once when the format is compiled so
+// that a failing line costs no allocation.
+type opErrors struct {
+	missing, quote, value *parseError
 }
 
 // program is a compiled format: a leading literal, then captures each
@@ -191,36 +230,118 @@ type program struct {
 func (p *Parser) parseCompiled(r *Request, s []byte, base int, f *Format) error {
 	prog := f.prog
 	r.format = f
-	if !bytes.HasPrefix(s, prog.lead) {
-		return prog.ops[0].errMissing
+	if !hasLit(s, 0, prog.lead) {
+		return prog.ops[0].errs.missing
 	}
 	pos := len(prog.lead)
-	for i := range prog.ops {
-		o := &prog.ops[i]
+	dash := prog.escape != escapeJSON
+	views := [numViews]*[]byte{&r.RemoteAddr, &r.RemoteUser, &r.Referer, &r.UserAgent, &r.Host}
+	ops := prog.ops
+	for i := range ops {
+		o := &ops[i]
 		var end int
+		switch o.code {
+		case codeLitView:
+			if end = findLiteral(s, pos, o); end < 0 {
+				return o.errs.missing
+			}
+			if end-pos > 1 || end-pos == 1 && (s[pos] != '-' || !dash) {
+				*views[o.view] = s[pos:end:end]
+			}
+			pos = end + len(o.lit)
+			continue
+		case codeQuoteView:
+			if end = closingQuote(s, pos, pos); end < 0 {
+				return o.errs.quote
+			}
+			if !o.at(s, end) {
+				return o.errs.missing
+			}
+			if end-pos > 1 || end-pos == 1 && (s[pos] != '-' || !dash) {
+				*views[o.view] = s[pos:end:end]
+			}
+			pos = end + len(o.lit)
+			continue
+		case codeStatus:
+			if pos+3 <= len(s) && s[pos]-'0' <= 9 && s[pos+1]-'0' <= 9 && s[pos+2]-'0' <= 9 && o.at(s, pos+3) {
+				r.Status = int(s[pos]-'0')*100 + int(s[pos+1]-'0')*10 + int(s[pos+2]-'0')
+				pos += 3 + len(o.lit)
+				continue
+			}
+		case codeBodyBytes:
+			end = pos
+			n := int64(0)
+			for end < len(s) && s[end]-'0' <= 9 && end-pos < 18 {
+				n = n*10 + int64(s[end]-'0')
+				end++
+			}
+			if end > pos && o.at(s, end) {
+				r.BodyBytesSent = n
+				pos = end + len(o.lit)
+				continue
+			}
+		case codeTimeLocal:
+			end = pos + timeLocalLen
+			if end > len(s) || !o.at(s, end) || p.decodeTime(r, s[pos:end]) != nil {
+				return o.errs.value
+			}
+			pos = end + len(o.lit)
+			continue
+		case codeRequest:
+			if end = scanRequest(r, s, pos); end < 0 {
+				return o.errs.quote
+			}
+			if !o.at(s, end) {
+				return o.errs.missing
+			}
+			pos = end + len(o.lit)
+			continue
+		}
+		// codeGeneric, and the fused numbers whose fast path did not
+		// apply (a "-" size, a bad value, a missing literal).
 		switch o.end {
 		case endLiteral:
-			end = findLiteral(s, pos, o)
-			if end < 0 {
-				return o.errMissing
+			if end = findLiteral(s, pos, o); end < 0 {
+				return o.errs.missing
+			}
+		case endDigits:
+			// Where the digits are not followed by the literal, the value
+			// is found and reported as endLiteral would.
+			end = pos
+			for end < len(s) && s[end]-'0' <= 9 {
+				end++
+			}
+			if end == pos && end < len(s) && s[end] == '-' {
+				end++
+			}
+			if !o.at(s, end) {
+				if end = findLiteral(s, pos, o); end < 0 {
+					return o.errs.missing
+				}
 			}
 		case endQuote:
-			end = closingQuote(s, pos, pos)
-			if end < 0 {
-				return o.errQuote
+			if end = closingQuote(s, pos, pos); end < 0 {
+				return o.errs.quote
+			}
+			if !o.at(s, end) {
+				return o.errs.missing
 			}
 		case endRequest:
-			end = p.captureRequest(r, s, pos, o)
-			if end < 0 {
-				return o.errQuote
+			if end = p.captureRequest(r, s, pos, o); end < 0 {
+				return o.errs.quote
 			}
+			if !o.at(s, end) {
+				return o.errs.missing
+			}
+			pos = end + len(o.lit)
+			continue
 		case endFixed:
 			end = pos + o.width
-			if end > len(s) || !bytes.HasPrefix(s[end:], o.lit) {
-				return o.errValue
+			if end > len(s) || !o.at(s, end) {
+				return o.errs.value
 			}
 		case endBeforeQuery:
-			end = beforeQuery(s, pos, prog.ops[i+1:])
+			end = beforeQuery(s, pos, ops[i+1:])
 		case endQueryMark:
 			end = pos
 			if pos < len(s) && s[pos] == '?' {
@@ -229,11 +350,34 @@ func (p *Parser) parseCompiled(r *Request, s []byte, base int, f *Format) error 
 		default: // endLine
 			end = len(s)
 		}
-		if !bytes.HasPrefix(s[end:], o.lit) {
-			return o.errMissing
+		// The common string fields are stored here; the others, which
+		// decode their value, in store.
+		v := s[pos:end:end]
+		if len(v) == 0 || len(v) == 1 && v[0] == '-' && dash {
+			v = nil
 		}
-		if o.end != endRequest {
-			if err := p.store(r, o, s, pos, end, base, prog.escape); err != nil {
+		switch o.field {
+		case fRemoteAddr:
+			r.RemoteAddr = v
+		case fRemoteUser:
+			r.RemoteUser = v
+		case fReferer:
+			r.Referer = v
+		case fUserAgent:
+			r.UserAgent = v
+		case fHost:
+			r.Host = v
+		case fStatus:
+			if len(v) != 3 || v[0]-'0' > 9 || v[1]-'0' > 9 || v[2]-'0' > 9 {
+				return o.errs.value
+			}
+			r.Status = int(v[0]-'0')*100 + int(v[1]-'0')*10 + int(v[2]-'0')
+		case fExtra:
+			if v != nil {
+				r.vars[o.slot] = varSpan{uint32(base + pos), uint32(base + end)}
+			}
+		default:
+			if err := p.store(r, o, s, pos, end, v); err != nil {
 				return err
 			}
 		}
@@ -242,29 +386,79 @@ func (p *Parser) parseCompiled(r *Request, s []byte, base int, f *Format) error 
 	return nil
 }
 
+// at reports whether o's literal occurs in s at i.
+func (o *op) at(s []byte, i int) bool {
+	if o.short && len(s)-i >= 4 {
+		return binary.LittleEndian.Uint32(s[i:])&o.mask == o.word
+	}
+	return hasLit(s, i, o.lit)
+}
+
+// hasLit reports whether lit occurs in s at i. Literals are short: a loop
+// beats a call to memequal.
+func hasLit(s []byte, i int, lit []byte) bool {
+	if len(s)-i < len(lit) {
+		return false
+	}
+	s = s[i:]
+	for k, c := range lit {
+		if s[k] != c {
+			return false
+		}
+	}
+	return true
+}
+
 // findLiteral returns the index of the first occurrence of o.lit in s at or
 // after pos. For a list-valued variable, a space that nginx put inside the
 // list (after a ',', or around a " : ") does not end the value.
 func findLiteral(s []byte, pos int, o *op) int {
-	lit := o.lit
+	c0 := byte(o.word)
 	for from := pos; ; {
-		var k int
-		if len(lit) == 1 {
-			k = bytes.IndexByte(s[from:], lit[0])
-		} else {
-			k = bytes.Index(s[from:], lit)
-		}
-		if k < 0 {
+		i := indexByteFrom(s, from, c0)
+		if i < 0 {
 			return -1
 		}
-		i := from + k
+		from = i + 1
+		if o.short && len(s)-i >= 4 {
+			if binary.LittleEndian.Uint32(s[i:])&o.mask != o.word {
+				continue
+			}
+		} else if !hasLit(s, i, o.lit) {
+			continue
+		}
 		if o.list && i > pos && (s[i-1] == ',' ||
 			o.redir && (i+2 < len(s) && s[i+1] == ':' && s[i+2] == ' ' || i-2 >= pos && s[i-1] == ':' && s[i-2] == ' ')) {
-			from = i + 1
 			continue
 		}
 		return i
 	}
+}
+
+// indexByteFrom returns the index of the first c in s at or after from, or
+// -1. Values are often a few bytes long ("-", a status, an address), so the
+// first 32 bytes are searched 8 at a time in registers, where the call to
+// bytes.IndexByte would cost more than the search.
+func indexByteFrom(s []byte, from int, c byte) int {
+	const lo, hi = 0x0101010101010101, 0x8080808080808080
+	rep := uint64(c) * lo
+	i := from
+	for n := 0; n < 4 && len(s)-i >= 8; n++ {
+		x := binary.LittleEndian.Uint64(s[i:]) ^ rep
+		// The lowest high bit set marks the first zero byte of x; a
+		// borrow can only set bits above a real zero byte.
+		if t := (x - lo) &^ x & hi; t != 0 {
+			return i + bits.TrailingZeros64(t)/8
+		}
+		i += 8
+	}
+	if i >= len(s) {
+		return -1
+	}
+	if k := bytes.IndexByte(s[i:], c); k >= 0 {
+		return i + k
+	}
+	return -1
 }
 
 // beforeQuery returns where a path followed directly by a query variable
@@ -313,43 +507,27 @@ func restoreParts(r, saved *Request, keep uint8) {
 	}
 }
 
-// store decodes the value s[pos:end] into the field o fills.
-func (p *Parser) store(r *Request, o *op, s []byte, pos, end, base int, esc escapeMode) error {
-	v := view(s, pos, end)
-	if esc != escapeJSON {
-		v = dashless(v)
-	}
-	if len(v) == 0 {
-		v = nil
-	}
+// store decodes the value s[pos:end] into the field o fills; v is the
+// value as a view, nil when empty or "-" (except with escape=json).
+func (p *Parser) store(r *Request, o *op, s []byte, pos, end int, v []byte) error {
 	switch o.field {
-	case fExtra:
-		if v != nil {
-			r.vars[o.slot] = varSpan{uint32(base + pos), uint32(base + end)}
-		} else {
-			r.vars[o.slot] = varSpan{}
-		}
-	case fRemoteAddr:
-		r.RemoteAddr = v
-	case fRemoteUser:
-		r.RemoteUser = v
 	case fTimeLocal:
 		if len(v) != timeLocalLen {
-			return o.errValue
+			return o.errs.value
 		}
 		if err := p.decodeTime(r, v); err != nil {
-			return o.errValue
+			return o.errs.value
 		}
 	case fTimeISO:
 		t, ok := decodeTimeISO(v)
 		if !ok {
-			return o.errValue
+			return o.errs.value
 		}
 		r.Time = t
 	case fMsec, fEpochSec, fEpochMsec, fEpochUsec:
 		t, ok := decodeEpoch(v, o.field)
 		if !ok {
-			return o.errValue
+			return o.errs.value
 		}
 		r.Time = t
 	case fRequest:
@@ -386,32 +564,16 @@ func (p *Parser) store(r *Request, o *op, s []byte, pos, end, base int, esc esca
 		r.Query = v
 	case fProtocol:
 		r.Protocol = v
-	case fStatus:
-		if len(v) != 3 {
-			return o.errValue
-		}
-		st := 0
-		for _, c := range v {
-			if c < '0' || c > '9' {
-				return o.errValue
-			}
-			st = st*10 + int(c-'0')
-		}
-		r.Status = st
 	case fBodyBytes, fBytesSent:
 		n, ok := parseByteCount(view(s, pos, end))
 		if !ok {
-			return o.errValue
+			return o.errs.value
 		}
 		if o.field == fBodyBytes {
 			r.BodyBytesSent = n
 		} else {
 			r.BytesSent = n
 		}
-	case fReferer:
-		r.Referer = v
-	case fUserAgent:
-		r.UserAgent = v
 	case fReqTime, fReqTimeUsec, fReqTimeMsec, fReqTimeSec:
 		if v == nil {
 			r.RequestTime, r.HasRequestTime = 0, false
@@ -419,11 +581,9 @@ func (p *Parser) store(r *Request, o *op, s []byte, pos, end, base int, esc esca
 		}
 		d, ok := decodeDuration(v, o.field)
 		if !ok {
-			return o.errValue
+			return o.errs.value
 		}
 		r.RequestTime, r.HasRequestTime = d, true
-	case fHost:
-		r.Host = v
 	}
 	return nil
 }
@@ -892,6 +1052,11 @@ func link(name string, items []item, esc escapeMode) (*Format, error) {
 			}
 		}
 		o.lit = next
+		o.short = len(next) <= 4
+		for b := range min(len(next), 4) {
+			o.word |= uint32(next[b]) << (8 * b)
+			o.mask |= 0xff << (8 * b)
+		}
 		o.list, o.redir = listVar(it.name)
 		switch {
 		case fixedWidth(it.field) > 0:
@@ -906,6 +1071,9 @@ func link(name string, items []item, esc escapeMode) (*Format, error) {
 			o.end = endRequest
 		case next[0] == '"':
 			o.end = endQuote
+		case (it.field == fStatus || it.field == fBodyBytes || it.field == fBytesSent) &&
+			(next[0] < '0' || next[0] > '9') && next[0] != '-':
+			o.end = endDigits
 		}
 		o.list = o.list && o.end == endLiteral && next[0] == ' '
 		o.redir = o.redir && o.list && !bytes.HasPrefix(next, []byte(" :"))
@@ -948,12 +1116,47 @@ func link(name string, items []item, esc escapeMode) (*Format, error) {
 		case fReqTime, fReqTimeUsec, fReqTimeMsec, fReqTimeSec:
 			prog.sets |= setReqTime
 		}
-		o.errMissing = newParseError(it.label, "missing_field", ErrMissingField)
-		o.errQuote = newParseError(it.label, "unterminated_quote", ErrUnterminatedQuote)
-		o.errValue = valueError(it.label, it.field)
+		o.errs = &opErrors{
+			missing: newParseError(it.label, "missing_field", ErrMissingField),
+			quote:   newParseError(it.label, "unterminated_quote", ErrUnterminatedQuote),
+			value:   valueError(it.label, it.field),
+		}
+		o.code, o.view = fuse(&o)
 		prog.ops = append(prog.ops, o)
 	}
 	return &Format{name: name, kind: kindCompiled, prog: prog}, nil
+}
+
+// fuse picks the fast path for o, if one applies.
+func fuse(o *op) (opCode, uint8) {
+	view := -1
+	switch o.field {
+	case fRemoteAddr:
+		view = viewRemoteAddr
+	case fRemoteUser:
+		view = viewRemoteUser
+	case fReferer:
+		view = viewReferer
+	case fUserAgent:
+		view = viewUserAgent
+	case fHost:
+		view = viewHost
+	}
+	switch {
+	case view >= 0 && o.end == endLiteral:
+		return codeLitView, uint8(view)
+	case view >= 0 && o.end == endQuote:
+		return codeQuoteView, uint8(view)
+	case o.field == fStatus && o.end == endDigits:
+		return codeStatus, 0
+	case o.field == fBodyBytes && o.end == endDigits:
+		return codeBodyBytes, 0
+	case o.field == fTimeLocal && o.end == endFixed:
+		return codeTimeLocal, 0
+	case o.field == fRequest && o.end == endRequest && o.keep == 0:
+		return codeRequest, 0
+	}
+	return codeGeneric, 0
 }
 
 // fixedWidth returns the width of a variable nginx always logs with the

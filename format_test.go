@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"bytes"
 	"errors"
 	"strings"
 	"testing"
@@ -372,5 +373,20 @@ func TestAppendUnescapedJSON(t *testing.T) {
 	for _, s := range []string{"", "a\"b\\c\n\u2028\x00é", "\U0001F600 <&>"} {
 		q := AppendJSONString(nil, s)
 		assert.Equal(t, s, string(AppendUnescapedJSON(nil, q[1:len(q)-1])))
+	}
+}
+
+func TestIndexByteFrom(t *testing.T) {
+	b := []byte("a b\x00c\xff\x80 - x,y  z" + strings.Repeat("q", 40) + "\x7f\x01 end")
+	for _, c := range []byte(" -\x00\xff\x80\x7f\x01zqe!") {
+		for from := 0; from <= len(b); from++ {
+			for end := from; end <= len(b); end++ {
+				want := bytes.IndexByte(b[from:end], c)
+				if want >= 0 {
+					want += from
+				}
+				require.Equal(t, want, indexByteFrom(b[:end], from, c), "c=%q from=%d end=%d", c, from, end)
+			}
+		}
 	}
 }
