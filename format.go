@@ -373,6 +373,8 @@ func (p *Parser) parseCompiled(r *Request, s []byte, base int, f *Format) error 
 			}
 			r.Status = int(v[0]-'0')*100 + int(v[1]-'0')*10 + int(v[2]-'0')
 		case fExtra:
+			// A variable logged twice keeps its last value, empty or not.
+			r.vars[o.slot] = varSpan{}
 			if v != nil {
 				r.vars[o.slot] = varSpan{uint32(base + pos), uint32(base + end)}
 			}

@@ -201,6 +201,10 @@ func TestCompiled_Success(t *testing.T) {
 	// Text after the format's last literal is ignored.
 	f(mustNginx(t, `'"$request" $status;'`), `"GET /a?b=1 HTTP/1.1" 200; extra`,
 		want{method: "GET", path: "/a", query: "b=1", proto: "HTTP/1.1", request: "GET /a?b=1 HTTP/1.1", status: 200}, fields{})
+	// A variable logged twice keeps its last value, also when it is empty.
+	twice := mustNginx(t, `$x|$status|$x`)
+	f(twice, `a|200|b`, want{status: 200}, fields{vars: map[string]string{"x": "b"}})
+	f(twice, `a|200|-`, want{status: 200}, fields{vars: map[string]string{"x": ""}})
 	// A format starting with '<' is not taken for a syslog header.
 	f(mustNginx(t, `<$status>`), `<200>`, want{status: 200}, fields{})
 }
