@@ -97,7 +97,7 @@ const dirtyLine = `<190>1 2026-11-25T21:22:09Z web01 nginx 12 access - 203.0.113
 
 func views(r *Request) [][]byte {
 	return [][]byte{r.RemoteAddr, r.RemoteUser, r.Method, r.Path, r.Query, r.Protocol, r.RequestLine,
-		r.Referer, r.UserAgent, r.Line, r.SyslogTime, r.SyslogHost, r.SyslogTag, r.SyslogProcID, r.SyslogMsgID}
+		r.Referer, r.UserAgent, r.Host, r.Line, r.SyslogTime, r.SyslogHost, r.SyslogTag, r.SyslogProcID, r.SyslogMsgID}
 }
 
 // inside reports whether v is empty or lies within b's memory.
@@ -146,4 +146,255 @@ func splitRequestReference(r *Request, req []byte) {
 		target = target[:q]
 	}
 	r.Path = view(target, uriPathStart(target), len(target))
+}
+
+// FuzzCompiledCombined checks the compiled combined programs against the
+// hand-written combined parser on the same input. nginx's combined
+// log_format and Apache's combined LogFormat (apache true) are compiled
+// from their configuration text.
+//
+// What "agree" means. Both parsers detect the syslog envelope with the same
+// code and scan the request with the same function, and from the time field
+// on they follow the same rules. They split the fields before the time
+// differently: the hand-written parser finds the first " [" followed by a
+// time-shaped field and splits what precedes it from the right (the user
+// and ident are the last two space-free tokens, the address is the rest and
+// may hold spaces); a compiled program reads left to right, and nginx's
+// program wants the ident to be the literal "-". So:
+//
+//  1. When the message (the line after its envelope) is regular, the two
+//     must agree exactly: both fail, or both succeed with equal fields.
+//     Regular, for nginx: the text P before the first " [" is
+//     A + " - " + U at P's first " - ", with A non-empty and not ending in
+//     ',', U without spaces, and that " [" opens a time-shaped field ('['
+//     and ']' 27 bytes apart). For Apache: P is three non-empty space-free
+//     tokens separated by single spaces, followed by such a time field.
+//  2. Otherwise, when both succeed and their time fields start at the same
+//     byte, every field from the time on is equal (time, request and its
+//     parts, status, size, referer, user agent, envelope).
+//  3. Always: the compiled parse does not panic or modify the line, its
+//     views lie inside the line with no spare capacity, and a failure has
+//     a reason.
+//
+// The sentinel may differ where both fail: "12 x" as a size is ErrBytes to
+// the compiled program, which reads the size up to ` "`, and ErrMissingField
+// to the hand-written parser, which reads it up to a space.
+func FuzzCompiledCombined(f *testing.F) {
+	for _, name := range benchFixtures {
+		f.Add(readFixture(f, name), false)
+		f.Add(readFixture(f, name), true)
+	}
+	for _, s := range []string{
+		`203.0.113.7 - - [10/Oct/2026:13:55:36 +0000] "GET /a?b HTTP/1.1" 200 1 "-" "-"`,
+		`198.51.100.1, 10.0.0.1 - u [10/Oct/2026:13:55:36 -0530] "GET /a\"b HTTP/1.1" 200 - "\\" "\x22"` + "\r\n",
+		`<190>Nov  5 21:22:09 nginx[12]: unix: - - [10/Oct/2026:13:55:36 +0000] "\x16\x03" 400 0 "-" "-" "x"`,
+		`a b - c [10/Oct/2026:13:55:36 +0000] "GET / HTTP/1.1" 200 1 "-" "-"`,
+		`a - b c [10/Oct/2026:13:55:36 +0000] "GET / HTTP/1.1" 200 1 "-" "-"`,
+		`a - b [x] [10/Oct/2026:13:55:36 +0000] "GET / HTTP/1.1" 200 1 "-" "-"`,
+		`a - b [10/Oct/2026:13:55:36 +0000] "GET /"x" 1 HTTP/1.1" 200 1 "-" "-"`,
+		`a - b [10/Oct/2026:13:55:36 +0000] "GET / HTTP/1.1" 200 12 x "-" "-"`,
+	} {
+		f.Add([]byte(s), false)
+		f.Add([]byte(s), true)
+	}
+	nginx := mustNginx(f, nginxCombined)
+	apache := mustApache(f, `%h %l %u %t \"%r\" %>s %b \"%{Referer}i\" \"%{User-Agent}i\"`)
+	f.Fuzz(func(t *testing.T, line []byte, isApache bool) {
+		format := nginx
+		if isApache {
+			format = apache
+		}
+		orig := bytes.Clone(line)
+		var hp, cp Parser
+		cp.Format = format
+		var hr, cr Request
+		herr := hp.Parse(&hr, line)
+		cerr := cp.Parse(&cr, line)
+		if !bytes.Equal(line, orig) {
+			t.Fatal("Parse modified its input")
+		}
+		if cerr != nil && (ErrorReason(cerr) == "" || ErrorReason(cerr) == "other") {
+			t.Fatalf("error without a reason: %v", cerr)
+		}
+		for i, v := range views(&cr) {
+			if !inside(v, line) || cap(v) != len(v) {
+				t.Fatalf("view %d (%q) outside the line or with spare capacity", i, v)
+			}
+		}
+		msg, ok := accessLine(line)
+		if !ok {
+			// The envelope failed: the same code ran for both.
+			if herr != cerr {
+				t.Fatalf("envelope errors differ: %v / %v", herr, cerr)
+			}
+			return
+		}
+		if regularCombined(msg, isApache) {
+			if (herr == nil) != (cerr == nil) {
+				t.Fatalf("regular line %q: hand-written %v, compiled %v", msg, herr, cerr)
+			}
+			if herr == nil && !sameRequest(&hr, &cr) {
+				t.Fatalf("regular line %q: fields differ\nhand-written %+v\n    compiled %+v", msg, got(&hr), got(&cr))
+			}
+			return
+		}
+		if herr != nil || cerr != nil || findTimeField(msg) != compiledTimeField(msg, isApache) {
+			return
+		}
+		h, c := got(&hr), got(&cr)
+		h.addr, h.user, c.addr, c.user = "", "", "", ""
+		if h != c || !hr.Time.Equal(cr.Time) {
+			t.Fatalf("line %q, same time field: fields differ\nhand-written %+v\n    compiled %+v", msg, h, c)
+		}
+	})
+}
+
+// accessLine returns the access line inside line, after its syslog envelope,
+// as Parse finds it; ok is false when Parse fails before reaching it.
+func accessLine(line []byte) ([]byte, bool) {
+	line = bytes.TrimSuffix(line, []byte("\n"))
+	line = bytes.TrimSuffix(line, []byte("\r"))
+	if len(line) == 0 || len(line) > MaxLineLength {
+		return nil, false
+	}
+	if line[0] != '<' {
+		return line, true
+	}
+	var r Request
+	msg, err := parseEnvelope(&r, line)
+	return msg, err == nil
+}
+
+// regularCombined implements rule 1 of FuzzCompiledCombined.
+func regularCombined(msg []byte, isApache bool) bool {
+	k := bytes.Index(msg, []byte(" ["))
+	if k < 0 || k+28 >= len(msg) || msg[k+28] != ']' {
+		return false
+	}
+	p := msg[:k]
+	if isApache {
+		toks := bytes.Split(p, []byte(" "))
+		if len(toks) != 3 {
+			return false
+		}
+		for _, tok := range toks {
+			if len(tok) == 0 {
+				return false
+			}
+		}
+		return toks[0][len(toks[0])-1] != ',' // %h is a list: ", " does not end it
+	}
+	i := bytes.Index(p, []byte(" - "))
+	return i > 0 && p[i-1] != ',' && !bytes.ContainsRune(p[i+3:], ' ')
+}
+
+// compiledTimeField returns where the compiled combined program looks for
+// the time field's '[', following its rules: nginx's $remote_addr ends at
+// the first " - " not after a ',', $remote_user at the next " ["; Apache's
+// %h at the first space not after a ',', %l at the next space, %u at the
+// next " [".
+func compiledTimeField(msg []byte, isApache bool) int {
+	pos := 0
+	next := func(sep string, list bool) bool {
+		for from := pos; ; {
+			k := bytes.Index(msg[from:], []byte(sep))
+			if k < 0 {
+				return false
+			}
+			i := from + k
+			if list && i > pos && msg[i-1] == ',' {
+				from = i + 1
+				continue
+			}
+			pos = i + len(sep)
+			return true
+		}
+	}
+	if isApache {
+		if !next(" ", true) || !next(" ", false) {
+			return -1
+		}
+	} else if !next(" - ", true) {
+		return -1
+	}
+	if !next(" [", false) {
+		return -1
+	}
+	return pos - 1
+}
+
+// FuzzCompiled checks properties of compiled formats on any input: no
+// panic, the line is not modified, views and variables lie inside the line
+// with no spare capacity, a failure has a reason, a second parse and a
+// parse into a used Request give the same result.
+func FuzzCompiled(f *testing.F) {
+	formats := []*Format{
+		mustNginx(f, upstreamInfo), mustNginx(f, nginxJSON), mustNginx(f, nginxMain),
+		mustApache(f, apacheVhost), mustNginx(f, `$uri$is_args$args "$request" $request_uri $msec $host`),
+	}
+	for _, name := range compiledFixtures {
+		f.Add(readFixture(f, name), uint8(0))
+		f.Add(readFixture(f, name), uint8(1))
+	}
+	for _, s := range []string{
+		`<190>Oct 10 13:55:36 web01 nginx: 1.2.3.4 - - [10/Oct/2026:13:55:36 +0000] "GET / HTTP/1.1" 200 1 "-" "-" 1 0.1 [u] [] a, b : c 1, 2 0.1, 0.2 200, 200 id`,
+		`{"time":"2026-10-10T13:55:36+00:00","remote_addr":"a","host":"h","request":"GET /\"?\\ HTTP/1.1","status":200,"body_bytes_sent":1,"request_time":1,"upstream_response_time":"","http_referer":"","http_user_agent":"","http_x_forwarded_for":""}`,
+		`/a?b "GET /x?y HTTP/1.1" /c?d 1791640536.5 h`,
+		`h:80 1.2.3.4 - - [10/Oct/2026:13:55:36 +0000] "GET / HTTP/1.1" 200 1 "-" "-"`,
+	} {
+		for i := range formats {
+			f.Add([]byte(s), uint8(i))
+		}
+	}
+	f.Fuzz(func(t *testing.T, line []byte, which uint8) {
+		format := formats[int(which)%len(formats)]
+		orig := bytes.Clone(line)
+		p := Parser{Format: format}
+		var r1, r2 Request
+		err1 := p.Parse(&r1, line)
+		if !bytes.Equal(line, orig) {
+			t.Fatal("Parse modified its input")
+		}
+		if err1 != nil && (ErrorReason(err1) == "" || ErrorReason(err1) == "other") {
+			t.Fatalf("error without a reason: %v", err1)
+		}
+		all := views(&r1)
+		for _, v := range r1.Vars() {
+			all = append(all, v)
+		}
+		for i, v := range all {
+			if !inside(v, line) || cap(v) != len(v) {
+				t.Fatalf("view %d (%q) outside the line or with spare capacity", i, v)
+			}
+		}
+		err2 := (&Parser{Format: format}).Parse(&r2, line)
+		if err1 != err2 || !sameCompiled(&r1, &r2) {
+			t.Fatalf("two parses differ: %v / %v", err1, err2)
+		}
+		var dirty Request
+		if err := p.Parse(&dirty, []byte(dirtyLine)); err != nil {
+			dirty = r1 // any earlier state will do
+		}
+		if err := p.Parse(&dirty, line); err != err1 || !reflect.DeepEqual(&dirty, &r1) && !sameCompiled(&dirty, &r1) {
+			t.Fatalf("a reused Request differs: %v / %v", err1, err)
+		}
+	})
+}
+
+// compiledFixtures are the lines BenchmarkParse runs through compiled
+// formats, one per file in testdata/.
+var compiledFixtures = []string{"upstreaminfo", "json"}
+
+// sameCompiled is sameRequest plus the fields only compiled formats set.
+func sameCompiled(a, b *Request) bool {
+	if !sameRequest(a, b) || !bytes.Equal(a.Host, b.Host) || a.BytesSent != b.BytesSent ||
+		a.RequestTime != b.RequestTime || a.HasRequestTime != b.HasRequestTime || a.format != b.format {
+		return false
+	}
+	for name, v := range a.Vars() {
+		if !bytes.Equal(v, b.Var(name)) {
+			return false
+		}
+	}
+	return true
 }

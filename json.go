@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"strconv"
+	"unicode/utf16"
 	"unicode/utf8"
 )
 
@@ -16,8 +17,12 @@ const jsonTime = "2006-01-02T15:04:05.999999999-07:00"
 //
 // The keys come in a fixed order: remote_addr, remote_user, time, method,
 // path, query, protocol, status, body_bytes_sent, referer, user_agent,
-// request; then syslog_priority, syslog_host and syslog_tag, only when the
-// line came inside a syslog envelope. status, body_bytes_sent and
+// request; then, for a compiled format, host, bytes_sent and request_time
+// when the format logs them and its extra variables under their names (a
+// name that is also one of these keys gets a '$' in front); then
+// syslog_priority, syslog_host and syslog_tag, only when the line came
+// inside a syslog envelope. request_time is in seconds, null when the line
+// logged "-"; extra variables are strings, "" when empty. status, body_bytes_sent and
 // syslog_priority are numbers, every other value is a string, and empty
 // fields are "". time is RFC 3339 with the line's own offset written as
 // ±hh:mm ("2026-10-10T13:55:36+00:00").
@@ -50,6 +55,9 @@ func (r *Request) AppendJSON(dst []byte) []byte {
 	dst = AppendJSONString(dst, r.UserAgent)
 	dst = append(dst, `,"request":`...)
 	dst = AppendJSONString(dst, r.RequestLine)
+	if f := r.format; f != nil {
+		dst = f.prog.appendJSON(dst, r)
+	}
 	if r.Envelope != EnvelopeNone {
 		dst = append(dst, `,"syslog_priority":`...)
 		dst = strconv.AppendInt(dst, int64(r.SyslogPriority), 10)
@@ -128,3 +136,109 @@ var jsonPlain = func() (t [256]bool) {
 	}
 	return t
 }()
+
+// appendJSON appends the keys that the compiled format adds to
+// Request.AppendJSON.
+func (prog *program) appendJSON(dst []byte, r *Request) []byte {
+	if prog.sets&setHost != 0 {
+		dst = append(dst, `,"host":`...)
+		dst = AppendJSONString(dst, r.Host)
+	}
+	if prog.sets&setBytesSent != 0 {
+		dst = append(dst, `,"bytes_sent":`...)
+		dst = strconv.AppendInt(dst, r.BytesSent, 10)
+	}
+	if prog.sets&setReqTime != 0 {
+		dst = append(dst, `,"request_time":`...)
+		if r.HasRequestTime {
+			dst = strconv.AppendFloat(dst, r.RequestTime.Seconds(), 'f', -1, 64)
+		} else {
+			dst = append(dst, "null"...)
+		}
+	}
+	for i, key := range prog.keys {
+		dst = append(dst, key...)
+		dst = AppendJSONString(dst, r.varAt(i))
+	}
+	return dst
+}
+
+// AppendUnescapedJSON appends s with the escapes of a JSON string decoded
+// (\", \\, \/, \b, \f, \n, \r, \t and \uXXXX, surrogate pairs included)
+// and returns the extended buffer. s is the inside of a JSON string without
+// its quotes, as nginx writes a value with escape=json: use it on a view
+// from a compiled JSON format when the decoded bytes are wanted. dst may be
+// nil; when dst has room, it does not allocate. An invalid escape is copied
+// as it is; a \u escape of a lone surrogate becomes U+FFFD.
+func AppendUnescapedJSON[S ~string | ~[]byte](dst []byte, s S) []byte {
+	for i := 0; i < len(s); {
+		k := i
+		for k < len(s) && s[k] != '\\' {
+			k++
+		}
+		dst = append(dst, s[i:k]...)
+		if k+1 >= len(s) {
+			return append(dst, s[k:]...)
+		}
+		i = k + 2
+		switch c := s[k+1]; c {
+		case '"', '\\', '/':
+			dst = append(dst, c)
+		case 'b':
+			dst = append(dst, '\b')
+		case 'f':
+			dst = append(dst, '\f')
+		case 'n':
+			dst = append(dst, '\n')
+		case 'r':
+			dst = append(dst, '\r')
+		case 't':
+			dst = append(dst, '\t')
+		case 'u':
+			r1, ok := hex4(s, k+2)
+			if !ok {
+				dst = append(dst, s[k:k+2]...)
+				continue
+			}
+			i = k + 6
+			if utf16.IsSurrogate(r1) {
+				r2, ok2 := rune(0), false
+				if i+1 < len(s) && s[i] == '\\' && s[i+1] == 'u' {
+					r2, ok2 = hex4(s, i+2)
+				}
+				if dec := utf16.DecodeRune(r1, r2); ok2 && dec != utf8.RuneError {
+					r1 = dec
+					i += 6
+				} else {
+					r1 = utf8.RuneError
+				}
+			}
+			dst = utf8.AppendRune(dst, r1)
+		default:
+			dst = append(dst, s[k:k+2]...)
+		}
+	}
+	return dst
+}
+
+// hex4 decodes the four hex digits at s[i:i+4].
+func hex4[S ~string | ~[]byte](s S, i int) (rune, bool) {
+	if i+4 > len(s) {
+		return 0, false
+	}
+	var r rune
+	for _, c := range []byte{s[i], s[i+1], s[i+2], s[i+3]} {
+		switch {
+		case '0' <= c && c <= '9':
+			c -= '0'
+		case 'a' <= c && c <= 'f':
+			c -= 'a' - 10
+		case 'A' <= c && c <= 'F':
+			c -= 'A' - 10
+		default:
+			return 0, false
+		}
+		r = r<<4 | rune(c)
+	}
+	return r, true
+}

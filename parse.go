@@ -77,6 +77,17 @@ type Request struct {
 	// Referer and UserAgent are empty in the common format.
 	Referer   []byte
 	UserAgent []byte
+	// Host is $host (nginx) or %v/%V (Apache). It, BytesSent and
+	// RequestTime are set only by compiled formats that log them.
+	Host []byte
+	// BytesSent is the whole response size, headers included ($bytes_sent,
+	// Apache's %O).
+	BytesSent int64
+	// RequestTime is how long the request took ($request_time, Apache's %D
+	// and %T), at the precision the server logged it. HasRequestTime says
+	// whether the line carried one.
+	RequestTime    time.Duration
+	HasRequestTime bool
 	// Source is the address of the sender of the datagram the line came
 	// in. Server sets it; Parse leaves it zero.
 	Source netip.AddrPort
@@ -101,17 +112,27 @@ type Request struct {
 	SyslogProcID []byte
 	// SyslogMsgID is the RFC 5424 MSGID.
 	SyslogMsgID []byte
+
+	// format is the compiled format that filled vars; nil for the built-ins.
+	format *Format
+	// vars holds the extra variables of a compiled format as offsets into
+	// Line, in the order of format.prog.names. Offsets, not views: they pin
+	// nothing, and a Request copied with its Line stays consistent.
+	vars [MaxFormatVars]varSpan
 }
 
 // Reset clears r and drops every reference it holds, so a Request kept in a
 // pool does not pin the last line it saw.
 func (r *Request) Reset() { *r = Request{} }
 
-// Format names an access-log format. The zero value is not valid; use
-// FormatCombined or FormatCommon, or look one up with FormatByName.
+// Format is an access-log format. The zero value is not valid; use
+// FormatCombined or FormatCommon, look one up with FormatByName, or compile
+// one from a server's configuration with CompileNginx or CompileApache. A
+// Format is immutable and may be shared by any number of Parsers.
 type Format struct {
 	name string
 	kind formatKind
+	prog *program // kindCompiled only
 }
 
 type formatKind uint8
@@ -119,6 +140,7 @@ type formatKind uint8
 const (
 	kindCombined formatKind = iota + 1
 	kindCommon
+	kindCompiled
 )
 
 var (
@@ -147,7 +169,9 @@ func FormatByName(name string) (*Format, error) {
 	return nil, ErrUnknownFormat
 }
 
-// Name returns the format's name.
+// Name returns the format's name: "combined" or "common" for the built-ins;
+// for a compiled format, the name its log_format or LogFormat directive gave
+// it, else "nginx" or "apache".
 func (f *Format) Name() string { return f.name }
 
 // Parser parses access lines into Requests. The zero value parses the
@@ -267,18 +291,21 @@ func (p *Parser) Parse(r *Request, line []byte) error {
 	}
 	line = line[:n:n]
 	r.Line = line
+	f := p.Format
 	msg := line
-	if line[0] == '<' {
+	if line[0] == '<' && (f == nil || f.prog == nil || !f.prog.leadsLT) {
 		var err error
 		if msg, err = parseEnvelope(r, line); err != nil {
 			return err
 		}
 	}
-	kind := kindCombined
-	if p.Format != nil {
-		kind = p.Format.kind
+	if f == nil {
+		return p.parseAccess(r, msg, kindCombined)
 	}
-	return p.parseAccess(r, msg, kind)
+	if f.kind == kindCompiled {
+		return p.parseCompiled(r, msg, len(line)-len(msg), f)
+	}
+	return p.parseAccess(r, msg, f.kind)
 }
 
 // view returns b[i:j] with its capacity cut to its length, so that appending
@@ -526,6 +553,30 @@ func scanRequest(r *Request, s []byte, pos int) int {
 	if end < 0 {
 		return -1
 	}
+	setRequest(r, s, pos, m, end, query)
+	return end
+}
+
+// splitRequest sets RequestLine and, for an HTTP request line, its parts,
+// from the request field s[pos:end] whose end is already known.
+func splitRequest(r *Request, s []byte, pos, end int) {
+	m := methodEnd(s[pos:end])
+	if m == 0 || pos+m >= end || s[pos+m] != ' ' {
+		r.RequestLine = dashless(view(s, pos, end))
+		return
+	}
+	query := bytes.IndexByte(s[pos+m+1:end], '?')
+	if query >= 0 {
+		query += pos + m + 1
+	}
+	setRequest(r, s, pos, m, end, query)
+}
+
+// setRequest splits the HTTP request line s[pos:end], whose method is
+// s[pos:pos+m] and whose first '?' after the method is at query (or -1),
+// into Method, Path, Query and Protocol, on its first and last space.
+func setRequest(r *Request, s []byte, pos, m, end, query int) {
+	ts := pos + m + 1 // the target starts after the method and a space
 	r.RequestLine = view(s, pos, end)
 	r.Method = view(s, pos, pos+m)
 	te := end // target end
@@ -538,7 +589,6 @@ func scanRequest(r *Request, s []byte, pos int) int {
 		te = query
 	}
 	r.Path = view(s, ts+uriPathStart(s[ts:te]), te)
-	return end
 }
 
 // parseByteCount decodes a body size: decimal digits, or "-" for none.

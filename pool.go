@@ -708,12 +708,12 @@ func (o *OwnedRequest) Release() {
 }
 
 // requestViews returns pointers to every byte-slice field of r, Line first.
-func requestViews(r *Request) [15]*[]byte {
-	return [15]*[]byte{
+func requestViews(r *Request) [16]*[]byte {
+	return [16]*[]byte{
 		&r.Line,
 		&r.RemoteAddr, &r.RemoteUser,
 		&r.Method, &r.Path, &r.Query, &r.Protocol, &r.RequestLine,
-		&r.Referer, &r.UserAgent,
+		&r.Referer, &r.UserAgent, &r.Host,
 		&r.SyslogTime, &r.SyslogHost, &r.SyslogTag, &r.SyslogProcID, &r.SyslogMsgID,
 	}
 }

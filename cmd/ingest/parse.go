@@ -12,11 +12,20 @@ import (
 	"github.com/flatheap/ingest"
 )
 
-var parseUsage = `Usage: ingest parse [--format combined|common] [FILE...]
+var parseUsage = `Usage: ingest parse [--format combined|common | --log-format BODY | --apache-format FORMAT] [FILE...]
 
 Parse access-log lines from each FILE in turn, or from stdin when no FILE is
 given or FILE is "-", and write one JSON object per input line to stdout, in
 input order. A syslog header (RFC 3164 or RFC 5424) is detected per line.
+
+--format names a built-in format. --log-format takes an nginx log_format
+body as it appears in nginx.conf (the "log_format NAME" prefix, escape= and
+the quotes are optional), --apache-format an Apache LogFormat string; at
+most one of the three may be given. With a compiled format, the variables
+that have no key of their own are added to each object under their nginx
+names ("upstream_response_time", "http_x_forwarded_for", ...; Apache's
+%{X-Forwarded-For}i is "http_x_forwarded_for"), as are "host",
+"bytes_sent" and "request_time" (in seconds) when the format logs them.
 
 A line that parses gives the object written by ingest.Request.AppendJSON. A
 line that does not, an empty line included, gives
@@ -43,7 +52,9 @@ var (
 func runParse(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("ingest parse", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	formatName := fs.String("format", ingest.FormatCombined.Name(), "access-log `format`: combined or common")
+	formatName := fs.String("format", ingest.FormatCombined.Name(), "built-in access-log `format`: combined or common")
+	logFormat := fs.String("log-format", "", "nginx log_format `body`, compiled")
+	apacheFormat := fs.String("apache-format", "", "Apache LogFormat `string`, compiled")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), parseUsage)
 		fs.PrintDefaults()
@@ -54,9 +65,31 @@ func runParse(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		}
 		return 2 // flag has printed the error and the usage
 	}
-	format, err := ingest.FormatByName(*formatName)
+	var set []string
+	fs.Visit(func(f *flag.Flag) {
+		if f.Name == "format" || f.Name == "log-format" || f.Name == "apache-format" {
+			set = append(set, "--"+f.Name)
+		}
+	})
+	if len(set) > 1 {
+		fmt.Fprintf(stderr, "ingest parse: %s and %s cannot be used together\n", set[0], set[1])
+		return 2
+	}
+	var format *ingest.Format
+	var err error
+	switch {
+	case len(set) == 1 && set[0] == "--log-format":
+		format, err = ingest.CompileNginx(*logFormat)
+	case len(set) == 1 && set[0] == "--apache-format":
+		format, err = ingest.CompileApache(*apacheFormat)
+	default:
+		if format, err = ingest.FormatByName(*formatName); err != nil {
+			fmt.Fprintf(stderr, "ingest parse: unknown format %q: want combined or common\n", *formatName)
+			return 2
+		}
+	}
 	if err != nil {
-		fmt.Fprintf(stderr, "ingest parse: unknown format %q: want combined or common\n", *formatName)
+		fmt.Fprintf(stderr, "ingest parse: %s: %v\n", set[0], err)
 		return 2
 	}
 	files := fs.Args()

@@ -391,3 +391,86 @@ func TestExitStatus(t *testing.T) {
 	f(2, "", "serve-nothing")
 	f(0, "", "-h")
 }
+
+const upstreamInfo = `log_format upstreaminfo
+    '$remote_addr - $remote_user [$time_local] "$request" '
+    '$status $body_bytes_sent "$http_referer" "$http_user_agent" '
+    '$request_length $request_time [$proxy_upstream_name] [$proxy_alternative_upstream_name] $upstream_addr '
+    '$upstream_response_length $upstream_response_time $upstream_status $req_id';`
+
+func TestParse_LogFormat(t *testing.T) {
+	res := parseCmd(t, "", "--log-format", upstreamInfo, "testdata/upstreaminfo.log")
+	require.Equal(t, 1, res.code, res.stderr)
+	require.Empty(t, res.stderr)
+	require.Len(t, res.objects, 3)
+
+	first := res.objects[0]
+	assert.Equal(t, "/api/v1/users/42", first["path"])
+	assert.Equal(t, float64(0.004), first["request_time"])
+	assert.Equal(t, "312", first["request_length"])
+	assert.Equal(t, "default-api-80", first["proxy_upstream_name"])
+	assert.Equal(t, "", first["proxy_alternative_upstream_name"])
+	assert.Equal(t, "10.244.1.17:8080", first["upstream_addr"])
+	assert.Equal(t, "0.003", first["upstream_response_time"])
+	assert.Equal(t, "5f2b1c9e0d4a4b6c", first["req_id"])
+	assert.NotContains(t, first, "host", "the format does not log $host")
+
+	second := res.objects[1]
+	assert.Equal(t, float64(1.25), second["request_time"])
+	assert.Equal(t, "10.244.1.17:8080, 10.244.2.9:8080", second["upstream_addr"])
+	assert.Equal(t, "502, 502", second["upstream_status"])
+	assert.Equal(t, "web01", second["syslog_host"])
+
+	// A combined line lacks the format's last fields.
+	failedLine(t, res.objects[2], 3, ingest.ErrMissingField)
+	assert.Contains(t, res.objects[2]["error"], "($http_user_agent field)", "the literal after it is missing")
+
+	// escape=json, verbatim (not quoted) bodies, and "=" flag syntax.
+	res = parseCmd(t, `{"t":"2026-10-10T13:55:36+02:00","h":"api.example.com","r":"GET /a?b=\"1\" HTTP/1.1","s":404,"xff":"1.2.3.4"}`+"\n",
+		`--log-format=escape=json {"t":"$time_iso8601","h":"$host","r":"$request","s":$status,"xff":"$http_x_forwarded_for"}`)
+	require.Equal(t, 0, res.code, res.stderr)
+	require.Len(t, res.objects, 1)
+	assert.Equal(t, map[string]any{
+		"remote_addr": "", "remote_user": "", "time": "2026-10-10T13:55:36+02:00", "method": "GET", "path": "/a",
+		"query": `b=\"1\"`, "protocol": "HTTP/1.1", "status": float64(404), "body_bytes_sent": float64(0),
+		"referer": "", "user_agent": "", "request": `GET /a?b=\"1\" HTTP/1.1`, "host": "api.example.com",
+		"http_x_forwarded_for": "1.2.3.4",
+	}, res.objects[0])
+}
+
+func TestParse_ApacheFormat(t *testing.T) {
+	in := `www.example.com:443 203.0.113.7 - frank [10/Oct/2026:13:55:36 -0700] "GET /a HTTP/1.1" 200 2326 "-" "say \"hi\"" 1520` + "\n"
+	res := parseCmd(t, in, "--apache-format",
+		`%v:%p %h %l %u %t \"%r\" %>s %O \"%{Referer}i\" \"%{User-Agent}i\" %D`)
+	require.Equal(t, 0, res.code, res.stderr)
+	require.Len(t, res.objects, 1)
+	obj := res.objects[0]
+	assert.Equal(t, "www.example.com", obj["host"])
+	assert.Equal(t, "443", obj["server_port"])
+	assert.Equal(t, "", obj["remote_logname"])
+	assert.Equal(t, "frank", obj["remote_user"])
+	assert.Equal(t, float64(2326), obj["bytes_sent"])
+	assert.Equal(t, float64(0.00152), obj["request_time"])
+	assert.Equal(t, `say \"hi\"`, obj["user_agent"])
+}
+
+func TestParse_FormatFlagErrors(t *testing.T) {
+	f := func(stderr string, args ...string) {
+		t.Helper()
+		res := parseCmd(t, "", args...)
+		assert.Equal(t, 2, res.code, "%q", args)
+		assert.Empty(t, res.stdout, "%q", args)
+		assert.Equal(t, stderr, res.stderr, "%q", args)
+	}
+	f("ingest parse: --format and --log-format cannot be used together\n",
+		"--format", "common", "--log-format", "$status")
+	f("ingest parse: --apache-format and --log-format cannot be used together\n",
+		"--apache-format", "%s", "--log-format", "$status")
+	f("ingest parse: --log-format: ingest: bad format at offset 7: variables $status and $body_bytes_sent have nothing between them that could separate them\n",
+		"--log-format", "$status$body_bytes_sent")
+	f(`ingest parse: --log-format: ingest: bad format at offset 7: unknown escape="xml": want default, json or none`+"\n",
+		"--log-format", "escape=xml $status")
+	f(`ingest parse: --apache-format: ingest: bad format at offset 3: unsupported directive "%{%Y}t"`+"\n",
+		"--apache-format", "%h %{%Y}t")
+	f("ingest parse: --log-format: ingest: bad format at offset 0: empty format\n", "--log-format", "")
+}
