@@ -52,9 +52,7 @@ var (
 func runParse(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("ingest parse", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	formatName := fs.String("format", ingest.FormatCombined.Name(), "built-in access-log `format`: combined or common")
-	logFormat := fs.String("log-format", "", "nginx log_format `body`, compiled")
-	apacheFormat := fs.String("apache-format", "", "Apache LogFormat `string`, compiled")
+	formatFlags := addFormatFlags(fs)
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), parseUsage)
 		fs.PrintDefaults()
@@ -65,31 +63,9 @@ func runParse(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		}
 		return 2 // flag has printed the error and the usage
 	}
-	var set []string
-	fs.Visit(func(f *flag.Flag) {
-		if f.Name == "format" || f.Name == "log-format" || f.Name == "apache-format" {
-			set = append(set, "--"+f.Name)
-		}
-	})
-	if len(set) > 1 {
-		fmt.Fprintf(stderr, "ingest parse: %s and %s cannot be used together\n", set[0], set[1])
-		return 2
-	}
-	var format *ingest.Format
-	var err error
-	switch {
-	case len(set) == 1 && set[0] == "--log-format":
-		format, err = ingest.CompileNginx(*logFormat)
-	case len(set) == 1 && set[0] == "--apache-format":
-		format, err = ingest.CompileApache(*apacheFormat)
-	default:
-		if format, err = ingest.FormatByName(*formatName); err != nil {
-			fmt.Fprintf(stderr, "ingest parse: unknown format %q: want combined or common\n", *formatName)
-			return 2
-		}
-	}
+	format, err := formatFlags.format()
 	if err != nil {
-		fmt.Fprintf(stderr, "ingest parse: %s: %v\n", set[0], err)
+		fmt.Fprintf(stderr, "ingest parse: %v\n", err)
 		return 2
 	}
 	files := fs.Args()

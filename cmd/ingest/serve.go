@@ -37,7 +37,10 @@ per path, and serve on the HTTP address:
   /debug/pprof/  the Go profiler
   /healthz       "ok"
 
-Paths are interned and at most --max-paths are kept; the rest are counted
+Lines are parsed as --format (combined by default), or as the nginx
+log_format given with --log-format or the Apache LogFormat given with
+--apache-format; a syslog header is detected per line. Paths are interned
+and at most --max-paths are kept; the rest are counted
 under "<other>", so memory stays bounded whatever the traffic. Every
 --heap-interval a heap summary is logged: live heap, objects, bytes per
 object, retained, RSS, goroutines, GC cycles and the trend, with the kind

@@ -212,6 +212,9 @@ func TestServeUsageErrors(t *testing.T) {
 	for _, args := range [][]string{
 		{"--listen", busy.LocalAddr().String(), "--http", "127.0.0.1:0"},
 		{"--format", "nosuch"},
+		{"--format", "common", "--log-format", "$remote_addr $status"},
+		{"--log-format", "$remote_addr$status"},
+		{"--apache-format", "%h %{X"},
 		{"--allow", "10.0.0.0/99"},
 		{"--max-paths", "0"},
 		{"extra"},
@@ -222,4 +225,32 @@ func TestServeUsageErrors(t *testing.T) {
 		assert.Equal(t, 1, strings.Count(stderr.String(), "\n"), "%v: %q", args, stderr.String())
 		assert.True(t, strings.HasPrefix(stderr.String(), "ingest serve: "), stderr.String())
 	}
+}
+
+// TestServeLogFormat runs the daemon with a compiled nginx format and checks
+// that lines of that format parse and lines of another do not.
+func TestServeLogFormat(t *testing.T) {
+	cmd, udpAddr, httpAddr, _ := startServe(t, "--log-format",
+		`'$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent $request_time "$http_x_forwarded_for"'`)
+	conn, err := net.Dial("udp", udpAddr)
+	require.NoError(t, err)
+	defer conn.Close()
+	for _, d := range []string{
+		`203.0.113.7 - - [26/Nov/2026:00:30:00 +0000] "GET /a HTTP/1.1" 200 5 0.012 "198.51.100.1"`,
+		`203.0.113.7 - - [26/Nov/2026:00:30:00 +0000] "GET /a HTTP/1.1" 200 5 0.013 "-"`,
+		serveLine("/a", 200), // combined: no request time where the format wants one
+	} {
+		_, err := conn.Write([]byte(d))
+		require.NoError(t, err)
+	}
+	var m map[string]float64
+	deadline := time.Now().Add(20 * time.Second)
+	for m = scrape(t, httpAddr); m["ingest_lines_total"] < 3 && time.Now().Before(deadline); m = scrape(t, httpAddr) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	assert.Equal(t, 3.0, m["ingest_lines_total"])
+	assert.Equal(t, 2.0, m["ingest_parsed_total"])
+	assert.Equal(t, 1.0, m["ingest_parse_errors_total{reason=\"time\"}"]+m["ingest_parse_errors_total{reason=\"missing_field\"}"])
+	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
+	require.NoError(t, cmd.Wait())
 }
