@@ -9,7 +9,9 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -31,7 +33,7 @@ func serveLine(path string, status int) string {
 func startServe(t *testing.T, args ...string) (cmd *exec.Cmd, udpAddr, httpAddr string, stdout *bytes.Buffer) {
 	t.Helper()
 	args = append([]string{"serve", "--listen", "127.0.0.1:0", "--http", "127.0.0.1:0",
-		"--heap-interval", "200ms", "--profile-dir", t.TempDir()}, args...)
+		"--heap-interval", "200ms", "--profile-dir", t.TempDir() + "/profiles"}, args...)
 	cmd = exec.Command(os.Args[0], args...)
 	cmd.Env = append(os.Environ(), "INGEST_TEST_RUN_MAIN=1")
 	stdout = new(bytes.Buffer)
@@ -189,6 +191,17 @@ func TestServeEndToEnd(t *testing.T) {
 	assert.Equal(t, "ok\n", body)
 	code, _ = getBody(t, "http://"+httpAddr+"/debug/pprof/")
 	assert.Equal(t, http.StatusOK, code)
+
+	// SIGUSR1 writes a heap profile into --profile-dir.
+	profiles := cmd.Args[slices.Index(cmd.Args, "--profile-dir")+1]
+	require.NoError(t, cmd.Process.Signal(syscall.SIGUSR1))
+	deadline = time.Now().Add(20 * time.Second)
+	var files []string
+	for len(files) == 0 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+		files, _ = filepath.Glob(filepath.Join(profiles, "heap-*.pb.gz"))
+	}
+	require.Len(t, files, 1, "profiles after SIGUSR1")
 
 	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
 	done := make(chan error, 1)
