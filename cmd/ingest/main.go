@@ -10,6 +10,8 @@
 package main
 
 import (
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -79,4 +81,35 @@ func usage(w io.Writer) {
 		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
 	}
 	fmt.Fprint(w, "\nRun \"ingest <command> -h\" for a command's flags.\n")
+}
+
+// newFlagSet returns the flag set of the command name; -h prints usage
+// and then the flags' defaults.
+func newFlagSet(name, usage string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("ingest "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), usage)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// parseFlags parses args into fs. When it returns ok false, the command
+// returns status: 0 after -h, which printed the usage, and 2 after a bad
+// flag, which printed one line saying what is wrong.
+func parseFlags(fs *flag.FlagSet, args []string) (status int, ok bool) {
+	out := fs.Output()
+	fs.SetOutput(io.Discard) // the flag package would print the usage after an error too
+	err := fs.Parse(args)
+	fs.SetOutput(out)
+	switch {
+	case err == nil:
+		return 0, true
+	case errors.Is(err, flag.ErrHelp):
+		fs.Usage()
+		return 0, false
+	}
+	fmt.Fprintf(out, "%s: %v (%s -h for help)\n", fs.Name(), err, fs.Name())
+	return 2, false
 }

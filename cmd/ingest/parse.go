@@ -2,8 +2,6 @@ package main
 
 import (
 	"bufio"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -50,18 +48,10 @@ var (
 )
 
 func runParse(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("ingest parse", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("parse", parseUsage, stderr)
 	formatFlags := addFormatFlags(fs)
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), parseUsage)
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2 // flag has printed the error and the usage
+	if status, ok := parseFlags(fs, args); !ok {
+		return status
 	}
 	format, err := formatFlags.format()
 	if err != nil {

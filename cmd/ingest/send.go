@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -552,8 +551,7 @@ func syslogHostname() string {
 }
 
 func runSend(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("ingest send", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("send", sendUsage, stderr)
 	addr := fs.String("addr", defaultSendAddr, "target UDP `address`es, comma-separated; each gets every datagram")
 	rate := fs.Int("rate", defaultSendRate, "lines per second; 0 sends as fast as possible")
 	duration := fs.Duration("duration", 0, "stop after this long (at most "+maxRunTime.String()+")")
@@ -565,15 +563,8 @@ func runSend(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	lpd := fs.Int("lines-per-datagram", 1, "lines per datagram, joined with newlines; fewer when a datagram would exceed 65507 bytes")
 	batch := fs.Int("batch", defaultSendBatch, "datagrams per sendmmsg call on Linux; 1 for one write per datagram")
 	seed := fs.Int64("seed", 1, "seed of the generated paths and fields")
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), sendUsage)
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
+	if status, ok := parseFlags(fs, args); !ok {
+		return status
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "ingest send: unexpected argument %q\n", fs.Arg(0))

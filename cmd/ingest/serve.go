@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -54,8 +53,7 @@ Flags:
 `
 
 func runServe(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("ingest serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("serve", serveUsage, stderr)
 	listen := fs.String("listen", "127.0.0.1:5514", "UDP `address` to receive access lines on")
 	httpAddr := fs.String("http", "127.0.0.1:9514", "HTTP `address` for /metrics, /top, /debug/pprof/ and /healthz")
 	readers := fs.Int("readers", 1, "reader goroutines (sockets with SO_REUSEPORT on Linux)")
@@ -70,15 +68,8 @@ func runServe(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	heapInterval := fs.Duration("heap-interval", 5*time.Second, "time between heap summary lines")
 	profileDir := fs.String("profile-dir", filepath.Join(os.TempDir(), "ingest-heap"), "`directory` for heap profiles")
 	logJSON := fs.Bool("log-json", false, "log in JSON instead of text")
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), serveUsage)
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
+	if status, ok := parseFlags(fs, args); !ok {
+		return status
 	}
 	fail := func(format string, a ...any) int {
 		fmt.Fprintf(stderr, "ingest serve: "+format+"\n", a...)

@@ -224,6 +224,8 @@ func TestServeUsageErrors(t *testing.T) {
 	defer busy.Close()
 	for _, args := range [][]string{
 		{"--listen", busy.LocalAddr().String(), "--http", "127.0.0.1:0"},
+		{"--bogus"},
+		{"--readers", "x"},
 		{"--format", "nosuch"},
 		{"--format", "common", "--log-format", "$remote_addr $status"},
 		{"--log-format", "$remote_addr$status"},

@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"encoding/csv"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -89,8 +87,7 @@ type taggedReport struct {
 }
 
 func runSoak(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("ingest soak", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("soak", fmt.Sprintf(soakUsage, scenarioHelp()), stderr)
 	scenarioName := fs.String("scenario", soakScenarios[0].name, "`name` of the load: "+scenarioNames())
 	duration := fs.Duration("duration", 60*time.Second, "how long to send")
 	warmup := fs.Duration("warmup", 0, "samples before this are left out of the verdict (default: a quarter of --duration, at most 15s)")
@@ -100,15 +97,8 @@ func runSoak(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	maxPaths := fs.Int("max-paths", 10000, "paths the ingest receiver keeps before counting under <other>")
 	maxMemory := fs.Int64("max-memory", 4<<30, "stop a receiver whose RSS or Go runtime memory (mapped, touched or not) passes this many `bytes`")
 	outDir := fs.String("out", "soak-out", "`directory` for the CSV and the PNG")
-	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), soakUsage, scenarioHelp())
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
+	if status, ok := parseFlags(fs, args); !ok {
+		return status
 	}
 	fail := func(format string, a ...any) int {
 		fmt.Fprintf(stderr, "ingest soak: "+format+"\n", a...)

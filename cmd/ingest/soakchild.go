@@ -6,7 +6,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -73,20 +72,12 @@ Flags:
 `
 
 func runSoakChild(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("ingest soak-child", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("soak-child", soakChildUsage, stderr)
 	name := fs.String("receiver", "ingest", "`receiver` to run: ingest, naive or views")
 	interval := fs.Duration("interval", time.Second, "time between heap samples")
 	maxPaths := fs.Int("max-paths", 10000, "paths the ingest receiver keeps before counting under <other>")
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), soakChildUsage)
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
+	if status, ok := parseFlags(fs, args); !ok {
+		return status
 	}
 	newReceiver, ok := soakReceivers[*name]
 	if !ok || *interval <= 0 || *maxPaths <= 0 {
