@@ -136,7 +136,7 @@ func benchRawRecv(b *testing.B, dgram []byte, v rawRecv) {
 		}
 	}
 	reset(batch)
-	var spins int
+	var spins, withCtrl, ctrunc int
 	// recv returns how many datagrams one call read.
 	recv := func(want int) int {
 		for {
@@ -154,6 +154,14 @@ func benchRawRecv(b *testing.B, dgram []byte, v rawRecv) {
 				n, _, e = unix.Syscall6(unix.SYS_RECVMMSG, uintptr(fd), uintptr(unsafe.Pointer(&hdrs[0])),
 					uintptr(min(batch, want)), unix.MSG_DONTWAIT, 0, 0)
 				if e == 0 {
+					for i := range int(n) {
+						if hdrs[i].Hdr.Controllen > 0 {
+							withCtrl++
+						}
+						if hdrs[i].Hdr.Flags&unix.MSG_CTRUNC != 0 {
+							ctrunc++
+						}
+					}
 					reset(int(n))
 				}
 			}
@@ -191,12 +199,23 @@ func benchRawRecv(b *testing.B, dgram []byte, v rawRecv) {
 	if spins > 0 {
 		b.ReportMetric(float64(spins)/float64(b.N), "eagain/dgram")
 	}
+	if v.call == "recvmmsg" {
+		// After a drop, every datagram carries the drop count: a message
+		// with control space gets it, one without gets MSG_CTRUNC instead.
+		b.ReportMetric(float64(withCtrl)/float64(b.N), "ctrl/dgram")
+		b.ReportMetric(float64(ctrunc)/float64(b.N), "ctrunc/dgram")
+		if v.dropped && withCtrl+ctrunc != b.N {
+			b.Fatalf("after drops, %d datagrams: %d with control data, %d with MSG_CTRUNC", b.N, withCtrl, ctrunc)
+		}
+	}
 }
 
 // BenchmarkServeStages times the Server's reader one step at a time on
 // path2k datagrams, on the same kind of pre-filled socket as BenchmarkServe:
 //
 //	bare-read    conn.Read, as BenchmarkServe/bare-read
+//	raw-read     read(2) called directly
+//	raw-mmsg     recvmmsg(2) called directly, asking what the Server asks
 //	mmsg         the Server's recvmmsg reader (batches of 16, sender address,
 //	             SO_RXQ_OVFL control buffers), datagrams not looked at
 //	+frame       and a scan for '\n' over each datagram, as framing does
@@ -207,6 +226,13 @@ func benchRawRecv(b *testing.B, dgram []byte, v rawRecv) {
 func BenchmarkServeStages(b *testing.B) {
 	dgram := readFixture(b, "path2k")
 	b.Run("bare-read", func(b *testing.B) { benchBareRead(b, dgram) })
+	b.Run("raw-read", func(b *testing.B) {
+		benchRawRecv(b, dgram, rawRecv{call: "read", slots: 1, slotSize: defaultMaxDatagram + 1})
+	})
+	b.Run("raw-mmsg", func(b *testing.B) {
+		benchRawRecv(b, dgram, rawRecv{call: "recvmmsg", batch: defaultBatchSize, addr: true, ctrl: true, ovfl: true,
+			slots: defaultBatchSize, slotSize: defaultMaxDatagram + 1})
+	})
 	for _, stage := range []string{"mmsg", "mmsg+frame", "mmsg+parse", "mmsg+frame+parse", "mmsg+lines"} {
 		b.Run(stage, func(b *testing.B) { benchReaderStage(b, dgram, stage) })
 	}
