@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -360,5 +361,54 @@ func TestEnvelopeString(t *testing.T) {
 		if e.String() != s {
 			t.Fatalf("%d.String() = %q", e, e.String())
 		}
+	}
+}
+
+func TestRequestHeadLayout(t *testing.T) {
+	// reset zeroes a Request through requestHead: every field but vars
+	// must be there, with the same name, type and offset.
+	rt, ht := reflect.TypeFor[Request](), reflect.TypeFor[requestHead]()
+	if ht.NumField() != rt.NumField()-1 {
+		t.Fatalf("requestHead has %d fields, Request %d: keep them in step", ht.NumField(), rt.NumField())
+	}
+	for i := range ht.NumField() {
+		h, f := ht.Field(i), rt.Field(i)
+		if h.Name != f.Name || h.Type != f.Type || h.Offset != f.Offset {
+			t.Fatalf("field %d: requestHead has %s %v at %d, Request %s %v at %d", i, h.Name, h.Type, h.Offset, f.Name, f.Type, f.Offset)
+		}
+	}
+	if v := rt.Field(rt.NumField() - 1); v.Name != "vars" || v.Offset < ht.Size() {
+		t.Fatalf("Request's last field is %s at %d, want vars after the head's %d bytes", v.Name, v.Offset, ht.Size())
+	}
+}
+
+func TestParseResetsLikeReset(t *testing.T) {
+	// A Request that went through a format with more extra variables, then
+	// one with fewer, then the built-in parser, equals a fresh Request each
+	// time, unexported fields included.
+	lines := []struct {
+		format *Format
+		line   string
+	}{
+		{mustNginx(t, upstreamInfo), string(readFixture(t, "upstreaminfo"))},
+		{mustNginx(t, nginxMain), `1.2.3.4 - - [10/Oct/2026:13:55:36 +0000] "GET / HTTP/1.1" 200 1 "-" "-" "9.9.9.9"`},
+		{nil, string(readFixture(t, "rfc3164"))},
+		{mustNginx(t, upstreamInfo), string(readFixture(t, "upstreaminfo"))},
+		{nil, `1.2.3.4 - - [10/Oct/2026:13:55:36 +0000] "GET / HTTP/1.1" 200 1 "-" "-" "9.9.9.9`},
+		{mustNginx(t, nginxMain), `1.2.3.4 - - [10/Oct/2026:13:55:36 +0000] "GET / HTTP/1.1" 200 1 "-" "-" "9.9.9.9`},
+	}
+	var reused Request
+	for i, c := range lines {
+		p := Parser{Format: c.format}
+		var fresh Request
+		err1 := p.Parse(&fresh, []byte(c.line))
+		err2 := p.Parse(&reused, []byte(c.line))
+		if err1 != err2 || !reflect.DeepEqual(&fresh, &reused) {
+			t.Fatalf("line %d: a reused Request differs from a fresh one: %v / %v\n%+v\n%+v", i, err1, err2, fresh, reused)
+		}
+	}
+	reused.Reset()
+	if !reflect.DeepEqual(&reused, &Request{}) {
+		t.Fatal("Reset left a field set")
 	}
 }
