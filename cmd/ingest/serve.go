@@ -99,6 +99,7 @@ func runServe(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 
 	table := newPathTable(ingest.NewInterner(ingest.InternerConfig{}), *maxPaths)
 	srv, err := ingest.NewServer(ingest.Config{
+		Addr:               *listen,
 		Handler:            ingest.HandlerFunc(table.add),
 		Format:             format,
 		Readers:            *readers,
@@ -113,21 +114,25 @@ func runServe(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail("%v", err)
 	}
-	udp, err := net.ListenPacket("udp", *listen)
+	httpLn, err := net.Listen("tcp", *httpAddr)
 	if err != nil {
 		return fail("%v", err)
 	}
-	httpLn, err := net.Listen("tcp", *httpAddr)
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	// ListenAndServe opens one socket per reader with SO_REUSEPORT on
+	// Linux. It fails at once when the address cannot be bound: that is a
+	// usage error, like a bad flag.
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.ListenAndServe(ctx) }()
+	udpAddr, err := waitListening(srv, serveErr)
 	if err != nil {
-		udp.Close()
+		httpLn.Close()
 		return fail("%v", err)
 	}
 	monitor := heapwatch.New(heapwatch.Config{ProfileDir: *profileDir, Logger: logger})
 	d := &daemon{srv: srv, table: table, monitor: monitor, logger: logger}
-
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
-	logger.Info("serving", "udp", udp.LocalAddr().String(), "http", httpLn.Addr().String(),
+	logger.Info("serving", "udp", udpAddr.String(), "http", httpLn.Addr().String(),
 		"format", format.Name(), "max_paths", *maxPaths, "profile_dir", *profileDir)
 
 	var wg sync.WaitGroup
@@ -143,11 +148,11 @@ func runServe(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	stopProfiles := monitor.ProfileOnSignal(syscall.SIGUSR1)
 	defer stopProfiles()
 
-	serveErr := srv.Serve(ctx, udp)
-	// Serve has stopped reading and delivered what was queued.
+	// ListenAndServe returns once it has stopped reading and delivered what
+	// was queued.
 	status := 0
-	if !errors.Is(serveErr, context.Canceled) && !errors.Is(serveErr, ingest.ErrServerClosed) {
-		logger.Error("receiving stopped", "err", serveErr)
+	if err := <-serveErr; !errors.Is(err, context.Canceled) && !errors.Is(err, ingest.ErrServerClosed) {
+		logger.Error("receiving stopped", "err", err)
 		status = 1
 	}
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -157,6 +162,23 @@ func runServe(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	wg.Wait()
 	d.printFinal(stdout)
 	return status
+}
+
+// waitListening waits until srv has bound its address, and returns it, or
+// returns the error ListenAndServe ended with.
+func waitListening(srv *ingest.Server, serveErr <-chan error) (net.Addr, error) {
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
+	for {
+		if a := srv.LocalAddr(); a != nil {
+			return a, nil
+		}
+		select {
+		case err := <-serveErr:
+			return nil, err
+		case <-tick.C:
+		}
+	}
 }
 
 // daemon is what serve's HTTP handlers and background loops share.

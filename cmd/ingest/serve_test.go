@@ -242,10 +242,11 @@ func TestServeUsageErrors(t *testing.T) {
 	}
 }
 
-// TestServeLogFormat runs the daemon with a compiled nginx format and checks
-// that lines of that format parse and lines of another do not.
+// TestServeLogFormat runs the daemon with a compiled nginx format, and two
+// readers (two sockets with SO_REUSEPORT on Linux), and checks that lines of
+// that format parse and lines of another do not.
 func TestServeLogFormat(t *testing.T) {
-	cmd, udpAddr, httpAddr, _ := startServe(t, "--log-format",
+	cmd, udpAddr, httpAddr, _ := startServe(t, "--readers", "2", "--log-format",
 		`'$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent $request_time "$http_x_forwarded_for"'`)
 	conn, err := net.Dial("udp", udpAddr)
 	require.NoError(t, err)
