@@ -40,6 +40,9 @@ func (s *pathStat) add(r *ingest.Request) {
 // the Interner's MaxLen are keyed by its shortened form (prefix and
 // checksum).
 //
+// When the table is full, a newly stored path may take the place of an
+// entry that has counted only one request (see evictOneLocked).
+//
 // A pathTable is safe for concurrent use.
 type pathTable struct {
 	paths    *ingest.Interner
@@ -72,7 +75,7 @@ func (t *pathTable) add(r *ingest.Request) {
 	defer t.mu.Unlock()
 	st := t.stats[key]
 	if st == nil {
-		if !stored || len(t.stats) >= t.maxPaths {
+		if !stored || (len(t.stats) >= t.maxPaths && !t.evictOneLocked()) {
 			st = &t.other
 		} else {
 			st = new(pathStat)
@@ -80,6 +83,41 @@ func (t *pathTable) add(r *ingest.Request) {
 		}
 	}
 	st.add(r)
+}
+
+// evictSample is how many entries evictOneLocked looks at.
+const evictSample = 8
+
+// evictOneLocked makes room for a path by moving one of a few entries
+// that counted a single request into "<other>", and reports whether it
+// did. Such entries are mostly one-off paths the Interner took for repeated
+// ones (its frequency sketch errs that way now and then, more often under
+// a flood of distinct paths); without this, they would fill the table for
+// good and every path that came later would count under "<other>". A path
+// that has counted two requests is never evicted, and the totals do not
+// change. The entries looked at are the first of a map iteration, which
+// starts at a random place.
+func (t *pathTable) evictOneLocked() bool {
+	n := 0
+	for key, st := range t.stats {
+		if st.Requests <= 1 {
+			t.other.merge(st)
+			delete(t.stats, key)
+			return true
+		}
+		if n++; n == evictSample {
+			break
+		}
+	}
+	return false
+}
+
+func (s *pathStat) merge(o *pathStat) {
+	s.Requests += o.Requests
+	s.Bytes += o.Bytes
+	for i, n := range o.Status {
+		s.Status[i] += n
+	}
 }
 
 // pathCount is one row of pathTable.top.
