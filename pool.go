@@ -77,10 +77,13 @@ type InternerStats struct {
 // # Admission and eviction
 //
 // A value is stored on its second sighting, not its first, so a stream of
-// one-off values (scans, random paths) is never stored and displaces
-// nothing. Each shard keeps a count-min sketch of the values it missed
-// (counters up to 15, 8 per entry), and each stored value a hit counter up
-// to 15; both are halved after every 8 misses per entry of the shard. A
+// one-off values (scans, random paths) is almost never stored and
+// displaces almost nothing: the sketch that remembers first sightings can
+// mistake a new value for a seen one, about 1 time in 200 in a flood of
+// distinct values. Each shard keeps a count-min sketch of the values it
+// missed (counters up to 15, 16 per entry), halved after every 2 misses
+// per entry of the shard, and each stored value a hit counter up to 15,
+// halved after every 8 misses per entry. A
 // shard is split into sets of 8 slots, and a value may live only in the set
 // its hash selects. When that set is full, the candidate replaces the
 // set's value with the lowest count only if the candidate's estimated
@@ -92,7 +95,7 @@ type InternerStats struct {
 // # Memory
 //
 // The tables are allocated by NewInterner (or the first call on a zero
-// Interner): 16 bytes per entry of MaxEntries for the sets and 8 to 16 for
+// Interner): 16 bytes per entry of MaxEntries for the sets and 16 to 32 for
 // the sketch, plus 2 KiB of counters. Each stored value is one heap object
 // of its length plus 2 bytes, rounded up to a Go size class, that holds
 // nothing else: a string returned by Intern and kept after its value was
@@ -256,8 +259,9 @@ type internShard struct {
 	sketch      []uint8
 	sketchShift uint
 	maxBytes    int
-	period      int // misses between agings
+	period      int // misses between agings of the sketch
 	events      int // misses since the last aging
+	agings      int // agings of the sketch; hit counters age every hitAgingEvery
 	hand        int // next slot the byte-budget sweep looks at
 	scratch     []int32
 
@@ -313,12 +317,18 @@ func newInternTable(cfg InternerConfig) *internTable {
 		sh.sets = t.sets[i*nsets : (i+1)*nsets : (i+1)*nsets]
 		sh.width, sh.wide = slots/nsets, slots%nsets
 		w := 64
-		for w < 8*slots {
+		for w < 16*slots {
 			w *= 2
 		}
 		sh.sketch = make([]uint8, w)
 		sh.sketchShift = uint(64 - bitsLen(w-1))
-		sh.period = 8 * slots
+		// The sketch forgets fast: with 16 counters per entry and an aging
+		// every 2 misses per entry, a flood of distinct values passes for
+		// second sightings about 0.6% of the time (26% with 8 counters and
+		// 8 misses: the counters filled up between agings). Stored values'
+		// hit counters age 4 times slower, as fast as before, so that a
+		// flood does not wear down the protection of hot values.
+		sh.period = 2 * slots
 	}
 	return t
 }
@@ -493,12 +503,19 @@ func (sh *internShard) record(h uint64) uint8 {
 	return low
 }
 
-// age halves every sketch counter and hit counter, so that what was hot
-// long ago does not outweigh what is hot now.
+// hitAgingEvery is how many agings of the sketch make one of the stored
+// values' hit counters.
+const hitAgingEvery = 4
+
+// age halves every sketch counter, and every hitAgingEvery times every hit
+// counter, so that what was hot long ago does not outweigh what is hot now.
 func (sh *internShard) age() {
 	sh.events = 0
 	for i := range sh.sketch {
 		sh.sketch[i] >>= 1
+	}
+	if sh.agings++; sh.agings%hitAgingEvery != 0 {
+		return
 	}
 	for i := range sh.sets {
 		s := &sh.sets[i]

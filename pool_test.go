@@ -698,3 +698,23 @@ func TestRequestClone_Concurrent(t *testing.T) {
 		t.Fatal("timed out")
 	}
 }
+
+// TestInterner_FloodAdmission feeds a default Interner 300,000 distinct
+// values, none seen twice, and checks that its sketch takes few of them for
+// second sightings: with a sketch that filled up between agings, 26% were
+// stored.
+func TestInterner_FloodAdmission(t *testing.T) {
+	in := NewInterner(InternerConfig{})
+	var b []byte
+	const n = 300_000
+	for i := range n {
+		b = strconv.AppendInt(append(b[:0], "/unique/"...), int64(i), 10)
+		in.Intern(b)
+	}
+	st := in.Stats()
+	stored := st.Misses - st.Rejected
+	t.Logf("%d of %d distinct values stored; %+v", stored, n, st)
+	if frac := float64(stored) / n; frac > 0.02 {
+		t.Errorf("%.1f%% of distinct values stored, want at most 2%%", 100*frac)
+	}
+}
