@@ -32,16 +32,9 @@ func FuzzParse(f *testing.F) {
 		if common {
 			format = FormatCommon
 		}
-		orig := bytes.Clone(line)
 		p := Parser{Format: format}
 		var r1, r2 Request
-		err1 := p.Parse(&r1, line)
-		if !bytes.Equal(line, orig) {
-			t.Fatal("Parse modified its input")
-		}
-		if err1 != nil && (ErrorReason(err1) == "" || ErrorReason(err1) == "other") {
-			t.Fatalf("error without a reason: %v", err1)
-		}
+		err1 := parseChecked(t, &p, &r1, line)
 		for i, v := range views(&r1) {
 			if !inside(v, line) {
 				t.Fatalf("view %d (%q) lies outside the line", i, v)
@@ -348,16 +341,9 @@ func FuzzCompiled(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, line []byte, which uint8) {
 		format := formats[int(which)%len(formats)]
-		orig := bytes.Clone(line)
 		p := Parser{Format: format}
 		var r1, r2 Request
-		err1 := p.Parse(&r1, line)
-		if !bytes.Equal(line, orig) {
-			t.Fatal("Parse modified its input")
-		}
-		if err1 != nil && (ErrorReason(err1) == "" || ErrorReason(err1) == "other") {
-			t.Fatalf("error without a reason: %v", err1)
-		}
+		err1 := parseChecked(t, &p, &r1, line)
 		all := views(&r1)
 		for _, v := range r1.Vars() {
 			all = append(all, v)
@@ -397,4 +383,19 @@ func sameCompiled(a, b *Request) bool {
 		}
 	}
 	return true
+}
+
+// parseChecked parses line into r and fails t if Parse modified line or
+// returned an error without a reason label.
+func parseChecked(t *testing.T, p *Parser, r *Request, line []byte) error {
+	t.Helper()
+	orig := bytes.Clone(line)
+	err := p.Parse(r, line)
+	if !bytes.Equal(line, orig) {
+		t.Fatal("Parse modified its input")
+	}
+	if err != nil && (ErrorReason(err) == "" || ErrorReason(err) == "other") {
+		t.Fatalf("error without a reason: %v", err)
+	}
+	return err
 }

@@ -113,3 +113,12 @@ func parseFlags(fs *flag.FlagSet, args []string) (status int, ok bool) {
 	fmt.Fprintf(out, "%s: %v (%s -h for help)\n", fs.Name(), err, fs.Name())
 	return 2, false
 }
+
+// usageFailer returns a function that prints one line, prefixed with the
+// command's name, to fs's output and returns exit status 2.
+func usageFailer(fs *flag.FlagSet) func(format string, a ...any) int {
+	return func(format string, a ...any) int {
+		fmt.Fprintf(fs.Output(), fs.Name()+": "+format+"\n", a...)
+		return 2
+	}
+}

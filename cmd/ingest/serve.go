@@ -71,10 +71,7 @@ func runServe(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if status, ok := parseFlags(fs, args); !ok {
 		return status
 	}
-	fail := func(format string, a ...any) int {
-		fmt.Fprintf(stderr, "ingest serve: "+format+"\n", a...)
-		return 2
-	}
+	fail := usageFailer(fs)
 	if fs.NArg() > 0 {
 		return fail("unexpected argument %q", fs.Arg(0))
 	}

@@ -86,6 +86,20 @@ func scrape(t *testing.T, httpAddr string) map[string]float64 {
 	return out
 }
 
+// scrapeWhenLines scrapes /metrics until ingest_lines_total reaches lines,
+// for at most 20 seconds, and returns the last scrape.
+func scrapeWhenLines(t *testing.T, httpAddr string, lines float64) map[string]float64 {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		m := scrape(t, httpAddr)
+		if m["ingest_lines_total"] >= lines || time.Now().After(deadline) {
+			return m
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 func getBody(t *testing.T, url string) (int, string) {
 	t.Helper()
 	resp, err := http.Get(url)
@@ -128,15 +142,7 @@ func TestServeEndToEnd(t *testing.T) {
 	}
 
 	const lines = 16
-	var m map[string]float64
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		m = scrape(t, httpAddr)
-		if m["ingest_lines_total"] >= lines || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	m := scrapeWhenLines(t, httpAddr, lines)
 	want := map[string]float64{
 		"ingest_datagrams_total":                            float64(len(datagrams)),
 		"ingest_lines_total":                                lines,
@@ -195,7 +201,7 @@ func TestServeEndToEnd(t *testing.T) {
 	// SIGUSR1 writes a heap profile into --profile-dir.
 	profiles := cmd.Args[slices.Index(cmd.Args, "--profile-dir")+1]
 	require.NoError(t, cmd.Process.Signal(syscall.SIGUSR1))
-	deadline = time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(20 * time.Second)
 	var files []string
 	for len(files) == 0 && time.Now().Before(deadline) {
 		time.Sleep(20 * time.Millisecond)
@@ -259,11 +265,7 @@ func TestServeLogFormat(t *testing.T) {
 		_, err := conn.Write([]byte(d))
 		require.NoError(t, err)
 	}
-	var m map[string]float64
-	deadline := time.Now().Add(20 * time.Second)
-	for m = scrape(t, httpAddr); m["ingest_lines_total"] < 3 && time.Now().Before(deadline); m = scrape(t, httpAddr) {
-		time.Sleep(20 * time.Millisecond)
-	}
+	m := scrapeWhenLines(t, httpAddr, 3)
 	assert.Equal(t, 3.0, m["ingest_lines_total"])
 	assert.Equal(t, 2.0, m["ingest_parsed_total"])
 	assert.Equal(t, 1.0, m["ingest_parse_errors_total{reason=\"time\"}"]+m["ingest_parse_errors_total{reason=\"missing_field\"}"])
