@@ -422,12 +422,9 @@ func (p *Parser) parseAccess(r *Request, s []byte, kind formatKind) error {
 	if pos+3 > len(s) || (pos+3 < len(s) && s[pos+3] != ' ') {
 		return errStatus
 	}
-	st := 0
-	for _, c := range s[pos : pos+3] {
-		if c < '0' || c > '9' {
-			return errStatus
-		}
-		st = st*10 + int(c-'0')
+	st, ok := status3(s[pos], s[pos+1], s[pos+2])
+	if !ok {
+		return errStatus
 	}
 	r.Status = st
 	pos += 3
@@ -435,8 +432,7 @@ func (p *Parser) parseAccess(r *Request, s []byte, kind formatKind) error {
 		return errNoBytes
 	}
 	pos++ // the space after the status
-	k := tokenEnd(s[pos:])
-	nb, ok := parseByteCount(s[pos : pos+k])
+	nb, k, ok := byteCountToken(s[pos:])
 	if !ok {
 		return errBytes
 	}
@@ -497,6 +493,15 @@ func findTimeField(s []byte) int {
 	return first
 }
 
+// status3 decodes a three-digit status.
+func status3(a, b, c byte) (int, bool) {
+	a, b, c = a-'0', b-'0', c-'0'
+	if a > 9 || b > 9 || c > 9 {
+		return 0, false
+	}
+	return int(a)*100 + int(b)*10 + int(c), true
+}
+
 // closingQuote returns the index of the first '"' at or after from that is
 // not escaped by an odd number of backslashes, or -1. start is where the
 // quoted field begins: backslashes before it do not count. (Apache writes \"
@@ -508,7 +513,7 @@ func closingQuote(s []byte, start, from int) int {
 			return -1
 		}
 		i := from + k
-		if !escaped(s, start, i) {
+		if i == start || s[i-1] != '\\' || !escaped(s, start, i) {
 			return i
 		}
 		from = i + 1
@@ -633,7 +638,12 @@ func setRequest(r *Request, s []byte, pos, m, end, query int) {
 	r.RequestLine = view(s, pos, end)
 	r.Method = view(s, pos, pos+m)
 	te := end // target end
-	if lp := bytes.LastIndexByte(s[ts:end], ' '); lp >= 0 && isHTTPVersion(s[ts+lp+1:end]) {
+	if end-ts > versionLen && s[end-versionLen-1] == ' ' && isHTTPDigitVersion(s[end-versionLen:end]) {
+		// The common "... HTTP/1.1": its space is the last one, found
+		// without scanning back through the target.
+		te = end - versionLen - 1
+		r.Protocol = view(s, te+1, end)
+	} else if lp := bytes.LastIndexByte(s[ts:end], ' '); lp >= 0 && isHTTPVersion(s[ts+lp+1:end]) {
 		r.Protocol = view(s, ts+lp+1, end)
 		te = ts + lp
 	}
@@ -666,9 +676,46 @@ func parseByteCount(b []byte) (int64, bool) {
 	return int64(n), true
 }
 
+// byteCountToken decodes the body size at the start of b, a token that ends
+// at the first space or at the end of b, in one pass: it returns the size
+// and the token's length. The token must be decimal digits, or "-" for
+// none; negative and overflowing values are rejected (ok false), as by
+// parseByteCount.
+func byteCountToken(b []byte) (n int64, length int, ok bool) {
+	var v uint64
+	i := 0
+	for ; i < len(b); i++ {
+		d := b[i] - '0'
+		if d > 9 {
+			break
+		}
+		v = v*10 + uint64(d) // wraps past 19 digits, which are rejected below
+	}
+	switch {
+	case i < len(b) && b[i] != ' ':
+		if i == 0 && b[0] == '-' && (len(b) == 1 || b[1] == ' ') {
+			return 0, 1, true
+		}
+		return 0, 0, false
+	case i == 0 || i > 19 || v > math.MaxInt64:
+		return 0, 0, false
+	}
+	return int64(v), i, true
+}
+
 // isHTTPVersion reports whether b starts with "HTTP/".
 func isHTTPVersion(b []byte) bool {
 	return len(b) >= 5 && binary.LittleEndian.Uint32(b) == httpLE && b[4] == '/'
+}
+
+// versionLen is the length of the usual protocol: "HTTP/1.1", "HTTP/2.0".
+const versionLen = len("HTTP/1.1")
+
+// isHTTPDigitVersion reports whether b, of versionLen bytes, is "HTTP/d.d".
+func isHTTPDigitVersion(b []byte) bool {
+	u := binary.LittleEndian.Uint64(b)
+	major, dot, minor := byte(u>>40)-'0', byte(u>>48), byte(u>>56)-'0'
+	return uint32(u) == httpLE && byte(u>>32) == '/' && major <= 9 && dot == '.' && minor <= 9
 }
 
 // httpLE is "HTTP" as a little-endian uint32.
@@ -678,29 +725,29 @@ const httpLE = 'H' | 'T'<<8 | 'T'<<16 | 'P'<<24
 // upper-case letters, '-' and '_' (WebDAV has VERSION-CONTROL), at most 32
 // bytes. The caller checks that a space follows.
 func methodEnd(b []byte) int {
-	for i, c := range b {
-		if i == maxMethodLen {
-			return 0
-		}
-		if (c < 'A' || c > 'Z') && c != '-' && c != '_' {
+	n := min(len(b), maxMethodLen)
+	for i := range n {
+		if !isMethodByte[b[i]] {
 			return i
 		}
+	}
+	if len(b) > maxMethodLen {
+		return 0
 	}
 	return len(b)
 }
 
 const maxMethodLen = 32
 
-// tokenEnd returns the index of the first space in b, or len(b). It is for
-// short tokens, where a plain loop beats the call to bytes.IndexByte.
-func tokenEnd(b []byte) int {
-	for i, c := range b {
-		if c == ' ' {
-			return i
-		}
+// isMethodByte holds the bytes an HTTP method may have, for methodEnd: one
+// load per byte instead of three comparisons.
+var isMethodByte = func() (t [256]bool) {
+	for c := 'A'; c <= 'Z'; c++ {
+		t[c] = true
 	}
-	return len(b)
-}
+	t['-'], t['_'] = true, true
+	return t
+}()
 
 // uriPathStart returns where the path starts in a request target: 0 for
 // origin-form ("/a"), asterisk-form ("*") and authority-form ("host:443");

@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"bytes"
 	"errors"
 	"reflect"
 	"strings"
@@ -410,5 +411,86 @@ func TestParseResetsLikeReset(t *testing.T) {
 	reused.Reset()
 	if !reflect.DeepEqual(&reused, &Request{}) {
 		t.Fatal("Reset left a field set")
+	}
+}
+
+// TestByteCountToken checks the one-pass body size decoder against the two
+// steps it replaced: cut the token at the first space, then decode it with
+// parseByteCount.
+func TestByteCountToken(t *testing.T) {
+	cases := []string{
+		"", " ", "0", "1534", "1534 ", "1534 \"-\"", "-", "- ", "-1", "--", "- 5", "12a", "12a ", "a",
+		"9223372036854775807", "9223372036854775808", "18446744073709551615", "18446744073709551616",
+		"99999999999999999999", "00000000000000000001", "0000000000000000001 x", "5\"", "+5",
+	}
+	for _, c := range cases {
+		checkByteCountToken(t, []byte(c))
+	}
+}
+
+func FuzzByteCountToken(f *testing.F) {
+	for _, c := range []string{"1534 \"-\"", "-", "9223372036854775808", "12a "} {
+		f.Add([]byte(c))
+	}
+	f.Fuzz(checkByteCountToken)
+}
+
+func checkByteCountToken(t *testing.T, b []byte) {
+	k := bytes.IndexByte(b, ' ')
+	if k < 0 {
+		k = len(b)
+	}
+	wantN, wantOK := parseByteCount(b[:k])
+	n, length, ok := byteCountToken(b)
+	if ok != wantOK || n != wantN || (ok && length != k) {
+		t.Fatalf("byteCountToken(%q) = %d, %d, %v; want %d, %d, %v", b, n, length, ok, wantN, k, wantOK)
+	}
+}
+
+// TestMethodEnd checks the table-driven method scan against its definition.
+func TestMethodEnd(t *testing.T) {
+	slow := func(b []byte) int {
+		for i, c := range b {
+			if i == maxMethodLen {
+				return 0
+			}
+			if (c < 'A' || c > 'Z') && c != '-' && c != '_' {
+				return i
+			}
+		}
+		return len(b)
+	}
+	long := strings.Repeat("A", maxMethodLen)
+	for _, c := range []string{"", "GET", "GET /", "get /", "VERSION-CONTROL /", "M_SEARCH *", "\x16\x03", "G\xffT",
+		long, long + " /", long + "A /", long[1:] + " /", "@"} {
+		if got, want := methodEnd([]byte(c)), slow([]byte(c)); got != want {
+			t.Errorf("methodEnd(%q) = %d, want %d", c, got, want)
+		}
+	}
+}
+
+// TestProtocolSplit covers the shortcut for an 8-byte "HTTP/d.d" protocol
+// and the cases that must fall back to the last space.
+func TestProtocolSplit(t *testing.T) {
+	cases := []struct{ request, path, proto string }{
+		{"GET /a HTTP/1.1", "/a", "HTTP/1.1"},
+		{"GET /a b HTTP/2.0", "/a b", "HTTP/2.0"},
+		{"GET /a HTTP/1 1", "/a HTTP/1 1", ""}, // the last space is inside: no protocol
+		{"GET /a HTTP/1.1x", "/a", "HTTP/1.1x"},
+		{"GET /a HTTP/1.", "/a", "HTTP/1."},
+		{"GET /a HTTP/2", "/a", "HTTP/2"},
+		{"GET HTTP/1.1", "HTTP/1.1", ""}, // the target is the protocol's text
+		{"GET /a XTTP/1.1", "/a XTTP/1.1", ""},
+		{"GET /a HTTP/a.1", "/a", "HTTP/a.1"},
+	}
+	for _, c := range cases {
+		line := `1.2.3.4 - - [10/Oct/2026:13:55:36 +0000] "` + c.request + `" 200 1 "-" "-"`
+		var r Request
+		if err := (&Parser{}).Parse(&r, []byte(line)); err != nil {
+			t.Fatalf("%q: %v", c.request, err)
+		}
+		if string(r.Path) != c.path || string(r.Protocol) != c.proto {
+			t.Errorf("%q: path %q protocol %q, want %q %q", c.request, r.Path, r.Protocol, c.path, c.proto)
+		}
 	}
 }
