@@ -270,13 +270,16 @@ func (p *Parser) parseCompiled(r *Request, s []byte, base int, f *Format) error 
 			}
 		case codeBodyBytes:
 			end = pos
-			n := int64(0)
-			for end < len(s) && s[end]-'0' <= 9 && end-pos < 18 {
-				n = n*10 + int64(s[end]-'0')
-				end++
+			var n uint64
+			for ; end < len(s); end++ {
+				d := s[end] - '0'
+				if d > 9 {
+					break
+				}
+				n = n*10 + uint64(d) // wraps past 19 digits; more than 18 go the slow way
 			}
-			if end > pos && o.at(s, end) {
-				r.BodyBytesSent = n
+			if end > pos && end-pos <= 18 && o.at(s, end) {
+				r.BodyBytesSent = int64(n)
 				pos = end + len(o.lit)
 				continue
 			}
