@@ -17,6 +17,14 @@ func indexEitherSlow(b []byte, c1, c2 byte) int {
 }
 
 func TestIndexEither(t *testing.T) {
+	// The parser's pair, two needles with the same low four bits, and a
+	// needle from 0x80 up.
+	for _, pair := range [][2]byte{{'"', '?'}, {'"', 'r'}, {'"', 0xa2}} {
+		testIndexEither(t, pair[0], pair[1])
+	}
+}
+
+func testIndexEither(t *testing.T, c1, c2 byte) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	buf := make([]byte, 300)
 	for n := 0; n <= 260; n++ {
@@ -28,20 +36,24 @@ func TestIndexEither(t *testing.T) {
 			b := buf[off : off+n]
 			// Place zero, one or two needles at random spots.
 			for k := rng.IntN(3); k > 0 && n > 0; k-- {
-				b[rng.IntN(n)] = "\"?"[rng.IntN(2)]
+				b[rng.IntN(n)] = [2]byte{c1, c2}[rng.IntN(2)]
 			}
 			// Needles just outside b must not be seen.
 			if off > 0 {
-				buf[off-1] = '"'
+				buf[off-1] = c1
 			}
 			if off+n < len(buf) {
-				buf[off+n] = '?'
+				buf[off+n] = c2
 			}
-			want := indexEitherSlow(b, '"', '?')
-			if got := indexEither(b, '"', '?'); got != want {
-				t.Fatalf("indexEither(%q) = %d, want %d", b, got, want)
+			// A byte from 0x80 up.
+			if n > 3 {
+				b[rng.IntN(n)] = 0x80 | c1
 			}
-			if got := indexEitherGeneric(b, '"', '?'); got != want {
+			want := indexEitherSlow(b, c1, c2)
+			if got := indexEither(b, c1, c2); got != want {
+				t.Fatalf("indexEither(%q, %q, %q) = %d, want %d", b, c1, c2, got, want)
+			}
+			if got := indexEitherGeneric(b, c1, c2); got != want {
 				t.Fatalf("indexEitherGeneric(%q) = %d, want %d", b, got, want)
 			}
 		}
