@@ -174,6 +174,7 @@ type op struct {
 	slot  uint8 // fExtra: index into Request.vars
 	width int   // endFixed
 	keep  uint8 // fRequest: parts set by more specific variables earlier in the format
+	dash  bool  // a value of "-" is stored as empty (every escape mode but json)
 	lit   []byte
 	// word holds lit's first 4 bytes (fewer when it is shorter, with the
 	// rest of mask zero), so most literals compare in one load.
@@ -234,19 +235,22 @@ func (p *Parser) parseCompiled(r *Request, s []byte, base int, f *Format) error 
 		return prog.ops[0].errs.missing
 	}
 	pos := len(prog.lead)
-	dash := prog.escape != escapeJSON
-	views := [numViews]*[]byte{&r.RemoteAddr, &r.RemoteUser, &r.Referer, &r.UserAgent, &r.Host}
 	ops := prog.ops
 	for i := range ops {
 		o := &ops[i]
 		var end int
 		switch o.code {
 		case codeLitView:
-			if end = findLiteral(s, pos, o); end < 0 {
+			if pos < len(s) && s[pos] == '-' && byte(o.word) != '-' && !o.redir && o.at(s, pos+1) {
+				// "-", as most lines log $remote_user: the literal
+				// right after it is its end (a list cannot have ended
+				// earlier), found without a search.
+				end = pos + 1
+			} else if end = findLiteral(s, pos, o); end < 0 {
 				return o.errs.missing
 			}
-			if end-pos > 1 || end-pos == 1 && (s[pos] != '-' || !dash) {
-				*views[o.view] = s[pos:end:end]
+			if end-pos > 1 || end-pos == 1 && (s[pos] != '-' || !o.dash) {
+				r.setView(o.view, s[pos:end:end])
 			}
 			pos = end + len(o.lit)
 			continue
@@ -257,8 +261,8 @@ func (p *Parser) parseCompiled(r *Request, s []byte, base int, f *Format) error 
 			if !o.at(s, end) {
 				return o.errs.missing
 			}
-			if end-pos > 1 || end-pos == 1 && (s[pos] != '-' || !dash) {
-				*views[o.view] = s[pos:end:end]
+			if end-pos > 1 || end-pos == 1 && (s[pos] != '-' || !o.dash) {
+				r.setView(o.view, s[pos:end:end])
 			}
 			pos = end + len(o.lit)
 			continue
@@ -356,7 +360,7 @@ func (p *Parser) parseCompiled(r *Request, s []byte, base int, f *Format) error 
 		// The common string fields are stored here; the others, which
 		// decode their value, in store.
 		v := s[pos:end:end]
-		if len(v) == 0 || len(v) == 1 && v[0] == '-' && dash {
+		if len(v) == 0 || len(v) == 1 && v[0] == '-' && o.dash {
 			v = nil
 		}
 		switch o.field {
@@ -391,10 +395,26 @@ func (p *Parser) parseCompiled(r *Request, s []byte, base int, f *Format) error 
 	return nil
 }
 
+// setView stores v in the string field that view names.
+func (r *Request) setView(view uint8, v []byte) {
+	switch view {
+	case viewRemoteAddr:
+		r.RemoteAddr = v
+	case viewRemoteUser:
+		r.RemoteUser = v
+	case viewReferer:
+		r.Referer = v
+	case viewUserAgent:
+		r.UserAgent = v
+	default:
+		r.Host = v
+	}
+}
+
 // at reports whether o's literal occurs in s at i.
 func (o *op) at(s []byte, i int) bool {
-	if o.short && len(s)-i >= 4 {
-		return binary.LittleEndian.Uint32(s[i:])&o.mask == o.word
+	if o.short && i >= 0 && i+4 <= len(s) {
+		return binary.LittleEndian.Uint32(s[i:i+4])&o.mask == o.word
 	}
 	return hasLit(s, i, o.lit)
 }
@@ -1126,6 +1146,7 @@ func link(name string, items []item, esc escapeMode) (*Format, error) {
 			quote:   newParseError(it.label, "unterminated_quote", ErrUnterminatedQuote),
 			value:   valueError(it.label, it.field),
 		}
+		o.dash = esc != escapeJSON
 		o.code, o.view = fuse(&o)
 		prog.ops = append(prog.ops, o)
 	}
