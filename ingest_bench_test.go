@@ -93,6 +93,10 @@ func roundSize(b *testing.B, dgram []byte) int {
 //	           handler
 //	bare-read  a loop of conn.Read on the same kind of socket, one datagram
 //	           per call, no parsing: the floor to compare with
+//	bare-read-go  the same loop on a goroutine of its own, started for each
+//	           round and waited for, as the Server's reader is: bare-read
+//	           runs on the goroutine that has just written the round, and
+//	           so often on the core whose caches hold it
 //
 // One datagram holds one line of the fixture. lines/s is datagrams (and so
 // lines) delivered per second of timed work; cpu-ns/dgram is the process's
@@ -106,6 +110,7 @@ func BenchmarkServe(b *testing.B) {
 			benchIngest(b, dgram, Config{QueueLength: 4096, Workers: 1, BlockWhenQueueFull: true})
 		})
 		b.Run(name+"/bare-read", func(b *testing.B) { benchBareRead(b, dgram) })
+		b.Run(name+"/bare-read-go", func(b *testing.B) { benchBareReadGoroutine(b, dgram) })
 	}
 }
 
@@ -243,6 +248,46 @@ func benchBareRead(b *testing.B, dgram []byte) {
 				if err != nil || m != len(dgram) {
 					b.Fatalf("read %d bytes: %v", m, err)
 				}
+			}
+		}
+	})
+	reportRounds(b, cpu)
+}
+
+// benchBareReadGoroutine is benchBareRead with the loop on a goroutine of
+// its own, handed each round's size and waited for.
+func benchBareReadGoroutine(b *testing.B, dgram []byte) {
+	k := roundSize(b, dgram)
+	conn := listenLoopback(b)
+	defer conn.Close()
+	if _, err := setReceiveBuffer(conn, defaultReceiveBuffer); err != nil {
+		b.Fatal(err)
+	}
+	c := dial(b, conn.LocalAddr().(*net.UDPAddr))
+	rounds := make(chan int)
+	results := make(chan error)
+	defer close(rounds) // stops the reader
+	go func() {
+		buf := make([]byte, defaultMaxDatagram+1)
+		for n := range rounds {
+			var err error
+			for range n {
+				m, rerr := conn.Read(buf)
+				if rerr != nil || m != len(dgram) {
+					err = fmt.Errorf("read %d bytes: %v", m, rerr)
+					break
+				}
+			}
+			results <- err
+		}
+	}()
+
+	cpu := benchRounds(b, c, dgram, k, func(_, n int) func() {
+		conn.SetReadDeadline(time.Now().Add(waitTimeout))
+		return func() {
+			rounds <- n
+			if err := <-results; err != nil {
+				b.Fatal(err)
 			}
 		}
 	})
