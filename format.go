@@ -166,7 +166,6 @@ const (
 // op captures one value and then matches the literal after it.
 type op struct {
 	code  opCode // a fused end rule and field for the common cases, or codeGeneric
-	view  uint8  // codeLitView, codeQuoteView: index into parseCompiled's views
 	field field
 	end   endRule
 	list  bool  // the value may be a ", "-joined list (endLiteral, literal starting with ' ')
@@ -196,16 +195,6 @@ const (
 	codeBodyBytes        // endDigits into BodyBytesSent
 	codeTimeLocal        // endFixed $time_local
 	codeRequest          // endRequest without kept parts
-)
-
-// String fields a fused op can store into, by op.view.
-const (
-	viewRemoteAddr = iota
-	viewRemoteUser
-	viewReferer
-	viewUserAgent
-	viewHost
-	numViews
 )
 
 // opErrors are an op's errors, made once when the format is compiled so
@@ -250,7 +239,7 @@ func (p *Parser) parseCompiled(r *Request, s []byte, base int, f *Format) error 
 				return o.errs.missing
 			}
 			if end-pos > 1 || end-pos == 1 && (s[pos] != '-' || !o.dash) {
-				r.setView(o.view, s[pos:end:end])
+				r.setString(o.field, s[pos:end:end])
 			}
 			pos = end + len(o.lit)
 			continue
@@ -262,7 +251,7 @@ func (p *Parser) parseCompiled(r *Request, s []byte, base int, f *Format) error 
 				return o.errs.missing
 			}
 			if end-pos > 1 || end-pos == 1 && (s[pos] != '-' || !o.dash) {
-				r.setView(o.view, s[pos:end:end])
+				r.setString(o.field, s[pos:end:end])
 			}
 			pos = end + len(o.lit)
 			continue
@@ -364,16 +353,8 @@ func (p *Parser) parseCompiled(r *Request, s []byte, base int, f *Format) error 
 			v = nil
 		}
 		switch o.field {
-		case fRemoteAddr:
-			r.RemoteAddr = v
-		case fRemoteUser:
-			r.RemoteUser = v
-		case fReferer:
-			r.Referer = v
-		case fUserAgent:
-			r.UserAgent = v
-		case fHost:
-			r.Host = v
+		case fRemoteAddr, fRemoteUser, fReferer, fUserAgent, fHost:
+			r.setString(o.field, v)
 		case fStatus:
 			if len(v) != 3 || v[0]-'0' > 9 || v[1]-'0' > 9 || v[2]-'0' > 9 {
 				return o.errs.value
@@ -395,18 +376,19 @@ func (p *Parser) parseCompiled(r *Request, s []byte, base int, f *Format) error 
 	return nil
 }
 
-// setView stores v in the string field that view names.
-func (r *Request) setView(view uint8, v []byte) {
-	switch view {
-	case viewRemoteAddr:
+// setString stores v in the string field f names, if f is one of them:
+// RemoteAddr, RemoteUser, Referer, UserAgent or Host.
+func (r *Request) setString(f field, v []byte) {
+	switch f {
+	case fRemoteAddr:
 		r.RemoteAddr = v
-	case viewRemoteUser:
+	case fRemoteUser:
 		r.RemoteUser = v
-	case viewReferer:
+	case fReferer:
 		r.Referer = v
-	case viewUserAgent:
+	case fUserAgent:
 		r.UserAgent = v
-	default:
+	case fHost:
 		r.Host = v
 	}
 }
@@ -1147,42 +1129,40 @@ func link(name string, items []item, esc escapeMode) (*Format, error) {
 			value:   valueError(it.label, it.field),
 		}
 		o.dash = esc != escapeJSON
-		o.code, o.view = fuse(&o)
+		o.code = fuse(&o)
 		prog.ops = append(prog.ops, o)
 	}
 	return &Format{name: name, kind: kindCompiled, prog: prog}, nil
 }
 
 // fuse picks the fast path for o, if one applies.
-func fuse(o *op) (opCode, uint8) {
-	view := -1
+func fuse(o *op) opCode {
 	switch o.field {
-	case fRemoteAddr:
-		view = viewRemoteAddr
-	case fRemoteUser:
-		view = viewRemoteUser
-	case fReferer:
-		view = viewReferer
-	case fUserAgent:
-		view = viewUserAgent
-	case fHost:
-		view = viewHost
+	case fRemoteAddr, fRemoteUser, fReferer, fUserAgent, fHost: // setString's fields
+		switch o.end {
+		case endLiteral:
+			return codeLitView
+		case endQuote:
+			return codeQuoteView
+		}
+	case fStatus:
+		if o.end == endDigits {
+			return codeStatus
+		}
+	case fBodyBytes:
+		if o.end == endDigits {
+			return codeBodyBytes
+		}
+	case fTimeLocal:
+		if o.end == endFixed {
+			return codeTimeLocal
+		}
+	case fRequest:
+		if o.end == endRequest && o.keep == 0 {
+			return codeRequest
+		}
 	}
-	switch {
-	case view >= 0 && o.end == endLiteral:
-		return codeLitView, uint8(view)
-	case view >= 0 && o.end == endQuote:
-		return codeQuoteView, uint8(view)
-	case o.field == fStatus && o.end == endDigits:
-		return codeStatus, 0
-	case o.field == fBodyBytes && o.end == endDigits:
-		return codeBodyBytes, 0
-	case o.field == fTimeLocal && o.end == endFixed:
-		return codeTimeLocal, 0
-	case o.field == fRequest && o.end == endRequest && o.keep == 0:
-		return codeRequest, 0
-	}
-	return codeGeneric, 0
+	return codeGeneric
 }
 
 // fixedWidth returns the width of a variable nginx always logs with the

@@ -230,14 +230,21 @@ func benchIngest(b *testing.B, dgram []byte, cfg Config) {
 	reportRounds(b, cpu)
 }
 
-func benchBareRead(b *testing.B, dgram []byte) {
-	k := roundSize(b, dgram)
-	conn := listenLoopback(b)
-	defer conn.Close()
+// bareSocket returns the round size for dgram, a loopback socket with the
+// Server's default receive buffer, closed when b ends, and a socket
+// connected to it to send from.
+func bareSocket(b *testing.B, dgram []byte) (k int, conn, c *net.UDPConn) {
+	k = roundSize(b, dgram)
+	conn = listenLoopback(b)
+	b.Cleanup(func() { conn.Close() })
 	if _, err := setReceiveBuffer(conn, defaultReceiveBuffer); err != nil {
 		b.Fatal(err)
 	}
-	c := dial(b, conn.LocalAddr().(*net.UDPAddr))
+	return k, conn, dial(b, conn.LocalAddr().(*net.UDPAddr))
+}
+
+func benchBareRead(b *testing.B, dgram []byte) {
+	k, conn, c := bareSocket(b, dgram)
 	buf := make([]byte, defaultMaxDatagram+1)
 
 	cpu := benchRounds(b, c, dgram, k, func(_, n int) func() {
@@ -257,13 +264,7 @@ func benchBareRead(b *testing.B, dgram []byte) {
 // benchBareReadGoroutine is benchBareRead with the loop on a goroutine of
 // its own, handed each round's size and waited for.
 func benchBareReadGoroutine(b *testing.B, dgram []byte) {
-	k := roundSize(b, dgram)
-	conn := listenLoopback(b)
-	defer conn.Close()
-	if _, err := setReceiveBuffer(conn, defaultReceiveBuffer); err != nil {
-		b.Fatal(err)
-	}
-	c := dial(b, conn.LocalAddr().(*net.UDPAddr))
+	k, conn, c := bareSocket(b, dgram)
 	rounds := make(chan int)
 	results := make(chan error)
 	defer close(rounds) // stops the reader
