@@ -394,3 +394,24 @@ func TestIndexByteFrom(t *testing.T) {
 		}
 	}
 }
+
+// TestCombinedHead checks which formats runCombinedHead takes: those that
+// start like nginx's combined, whatever follows.
+func TestCombinedHead(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		f    *Format
+		want bool
+	}{
+		{"nginx combined", mustNginx(t, nginxCombined), true},
+		{"nginx main", mustNginx(t, nginxMain), true},
+		{"ingress-nginx upstreaminfo", mustNginx(t, upstreamInfo), true},
+		{"escape=json", mustNginx(t, nginxJSON), false},
+		{"apache combined", mustApache(t, `%h %l %u %t \"%r\" %>s %b \"%{Referer}i\" \"%{User-Agent}i\"`), false},
+		{"combined without the user agent", mustNginx(t, `$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer"`), false},
+	} {
+		if got := c.f.prog.combinedHead; got != c.want {
+			t.Errorf("%s: combinedHead %v, want %v", c.name, got, c.want)
+		}
+	}
+}

@@ -206,6 +206,7 @@ func FuzzCompiledCombined(f *testing.F) {
 		if !bytes.Equal(line, orig) {
 			t.Fatal("Parse modified its input")
 		}
+		checkCombinedHead(t, format, line, &cr, cerr)
 		if cerr != nil && (ErrorReason(cerr) == "" || ErrorReason(cerr) == "other") {
 			t.Fatalf("error without a reason: %v", cerr)
 		}
@@ -344,6 +345,7 @@ func FuzzCompiled(f *testing.F) {
 		p := Parser{Format: format}
 		var r1, r2 Request
 		err1 := parseChecked(t, &p, &r1, line)
+		checkCombinedHead(t, format, line, &r1, err1)
 		all := views(&r1)
 		for _, v := range r1.Vars() {
 			all = append(all, v)
@@ -365,6 +367,29 @@ func FuzzCompiled(f *testing.F) {
 			t.Fatalf("a reused Request differs: %v / %v", err1, err)
 		}
 	})
+}
+
+// checkCombinedHead fails t unless r and err, what format gave for line,
+// are what the interpreter loop alone gives, when format's program starts
+// with combinedShape: runCombinedHead repeats those ops' code inline, and
+// the two must not drift apart.
+func checkCombinedHead(t *testing.T, format *Format, line []byte, r *Request, err error) {
+	t.Helper()
+	if !format.prog.combinedHead {
+		return
+	}
+	prog := *format.prog
+	prog.combinedHead = false
+	loopOnly := *format
+	loopOnly.prog = &prog
+	var lr Request
+	lerr := (&Parser{Format: &loopOnly}).Parse(&lr, line)
+	if lr.format == &loopOnly {
+		lr.format = format
+	}
+	if lerr != err || !reflect.DeepEqual(&lr, r) {
+		t.Fatalf("runCombinedHead and the loop differ on %q:\nhead %v %+v\nloop %v %+v", line, err, got(r), lerr, got(&lr))
+	}
 }
 
 // compiledFixtures are the lines BenchmarkParse runs through compiled
