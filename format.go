@@ -338,10 +338,14 @@ func (p *Parser) runOps(r *Request, s []byte, base int, ops []op, i, pos int) er
 		case fRemoteAddr, fRemoteUser, fReferer, fUserAgent, fHost:
 			r.setString(o.field, v)
 		case fStatus:
-			if len(v) != 3 || v[0]-'0' > 9 || v[1]-'0' > 9 || v[2]-'0' > 9 {
+			st, ok := 0, len(v) == 3
+			if ok {
+				st, ok = status3(v[0], v[1], v[2])
+			}
+			if !ok {
 				return o.errs.value
 			}
-			r.Status = int(v[0]-'0')*100 + int(v[1]-'0')*10 + int(v[2]-'0')
+			r.Status = st
 		case fExtra:
 			// A variable logged twice keeps its last value, empty or not.
 			r.vars[o.slot] = varSpan{}
@@ -398,11 +402,15 @@ func (o *op) quoteView(r *Request, s []byte, pos int) (int, error) {
 
 // status decodes three digits followed by the literal into Status.
 func (o *op) status(r *Request, s []byte, pos int) (int, bool) {
-	if pos+3 <= len(s) && s[pos]-'0' <= 9 && s[pos+1]-'0' <= 9 && s[pos+2]-'0' <= 9 && o.at(s, pos+3) {
-		r.Status = int(s[pos]-'0')*100 + int(s[pos+1]-'0')*10 + int(s[pos+2]-'0')
-		return pos + 3 + len(o.lit), true
+	if pos+3 > len(s) || !o.at(s, pos+3) {
+		return 0, false
 	}
-	return 0, false
+	st, ok := status3(s[pos], s[pos+1], s[pos+2])
+	if !ok {
+		return 0, false
+	}
+	r.Status = st
+	return pos + 3 + len(o.lit), true
 }
 
 // bodyBytes decodes at most 18 digits followed by the literal into
@@ -521,10 +529,14 @@ func (p *Parser) runCombinedHead(r *Request, s []byte, pos int, ops []op) (int, 
 	pos = end + len(o.lit)
 	// 4: $status (status)
 	o = &ops[4]
-	if !(pos+3 <= len(s) && s[pos]-'0' <= 9 && s[pos+1]-'0' <= 9 && s[pos+2]-'0' <= 9 && o.at(s, pos+3)) {
+	if pos+3 > len(s) || !o.at(s, pos+3) {
 		return 4, pos, nil
 	}
-	r.Status = int(s[pos]-'0')*100 + int(s[pos+1]-'0')*10 + int(s[pos+2]-'0')
+	st, ok := status3(s[pos], s[pos+1], s[pos+2])
+	if !ok {
+		return 4, pos, nil
+	}
+	r.Status = st
 	pos += 3 + len(o.lit)
 	// 5: $body_bytes_sent (bodyBytes)
 	o = &ops[5]
@@ -811,17 +823,7 @@ func decodeTimeISO(b []byte) (time.Time, bool) {
 	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6 && ok7 && ok8 && ok9) {
 		return time.Time{}, false
 	}
-	year := y1*100 + y2
-	if month < 1 || month > 12 || day < 1 || day > daysIn(month, year) || hour > 23 || minute > 59 ||
-		sec > 59 || offH > 23 || offM > 59 {
-		return time.Time{}, false
-	}
-	off := offH*60 + offM
-	if b[19] == '-' {
-		off = -off
-	}
-	unix := daysSinceEpoch(year, month, day)*86400 + int64(hour*3600+minute*60+sec) - int64(off)*60
-	return time.Unix(unix, 0).In(fixedZone(off)), true
+	return civilTime(y1*100+y2, month, day, hour, minute, sec, offH, offM, b[19] == '-')
 }
 
 // decimal splits "123.456" into 123 and 456000000 nanoseconds of the unit.

@@ -825,14 +825,19 @@ func decodeTimeLocal(b []byte) (time.Time, bool) {
 	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6 && ok7 && ok8) {
 		return time.Time{}, false
 	}
-	year = year*100 + yearLo
-	month := monthIndex(b[3], b[4], b[5])
-	if month == 0 || day < 1 || day > daysIn(month, year) || hour > 23 || minute > 59 || sec > 59 ||
-		offH > 23 || offM > 59 {
+	return civilTime(year*100+yearLo, monthIndex(b[3], b[4], b[5]), day, hour, minute, sec, offH, offM, b[21] == '-')
+}
+
+// civilTime checks the fields of a decoded timestamp and returns the time
+// they name in its own UTC offset, offH:offM east of UTC (west when
+// negative), for decodeTimeLocal and decodeTimeISO.
+func civilTime(year, month, day, hour, minute, sec, offH, offM int, negative bool) (time.Time, bool) {
+	if month < 1 || month > 12 || day < 1 || day > daysIn(month, year) || hour > 23 || minute > 59 ||
+		sec > 59 || offH > 23 || offM > 59 {
 		return time.Time{}, false
 	}
 	off := offH*60 + offM
-	if b[21] == '-' {
+	if negative {
 		off = -off
 	}
 	unix := daysSinceEpoch(year, month, day)*86400 + int64(hour*3600+minute*60+sec) - int64(off)*60
