@@ -106,3 +106,56 @@ foundsmall:
 notfound:
 	MOVQ	$-1, ret+32(FP)
 	RET
+
+// func indexEitherAVX512(b []byte, c1, c2 byte) int
+//
+// The same search 64 bytes at a time, comparing into mask registers. The
+// bytes after the last full block (and an input shorter than 64 bytes) are
+// read with one masked load, which neither reads past b nor faults on the
+// bytes it leaves out.
+TEXT ·indexEitherAVX512(SB), NOSPLIT, $0-40
+	MOVQ	b_base+0(FP), SI
+	MOVQ	b_len+8(FP), BX
+	MOVBLZX	c1+24(FP), AX
+	MOVBLZX	c2+25(FP), CX
+	MOVQ	SI, DI            // DI = start of b
+	VPBROADCASTB	AX, Z1
+	VPBROADCASTB	CX, Z2
+	CMPQ	BX, $64
+	JB	rest
+	LEAQ	-64(SI)(BX*1), R8 // R8 = start of the last full block
+
+loop:
+	VMOVDQU8	(SI), Z3
+	VPCMPEQB	Z1, Z3, K1
+	VPCMPEQB	Z2, Z3, K2
+	KORTESTQ	K1, K2
+	JNZ	found
+	ADDQ	$64, SI
+	CMPQ	SI, R8
+	JBE	loop
+	LEAQ	64(R8), BX
+	SUBQ	SI, BX            // BX = bytes left, 0 to 63
+
+rest:
+	MOVQ	$-1, DX
+	BZHIQ	BX, DX, DX        // DX = one bit for each byte left
+	KMOVQ	DX, K3
+	VMOVDQU8.Z	(SI), K3, Z3
+	VPCMPEQB	Z1, Z3, K3, K1    // masked: a zeroed byte must not match a 0 needle
+	VPCMPEQB	Z2, Z3, K3, K2
+	KORTESTQ	K1, K2
+	JNZ	found
+	VZEROUPPER
+	MOVQ	$-1, ret+32(FP)
+	RET
+
+found:
+	KORQ	K1, K2, K3
+	KMOVQ	K3, DX
+	TZCNTQ	DX, DX
+	ADDQ	DX, SI
+	SUBQ	DI, SI
+	VZEROUPPER
+	MOVQ	SI, ret+32(FP)
+	RET

@@ -1,0 +1,7 @@
+//go:build !amd64
+
+package ingest
+
+func indexEitherVariants() []indexEitherVariant {
+	return []indexEitherVariant{{"indexEither", indexEither}, {"indexEitherGeneric", indexEitherGeneric}}
+}
