@@ -255,7 +255,7 @@ func accessLine(line []byte) ([]byte, bool) {
 		return line, true
 	}
 	var r Request
-	msg, err := parseEnvelope(&r, line)
+	msg, err := new(Parser).parseEnvelope(&r, line)
 	return msg, err == nil
 }
 

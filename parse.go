@@ -239,9 +239,10 @@ type Parser struct {
 
 	lastTime    [timeLocalLen]byte // the last time_local text decoded, a copy
 	lastTimeVal time.Time
+	// last3164 is the last RFC 3164 timestamp found valid, a copy; zero
+	// until one is. Syslog stamps repeat like the access time does.
+	last3164 [rfc3164TimeLen]byte
 }
-
-var _ = bytes.IndexByte
 
 // Errors returned by Parse. Each failing line gets exactly one of them,
 // wrapped with the field it was found in: test with errors.Is, and use
@@ -348,7 +349,7 @@ func (p *Parser) Parse(r *Request, line []byte) error {
 	msg := line
 	if line[0] == '<' && (f == nil || f.prog == nil || !f.prog.leadsLT) {
 		var err error
-		if msg, err = parseEnvelope(r, line); err != nil {
+		if msg, err = p.parseEnvelope(r, line); err != nil {
 			return err
 		}
 	}
@@ -931,13 +932,9 @@ func fixedZone(offMinutes int) *time.Location {
 // the hostname is absent with nohostname, the tag may carry "[pid]"), or
 // RFC 5424 ("<190>1 2026-11-25T21:22:09.123+00:00 host app procid msgid
 // [sd] msg", the message possibly starting with a UTF-8 BOM).
-func parseEnvelope(r *Request, line []byte) ([]byte, error) {
-	// "<" 1*3DIGIT ">"
-	pri, i := 0, 1
-	for ; i < len(line) && i <= 4 && line[i] >= '0' && line[i] <= '9'; i++ {
-		pri = pri*10 + int(line[i]-'0')
-	}
-	if i == 1 || i > 4 || i >= len(line) || line[i] != '>' || pri > 191 {
+func (p *Parser) parseEnvelope(r *Request, line []byte) ([]byte, error) {
+	pri, i, ok := syslogPRI(line)
+	if !ok {
 		return nil, errPriority
 	}
 	r.SyslogPriority = pri
@@ -947,14 +944,36 @@ func parseEnvelope(r *Request, line []byte) ([]byte, error) {
 		return parse5424(r, rest[2:])
 	}
 	r.Envelope = EnvelopeRFC3164
-	return parse3164(r, rest)
+	return p.parse3164(r, rest)
+}
+
+// syslogPRI decodes the "<" 1*3DIGIT ">" that starts line, at most 191,
+// and returns it with the index of its '>'. Written out for the three
+// lengths rather than as a loop: it runs on every syslog line. A line of
+// fewer than five bytes cannot hold a PRI and a message.
+func syslogPRI(line []byte) (pri, end int, ok bool) {
+	if len(line) < 5 {
+		return 0, 0, false
+	}
+	a, b, c := line[1]-'0', line[2]-'0', line[3]-'0'
+	switch {
+	case a > 9:
+		return 0, 0, false
+	case b > 9:
+		pri, end = int(a), 2
+	case c > 9:
+		pri, end = int(a)*10+int(b), 3
+	default:
+		pri, end = int(a)*100+int(b)*10+int(c), 4
+	}
+	return pri, end, line[end] == '>' && pri <= 191
 }
 
 // rfc3164TimeLen is len("Nov  5 21:22:09").
 const rfc3164TimeLen = 15
 
-func parse3164(r *Request, s []byte) ([]byte, error) {
-	if len(s) < rfc3164TimeLen || !valid3164Time(s[:rfc3164TimeLen]) {
+func (p *Parser) parse3164(r *Request, s []byte) ([]byte, error) {
+	if len(s) < rfc3164TimeLen || !p.check3164Time(s[:rfc3164TimeLen]) {
 		return nil, errSyslogTime
 	}
 	r.SyslogTime = view(s, 0, rfc3164TimeLen)
@@ -1012,6 +1031,22 @@ func setTag(r *Request, tok []byte) {
 		}
 	}
 	r.SyslogTag = view(tok, 0, len(tok))
+}
+
+// check3164Time is valid3164Time for a run of lines: a repeat of the last
+// valid stamp costs two 8-byte comparisons.
+func (p *Parser) check3164Time(b []byte) bool {
+	_ = b[rfc3164TimeLen-1]
+	le := binary.LittleEndian
+	t := &p.last3164
+	if t[0] != 0 && le.Uint64(b) == le.Uint64(t[:]) && le.Uint64(b[7:]) == le.Uint64(t[7:]) {
+		return true
+	}
+	if !valid3164Time(b) {
+		return false
+	}
+	copy(t[:], b)
+	return true
 }
 
 // valid3164Time checks "Mmm dd hh:mm:ss" with the day padded by a space

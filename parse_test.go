@@ -494,3 +494,74 @@ func TestProtocolSplit(t *testing.T) {
 		}
 	}
 }
+
+// TestSyslogPRI compares syslogPRI with the loop it replaced, on every
+// string of '<' and up to five bytes drawn from digits, '>' and 'x'.
+func TestSyslogPRI(t *testing.T) {
+	loop := func(line []byte) (int, int, bool) {
+		pri, i := 0, 1
+		for ; i < len(line) && i <= 4 && line[i] >= '0' && line[i] <= '9'; i++ {
+			pri = pri*10 + int(line[i]-'0')
+		}
+		if i == 1 || i > 4 || i >= len(line) || line[i] != '>' || pri > 191 {
+			return 0, 0, false
+		}
+		return pri, i, true
+	}
+	alphabet := []byte("0179>x")
+	var walk func(line []byte)
+	walk = func(line []byte) {
+		wantPRI, wantEnd, wantOK := loop(line)
+		if len(line) < 5 {
+			// Too short for a PRI and a message: the loop may accept
+			// the PRI, syslogPRI rejects it; Parse fails both ways.
+			wantOK = false
+		}
+		pri, end, ok := syslogPRI(line)
+		if ok != wantOK || ok && (pri != wantPRI || end != wantEnd) {
+			t.Fatalf("syslogPRI(%q) = %d, %d, %v; want %d, %d, %v", line, pri, end, ok, wantPRI, wantEnd, wantOK)
+		}
+		if len(line) == 6 {
+			return
+		}
+		for _, c := range alphabet {
+			walk(append(line[:len(line):len(line)], c))
+		}
+	}
+	walk([]byte("<"))
+}
+
+// TestSyslogTimeCache runs stamps through one Parser in an order that
+// would let a wrong cache accept a bad stamp or reject a good one.
+func TestSyslogTimeCache(t *testing.T) {
+	const body = ` 203.0.113.7 - - [10/Oct/2026:13:55:36 +0000] "GET / HTTP/1.1" 200 1 "-" "-"`
+	var p Parser
+	var r Request
+	for _, c := range []struct {
+		stamp string
+		ok    bool
+	}{
+		{"Nov  5 21:22:09", true},
+		{"Nov  5 21:22:09", true},
+		{"Nov  5 21:22:60", true}, // a leap second
+		{"Nov  5 21:22:61", false},
+		{"Nov  5 21:22:09", true},
+		{"Nov 32 21:22:09", false},
+		{"Now  5 21:22:09", false},
+		{"Nov  5 21:22:10", true},
+		{"\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00", false},
+	} {
+		err := p.Parse(&r, []byte("<190>"+c.stamp+" web01 nginx:"+body))
+		if ok := err == nil; ok != c.ok {
+			t.Fatalf("%q: err = %v, want ok = %v", c.stamp, err, c.ok)
+		}
+		if c.ok && string(r.SyslogTime) != c.stamp {
+			t.Fatalf("%q: SyslogTime = %q", c.stamp, r.SyslogTime)
+		}
+	}
+	// The zero stamp, seen by a Parser that has cached nothing yet.
+	var fresh Parser
+	if err := fresh.Parse(&r, []byte("<190>\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00 web01 nginx:"+body)); err == nil {
+		t.Fatal("a stamp of zero bytes was accepted by a new Parser")
+	}
+}
