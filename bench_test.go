@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"testing"
+	"time"
 )
 
 // benchFixtures are the lines BenchmarkParse runs, one per file in testdata/:
@@ -111,4 +112,38 @@ func BenchmarkParseParallel(b *testing.B) {
 			})
 		})
 	}
+}
+
+// benchAlternating parses line with p in chunks of 20,000 lines, calling
+// set(p, false) before even chunks and set(p, true) before odd ones, and
+// reports the time per line of each side (<off>-ns/line, <on>-ns/line) and
+// their ratio (<on>/<off>). Alternating within one process cancels the
+// drift in machine speed that comparing two runs would measure along with
+// the code: on our VM the same binary's speed moves by a third within
+// minutes.
+func benchAlternating(b *testing.B, p *Parser, line []byte, set func(p *Parser, on bool), off, on string) {
+	const chunk = 20000
+	var r Request
+	var spent [2]time.Duration
+	var lines [2]int
+	for i := 0; b.Loop(); i++ {
+		side := i % 2
+		set(p, side == 1)
+		start := time.Now()
+		for range chunk {
+			if err := p.Parse(&r, line); err != nil || r.Status != 200 {
+				b.Fatalf("parse: err=%v status=%d", err, r.Status)
+			}
+		}
+		spent[side] += time.Since(start)
+		lines[side] += chunk
+	}
+	if lines[0] == 0 || lines[1] == 0 {
+		return // b.Loop's first, single iteration
+	}
+	offNs := float64(spent[0].Nanoseconds()) / float64(lines[0])
+	onNs := float64(spent[1].Nanoseconds()) / float64(lines[1])
+	b.ReportMetric(offNs, off+"-ns/line")
+	b.ReportMetric(onNs, on+"-ns/line")
+	b.ReportMetric(onNs/offNs, on+"/"+off)
 }

@@ -490,9 +490,12 @@ func hasCombinedHead(ops []op) bool {
 // this (p = 0.002); checkCombinedHead in the fuzz tests compares the two
 // paths on every input. It returns the index of the first op it did not
 // run (len(combinedShape), or an op whose fast path did not apply, for the
-// generic code) and the position there.
+// generic code) and the position there. Like parseAccess it takes the
+// request's, the referer's and the user agent's ends from the quote masks
+// when the line fits in them (lineMasks).
 func (p *Parser) runCombinedHead(r *Request, s []byte, pos int, ops []op) (int, int, error) {
 	ops = ops[:len(combinedShape):len(combinedShape)]
+	masked := p.quoteMasks(s)
 	// 0, 1: $remote_addr, $remote_user (litView)
 	for k := range 2 {
 		o := &ops[k]
@@ -520,8 +523,14 @@ func (p *Parser) runCombinedHead(r *Request, s []byte, pos int, ops []op) (int, 
 	pos = end + len(o.lit)
 	// 3: $request (request)
 	o = &ops[3]
-	if end = scanRequest(r, s, pos); end < 0 {
-		return 0, 0, o.errs.quote
+	end = -1
+	if masked {
+		end = p.maskedRequest(r, s, pos)
+	}
+	if end < 0 {
+		if end = scanRequest(r, s, pos); end < 0 {
+			return 0, 0, o.errs.quote
+		}
 	}
 	if !o.at(s, end) {
 		return 0, 0, o.errs.missing
@@ -557,7 +566,7 @@ func (p *Parser) runCombinedHead(r *Request, s []byte, pos int, ops []op) (int, 
 	// 6, 7: $http_referer, $http_user_agent (quoteView)
 	for k := 6; k < 8; k++ {
 		o := &ops[k]
-		end := closingQuote(s, pos, pos)
+		end := p.closingQuote(s, pos, masked)
 		if end < 0 {
 			return 0, 0, o.errs.quote
 		}

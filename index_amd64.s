@@ -1,3 +1,4 @@
+#include "go_asm.h"
 #include "textflag.h"
 
 // func indexEitherAVX2(b []byte, c1, c2 byte) int
@@ -158,4 +159,120 @@ found:
 	SUBQ	DI, SI
 	VZEROUPPER
 	MOVQ	SI, ret+32(FP)
+	RET
+
+// func quoteMasksAVX512(s []byte, m *lineMasks)
+//
+// Fills m for s, len(s) <= maskBytes: one 64-bit word of quotes and one of
+// queries for each 64 bytes, the last, partial, block read with a masked
+// load. Words past the end of s are left as they were.
+TEXT ·quoteMasksAVX512(SB), NOSPLIT, $0-32
+	MOVQ	s_base+0(FP), SI
+	MOVQ	s_len+8(FP), BX
+	MOVQ	m+24(FP), DI
+	LEAQ	lineMasks_queries(DI), DX
+	MOVL	$0x22, AX
+	VPBROADCASTB	AX, Z1
+	MOVL	$0x3f, AX
+	VPBROADCASTB	AX, Z2
+	CMPQ	BX, $64
+	JB	tail
+
+block:
+	VMOVDQU8	(SI), Z3
+	VPCMPEQB	Z1, Z3, K1
+	VPCMPEQB	Z2, Z3, K2
+	KMOVQ	K1, lineMasks_quotes(DI)
+	KMOVQ	K2, (DX)
+	ADDQ	$64, SI
+	ADDQ	$8, DI
+	ADDQ	$8, DX
+	SUBQ	$64, BX
+	CMPQ	BX, $64
+	JAE	block
+
+tail:
+	TESTQ	BX, BX
+	JEQ	done
+	MOVQ	$-1, AX
+	BZHIQ	BX, AX, AX
+	KMOVQ	AX, K3
+	VMOVDQU8.Z	(SI), K3, Z3
+	VPCMPEQB	Z1, Z3, K3, K1    // masked: a zeroed byte is no match
+	VPCMPEQB	Z2, Z3, K3, K2
+	KMOVQ	K1, lineMasks_quotes(DI)
+	KMOVQ	K2, (DX)
+
+done:
+	VZEROUPPER
+	RET
+
+// func quoteMasksAVX2(s []byte, m *lineMasks)
+//
+// quoteMasksAVX512 for CPUs with AVX2 only; len(s) must be at least 64.
+// The bytes after the last full block are covered by one overlapping
+// 64-byte load that ends where s ends, its masks shifted down past the
+// bytes already done.
+TEXT ·quoteMasksAVX2(SB), NOSPLIT, $0-32
+	MOVQ	s_base+0(FP), SI
+	MOVQ	s_len+8(FP), BX
+	MOVQ	m+24(FP), DI
+	LEAQ	lineMasks_queries(DI), DX
+	MOVL	$0x22, AX
+	VMOVD	AX, X1
+	VPBROADCASTB	X1, Y1
+	MOVL	$0x3f, AX
+	VMOVD	AX, X2
+	VPBROADCASTB	X2, Y2
+	LEAQ	-64(SI)(BX*1), R8 // R8 = start of the last 64 bytes
+	MOVQ	$64, CX
+	ANDQ	$63, BX           // BX = bytes after the last full block
+	SUBQ	BX, CX            // CX = bytes of the last 64 already done, if BX > 0
+
+block:
+	VMOVDQU	(SI), Y3
+	VMOVDQU	32(SI), Y4
+	VPCMPEQB	Y1, Y3, Y5
+	VPCMPEQB	Y1, Y4, Y6
+	VPCMPEQB	Y2, Y3, Y7
+	VPCMPEQB	Y2, Y4, Y8
+	VPMOVMSKB	Y5, AX
+	VPMOVMSKB	Y6, R9
+	SHLQ	$32, R9
+	ORQ	R9, AX
+	MOVQ	AX, lineMasks_quotes(DI)
+	VPMOVMSKB	Y7, AX
+	VPMOVMSKB	Y8, R9
+	SHLQ	$32, R9
+	ORQ	R9, AX
+	MOVQ	AX, (DX)
+	ADDQ	$64, SI
+	ADDQ	$8, DI
+	ADDQ	$8, DX
+	CMPQ	SI, R8
+	JBE	block
+
+	TESTQ	BX, BX
+	JEQ	done
+	VMOVDQU	(R8), Y3
+	VMOVDQU	32(R8), Y4
+	VPCMPEQB	Y1, Y3, Y5
+	VPCMPEQB	Y1, Y4, Y6
+	VPCMPEQB	Y2, Y3, Y7
+	VPCMPEQB	Y2, Y4, Y8
+	VPMOVMSKB	Y5, AX
+	VPMOVMSKB	Y6, R9
+	SHLQ	$32, R9
+	ORQ	R9, AX
+	SHRQ	CX, AX
+	MOVQ	AX, lineMasks_quotes(DI)
+	VPMOVMSKB	Y7, AX
+	VPMOVMSKB	Y8, R9
+	SHLQ	$32, R9
+	ORQ	R9, AX
+	SHRQ	CX, AX
+	MOVQ	AX, (DX)
+
+done:
+	VZEROUPPER
 	RET

@@ -1,9 +1,6 @@
 package ingest
 
-import (
-	"testing"
-	"time"
-)
+import "testing"
 
 // indexEitherVariants lists indexEither and every implementation this CPU
 // can run, so that each is tested whichever one indexEither picks.
@@ -18,12 +15,9 @@ func indexEitherVariants() []indexEitherVariant {
 	return vs
 }
 
-// BenchmarkParseAVX512 measures what the AVX-512 search is worth to Parse on
-// this machine: it parses the same line in chunks of 20,000, alternating
-// the AVX-512 and the AVX2 search from chunk to chunk, and reports both
-// per-line times and their ratio. Alternating within one process cancels
-// the drift in machine speed that separate runs (or GODEBUG=cpu.avx512bw=off
-// in a second process) would measure along with the code.
+// BenchmarkParseAVX512 measures what the AVX-512 versions of the request
+// search and the quote masks are worth to Parse on this machine, against
+// the AVX2 ones, alternating the two in one process (benchAlternating).
 func BenchmarkParseAVX512(b *testing.B) {
 	if !hasAVX512 {
 		b.Skip("no AVX-512 on this CPU")
@@ -32,32 +26,20 @@ func BenchmarkParseAVX512(b *testing.B) {
 	for _, name := range []string{"short", "path2k", "rfc3164-path2k"} {
 		line := readFixture(b, name)
 		b.Run(name, func(b *testing.B) {
-			const chunk = 20000
-			var p Parser
-			var r Request
-			var spent [2]time.Duration // [AVX2, AVX-512]
-			var lines [2]int
-			for i := 0; b.Loop(); i++ {
-				side := i % 2
-				hasAVX512 = side == 1
-				start := time.Now()
-				for range chunk {
-					if err := p.Parse(&r, line); err != nil || r.Status != 200 {
-						b.Fatalf("parse: err=%v status=%d", err, r.Status)
-					}
-				}
-				spent[side] += time.Since(start)
-				lines[side] += chunk
-			}
-			hasAVX512 = true
-			if lines[0] == 0 || lines[1] == 0 {
-				return // b.Loop's first, single iteration
-			}
-			avx2 := float64(spent[0].Nanoseconds()) / float64(lines[0])
-			avx512 := float64(spent[1].Nanoseconds()) / float64(lines[1])
-			b.ReportMetric(avx2, "avx2-ns/line")
-			b.ReportMetric(avx512, "avx512-ns/line")
-			b.ReportMetric(avx512/avx2, "avx512/avx2")
+			benchAlternating(b, new(Parser), line, func(_ *Parser, on bool) { hasAVX512 = on }, "avx2", "avx512")
 		})
 	}
+}
+
+// quoteMasksVariants lists the vector versions of quoteMasks this CPU can
+// run.
+func quoteMasksVariants() []quoteMasksVariant {
+	var vs []quoteMasksVariant
+	if hasAVX2 {
+		vs = append(vs, quoteMasksVariant{"quoteMasksAVX2", quoteMasksAVX2, 64})
+	}
+	if hasAVX512 {
+		vs = append(vs, quoteMasksVariant{"quoteMasksAVX512", quoteMasksAVX512, 0})
+	}
+	return vs
 }

@@ -5,18 +5,49 @@ import (
 	"testing"
 )
 
-// TestIndexEitherPageEnd puts b at the very end of a readable page followed
-// by one that cannot be read: a search that loads a byte past b faults.
-func TestIndexEitherPageEnd(t *testing.T) {
+// guardedPage returns a readable page followed by one that cannot be read.
+func guardedPage(t *testing.T) []byte {
 	page := syscall.Getpagesize()
 	mem, err := syscall.Mmap(-1, 0, 2*page, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_ANON|syscall.MAP_PRIVATE)
 	if err != nil {
 		t.Skip("mmap:", err)
 	}
-	defer syscall.Munmap(mem)
+	t.Cleanup(func() { syscall.Munmap(mem) })
 	if err := syscall.Mprotect(mem[page:], syscall.PROT_NONE); err != nil {
 		t.Skip("mprotect:", err)
 	}
+	return mem[:page:page]
+}
+
+// TestQuoteMasksPageEnd runs the vector quoteMasks over lines that end
+// where readable memory does.
+func TestQuoteMasksPageEnd(t *testing.T) {
+	page := guardedPage(t)
+	for i := range page {
+		page[i] = "ab\"?"[i%4]
+	}
+	for n := 0; n <= 300; n++ {
+		b := page[len(page)-n:]
+		var want lineMasks
+		quoteMasksGeneric(b, &want)
+		for _, v := range quoteMasksVariants() {
+			if n < v.minLen {
+				continue
+			}
+			var got lineMasks
+			v.fn(b, &got)
+			if got != want {
+				t.Fatalf("%s over %d bytes at a page end differs from quoteMasksGeneric", v.name, n)
+			}
+		}
+	}
+}
+
+// TestIndexEitherPageEnd puts b at the very end of a readable page followed
+// by one that cannot be read: a search that loads a byte past b faults.
+func TestIndexEitherPageEnd(t *testing.T) {
+	mem := guardedPage(t)
+	page := len(mem)
 	for i := range page {
 		mem[i] = 'a'
 	}

@@ -5,3 +5,5 @@ package ingest
 func indexEitherVariants() []indexEitherVariant {
 	return []indexEitherVariant{{"indexEither", indexEither}, {"indexEitherGeneric", indexEitherGeneric}}
 }
+
+func quoteMasksVariants() []quoteMasksVariant { return nil }

@@ -242,6 +242,17 @@ type Parser struct {
 	// last3164 is the last RFC 3164 timestamp found valid, a copy; zero
 	// until one is. Syslog stamps repeat like the access time does.
 	last3164 [rfc3164TimeLen]byte
+
+	masks lineMasks // of the line being parsed, when quoteMasks made them
+	// noMasks makes the parser scan for every field, as it does for lines
+	// longer than maskBytes; the fuzz tests compare the two ways.
+	noMasks bool
+}
+
+// quoteMasks fills p.masks for s and reports whether it did: s fits in
+// them and the CPU has the vector instructions.
+func (p *Parser) quoteMasks(s []byte) bool {
+	return len(s) <= maskBytes && !p.noMasks && quoteMasks(s, &p.masks)
 }
 
 // Errors returned by Parse. Each failing line gets exactly one of them,
@@ -381,6 +392,7 @@ func dashless(b []byte) []byte {
 // The address may hold spaces (a forwarded-for list), so the time field is
 // found first and the three leading fields are split from the right.
 func (p *Parser) parseAccess(r *Request, s []byte, kind formatKind) error {
+	masked := p.quoteMasks(s)
 	lb := findTimeField(s)
 	if lb < 0 {
 		return errNoTime
@@ -409,9 +421,14 @@ func (p *Parser) parseAccess(r *Request, s []byte, kind formatKind) error {
 		return errNoRequest
 	}
 	pos += 2
-	end := scanRequest(r, s, pos)
+	end := -1
+	if masked {
+		end = p.maskedRequest(r, s, pos)
+	}
 	if end < 0 {
-		return errQuoteRequest
+		if end = scanRequest(r, s, pos); end < 0 {
+			return errQuoteRequest
+		}
 	}
 
 	// " ddd "
@@ -450,7 +467,7 @@ func (p *Parser) parseAccess(r *Request, s []byte, kind formatKind) error {
 	if pos >= len(s) || s[pos] != '"' {
 		return errNoReferer
 	}
-	end = closingQuote(s, pos+1, pos+1)
+	end = p.closingQuote(s, pos+1, masked)
 	if end < 0 {
 		return errQuoteReferer
 	}
@@ -460,7 +477,7 @@ func (p *Parser) parseAccess(r *Request, s []byte, kind formatKind) error {
 		return errNoUserAgent
 	}
 	pos += 2
-	end = closingQuote(s, pos, pos)
+	end = p.closingQuote(s, pos, masked)
 	if end < 0 {
 		return errQuoteUserAgent
 	}
@@ -519,6 +536,19 @@ func closingQuote(s []byte, start, from int) int {
 		}
 		from = i + 1
 	}
+}
+
+// closingQuote is closingQuote(s, start, start), read from p.masks when
+// masked says they hold s: the first quote is the answer unless a
+// backslash precedes it.
+func (p *Parser) closingQuote(s []byte, start int, masked bool) int {
+	if masked {
+		i := p.masks.nextQuote(start, len(s))
+		if i < 0 || i == start || s[i-1] != '\\' {
+			return i
+		}
+	}
+	return closingQuote(s, start, start)
 }
 
 // escaped reports whether s[i] is preceded by an odd number of backslashes
@@ -613,6 +643,25 @@ func scanRequest(r *Request, s []byte, pos int) int {
 		return -1
 	}
 	setRequest(r, s, pos, m, end, query)
+	return end
+}
+
+// maskedRequest is scanRequest for the common request field, read from
+// p.masks: when the field's first quote has no backslash before it and a
+// status after it, that quote ends the field, and the query is the first
+// '?' before it. It returns -1, having set nothing, for any other field,
+// which scanRequest then reads.
+func (p *Parser) maskedRequest(r *Request, s []byte, pos int) int {
+	end := p.masks.nextQuote(pos, len(s))
+	if end < 0 || (end > pos && s[end-1] == '\\') || !endsRequest(s, end) {
+		return -1
+	}
+	m := methodEnd(s[pos:])
+	if m == 0 || pos+m >= len(s) || s[pos+m] != ' ' {
+		r.RequestLine = dashless(view(s, pos, end))
+		return end
+	}
+	setRequest(r, s, pos, m, end, p.masks.nextQuery(pos+m+1, end))
 	return end
 }
 
