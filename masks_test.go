@@ -12,8 +12,8 @@ type quoteMasksVariant struct {
 	minLen int // the shortest s it takes
 }
 
-// randomLine returns n bytes, mostly letters, with quotes and question
-// marks at random spots and bytes from 0x80 up.
+// randomLine returns n bytes, mostly letters, with quotes, question marks
+// and brackets at random spots and bytes from 0x80 up.
 func randomLine(rng *rand.Rand, n int) []byte {
 	b := make([]byte, n)
 	for i := range b {
@@ -24,6 +24,8 @@ func randomLine(rng *rand.Rand, n int) []byte {
 			b[i] = '?'
 		case k == 2:
 			b[i] = 0x80 | '"'
+		case k == 3:
+			b[i] = '['
 		default:
 			b[i] = 'a' + byte(rng.IntN(26))
 		}
@@ -52,9 +54,10 @@ func TestQuoteMasks(t *testing.T) {
 				}
 				var got lineMasks
 				v.fn(b, &got)
-				if !slices.Equal(got.quotes[:words], want.quotes[:words]) || !slices.Equal(got.queries[:words], want.queries[:words]) {
-					t.Fatalf("%s over %d bytes:\ngot  %x\n     %x\nwant %x\n     %x", v.name, n,
-						got.quotes[:words], got.queries[:words], want.quotes[:words], want.queries[:words])
+				for _, pair := range [][2]*[maskWords]uint64{{&got.quotes, &want.quotes}, {&got.queries, &want.queries}, {&got.brackets, &want.brackets}} {
+					if !slices.Equal(pair[0][:words], pair[1][:words]) {
+						t.Fatalf("%s over %d bytes:\ngot  %x\nwant %x", v.name, n, pair[0][:words], pair[1][:words])
+					}
 				}
 			}
 		}

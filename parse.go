@@ -393,7 +393,12 @@ func dashless(b []byte) []byte {
 // found first and the three leading fields are split from the right.
 func (p *Parser) parseAccess(r *Request, s []byte, kind formatKind) error {
 	masked := p.quoteMasks(s)
-	lb := findTimeField(s)
+	var lb int
+	if masked {
+		lb = p.maskedTimeField(s)
+	} else {
+		lb = findTimeField(s)
+	}
 	if lb < 0 {
 		return errNoTime
 	}
@@ -509,6 +514,16 @@ func findTimeField(s []byte) int {
 		}
 	}
 	return first
+}
+
+// maskedTimeField is findTimeField read from p.masks: the first '[' when
+// it has the time field's shape.
+func (p *Parser) maskedTimeField(s []byte) int {
+	i := p.masks.nextBracket(0, len(s))
+	if i > 0 && s[i-1] == ' ' && i+timeLocalLen+1 < len(s) && s[i+timeLocalLen+1] == ']' {
+		return i
+	}
+	return findTimeField(s)
 }
 
 // status3 decodes a three-digit status.
