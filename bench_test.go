@@ -147,3 +147,26 @@ func benchAlternating(b *testing.B, p *Parser, line []byte, set func(p *Parser, 
 	b.ReportMetric(onNs, on+"-ns/line")
 	b.ReportMetric(onNs/offNs, on+"/"+off)
 }
+
+// BenchmarkParseCompiledRatio measures the compiled nginx combined format
+// against the hand-written parser on the same lines, alternating the two in
+// one process (benchAlternating): the compiled/hand metric is the ratio
+// that separate rows of BenchmarkParse, a minute apart, cannot give on a
+// machine whose speed drifts.
+func BenchmarkParseCompiledRatio(b *testing.B) {
+	combined, err := CompileNginx(nginxCombined)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, name := range []string{"short", "path2k"} {
+		line := readFixture(b, name)
+		b.Run(name, func(b *testing.B) {
+			benchAlternating(b, new(Parser), line, func(p *Parser, compiled bool) {
+				p.Format = nil
+				if compiled {
+					p.Format = combined
+				}
+			}, "hand", "compiled")
+		})
+	}
+}
