@@ -218,9 +218,9 @@ done:
 // func quoteMasksAVX2(s []byte, m *lineMasks)
 //
 // quoteMasksAVX512 for CPUs with AVX2 only; len(s) must be at least 64.
-// The bytes after the last full block are covered by one overlapping
-// 64-byte load that ends where s ends, its masks shifted down past the
-// bytes already done.
+// The bytes after the last full block are covered by one more pass of the
+// loop over the last 64 bytes of s, its masks shifted down past the bytes
+// already done (the shift is 0 for the full blocks).
 TEXT ·quoteMasksAVX2(SB), NOSPLIT, $0-32
 	MOVQ	s_base+0(FP), SI
 	MOVQ	s_len+8(FP), BX
@@ -237,9 +237,8 @@ TEXT ·quoteMasksAVX2(SB), NOSPLIT, $0-32
 	VMOVD	AX, X9
 	VPBROADCASTB	X9, Y9
 	LEAQ	-64(SI)(BX*1), R8 // R8 = start of the last 64 bytes
-	MOVQ	$64, CX
 	ANDQ	$63, BX           // BX = bytes after the last full block
-	SUBQ	BX, CX            // CX = bytes of the last 64 already done, if BX > 0
+	XORL	CX, CX            // CX = the shift: bytes of this block already done
 
 block:
 	VMOVDQU	(SI), Y3
@@ -254,16 +253,19 @@ block:
 	VPMOVMSKB	Y6, R9
 	SHLQ	$32, R9
 	ORQ	R9, AX
+	SHRQ	CX, AX
 	MOVQ	AX, lineMasks_quotes(DI)
 	VPMOVMSKB	Y7, AX
 	VPMOVMSKB	Y8, R9
 	SHLQ	$32, R9
 	ORQ	R9, AX
+	SHRQ	CX, AX
 	MOVQ	AX, (DX)
 	VPMOVMSKB	Y10, AX
 	VPMOVMSKB	Y11, R9
 	SHLQ	$32, R9
 	ORQ	R9, AX
+	SHRQ	CX, AX
 	MOVQ	AX, (R10)
 	ADDQ	$64, SI
 	ADDQ	$8, DI
@@ -274,32 +276,11 @@ block:
 
 	TESTQ	BX, BX
 	JEQ	done
-	VMOVDQU	(R8), Y3
-	VMOVDQU	32(R8), Y4
-	VPCMPEQB	Y1, Y3, Y5
-	VPCMPEQB	Y1, Y4, Y6
-	VPCMPEQB	Y2, Y3, Y7
-	VPCMPEQB	Y2, Y4, Y8
-	VPCMPEQB	Y9, Y3, Y10
-	VPCMPEQB	Y9, Y4, Y11
-	VPMOVMSKB	Y5, AX
-	VPMOVMSKB	Y6, R9
-	SHLQ	$32, R9
-	ORQ	R9, AX
-	SHRQ	CX, AX
-	MOVQ	AX, lineMasks_quotes(DI)
-	VPMOVMSKB	Y7, AX
-	VPMOVMSKB	Y8, R9
-	SHLQ	$32, R9
-	ORQ	R9, AX
-	SHRQ	CX, AX
-	MOVQ	AX, (DX)
-	VPMOVMSKB	Y10, AX
-	VPMOVMSKB	Y11, R9
-	SHLQ	$32, R9
-	ORQ	R9, AX
-	SHRQ	CX, AX
-	MOVQ	AX, (R10)
+	MOVQ	R8, SI            // one more block: the last 64 bytes,
+	MOVQ	$64, CX
+	SUBQ	BX, CX            // shifted past the 64-BX bytes already done,
+	XORL	BX, BX            // and then no more
+	JMP	block
 
 done:
 	VZEROUPPER
