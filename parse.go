@@ -230,9 +230,10 @@ func (f *Format) Name() string { return f.name }
 // Parser parses access lines into Requests. The zero value parses the
 // combined format with syslog envelope detection.
 //
-// A Parser caches the last decoded timestamp, so it cannot be used from
-// concurrent goroutines: give each goroutine its own. It holds no reference
-// to the lines it has parsed.
+// A Parser caches the last decoded timestamps and keeps about 400 bytes of
+// scratch for the line it is parsing, so it cannot be used from concurrent
+// goroutines: give each goroutine its own. It holds no reference to the
+// lines it has parsed.
 type Parser struct {
 	// Format is the access-line format; nil means FormatCombined.
 	Format *Format
