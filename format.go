@@ -523,14 +523,8 @@ func (p *Parser) runCombinedHead(r *Request, s []byte, pos int, ops []op) (int, 
 	pos = end + len(o.lit)
 	// 3: $request (request)
 	o = &ops[3]
-	end = -1
-	if masked {
-		end = p.maskedRequest(r, s, pos)
-	}
-	if end < 0 {
-		if end = scanRequest(r, s, pos); end < 0 {
-			return 0, 0, o.errs.quote
-		}
+	if end = p.scanRequest(r, s, pos, masked); end < 0 {
+		return 0, 0, o.errs.quote
 	}
 	if !o.at(s, end) {
 		return 0, 0, o.errs.missing

@@ -427,14 +427,9 @@ func (p *Parser) parseAccess(r *Request, s []byte, kind formatKind) error {
 		return errNoRequest
 	}
 	pos += 2
-	end := -1
-	if masked {
-		end = p.maskedRequest(r, s, pos)
-	}
+	end := p.scanRequest(r, s, pos, masked)
 	if end < 0 {
-		if end = scanRequest(r, s, pos); end < 0 {
-			return errQuoteRequest
-		}
+		return errQuoteRequest
 	}
 
 	// " ddd "
@@ -662,15 +657,17 @@ func scanRequest(r *Request, s []byte, pos int) int {
 	return end
 }
 
-// maskedRequest is scanRequest for the common request field, read from
-// p.masks: when the field's first quote has no backslash before it and a
-// status after it, that quote ends the field, and the query is the first
-// '?' before it. It returns -1, having set nothing, for any other field,
-// which scanRequest then reads.
-func (p *Parser) maskedRequest(r *Request, s []byte, pos int) int {
+// scanRequest is scanRequest(r, s, pos), read from p.masks when masked
+// says they hold s: when the field's first quote has no backslash before it
+// and a status after it, that quote ends the field, and the query is the
+// first '?' before it. Any other field is left to the scanning function.
+func (p *Parser) scanRequest(r *Request, s []byte, pos int, masked bool) int {
+	if !masked {
+		return scanRequest(r, s, pos)
+	}
 	end := p.masks.nextQuote(pos, len(s))
 	if end < 0 || (end > pos && s[end-1] == '\\') || !endsRequest(s, end) {
-		return -1
+		return scanRequest(r, s, pos)
 	}
 	m := methodEnd(s[pos:])
 	if m == 0 || pos+m >= len(s) || s[pos+m] != ' ' {
