@@ -161,6 +161,15 @@ type Config struct {
 	// prefer BlockWhenQueueFull with a QueueLength of a few thousand, so
 	// that a burst waits in the socket's receive buffer rather than being
 	// dropped from a full queue.
+	//
+	// The copies allocate nothing once the pool has as many buffers, as
+	// large, as the backlog needs, with two exceptions that bytebufferpool
+	// makes to bound memory: a garbage collection empties the pool (it is
+	// a sync.Pool), and every 42,000 datagrams it recalibrates and from
+	// then on drops buffers larger than the size that covers 95% of them.
+	// So a datagram both larger than the common ones and rarer than 1 in
+	// 20 costs about three allocations (measured with 240-byte datagrams
+	// and a 2.3 KB one in every 50; with one in every 10, none).
 	QueueLength int
 
 	// Workers is the number of worker goroutines in queue mode. Default 1.
