@@ -557,6 +557,10 @@ func (s *Server) LocalAddr() net.Addr {
 // and sockets. It may be called at any time, from any goroutine. A reader
 // publishes its counts at the end of each batch, and a worker when the
 // queue is empty or every 64 datagrams, so Stats lags by at most that.
+// Each reader's and worker's counts are read as of one of its publishes,
+// so a datagram a reader counted has its outcome counted too; in queue
+// mode, though, a datagram counted by its reader may still wait for a
+// worker to frame and parse its lines.
 func (s *Server) Stats() Stats {
 	var st Stats
 	s.mu.Lock()

@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"iter"
+	"runtime"
 	"sync/atomic"
 
 	"golang.org/x/sys/cpu"
@@ -131,7 +132,11 @@ type tally struct {
 // owner writes them; Stats reads them. They are padded on both sides so that
 // two goroutines' counters never share a cache line.
 type counters struct {
-	_                                          cpu.CacheLinePad
+	_ cpu.CacheLinePad
+	// seq is odd while publish adds a batch. addTo reads until it sees
+	// the same even seq before and after, so that it never sums half a
+	// batch (a datagram counted whose lines are not).
+	seq                                        atomic.Uint64
 	datagrams, bytes, lines, parsed, truncated atomic.Uint64
 	droppedSource, droppedQueue, droppedClosed atomic.Uint64
 	panics, readErrors                         atomic.Uint64
@@ -146,6 +151,7 @@ func (c *counters) publish(t *tally) {
 			a.Add(n)
 		}
 	}
+	c.seq.Add(1)
 	add(&c.datagrams, t.datagrams)
 	add(&c.bytes, t.bytes)
 	add(&c.lines, t.lines)
@@ -160,26 +166,51 @@ func (c *counters) publish(t *tally) {
 			add(&c.parseErrors[i], t.parseErrors[i])
 		}
 	}
+	c.seq.Add(1)
 	*t = tally{}
 }
 
-// addTo adds c to s.
+// addTo adds c to s: the counts of whole batches, never of part of one.
 func (c *counters) addTo(s *Stats) {
-	s.Datagrams += c.datagrams.Load()
-	s.Bytes += c.bytes.Load()
-	s.Lines += c.lines.Load()
-	s.Parsed += c.parsed.Load()
-	s.Truncated += c.truncated.Load()
-	s.DroppedSource += c.droppedSource.Load()
-	s.DroppedQueueFull += c.droppedQueue.Load()
-	s.DroppedClosed += c.droppedClosed.Load()
-	s.HandlerPanics += c.panics.Load()
+	var t tally
+	for !c.load(&t) {
+		runtime.Gosched() // the owner is publishing: a dozen adds
+	}
+	s.Datagrams += t.datagrams
+	s.Bytes += t.bytes
+	s.Lines += t.lines
+	s.Parsed += t.parsed
+	s.Truncated += t.truncated
+	s.DroppedSource += t.droppedSource
+	s.DroppedQueueFull += t.droppedQueue
+	s.DroppedClosed += t.droppedClosed
+	s.HandlerPanics += t.panics
 	s.ReadErrors += c.readErrors.Load()
-	for i := range c.parseErrors {
-		n := c.parseErrors[i].Load()
+	for i, n := range t.parseErrors {
 		s.parseErrors[i] += n
 		s.ParseErrors += n
 	}
+}
+
+// load reads c into t and reports whether no publish ran meanwhile.
+func (c *counters) load(t *tally) bool {
+	seq := c.seq.Load()
+	if seq%2 != 0 {
+		return false
+	}
+	t.datagrams = c.datagrams.Load()
+	t.bytes = c.bytes.Load()
+	t.lines = c.lines.Load()
+	t.parsed = c.parsed.Load()
+	t.truncated = c.truncated.Load()
+	t.droppedSource = c.droppedSource.Load()
+	t.droppedQueue = c.droppedQueue.Load()
+	t.droppedClosed = c.droppedClosed.Load()
+	t.panics = c.panics.Load()
+	for i := range c.parseErrors {
+		t.parseErrors[i] = c.parseErrors[i].Load()
+	}
+	return c.seq.Load() == seq
 }
 
 // dropCounter turns the cumulative per-socket drop count that Linux
