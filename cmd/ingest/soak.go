@@ -14,9 +14,9 @@ import (
 	"strings"
 	"sync"
 	"syscall"
-	"text/tabwriter"
 	"time"
 
+	"github.com/flatheap/ingest/cmd/ingest/internal/loadgen"
 	"github.com/flatheap/ingest/heapwatch"
 )
 
@@ -51,16 +51,16 @@ Flags:
 // A soakScenario is a named load.
 type soakScenario struct {
 	name, about string
-	load        loadConfig
+	load        loadgen.Config
 }
 
 var soakScenarios = []soakScenario{
 	{"long-paths", "the original daemon's case: 1,500 lines/s, 2 KiB paths, half of the lines with a path never seen before (the default)",
-		loadConfig{Rate: 1500, PathLength: 2048, Paths: 1000, Unique: 0.5}},
+		loadgen.Config{Rate: 1500, PathLength: 2048, Paths: 1000, Unique: 0.5}},
 	{"short-paths", "1,500 lines/s, every path \"/\"",
-		loadConfig{Rate: 1500, PathLength: 1, Paths: 1}},
+		loadgen.Config{Rate: 1500, PathLength: 1, Paths: 1}},
 	{"stress", "as fast as the sender goes, every 2 KiB path distinct",
-		loadConfig{Rate: 0, PathLength: 2048, Unique: 1}},
+		loadgen.Config{Rate: 0, PathLength: 2048, Unique: 1}},
 }
 
 // soakRow is one sample of one receiver.
@@ -120,7 +120,7 @@ func runSoak(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	check := sc.load
 	check.Duration = *duration
-	if _, err := check.normalize(); err != nil {
+	if _, err := check.Normalize(); err != nil {
 		return fail("scenario %s: %v", sc.name, err)
 	}
 	names := strings.Split(*receiverList, ",")
@@ -260,20 +260,20 @@ func (s *soaker) describeRuns() string {
 
 // run sends the load to every child and records their reports until the
 // load is done and the children have reported once more.
-func (s *soaker) run(ctx context.Context, tableEvery time.Duration) (loadResult, error) {
+func (s *soaker) run(ctx context.Context, tableEvery time.Duration) (loadgen.Result, error) {
 	load := s.scenario.load
 	load.Duration = s.duration
 	for _, r := range s.runs {
 		load.Targets = append(load.Targets, r.addr)
 	}
 	type sent struct {
-		res loadResult
+		res loadgen.Result
 		err error
 	}
 	sendDone := make(chan sent, 1)
 	s.start0 = time.Now()
 	go func() {
-		res, err := sendLoad(ctx, load, nil)
+		res, err := loadgen.Send(ctx, load, nil)
 		sendDone <- sent{res, err}
 	}()
 
@@ -319,23 +319,66 @@ func (s *soaker) record(tr taggedReport) {
 	}
 }
 
+// soakColumn is one column of the progress table: a header and a width
+// that the widest value it is expected to hold fits in. The first two
+// columns are left-aligned, the numbers right-aligned.
+type soakColumn struct {
+	name  string
+	width int
+}
+
+var soakColumns = []soakColumn{
+	{"time", 6}, {"receiver", 8}, {"lines", 11}, {"keys", 9}, {"live heap", 11}, {"objects", 10},
+	{"bytes/object", 12}, {"retained", 11}, {"RSS", 11}, {"goroutines", 10}, {"GCs", 6},
+}
+
+// writeSoakRow writes cells under soakColumns, separated by two spaces,
+// so that the columns line up in every table of a run; a value wider than
+// its column pushes the rest of its row to the right, never the next
+// rows.
+func writeSoakRow(w io.Writer, cells []string) {
+	var b strings.Builder
+	for i, c := range cells {
+		if i > 0 {
+			b.WriteString("  ")
+		}
+		pad := max(soakColumns[i].width-len(c), 0)
+		if i < 2 {
+			b.WriteString(c)
+			if i < len(cells)-1 {
+				b.WriteString(strings.Repeat(" ", pad))
+			}
+		} else {
+			b.WriteString(strings.Repeat(" ", pad))
+			b.WriteString(c)
+		}
+	}
+	b.WriteByte('\n')
+	io.WriteString(w, b.String())
+}
+
 func (s *soaker) printTableHeader() {
-	fmt.Fprintln(s.stdout, "time  receiver  lines  keys  live heap  objects  bytes/object  retained  RSS  goroutines  GCs")
+	cells := make([]string, len(soakColumns))
+	for i, c := range soakColumns {
+		cells[i] = c.name
+	}
+	writeSoakRow(s.stdout, cells)
 }
 
 func (s *soaker) printTable() {
-	tw := tabwriter.NewWriter(s.stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
 	for _, run := range s.runs {
 		if len(run.rows) == 0 || run.stopped != "" {
 			continue
 		}
 		row := run.rows[len(run.rows)-1]
 		sm := row.sample
-		fmt.Fprintf(tw, "%v\t%s\t%d\t%d\t%s\t%d\t%.0f\t%s\t%s\t%d\t%d\t\n",
-			row.elapsed.Round(time.Second), run.name, row.lines, row.keys, mib(sm.LiveBytes),
-			sm.Objects, sm.BytesPerObject(), mib(sm.Retained()), rssText(sm), sm.Goroutines, sm.GCCycles)
+		writeSoakRow(s.stdout, []string{
+			row.elapsed.Round(time.Second).String(), run.name,
+			strconv.FormatInt(row.lines, 10), strconv.FormatInt(row.keys, 10), mib(sm.LiveBytes),
+			strconv.FormatUint(sm.Objects, 10), strconv.FormatFloat(sm.BytesPerObject(), 'f', 0, 64),
+			mib(sm.Retained()), rssText(sm), strconv.FormatUint(sm.Goroutines, 10), strconv.FormatUint(sm.GCCycles, 10),
+		})
 	}
-	tw.Flush()
 }
 
 // verdicts prints each receiver's verdict and returns the exit status.

@@ -1,4 +1,4 @@
-package main
+package loadgen
 
 import (
 	"context"
@@ -15,18 +15,18 @@ func BenchmarkLineGen(b *testing.B) {
 	for _, pathLen := range []int{32, 2048} {
 		for _, syslog := range []string{"none", "5424"} {
 			b.Run(fmt.Sprintf("path%d/%s", pathLen, syslog), func(b *testing.B) {
-				cfg, err := loadConfig{Count: 1, Syslog: syslog, PathLength: pathLen, Paths: 1000, Unique: 0.1}.normalize()
+				cfg, err := Config{Count: 1, Syslog: syslog, PathLength: pathLen, Paths: 1000, Unique: 0.1}.Normalize()
 				if err != nil {
 					b.Fatal(err)
 				}
 				g := newLineGen(cfg, "web01")
 				buf := make([]byte, 0, g.maxLine)
-				buf = g.appendLine(buf, time.Now())
+				buf = g.AppendLine(buf, time.Now())
 				b.SetBytes(int64(len(buf)))
 				b.ReportAllocs()
 				now := time.Now()
 				for b.Loop() {
-					buf = g.appendLine(buf[:0], now)
+					buf = g.AppendLine(buf[:0], now)
 					if len(buf) < pathLen {
 						b.Fatalf("line of %d bytes", len(buf))
 					}
@@ -63,7 +63,7 @@ func BenchmarkSendLoad(b *testing.B) {
 			}()
 			b.ReportAllocs()
 			b.ResetTimer()
-			res, err := sendLoad(context.Background(), loadConfig{
+			res, err := Send(context.Background(), Config{
 				Targets: []string{conn.LocalAddr().String()}, Count: int64(b.N), PathLength: 2048, Batch: batch,
 			}, nil)
 			b.StopTimer()

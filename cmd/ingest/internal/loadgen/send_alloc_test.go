@@ -1,6 +1,6 @@
 //go:build !race
 
-package main
+package loadgen
 
 import (
 	"net"
@@ -25,21 +25,21 @@ var sinkLine []byte
 // again.
 func TestLineGen_NoAllocs(t *testing.T) {
 	for _, syslog := range []string{"none", "3164", "5424"} {
-		cfg, err := loadConfig{Count: 1, Syslog: syslog, PathLength: 2048, Paths: 100, Unique: 0.5}.normalize()
+		cfg, err := Config{Count: 1, Syslog: syslog, PathLength: 2048, Paths: 100, Unique: 0.5}.Normalize()
 		require.NoError(t, err)
 		g := newLineGen(cfg, "web01")
 		buf := make([]byte, 0, g.maxLine)
 		now := time.Date(2026, 11, 26, 0, 30, 0, 0, time.Local)
 		testAllocs(t, syslog, func() {
 			now = now.Add(300 * time.Millisecond)
-			buf = g.appendLine(buf[:0], now)
+			buf = g.AppendLine(buf[:0], now)
 		})
 		sinkLine = buf
 	}
 }
 
 func TestLoadBatch_FillNoAllocs(t *testing.T) {
-	cfg, err := loadConfig{Count: 1, Syslog: "5424", PathLength: 512, LinesPerDatagram: 7, Unique: 1}.normalize()
+	cfg, err := Config{Count: 1, Syslog: "5424", PathLength: 512, LinesPerDatagram: 7, Unique: 1}.Normalize()
 	require.NoError(t, err)
 	g := newLineGen(cfg, "web01")
 	b := newLoadBatch(cfg, g.maxLine)
@@ -60,14 +60,14 @@ func TestSender_NoAllocs(t *testing.T) {
 	require.NoError(t, err)
 	defer sink.Close()
 	for _, batch := range []int{1, 32} {
-		cfg, err := loadConfig{Count: 1, Targets: []string{sink.LocalAddr().String()}, Batch: batch}.normalize()
+		cfg, err := Config{Count: 1, Targets: []string{sink.LocalAddr().String()}, Batch: batch}.Normalize()
 		require.NoError(t, err)
 		g := newLineGen(cfg, "web01")
 		b := newLoadBatch(cfg, g.maxLine)
 		b.fill(g, batch, time.Now())
 		tg, err := dialTarget(cfg.Targets[0], batch)
 		require.NoError(t, err)
-		var tr targetResult
+		var tr TargetResult
 		testAllocs(t, "send", func() {
 			if err := tg.send(b, &tr); err != nil {
 				t.Fatal(err)
