@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -25,6 +26,18 @@ A progress line goes to stderr every second, and a summary to stdout at the
 end, also after SIGINT or SIGTERM. A datagram refused by the kernel (for
 example ECONNREFUSED when nothing listens on a target) is counted, not fatal.
 
+With --routes-mix the lines are route-metrics traffic: paths from about 50
+API templates (/api/v1/users/{id}/orders/{uuid}) with random IDs, a --unique
+fraction of junk paths of --path-length bytes (default 2048) instead, and
+the virtual host, request time and upstream response time at the end of the
+line, in this nginx log_format (printed alone by --print-format):
+
+  ` + loadgen.RoutesLogFormat + `
+
+The summary then says how many lines each template made: the truth a
+receiver's per-route counts should match. The same --seed makes the same
+lines, but for their times.
+
 Exit status: 0 when every datagram was handed to the kernel, 1 when some
 were refused, 2 for a usage error or when a socket cannot be opened or
 written.
@@ -45,6 +58,9 @@ func runSend(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	lpd := fs.Int("lines-per-datagram", 1, "lines per datagram, joined with newlines; fewer when a datagram would exceed 65507 bytes")
 	batch := fs.Int("batch", loadgen.DefaultBatch, "datagrams per sendmmsg call on Linux; 1 for one write per datagram")
 	seed := fs.Int64("seed", 1, "seed of the generated paths and fields")
+	routesMix := fs.Bool("routes-mix", false, "send route-metrics traffic in the log_format --print-format prints (see above)")
+	printFormat := fs.Bool("print-format", false, "print the nginx log_format of --routes-mix lines and exit")
+	sources := fs.Int("sources", 1, "source sockets (ports) per target; batches take turns over them")
 	if status, ok := parseFlags(fs, args); !ok {
 		return status
 	}
@@ -52,6 +68,12 @@ func runSend(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "ingest send: unexpected argument %q\n", fs.Arg(0))
 		return 2
 	}
+	if *printFormat {
+		fmt.Fprintln(stdout, loadgen.RoutesLogFormat)
+		return 0
+	}
+	pathLengthSet := false
+	fs.Visit(func(f *flag.Flag) { pathLengthSet = pathLengthSet || f.Name == "path-length" })
 	cfg := loadgen.Config{
 		Rate:             *rate,
 		Duration:         *duration,
@@ -63,6 +85,11 @@ func runSend(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		LinesPerDatagram: *lpd,
 		Batch:            *batch,
 		Seed:             *seed,
+		Routes:           *routesMix,
+		Sources:          *sources,
+	}
+	if *routesMix && !pathLengthSet {
+		cfg.PathLength = 0 // the junk paths' default
 	}
 	for a := range strings.SplitSeq(*addr, ",") {
 		cfg.Targets = append(cfg.Targets, strings.TrimSpace(a))
@@ -72,7 +99,7 @@ func runSend(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	for _, f := range []struct {
 		name string
 		v    int
-	}{{"path-length", *pathLength}, {"paths", *paths}, {"lines-per-datagram", *lpd}, {"batch", *batch}} {
+	}{{"path-length", *pathLength}, {"paths", *paths}, {"lines-per-datagram", *lpd}, {"batch", *batch}, {"sources", *sources}} {
 		if f.v <= 0 {
 			fmt.Fprintf(stderr, "ingest send: --%s %d out of range: want 1 or more\n", f.name, f.v)
 			return 2
@@ -101,7 +128,8 @@ func runSend(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	return 0
 }
 
-// writeSummary writes the totals, then one line per target.
+// writeSummary writes the totals, then one line per target, then for
+// route traffic one line per route template and one for the junk paths.
 func writeSummary(w io.Writer, r loadgen.Result) {
 	fmt.Fprintf(w, "sent lines=%d datagrams=%d bytes=%d errors=%d elapsed=%s rate=%.0f lines/s targets=%d\n",
 		r.Lines, r.Datagrams, r.Bytes, r.SendErrors, r.Elapsed.Truncate(time.Millisecond), r.LinesPerSecond(), len(r.PerTarget))
@@ -112,5 +140,11 @@ func writeSummary(w io.Writer, r loadgen.Result) {
 		}
 		fmt.Fprintf(w, "target %s lines=%d datagrams=%d bytes=%d errors=%d calls=%d rate=%.0f lines/s\n",
 			t.Addr, t.Lines, t.Datagrams, t.Bytes, t.SendErrors, t.Calls, rate)
+	}
+	for _, rc := range r.Routes {
+		fmt.Fprintf(w, "route %s lines=%d\n", rc.Route, rc.Lines)
+	}
+	if r.Routes != nil {
+		fmt.Fprintf(w, "junk lines=%d\n", r.Junk)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"net"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -137,6 +138,9 @@ func TestSend_FlagErrors(t *testing.T) {
 	f("unique NaN out of range", "--count", "1", "--unique", "NaN")
 	f("--paths 0 out of range", "--count", "1", "--paths", "0")
 	f("--batch 0 out of range", "--count", "1", "--batch", "0")
+	f("--sources 0 out of range", "--count", "1", "--sources", "0")
+	f("sources 300 out of range", "--count", "1", "--sources", "300")
+	f("paths 3 with routes", "--count", "1", "--routes-mix", "--paths", "3")
 	f("batch 2000 out of range", "--count", "1", "--batch", "2000")
 	f("--lines-per-datagram -1 out of range", "--count", "1", "--lines-per-datagram", "-1")
 	f("path length 10 out of range: want 18", "--count", "1", "--path-length", "10", "--unique", "0.1")
@@ -160,4 +164,33 @@ func TestSend_Help(t *testing.T) {
 	stdout.Reset()
 	assert.Equal(t, 0, run([]string{"help"}, nil, &stdout, &stderr))
 	assert.Contains(t, stdout.String(), "send     send generated access-log lines over UDP (load generator)")
+}
+
+func TestSend_RoutesMix(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	require.Equal(t, 0, run([]string{"send", "--print-format"}, nil, &stdout, &stderr), stderr.String())
+	format := strings.TrimSuffix(stdout.String(), "\n")
+	_, err := ingest.CompileNginx(format)
+	require.NoError(t, err, format)
+
+	rcv := newLineSink(t)
+	stdout.Reset()
+	code := run([]string{"send", "--addr", rcv.addr, "--count", "400", "--rate", "0", "--routes-mix",
+		"--unique", "0.25", "--sources", "3", "--syslog", "3164"}, nil, &stdout, &stderr)
+	require.Equal(t, 0, code, stderr.String())
+	out := stdout.String()
+	assert.Regexp(t, `(?m)^route /api/v1/users/\{id\}/orders/\{uuid\} lines=[0-9]+$`, out)
+	assert.Regexp(t, `(?m)^junk lines=100$`, out)
+	var sum int
+	for _, m := range regexp.MustCompile(`(?m)^(?:route \S+|junk) lines=([0-9]+)$`).FindAllStringSubmatch(out, -1) {
+		n, err := strconv.Atoi(m[1])
+		require.NoError(t, err)
+		sum += n
+	}
+	assert.Equal(t, 400, sum, "the routes and the junk add up to the lines sent")
+	// The combined parser reads these lines too: the extra fields come
+	// after the user agent.
+	lines, _, bad := rcv.wait(400)
+	assert.Equal(t, 400, lines)
+	assert.Zero(t, bad)
 }

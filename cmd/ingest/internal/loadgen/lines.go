@@ -57,6 +57,13 @@ type LineGen struct {
 	rng        uint64
 	maxLine    int // no line is longer
 
+	// Config.Routes: the second random stream that picks templates and
+	// fills them, and the count of lines per template and of junk lines.
+	routes      bool
+	rng2        uint64
+	routeCounts []int64
+	junk        int64
+
 	sec       int64  // the Unix second the cached texts are for
 	timeLocal []byte // "[02/Jan/2006:15:04:05 -0700]"
 	header    []byte // 3164: the whole header; 5424: up to the seconds
@@ -102,6 +109,9 @@ func minPathLength(c Config) int {
 	if c.Unique > 0 {
 		return uniquePrefixLen
 	}
+	if c.Routes {
+		return 1 // PathLength is that of junk paths, and there are none
+	}
 	if c.Paths == 1 {
 		return 1 // "/" and filler; see appendPath
 	}
@@ -110,10 +120,10 @@ func minPathLength(c Config) int {
 
 // NewLineGen returns a generator of the lines c describes, with host as the
 // syslog HOSTNAME. Only the fields that shape lines matter: PathLength,
-// Paths, Unique, Syslog and Seed; the others are not checked.
+// Paths, Unique, Syslog, Routes and Seed; the others are not checked.
 func NewLineGen(c Config, host string) (*LineGen, error) {
 	c.Duration, c.Count, c.Rate, c.Targets = 0, 1, 0, nil
-	c.LinesPerDatagram, c.Batch = 0, 0
+	c.LinesPerDatagram, c.Batch, c.Sources = 0, 0, 0
 	c, err := c.Normalize()
 	if err != nil {
 		return nil, err
@@ -152,6 +162,12 @@ func newLineGen(c Config, host string) *LineGen {
 		headerMax = len("<190>1 ") + len(layout5424) + len(".000") + len(layout5424Zone) + 1 + len(host) + len(" nginx - - - ")
 	}
 	g.maxLine = headerMax + genFixedMax + c.PathLength
+	if c.Routes {
+		g.routes = true
+		g.rng2 = splitmix(g.rng ^ 0x7e57)
+		g.routeCounts = make([]int64, len(routeTemplates))
+		g.maxLine = headerMax + genFixedMax + max(c.PathLength, maxRoutePath) + routesFixedMax
+	}
 	return g
 }
 
@@ -237,12 +253,33 @@ func (g *LineGen) AppendLine(dst []byte, now time.Time) []byte {
 	dst = append(dst, genReferers[(r>>40)&3]...)
 	dst = append(dst, `" "`...)
 	dst = append(dst, genAgents[(r>>42)&3]...)
-	return append(dst, '"')
+	dst = append(dst, '"')
+	if g.routes {
+		dst = appendRouteTail(dst, splitmix(g.rng2^0x7a11))
+	}
+	return dst
 }
 
 // appendPath appends the next path: a unique one for the Unique fraction
-// of lines, spread evenly, and the next pool path otherwise.
+// of lines, spread evenly, and the next pool path otherwise; or, for
+// Config.Routes, a path from a random route template.
 func (g *LineGen) appendPath(dst []byte) []byte {
+	if g.routes {
+		g.rng2 = splitmix(g.rng2)
+		g.uniqueAcc += g.unique
+		if g.uniqueAcc < 1 {
+			i := g.rng2 % uint64(len(routeTemplates))
+			g.routeCounts[i]++
+			return appendRoutePath(dst, routeTemplates[i], g.rng2)
+		}
+		g.uniqueAcc--
+		g.junk++
+		start := len(dst)
+		dst = append(dst, '/', 'u')
+		dst = appendHex(dst, g.uniqueNext, 16)
+		g.uniqueNext++
+		return append(dst, g.template[len(dst)-start:]...)
+	}
 	if g.paths == 1 && g.unique == 0 {
 		// One path: no index needed, so any length down to "/" works.
 		dst = append(dst, '/')
@@ -263,4 +300,24 @@ func (g *LineGen) appendPath(dst []byte) []byte {
 		}
 	}
 	return append(dst, g.template[len(dst)-start:]...)
+}
+
+// RouteCount is the number of lines made from one route template.
+type RouteCount struct {
+	Route string // one of RouteTemplates
+	Lines int64
+}
+
+// Routes returns how many lines g made so far from each of RouteTemplates,
+// in their order, and how many with a junk path instead. Both are zero
+// unless g makes Config.Routes lines.
+func (g *LineGen) Routes() (routes []RouteCount, junk int64) {
+	if !g.routes {
+		return nil, 0
+	}
+	routes = make([]RouteCount, len(RouteTemplates))
+	for i, t := range RouteTemplates {
+		routes[i] = RouteCount{t, g.routeCounts[i]}
+	}
+	return routes, g.junk
 }

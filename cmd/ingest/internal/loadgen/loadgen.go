@@ -31,6 +31,9 @@ const (
 	DefaultPathLength = 32
 	// DefaultBatch is the batch size when Config.Batch is 0.
 	DefaultBatch = 32
+	// defaultJunkLength is the path length of Config.Routes' junk paths
+	// when Config.PathLength is 0.
+	defaultJunkLength = 2048
 	// DefaultRate is the rate "ingest send" offers when none is given;
 	// Config.Rate 0 means unpaced.
 	DefaultRate = 1000
@@ -51,6 +54,8 @@ const (
 	MaxLinesPerDatagram = 4096
 	// MaxBatch bounds Config.Batch.
 	MaxBatch = 1024
+	// MaxSources bounds Config.Sources.
+	MaxSources = 256
 	// MaxRunTime caps every run, also one bounded by Count only.
 	MaxRunTime = 24 * time.Hour
 	// MaxHostLength caps the syslog HOSTNAME taken from os.Hostname.
@@ -71,6 +76,18 @@ type Config struct {
 	LinesPerDatagram int           // default 1; lines joined with '\n'; fewer when the next line might not fit in MaxDatagramPayload
 	Batch            int           // datagrams per sendmmsg call on Linux (default 32); 1 = plain writes
 	Seed             int64         // deterministic generation: same seed, same lines (but for times)
+
+	// Routes makes lines in RoutesLogFormat whose paths come from
+	// RouteTemplates with random IDs, and whose host, request time and
+	// upstream response time vary. Unique is then the fraction of lines
+	// with a junk path instead: PathLength bytes (default 2048), never sent
+	// before in the run. Paths must be left at 1.
+	Routes bool
+	// Sources is the number of sockets, each with a port of its own, that
+	// send to each target (default 1, at most MaxSources). Batches take
+	// turns over them, so a receiver that spreads datagrams by source
+	// (SO_REUSEPORT) sees the load spread.
+	Sources int
 }
 
 // Result is what Send sent.
@@ -85,6 +102,13 @@ type Result struct {
 	SendErrors              int64 // datagrams refused, e.g. ECONNREFUSED/ENOBUFS, over all targets; counted, not fatal
 	Elapsed                 time.Duration
 	PerTarget               []TargetResult // in the order of Config.Targets
+
+	// With Config.Routes: the lines made from each of RouteTemplates, in
+	// their order, and the lines with a junk path. They add up to Lines,
+	// what was offered to each target, unless ctx ended the run in the
+	// middle of a batch.
+	Routes []RouteCount
+	Junk   int64
 }
 
 // TargetResult counts what one target's socket accepted.
@@ -119,8 +143,12 @@ func (c Config) Normalize() (Config, error) {
 			*v = d
 		}
 	}
+	if c.Routes {
+		def(&c.PathLength, defaultJunkLength)
+	}
 	def(&c.PathLength, DefaultPathLength)
 	def(&c.Paths, 1)
+	def(&c.Sources, 1)
 	def(&c.LinesPerDatagram, 1)
 	def(&c.Batch, DefaultBatch)
 	if c.Syslog == "" {
@@ -143,6 +171,10 @@ func (c Config) Normalize() (Config, error) {
 		return c, fmt.Errorf("lines per datagram %d out of range: want 1 to %d", c.LinesPerDatagram, MaxLinesPerDatagram)
 	case c.Batch < 1 || c.Batch > MaxBatch:
 		return c, fmt.Errorf("batch %d out of range: want 1 to %d", c.Batch, MaxBatch)
+	case c.Sources < 1 || c.Sources > MaxSources:
+		return c, fmt.Errorf("sources %d out of range: want 1 to %d", c.Sources, MaxSources)
+	case c.Routes && c.Paths != 1:
+		return c, fmt.Errorf("paths %d with routes: routes make their own paths; leave paths at 1", c.Paths)
 	}
 	if _, err := syslogEnvelope(c.Syslog); err != nil {
 		return c, err
@@ -198,12 +230,12 @@ func Send(ctx context.Context, cfg Config, progress io.Writer) (Result, error) {
 	targets := make([]*loadTarget, 0, len(cfg.Targets))
 	defer func() {
 		for _, t := range targets {
-			t.conn.Close()
+			t.close()
 		}
 	}()
 	for i, addr := range cfg.Targets {
 		res.PerTarget[i].Addr = addr
-		t, err := dialTarget(addr, cfg.Batch)
+		t, err := dialTarget(addr, cfg.Batch, cfg.Sources)
 		if err != nil {
 			return res, err
 		}
@@ -223,11 +255,11 @@ func Send(ctx context.Context, cfg Config, progress io.Writer) (Result, error) {
 	// A write blocked on a full socket buffer ends at the end of the run
 	// or when ctx ends, so the run stays bounded in time.
 	for _, t := range targets {
-		t.conn.SetWriteDeadline(end)
+		t.setWriteDeadline(end)
 	}
 	stopWrites := context.AfterFunc(ctx, func() {
 		for _, t := range targets {
-			t.conn.SetWriteDeadline(time.Unix(1, 0))
+			t.setWriteDeadline(time.Unix(1, 0))
 		}
 	})
 	defer stopWrites()
@@ -279,7 +311,7 @@ func Send(ctx context.Context, cfg Config, progress io.Writer) (Result, error) {
 				if isDeadline(err) && (ctx.Err() != nil || !time.Now().Before(end)) {
 					stopped = true // the run ended while the socket was full
 				} else {
-					res.finish(targets, start)
+					res.finish(targets, gen, start)
 					return res, fmt.Errorf("send to %s: %w", t.addr, err)
 				}
 			}
@@ -288,18 +320,19 @@ func Send(ctx context.Context, cfg Config, progress io.Writer) (Result, error) {
 			break
 		}
 	}
-	res.finish(targets, start)
+	res.finish(targets, gen, start)
 	return res, nil
 }
 
 func isDeadline(err error) bool { return errors.Is(err, os.ErrDeadlineExceeded) }
 
 // finish sets the totals from the targets' counts.
-func (r *Result) finish(targets []*loadTarget, start time.Time) {
+func (r *Result) finish(targets []*loadTarget, gen *LineGen, start time.Time) {
+	r.Routes, r.Junk = gen.Routes()
 	r.Elapsed = time.Since(start)
 	r.Lines, r.Datagrams, r.Bytes, r.SendErrors = 0, 0, 0, 0
 	for i, t := range targets {
-		r.PerTarget[i].Calls = t.sender.calls()
+		r.PerTarget[i].Calls = t.calls()
 		r.Lines = max(r.Lines, t.offered.Lines)
 		r.Datagrams = max(r.Datagrams, t.offered.Datagrams)
 		r.Bytes = max(r.Bytes, t.offered.Bytes)

@@ -36,6 +36,16 @@ func TestLineGen_NoAllocs(t *testing.T) {
 		})
 		sinkLine = buf
 	}
+	cfg, err := Config{Count: 1, Routes: true, Unique: 0.3}.Normalize()
+	require.NoError(t, err)
+	g := newLineGen(cfg, "web01")
+	buf := make([]byte, 0, g.maxLine)
+	now := time.Date(2026, 11, 26, 0, 30, 0, 0, time.Local)
+	testAllocs(t, "routes", func() {
+		now = now.Add(300 * time.Millisecond)
+		buf = g.AppendLine(buf[:0], now)
+	})
+	sinkLine = buf
 }
 
 func TestLoadBatch_FillNoAllocs(t *testing.T) {
@@ -65,7 +75,7 @@ func TestSender_NoAllocs(t *testing.T) {
 		g := newLineGen(cfg, "web01")
 		b := newLoadBatch(cfg, g.maxLine)
 		b.fill(g, batch, time.Now())
-		tg, err := dialTarget(cfg.Targets[0], batch)
+		tg, err := dialTarget(cfg.Targets[0], batch, 1)
 		require.NoError(t, err)
 		var tr TargetResult
 		testAllocs(t, "send", func() {
@@ -73,7 +83,7 @@ func TestSender_NoAllocs(t *testing.T) {
 				t.Fatal(err)
 			}
 		})
-		require.NoError(t, tg.conn.Close())
+		tg.close()
 		require.Positive(t, tr.Datagrams)
 	}
 }

@@ -34,6 +34,23 @@ func BenchmarkLineGen(b *testing.B) {
 			})
 		}
 	}
+	b.Run("routes", func(b *testing.B) {
+		g, err := NewLineGen(Config{Routes: true, Unique: 0.2}, "web01")
+		if err != nil {
+			b.Fatal(err)
+		}
+		buf := make([]byte, 0, g.MaxLine())
+		buf = g.AppendLine(buf, time.Now())
+		b.SetBytes(int64(len(buf)))
+		b.ReportAllocs()
+		now := time.Now()
+		for b.Loop() {
+			buf = g.AppendLine(buf[:0], now)
+			if len(buf) < 100 || buf[len(buf)-1] != '"' {
+				b.Fatalf("line %q", buf)
+			}
+		}
+	})
 }
 
 // BenchmarkSendLoad sends b.N lines with 2 KB paths, unpaced, to a

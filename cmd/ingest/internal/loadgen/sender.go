@@ -7,13 +7,20 @@ import (
 	"time"
 )
 
-// loadTarget is one receiver: a connected UDP socket and its sender.
+// loadTarget is one receiver: connected UDP sockets from one or more
+// source ports, each with its sender, taking turns batch by batch.
 type loadTarget struct {
 	addr    string
-	conn    *net.UDPConn
-	sender  datagramSender
-	failed  []bool // per datagram of the batch being sent
+	srcs    []loadSource // at least one
+	next    int          // the source of the next batch
+	failed  []bool       // per datagram of the batch being sent
 	offered TargetResult
+}
+
+// loadSource is one socket of a target.
+type loadSource struct {
+	conn   *net.UDPConn
+	sender datagramSender
 }
 
 // datagramSender sends batches of datagrams on a connected socket.
@@ -27,28 +34,62 @@ type datagramSender interface {
 	calls() int64
 }
 
-func dialTarget(addr string, batch int) (*loadTarget, error) {
+// dialTarget opens sources sockets connected to addr, each from a port of
+// its own.
+func dialTarget(addr string, batch, sources int) (*loadTarget, error) {
 	raddr, err := net.ResolveUDPAddr("udp", addr)
 	if err != nil {
 		return nil, err
 	}
-	conn, err := net.DialUDP("udp", nil, raddr)
-	if err != nil {
-		return nil, err
+	t := &loadTarget{addr: addr, failed: make([]bool, batch)}
+	for range sources {
+		conn, err := net.DialUDP("udp", nil, raddr)
+		if err != nil {
+			t.close()
+			return nil, err
+		}
+		s, err := newSender(conn, batch)
+		if err != nil {
+			conn.Close()
+			t.close()
+			return nil, err
+		}
+		t.srcs = append(t.srcs, loadSource{conn, s})
 	}
-	s, err := newSender(conn, batch)
-	if err != nil {
-		conn.Close()
-		return nil, err
+	return t, nil
+}
+
+func (t *loadTarget) close() {
+	for _, s := range t.srcs {
+		s.conn.Close()
 	}
-	return &loadTarget{addr: addr, conn: conn, sender: s, failed: make([]bool, batch)}, nil
+}
+
+// setWriteDeadline sets the write deadline of every socket of t.
+func (t *loadTarget) setWriteDeadline(d time.Time) {
+	for _, s := range t.srcs {
+		s.conn.SetWriteDeadline(d)
+	}
+}
+
+// calls returns the send system calls made on every socket of t.
+func (t *loadTarget) calls() int64 {
+	var n int64
+	for _, s := range t.srcs {
+		n += s.sender.calls()
+	}
+	return n
 }
 
 // send sends the batch and adds it to tr (accepted) and t.offered.
 func (t *loadTarget) send(b *loadBatch, tr *TargetResult) error {
 	failed := t.failed[:b.n]
 	clear(failed)
-	done, err := t.sender.send(b.dgs[:b.n], failed)
+	src := t.srcs[t.next]
+	if t.next++; t.next == len(t.srcs) {
+		t.next = 0
+	}
+	done, err := src.sender.send(b.dgs[:b.n], failed)
 	for i := range done {
 		lines, size := int64(b.lines[i]), int64(len(b.dgs[i]))
 		t.offered.Lines += lines
