@@ -25,6 +25,8 @@ package route
 
 import (
 	"bytes"
+	"encoding/binary"
+	"math/bits"
 
 	"github.com/flatheap/ingest"
 )
@@ -195,54 +197,66 @@ func (c segmentCut) String() string {
 // appendSegments appends the route of path, which begins with '/', made by
 // the automatic classes (or the literal segments). When ex is not nil it
 // records each segment's class in it.
+//
+// Runs of literal segments are copied in one piece: path[lit:j-1] is the
+// part of the route not yet appended, always a copy of the path.
 func (t *Templater) appendSegments(dst, path []byte, ex *Explanation) []byte {
-	start := len(dst)
-	i := 0 // index of the '/' before the current segment
+	out := 0 // the route's length so far, appended or pending
+	lit := 0 // where the pending literal run starts in path
+	j := 1   // the current segment's first byte
 	for nseg := 1; ; nseg++ {
-		j := i + 1
 		if nseg == t.maxSeg {
 			// The last segment allowed: it is kept only if it is the
 			// path's last. A remainder longer than MaxClassLen cannot be
 			// one kept segment, so it is not searched.
 			if len(path)-j > MaxClassLen || bytes.IndexByte(path[j:], '/') >= 0 {
-				return cut(dst, path[j:], cutSegments, ex)
+				return cut(append(dst, path[lit:j-1]...), path[j:], cutSegments, ex)
 			}
 		}
 		// Scan the segment: its end and the classes of its bytes.
 		lim := min(len(path), j+MaxClassLen)
 		k, m := scan(path[:lim], j)
 		if k == lim && k < len(path) && path[k] != '/' {
-			return cut(dst, path[j:], cutLong, ex)
+			return cut(append(dst, path[lit:j-1]...), path[j:], cutLong, ex)
 		}
 		if m&cBad != 0 {
-			return cut(dst, path[j:], cutBytes, ex)
+			return cut(append(dst, path[lit:j-1]...), path[j:], cutBytes, ex)
 		}
-		seg := path[j:k]
+		n := k - j
 		class := classLiteral
-		if t.auto {
-			class = classify(seg, m)
+		if t.auto && n > 0 {
+			// Short segments without an at sign are numbers or literals;
+			// the other classes need 12 bytes or more.
+			if m == cDigit {
+				class = classID
+			} else if n >= minHexLen || m&(cAt|cPct) != 0 {
+				class = classify(path[j:k], m)
+			}
 		}
-		text := seg
 		if class != classLiteral {
-			text = classText[class]
+			n = len(classText[class])
 		}
 		last := k == len(path)
 		room := MaxRouteLen - len(restSuffix)
 		if last {
 			room = MaxRouteLen
 		}
-		if len(dst)-start+1+len(text) > room {
-			return cut(dst, path[j:], cutLength, ex)
+		if out+1+n > room {
+			return cut(append(dst, path[lit:j-1]...), path[j:], cutLength, ex)
 		}
-		dst = append(dst, '/')
-		dst = append(dst, text...)
+		out += 1 + n
 		if ex != nil {
-			ex.Segments = append(ex.Segments, Segment{Text: clip(seg), Class: className[class]})
+			ex.Segments = append(ex.Segments, Segment{Text: clip(path[j:k]), Class: className[class]})
+		}
+		if class != classLiteral {
+			dst = append(dst, path[lit:j]...)
+			dst = append(dst, classText[class]...)
+			lit = k
 		}
 		if last {
-			return dst
+			return append(dst, path[lit:]...)
 		}
-		i = k
+		j = k + 1
 	}
 }
 
@@ -255,10 +269,33 @@ func cut(dst, rest []byte, why segmentCut, ex *Explanation) []byte {
 }
 
 // scan returns the index of the first '/' in p at or after j, or len(p),
-// and the OR of the classes of the bytes before it.
+// and the OR of the classes of the bytes before it. It reads 8 bytes at a
+// time while they are in p. It is not inlined: in its caller the mask
+// would live on the stack.
+//
+//go:noinline
 func scan(p []byte, j int) (int, uint16) {
 	var m uint16
-	for k := j; k < len(p); k++ {
+	k := j
+	for ; k+8 <= len(p); k += 8 {
+		w := binary.LittleEndian.Uint64(p[k:])
+		x := w ^ ('/' * ones)
+		// The lowest high bit of z marks the first '/' (the others may be
+		// false, after it).
+		if z := (x - ones) &^ x & highs; z != 0 {
+			n := bits.TrailingZeros64(z) >> 3
+			if n == 0 {
+				return k, m
+			}
+			// Fill the bytes from the '/' on with the first byte, whose
+			// class is counted anyway.
+			keep := uint64(1)<<(8*n) - 1
+			w = w&keep | (w&0xff)*ones&^keep
+			return k + n, m | classes(w)
+		}
+		m |= classes(w)
+	}
+	for ; k < len(p); k++ {
 		c := p[k]
 		if c == '/' {
 			return k, m
@@ -266,4 +303,13 @@ func scan(p []byte, j int) (int, uint16) {
 		m |= byteClass[c]
 	}
 	return len(p), m
+}
+
+const ones, highs = 0x0101010101010101, 0x8080808080808080
+
+// classes returns the OR of the classes of w's 8 bytes.
+func classes(w uint64) uint16 {
+	a := byteClass[byte(w)] | byteClass[byte(w>>8)] | byteClass[byte(w>>16)] | byteClass[byte(w>>24)]
+	b := byteClass[byte(w>>32)] | byteClass[byte(w>>40)] | byteClass[byte(w>>48)] | byteClass[byte(w>>56)]
+	return a | b
 }
