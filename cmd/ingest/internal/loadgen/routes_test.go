@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/netip"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -14,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/flatheap/ingest"
+	"github.com/flatheap/ingest/route"
 )
 
 // templateRegexps matches a path against each of RouteTemplates, with the
@@ -222,4 +224,33 @@ func TestSend_RoutesFromSources(t *testing.T) {
 		sum += rc.Lines
 	}
 	assert.Equal(t, int64(n), sum+res.Junk)
+}
+
+// TestLineGen_RoutesTemplated checks that the route package's automatic
+// classes give every generated API path its template, so that a receiver's
+// per-route counts can be compared with Result.Routes, and counts what
+// junk paths become.
+func TestLineGen_RoutesTemplated(t *testing.T) {
+	tm, err := route.New(route.Config{})
+	require.NoError(t, err)
+	g, err := NewLineGen(Config{Routes: true, Unique: 0.1, Seed: 5}, "web01")
+	require.NoError(t, err)
+	rt := newRouteTally(t, 2048)
+	junkRoutes := map[string]int{}
+	var buf []byte
+	now := time.Now()
+	for range 5000 {
+		buf = g.AppendLine(buf[:0], now)
+		rt.add(buf)
+		r := &rt.r
+		got := tm.Route(r.Method, r.Path)
+		if len(r.Path) == 2048 {
+			junkRoutes[got]++
+			continue
+		}
+		i := slices.IndexFunc(rt.res, func(re *regexp.Regexp) bool { return re.Match(r.Path) })
+		require.Equal(t, RouteTemplates[i], got, "path %s", r.Path)
+	}
+	t.Logf("%d junk paths gave %d routes", rt.junk, len(junkRoutes))
+	assert.Positive(t, len(junkRoutes))
 }
