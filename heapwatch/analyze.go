@@ -286,6 +286,8 @@ type Report struct {
 	Ceiling float64
 
 	restBPO Trend // bytes per object outside the tracked structures
+	// What persists judges the rises of Live and Unaccounted by.
+	livePersist, restPersist persistence
 }
 
 // Analyze judges how memory grew over the newest samples, which must be
@@ -306,6 +308,19 @@ type Report struct {
 // collection. With fewer than opt.MinGCCycles cycles in the window these
 // three trends are not fitted.
 //
+// The live heap counts as rising only when the rise persists: it rises in
+// both halves of the window (the half that grew less by at least a quarter
+// of the other), the newest quarter of the window keeps most of the rise and
+// the newest point has not fallen back from the highest by more than a
+// quarter of it. A step, a climb that began late in the window and a rise
+// that fell back (big buffers held while responses are in flight, then
+// freed) do not count; a leak counts once it has run for most of a window.
+//
+// When the samples carry budgets (Monitor.Track), the newest sample's
+// structures (at most MaxBudgets) are tracked through the window: Tracked is
+// their bytes at each live-heap point and Unaccounted the live heap minus
+// them; UnaccountedObjects is the object count minus their entries.
+//
 // The kind of growth is decided in this order, each rule only if the ones
 // before did not apply:
 //
@@ -314,20 +329,34 @@ type Report struct {
 //  3. too few GC cycles: Unknown if retained memory rises (live heap and
 //     garbage cannot be told apart), OffHeap if RSS rises, else Flat (an
 //     idle process: nothing allocates, nothing grows);
-//  4. live heap rises: when objects rise too, PinnedBuffers if the live
+//  4. live heap rises, with structures tracked: Filling if the tracked
+//     bytes grew and the unaccounted heap does not rise (or grew by no more
+//     than BudgetSlack times the tracked growth); otherwise the unaccounted
+//     heap, its objects and its bytes per object are judged as rule 5
+//     judges the whole heap, and the line names the filling structures too;
+//  5. live heap rises: when objects rise too, PinnedBuffers if the live
 //     heap grows by PinnedBytes or more per new object (the new objects are
 //     small views or keys that keep big buffers alive), else PerKey; when
 //     objects do not rise, PinnedBuffers if bytes per object rise; otherwise
 //     whichever of objects and bytes per object grew more in relative terms
 //     (live bytes are objects times bytes per object, so that one explains
 //     the growth);
-//  5. retained memory (total minus released) rises: Retained, unless
-//     the live heap rose steadily (Fit >= MinFit) by at least a quarter as
-//     many bytes, below its own thresholds: the runtime holds about twice
-//     the live heap (GOGC=100), so that explains half the rise, and rule 4
-//     applies as if the live heap had risen;
-//  6. RSS rises: OffHeap;
-//  7. Flat.
+//  6. retained memory (total minus released) or RSS rises while the live
+//     heap rose by at least a quarter as much, but did not persist: Unknown,
+//     with the reason (buffers in flight; judged again once the rise
+//     persists or falls back);
+//  7. retained memory (total minus released) rises: Retained, unless
+//     the live heap rose steadily (Fit >= MinFit) and persistently by at
+//     least a quarter as many bytes, below its own thresholds: the runtime
+//     holds about twice the live heap (GOGC=100), so that explains half the
+//     rise, and rules 4 and 5 apply as if the live heap had risen;
+//  8. RSS rises: Retained if retained memory grew by at least half as
+//     much, else OffHeap;
+//  9. Flat.
+//
+// Apart from the verdict, each tracked structure gets a BudgetState: at its
+// limit (within 5%) with Usage.Refused rising is BudgetAtLimit, a tuning
+// hint that String appends to any verdict, not a leak.
 func Analyze(samples []Sample, opt AnalyzeOptions) Report {
 	opt = opt.withDefaults()
 	if len(samples) == 0 {
@@ -416,9 +445,11 @@ func (r *Report) fitTrends(w []Sample, f *fitter, opt AnalyzeOptions) {
 		return
 	}
 	r.Live = f.fit(xs, ys, 0, x1)
+	r.livePersist = f.persistence(r.Live, xs, ys, x1)
 	if len(names) > 0 {
 		r.Tracked = f.fit(xs, ts, 0, x1)
 		r.Unaccounted = f.fit(xs, us, 0, x1)
+		r.restPersist = f.persistence(r.Unaccounted, xs, us, x1)
 	}
 
 	// The lower envelope of objects: groups of whole GC runs, each at least
@@ -486,6 +517,55 @@ func (r *Report) project() {
 	r.Ceiling = c
 }
 
+// fitHalves fits the points before x1/2 and those from it on, each over
+// its half of the window.
+func (f *fitter) fitHalves(xs, ys []float64, x1 float64) [2]Trend {
+	mid := x1 / 2
+	k, _ := slices.BinarySearch(xs, mid)
+	return [2]Trend{f.fit(xs[:k], ys[:k], 0, mid), f.fit(xs[k:], ys[k:], mid, x1)}
+}
+
+// persists reports whether a rise held: the median of the points of the
+// newest quarter of the window keeps at least 5/8 of the fitted growth over
+// the window (a steady rise keeps about 7/8), the newest point has not
+// fallen from the highest by more than a quarter of the rise to it, and the
+// rise shows in both halves of the window, the one that grew less by at
+// least a quarter of the other. A steady rise passes; a step, a climb that began late in the
+// window, and one that fell back do not. With too few points to fit a half,
+// the halves are not judged.
+func persists(p persistence) bool {
+	if p.t.Known() && (p.lastQuarter < p.t.Start+p.t.Growth()*5/8 || p.newest < p.peak-(p.peak-p.t.Start)/4) {
+		return false
+	}
+	if !p.halves[0].Known() || !p.halves[1].Known() {
+		return true
+	}
+	g1, g2 := p.halves[0].Growth(), p.halves[1].Growth()
+	return g1 > 0 && g2 > 0 && min(g1, g2) >= max(g1, g2)/4
+}
+
+// persistence is what persists judges a rise by: its trend, the trends of
+// the window's halves, and the median of the newest quarter's points, the
+// newest point and the highest.
+type persistence struct {
+	t           Trend
+	halves      [2]Trend
+	lastQuarter float64 // median of the points of the newest quarter of the window
+	newest      float64 // the newest point
+	peak        float64 // the highest point
+}
+
+func (f *fitter) persistence(t Trend, xs, ys []float64, x1 float64) persistence {
+	p := persistence{t: t, halves: f.fitHalves(xs, ys, x1)}
+	if k, _ := slices.BinarySearch(xs, x1*3/4); k < len(ys) {
+		f.sorted = append(f.sorted[:0], ys[k:]...)
+		p.lastQuarter = median(f.sorted)
+		p.newest = ys[len(ys)-1]
+		p.peak = slices.Max(ys)
+	}
+	return p
+}
+
 // classify applies the decision order documented on Analyze.
 func classify(r *Report, opt AnalyzeOptions) (Growth, string) {
 	if r.Samples < opt.MinSamples {
@@ -506,9 +586,9 @@ func classify(r *Report, opt AnalyzeOptions) (Growth, string) {
 		}
 		return Flat, fmt.Sprintf("retained memory and RSS flat; %d GC cycles, too few to judge the live heap", r.GCCycles)
 	}
-	liveUp := opt.rising(r.Live, opt.MinBytes)
+	liveUp := opt.rising(r.Live, opt.MinBytes) && persists(r.livePersist)
 	if !liveUp && retainedUp && r.Live.Slope > 0 && r.Live.Fit >= opt.MinFit &&
-		r.Live.Growth() >= r.Retained.Growth()/4 {
+		r.Live.Growth() >= r.Retained.Growth()/4 && persists(r.livePersist) {
 		// The runtime holds about twice the live heap (GOGC=100), so a
 		// steady live rise of a quarter of the retained rise explains half
 		// of it: the live heap grows, just below its own threshold.
@@ -517,7 +597,7 @@ func classify(r *Report, opt AnalyzeOptions) (Growth, string) {
 	if liveUp {
 		live, objs, bpo, what := r.Live, r.Objects, r.BytesPerObject, "live heap"
 		if r.Unaccounted.Known() {
-			beyond := opt.rising(r.Unaccounted, opt.MinBytes) &&
+			beyond := opt.rising(r.Unaccounted, opt.MinBytes) && persists(r.restPersist) &&
 				r.Unaccounted.Growth() > opt.BudgetSlack*max(r.Tracked.Growth(), 0)
 			if !beyond && r.Tracked.Growth() > 0 {
 				return Filling, "live heap rises within the tracked budgets, the rest flat"
@@ -539,8 +619,20 @@ func classify(r *Report, opt AnalyzeOptions) (Growth, string) {
 			return PinnedBuffers, what + " rises, mostly by bigger objects"
 		}
 	}
+	if (retainedUp || rssUp) && r.Live.Slope > 0 && !persists(r.livePersist) &&
+		r.Live.Growth() >= max(r.Retained.Growth(), r.RSS.Growth())/4 {
+		// The live heap climbed enough to explain the rest, but not steadily
+		// over the window: big buffers in flight, a burst, or a leak that
+		// started late in the window. Wait for it to persist or fall back.
+		return Unknown, fmt.Sprintf("live heap rose by %s but not steadily over the window (a step, a late "+
+			"climb or a fall back, as buffers in flight do); judging once it persists or falls back",
+			formatBytes(r.Live.Growth()))
+	}
 	if retainedUp {
 		return Retained, "retained memory rises, live heap flat"
+	}
+	if rssUp && r.Retained.Slope > 0 && r.Retained.Growth() >= r.RSS.Growth()/2 {
+		return Retained, "RSS rises with the memory the runtime retains, live heap flat"
 	}
 	if rssUp {
 		return OffHeap, "RSS rises, retained memory and live heap flat"
