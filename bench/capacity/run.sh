@@ -2,7 +2,8 @@
 # Capacity of one `ingest serve` on this machine, as docs/scaling.md reports it:
 #
 #   1. the highest rate `ingest send` reaches with 0 kernel drops and every
-#      line counted, for 150-byte and 2 KiB lines, with one reader and two;
+#      line counted, for short (about 200-byte) and 2 KiB lines, with one
+#      reader and two;
 #   2. the CPU time per line at 1,500 and 20,000 lines/s, from
 #      /proc/PID/stat (utime + stime of the whole serve process);
 #   3. how sender sockets spread over two processes sharing the port with
@@ -22,6 +23,7 @@ CPU_SECONDS=${CPU_SECONDS:-30}
 UDP_PORT=${UDP_PORT:-55140}
 HTTP_PORT=${HTTP_PORT:-59514}
 SERVE_ARGS=${SERVE_ARGS:-}
+SERVE_FLAGS=() # set below: the log format
 OUT=bench/capacity/out
 mkdir -p "$OUT"
 WORK=$(mktemp -d)
@@ -36,6 +38,7 @@ cleanup() {
 	rm -rf "$WORK"
 }
 trap cleanup EXIT
+trap 'echo "run.sh: line $LINENO failed: $BASH_COMMAND" >&2' ERR
 
 go build -o "$BIN" ./cmd/ingest
 CLK_TCK=$(getconf CLK_TCK)
@@ -49,7 +52,7 @@ start_serve() {
 	shift 2
 	# shellcheck disable=SC2086
 	"$BIN" serve --listen "127.0.0.1:$UDP_PORT" --http "127.0.0.1:$http" \
-		--heap-interval 1h --profile-dir "$WORK/profiles" $SERVE_ARGS "$@" \
+		--heap-interval 1h --profile-dir "$WORK/profiles" "${SERVE_FLAGS[@]}" $SERVE_ARGS "$@" \
 		>"$WORK/$name.out" 2>"$WORK/$name.err" &
 	PID=$!
 	SERVE_PIDS+=("$PID")
@@ -63,7 +66,7 @@ start_serve() {
 }
 
 stop_serve() {
-	kill "$1"
+	kill "$1" 2>/dev/null || true
 	wait "$1" 2>/dev/null || true
 	local keep=() p
 	for p in "${SERVE_PIDS[@]}"; do [ "$p" = "$1" ] || keep+=("$p"); done
@@ -97,32 +100,34 @@ settle() {
 	done
 }
 
-# send RATE SECONDS PATH_LENGTH [send flags...]: runs ingest send; sets
-# SENT (lines) and ACHIEVED (lines/s) from its summary.
+# send RATE SECONDS LINES: runs ingest send with the flags of LINES
+# (short or long); sets SENT (lines) and ACHIEVED (lines/s) from its
+# summary.
 send() {
-	local rate=$1 secs=$2 plen=$3
-	shift 3
+	local rate=$1 secs=$2 flags
+	if [ "$3" = short ]; then flags=("${SHORT[@]}"); else flags=("${LONG[@]}"); fi
 	local summary
 	summary=$("$BIN" send --addr "127.0.0.1:$UDP_PORT" --rate "$rate" --duration "${secs}s" \
-		--path-length "$plen" --paths 100 "$@" 2>/dev/null | head -1)
+		"${flags[@]}" 2>/dev/null) || true
+	summary=${summary%%$'\n'*}
 	SENT=$(echo "$summary" | sed -n 's/.* lines=\([0-9]*\) .*/\1/p')
 	ACHIEVED=$(echo "$summary" | sed -n 's/.* rate=\([0-9]*\) lines\/s.*/\1/p')
 }
 
-# line_length PATH_LENGTH: the bytes of one line at that path length,
-# measured on a running serve (HTTP_PORT).
+# line_length LINES: the average bytes of a line of LINES, measured on a
+# running serve (HTTP_PORT).
 line_length() {
 	local b0 l0 b1 l1
 	b0=$(metric "$HTTP_PORT" ingest_bytes_total)
 	l0=$(lines_of "$HTTP_PORT")
-	send 1000 1 "$1"
+	send 1000 2 "$1"
 	settle "$HTTP_PORT"
 	b1=$(metric "$HTTP_PORT" ingest_bytes_total)
 	l1=$(lines_of "$HTTP_PORT")
 	echo $(((b1 - b0) / (l1 - l0)))
 }
 
-# trial RATE PATH_LENGTH: one capacity trial on the serve at HTTP_PORT;
+# trial RATE LINES: one capacity trial on the serve at HTTP_PORT;
 # sets OK (1 when no kernel drop and every line counted), and logs it
 # with the average line length.
 trial() {
@@ -140,14 +145,15 @@ trial() {
 	log "  offered $rate/s: sent $SENT at $ACHIEVED lines/s, counted $((l1 - l0)) of $(((b1 - b0) / (l1 - l0 + 1))) B, kernel drops $((d1 - d0)), ok=$OK"
 }
 
-# capacity LABEL PATH_LENGTH SERVE_FLAGS...: the highest achieved rate
+# capacity LABEL LINES SERVE_FLAGS...: the highest achieved rate
 # with OK, by doubling the offered rate and then bisecting.
 capacity() {
 	local label=$1 plen=$2
 	shift 2
 	start_serve cap "$HTTP_PORT" "$@"
-	local pid=$PID
-	log "$label (serve $*; path length $plen; receive buffer $(metric "$HTTP_PORT" ingest_receive_buffer_bytes) B)"
+	local pid=$PID flags
+	if [ "$plen" = short ]; then flags=("${SHORT[@]}"); else flags=("${LONG[@]}"); fi
+	log "$label (serve $*; send ${flags[*]}; receive buffer $(metric "$HTTP_PORT" ingest_receive_buffer_bytes) B)"
 	local lo=0 lo_achieved=0 hi=0 rate=10000 limited=0
 	while [ "$rate" -le 1280000 ]; do
 		trial "$rate" "$plen"
@@ -185,7 +191,7 @@ capacity() {
 	stop_serve "$pid"
 }
 
-# cpu RATE PATH_LENGTH: CPU per line of one serve at RATE for CPU_SECONDS.
+# cpu RATE LINES: CPU per line of one serve at RATE for CPU_SECONDS.
 cpu() {
 	local rate=$1 plen=$2 t0 t1 l0 l1
 	start_serve cpu "$HTTP_PORT"
@@ -202,7 +208,7 @@ cpu() {
 	t1=$(cpu_ticks "$pid")
 	l1=$(lines_of "$HTTP_PORT")
 	local lines=$((l1 - l0)) ticks=$((t1 - t0))
-	log "RESULT cpu at $rate lines/s (achieved $ACHIEVED, path length $plen): $lines lines, $ticks ticks of 1/$CLK_TCK s;" \
+	log "RESULT cpu at $rate lines/s of $plen lines (achieved $ACHIEVED): $lines lines, $ticks ticks of 1/$CLK_TCK s;" \
 		"$(awk -v t="$ticks" -v n="$lines" -v hz="$CLK_TCK" 'BEGIN { printf "%.2f us CPU per line", t / hz / n * 1e6 }');" \
 		"idle: $idle ticks in 10 s"
 	stop_serve "$pid"
@@ -234,30 +240,35 @@ steps=("$@")
 log "# $(date -u +%Y-%m-%dT%H:%MZ) $(go version) $(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //') x$(nproc); load: $(cut -d' ' -f1-3 /proc/loadavg)"
 log "# bench/capacity/run.sh ${steps[*]}  (TRIAL=$TRIAL CPU_SECONDS=$CPU_SECONDS SERVE_ARGS=$SERVE_ARGS)"
 
-# Path lengths that make 150-byte and 2 KiB lines.
+# The lines: nginx route-metrics traffic (send --routes-mix: API paths
+# from about 50 templates, the host, request and upstream times), which
+# serve reads with route metrics. Short lines are the mix's own; long ones
+# carry a junk path, each never seen before, sized to make 2 KiB lines:
+# the worst case for the series store, whose budget they overflow.
+FORMAT=$("$BIN" send --print-format)
+SERVE_FLAGS=(--log-format "$FORMAT")
+SHORT=(--routes-mix)
+LONG=(--routes-mix --unique 1 --path-length 100)
 start_serve probe "$HTTP_PORT"
-base=$(line_length 32)
+short_len=$(line_length short)
+junk_base=$(line_length long)
 stop_serve "$PID"
-# The generator's fixed fields (a user agent, a referer) make its shortest
-# lines longer than 150 bytes: then the shortest it makes are measured.
-short=$((32 + 150 - base))
-[ "$short" -lt 4 ] && short=4
-long=$((32 + 2048 - base))
-log "# a line with a 32-byte path is $base bytes on average: path lengths $short (150 B or the shortest) and $long (2 KiB)"
+LONG=(--routes-mix --unique 1 --path-length $((100 + 2048 - junk_base)))
+log "# short lines: ${SHORT[*]}, $short_len B on average; long lines: ${LONG[*]}, 2048 B"
 
 for step in "${steps[@]}"; do
 	case $step in
 	capacity)
-		capacity "150 B, 1 reader" "$short" --readers 1
-		capacity "150 B, 2 readers" "$short" --readers 2
-		capacity "2 KiB, 1 reader" "$long" --readers 1
-		capacity "2 KiB, 2 readers" "$long" --readers 2
+		capacity "short lines, 1 reader" short --readers 1
+		capacity "short lines, 2 readers" short --readers 2
+		capacity "2 KiB lines, 1 reader" long --readers 1
+		capacity "2 KiB lines, 2 readers" long --readers 2
 		;;
 	cpu)
-		cpu 1500 "$short"
-		cpu 20000 "$short"
-		cpu 1500 "$long"
-		cpu 20000 "$long"
+		cpu 1500 short
+		cpu 20000 short
+		cpu 1500 long
+		cpu 20000 long
 		;;
 	spread)
 		for n in 2 4 8 16; do spread "$n"; done
