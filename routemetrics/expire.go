@@ -80,7 +80,8 @@ func (s *Store) expireGroup(g *group, cutoff int64) (int, bool) {
 	removed := len(old) - keep
 	size := int64(removed) * entryBytes
 	if keep == 0 {
-		size += groupBytes + int64(len(g.key))
+		// The first entry is part of the group.
+		size += groupBytes + int64(len(g.key)) - entryBytes
 		for c := range g.hists {
 			if g.hists[c].Load() != nil {
 				size += histBytes(len(s.bounds))

@@ -171,7 +171,7 @@ func (s *Store) histograms(p *promWriter, help, name string, which int, snap []*
 			if h == nil {
 				continue
 			}
-			part := h.part(which, nb)
+			part := histPart(h.v, which, nb)
 			var total uint64
 			for i := 0; i <= nb; i++ {
 				total += part[i].Load()

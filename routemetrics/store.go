@@ -75,6 +75,13 @@ type group struct {
 	// write lock.
 	entries atomic.Pointer[[]*entry]
 	hists   [numClasses]atomic.Pointer[classHist]
+
+	// The first entry, and the slice of one that holds it, are part of
+	// the group's own allocation: a group of one status is read from
+	// adjacent memory.
+	firstSlice []*entry
+	firstArr   [1]*entry
+	first      entry
 }
 
 // An entry is one key's counters.
@@ -84,8 +91,8 @@ type entry struct {
 	requests  atomic.Uint64
 	respBytes atomic.Uint64
 	reqBytes  atomic.Uint64
-	seen      atomic.Int64 // the store's clock at the last line
-	hist      *classHist
+	seen      atomic.Int64    // the store's clock at the last line
+	hist      []atomic.Uint64 // its class's classHist.v
 }
 
 // classHist holds the request-time and upstream-time histograms of one
@@ -101,14 +108,15 @@ const (
 	histUpstream = 1
 )
 
-func (h *classHist) part(which, nb int) []atomic.Uint64 {
+// histPart returns histogram which of a classHist's v.
+func histPart(v []atomic.Uint64, which, nb int) []atomic.Uint64 {
 	n := nb + 2
-	return h.v[which*n : which*n+n : which*n+n]
+	return v[which*n : which*n+n : which*n+n]
 }
 
-func (s *Store) observeHist(h *classHist, which int, d time.Duration) {
+func (s *Store) observeHist(v []atomic.Uint64, which int, d time.Duration) {
 	nb := len(s.bounds)
-	p := h.part(which, nb)
+	p := histPart(v, which, nb)
 	ns := int64(d)
 	i := 0
 	for i < nb && ns > s.bounds[i] {
@@ -120,11 +128,11 @@ func (s *Store) observeHist(h *classHist, which int, d time.Duration) {
 
 // Estimated sizes, in bytes, of what the store holds; see Stats.
 var (
-	// groupBytes is a group, its map entry (a hash and a pointer, with
-	// the map's own overhead), its entries slice header, and its pointer
-	// in a scrape's snapshot.
-	groupBytes = int64(unsafe.Sizeof(group{})) + 64 + 24 + 8
-	// entryBytes is an entry, rounded up to its size class, and its
+	// groupBytes is a group with its first entry, its map entry (a hash
+	// and a pointer, with the map's own overhead), and its pointer in a
+	// scrape's snapshot.
+	groupBytes = int64(unsafe.Sizeof(group{})) + 64 + 8
+	// entryBytes is another entry, rounded up to its size class, and its
 	// pointer in the entries slice (which is copied when it grows).
 	entryBytes = int64(unsafe.Sizeof(entry{})) + 16 + 16
 )
@@ -135,7 +143,7 @@ func histBytes(nb int) int64 { return int64(unsafe.Sizeof(classHist{})) + int64(
 // maxKeyBytes is the most one key can cost: its own group with the
 // longest labels, an entry and a histogram.
 func (s *Store) maxKeyBytes() int64 {
-	return groupBytes + keyCap + entryBytes + histBytes(len(s.bounds))
+	return groupBytes + keyCap + histBytes(len(s.bounds))
 }
 
 // observe adds v to the key (key, status), or to its overflow series when
@@ -271,15 +279,15 @@ func (s *Store) insert(key []byte, status uint16, v *values, limit int64) bool {
 			break
 		}
 	}
-	size := entryBytes
+	var size int64
 	if g == nil {
 		k := string(key)
 		i := strings.IndexByte(k, keySep)
 		j := i + 1 + strings.IndexByte(k[i+1:], keySep)
 		g = &group{key: k, hash: hk, next: sh.m[hk], vhost: k[:i], route: k[i+1 : j], method: k[len(k)-1]}
-		g.entries.Store(new([]*entry))
-		sh.m[hk] = g
 		size += groupBytes + int64(len(k))
+	} else {
+		size += entryBytes
 	}
 	c := statusClass(status)
 	h := g.hists[c].Load()
@@ -288,12 +296,23 @@ func (s *Store) insert(key []byte, status uint16, v *values, limit int64) bool {
 		g.hists[c].Store(h)
 		size += histBytes(len(s.bounds))
 	}
-	e := &entry{status: status, hist: h}
-	old := *g.entries.Load()
-	es := make([]*entry, len(old), len(old)+1)
-	copy(es, old)
-	es = append(es, e)
-	g.entries.Store(&es)
+	// The entry is complete before a scrape, which reads entries without
+	// the shard's lock, can see it.
+	var e *entry
+	if old := g.entries.Load(); old == nil {
+		e = &g.first
+		e.status, e.hist = status, h.v
+		g.firstArr[0] = e
+		g.firstSlice = g.firstArr[:]
+		g.entries.Store(&g.firstSlice)
+		sh.m[hk] = g
+	} else {
+		e = &entry{status: status, hist: h.v}
+		es := make([]*entry, len(*old), len(*old)+1)
+		copy(es, *old)
+		es = append(es, e)
+		g.entries.Store(&es)
+	}
 	s.bytes.Add(size)
 	s.add(e, v)
 	return true
