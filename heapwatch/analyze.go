@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math"
 	"slices"
-	"strings"
 	"time"
 )
 
@@ -29,10 +28,22 @@ const (
 	// OffHeap: memory outside the Go heap; RSS rises while the memory the
 	// runtime holds stays flat.
 	OffHeap
+	// Filling: the live heap rises, but structures tracked with
+	// Monitor.Track explain the rise, below their limits, and the rest of
+	// the heap is flat. Bounded growth, not a leak; Growing is false. It is
+	// the last kind: the kinds run from Unknown to Filling without a gap.
+	Filling
 )
 
-// RetainedGrowth is another name for Retained.
-const RetainedGrowth = Retained
+// Kinds returns every kind of growth, from Unknown to Filling, for a daemon
+// that exports one series per kind.
+func Kinds() []Growth {
+	out := make([]Growth, 0, Filling+1)
+	for g := Unknown; g <= Filling; g++ {
+		out = append(out, g)
+	}
+	return out
+}
 
 var growthLabels = [...]string{
 	Unknown:       "unknown",
@@ -42,6 +53,7 @@ var growthLabels = [...]string{
 	Retained:      "retained",
 	GoroutineLeak: "goroutine-leak",
 	OffHeap:       "off-heap",
+	Filling:       "filling",
 }
 
 var growthPhrases = [...]string{
@@ -52,6 +64,7 @@ var growthPhrases = [...]string{
 	Retained:      "fragmentation or memory not returned to the OS",
 	GoroutineLeak: "goroutine leak",
 	OffHeap:       "memory outside the Go heap",
+	Filling:       "filling declared budgets",
 }
 
 var growthExplanations = [...]string{
@@ -77,10 +90,15 @@ var growthExplanations = [...]string{
 	OffHeap: "RSS rises while the memory the Go runtime holds stays flat: the growth is outside the Go " +
 		"heap, in cgo or C libraries, memory mapped with syscall.Mmap, or thread stacks. Go heap " +
 		"profiles will not show it.",
+	Filling: "The live heap rises, but the structures the program declared with Monitor.Track (caches, " +
+		"interners, tables) explain the rise: they are filling up to their limits, and the rest of the " +
+		"heap is flat. The growth stops at the projected ceiling, the rest plus every limit. If that " +
+		"ceiling is too high, lower the limits; if the growth goes on past it, a structure reports less " +
+		"than it holds.",
 }
 
 // String returns a short label: "unknown", "flat", "per-key",
-// "pinned-buffers", "retained", "goroutine-leak" or "off-heap".
+// "pinned-buffers", "retained", "goroutine-leak", "off-heap" or "filling".
 func (g Growth) String() string {
 	if g < 0 || int(g) >= len(growthLabels) {
 		return fmt.Sprintf("growth(%d)", int(g))
@@ -105,21 +123,24 @@ func (g Growth) Explain() string {
 	return growthExplanations[g]
 }
 
-// Growing reports whether g is a kind of growth (not Unknown or Flat).
-func (g Growth) Growing() bool { return g > Flat && int(g) < len(growthLabels) }
+// Growing reports whether g is growth that nothing bounds: PerKey,
+// PinnedBuffers, Retained, GoroutineLeak or OffHeap. It is false for
+// Unknown, Flat and Filling (growth within declared budgets).
+func (g Growth) Growing() bool { return g >= PerKey && g <= OffHeap }
 
-// Defaults of AnalyzeOptions; see the fields for why.
+// Defaults of AnalyzeOptions; the fields say why.
 const (
-	DefaultWindow         = 60 * time.Second
-	DefaultMinSamples     = 10
-	DefaultMinGCCycles    = 4
-	DefaultMinFit         = 0.6
-	DefaultGrowthFraction = 0.05
-	DefaultMinBytes       = 256 << 10
-	DefaultMinObjects     = 1000
-	DefaultMinGoroutines  = 3
-	DefaultMaxPoints      = 200
-	DefaultPinnedBytes    = 8 << 10
+	defaultWindow         = 60 * time.Second
+	defaultMinSamples     = 10
+	defaultMinGCCycles    = 4
+	defaultMinFit         = 0.6
+	defaultGrowthFraction = 0.05
+	defaultMinBytes       = 256 << 10
+	defaultMinObjects     = 1000
+	defaultMinGoroutines  = 3
+	defaultMaxPoints      = 200
+	defaultPinnedBytes    = 8 << 10
+	defaultBudgetSlack    = 0.25
 )
 
 // AnalyzeOptions tunes Analyze. The zero value uses the defaults; a zero
@@ -173,38 +194,48 @@ type AnalyzeOptions struct {
 	// a whole 64 KiB read buffer adds tens of kilobytes for the one or two
 	// objects of its entry. Default 8 KiB.
 	PinnedBytes float64
+	// BudgetSlack is the share of the tracked structures' growth that the
+	// unaccounted heap (live minus tracked bytes) may grow by and still
+	// count as their overhead (size-class rounding, map buckets) rather
+	// than growth beyond the budgets. Default 0.25: a leak beside a filling
+	// structure is seen once it grows by more than a quarter of what the
+	// structure grows by in the same window.
+	BudgetSlack float64
 }
 
 func (o AnalyzeOptions) withDefaults() AnalyzeOptions {
 	if o.Window == 0 {
-		o.Window = DefaultWindow
+		o.Window = defaultWindow
 	}
 	if o.MinSamples <= 0 {
-		o.MinSamples = DefaultMinSamples
+		o.MinSamples = defaultMinSamples
 	}
 	if o.MinGCCycles == 0 {
-		o.MinGCCycles = DefaultMinGCCycles
+		o.MinGCCycles = defaultMinGCCycles
 	}
 	if o.MinFit <= 0 {
-		o.MinFit = DefaultMinFit
+		o.MinFit = defaultMinFit
 	}
 	if o.GrowthFraction <= 0 {
-		o.GrowthFraction = DefaultGrowthFraction
+		o.GrowthFraction = defaultGrowthFraction
 	}
 	if o.MinBytes <= 0 {
-		o.MinBytes = DefaultMinBytes
+		o.MinBytes = defaultMinBytes
 	}
 	if o.MinObjects <= 0 {
-		o.MinObjects = DefaultMinObjects
+		o.MinObjects = defaultMinObjects
 	}
 	if o.MinGoroutines <= 0 {
-		o.MinGoroutines = DefaultMinGoroutines
+		o.MinGoroutines = defaultMinGoroutines
 	}
 	if o.PinnedBytes <= 0 {
-		o.PinnedBytes = DefaultPinnedBytes
+		o.PinnedBytes = defaultPinnedBytes
+	}
+	if o.BudgetSlack <= 0 {
+		o.BudgetSlack = defaultBudgetSlack
 	}
 	if o.MaxPoints < minTrendPoints {
-		o.MaxPoints = DefaultMaxPoints
+		o.MaxPoints = defaultMaxPoints
 	}
 	return o
 }
@@ -236,6 +267,27 @@ type Report struct {
 	Live, Objects, BytesPerObject, Retained, Goroutines, RSS Trend
 	// Last is the newest sample analyzed.
 	Last Sample
+
+	// Budgets are the structures tracked in the newest sample (at most
+	// MaxBudgets), in its order, as the window saw them: the figures a
+	// daemon exports per name. Nil when nothing is tracked.
+	Budgets []BudgetReport
+	// Tracked is the sum of the tracked structures' bytes and Unaccounted
+	// the live heap minus it, fitted to the same points as Live;
+	// UnaccountedObjects is the object count minus the tracked entries,
+	// fitted like Objects. They are unknown when nothing is tracked or Live
+	// is unknown. Growth beyond the budgets is judged on them.
+	Tracked, Unaccounted, UnaccountedObjects Trend
+	// Ceiling is the projected live heap once every tracked structure is
+	// full: the unaccounted heap's median plus each structure's limit
+	// (LimitBytes, or bytes per entry times LimitEntries). It is 0 when
+	// unknown: nothing tracked, Live unknown, or a structure with no limit.
+	// The runtime holds up to about twice the live heap (GOGC=100).
+	Ceiling float64
+
+	restBPO Trend // bytes per object outside the tracked structures
+	// What persists judges the rises of Live and Unaccounted by.
+	livePersist, restPersist persistence
 }
 
 // Analyze judges how memory grew over the newest samples, which must be
@@ -256,6 +308,19 @@ type Report struct {
 // collection. With fewer than opt.MinGCCycles cycles in the window these
 // three trends are not fitted.
 //
+// The live heap counts as rising only when the rise persists: it rises in
+// both halves of the window (the half that grew less by at least a quarter
+// of the other), the newest quarter of the window keeps most of the rise and
+// the newest point has not fallen back from the highest by more than a
+// quarter of it. A step, a climb that began late in the window and a rise
+// that fell back (big buffers held while responses are in flight, then
+// freed) do not count; a leak counts once it has run for most of a window.
+//
+// When the samples carry budgets (Monitor.Track), the newest sample's
+// structures (at most MaxBudgets) are tracked through the window: Tracked is
+// their bytes at each live-heap point and Unaccounted the live heap minus
+// them; UnaccountedObjects is the object count minus their entries.
+//
 // The kind of growth is decided in this order, each rule only if the ones
 // before did not apply:
 //
@@ -264,20 +329,34 @@ type Report struct {
 //  3. too few GC cycles: Unknown if retained memory rises (live heap and
 //     garbage cannot be told apart), OffHeap if RSS rises, else Flat (an
 //     idle process: nothing allocates, nothing grows);
-//  4. live heap rises: when objects rise too, PinnedBuffers if the live
+//  4. live heap rises, with structures tracked: Filling if the tracked
+//     bytes grew and the unaccounted heap does not rise (or grew by no more
+//     than BudgetSlack times the tracked growth); otherwise the unaccounted
+//     heap, its objects and its bytes per object are judged as rule 5
+//     judges the whole heap, and the line names the filling structures too;
+//  5. live heap rises: when objects rise too, PinnedBuffers if the live
 //     heap grows by PinnedBytes or more per new object (the new objects are
 //     small views or keys that keep big buffers alive), else PerKey; when
 //     objects do not rise, PinnedBuffers if bytes per object rise; otherwise
 //     whichever of objects and bytes per object grew more in relative terms
 //     (live bytes are objects times bytes per object, so that one explains
 //     the growth);
-//  5. retained memory (total minus released) rises: Retained, unless
-//     the live heap rose steadily (Fit >= MinFit) by at least a quarter as
-//     many bytes, below its own thresholds: the runtime holds about twice
-//     the live heap (GOGC=100), so that explains half the rise, and rule 4
-//     applies as if the live heap had risen;
-//  6. RSS rises: OffHeap;
-//  7. Flat.
+//  6. retained memory (total minus released) or RSS rises while the live
+//     heap rose by at least a quarter as much, but did not persist: Unknown,
+//     with the reason (buffers in flight; judged again once the rise
+//     persists or falls back);
+//  7. retained memory (total minus released) rises: Retained, unless
+//     the live heap rose steadily (Fit >= MinFit) and persistently by at
+//     least a quarter as many bytes, below its own thresholds: the runtime
+//     holds about twice the live heap (GOGC=100), so that explains half the
+//     rise, and rules 4 and 5 apply as if the live heap had risen;
+//  8. RSS rises: Retained if retained memory grew by at least half as
+//     much, else OffHeap;
+//  9. Flat.
+//
+// Apart from the verdict, each tracked structure gets a BudgetState: at its
+// limit (within 5%) with Usage.Refused rising is BudgetAtLimit, a tuning
+// hint that String appends to any verdict, not a leak.
 func Analyze(samples []Sample, opt AnalyzeOptions) Report {
 	opt = opt.withDefaults()
 	if len(samples) == 0 {
@@ -307,7 +386,10 @@ func Analyze(samples []Sample, opt AnalyzeOptions) Report {
 		GCCycles: last.GCCycles - w[0].GCCycles,
 		Last:     last,
 	}
-	r.fitTrends(w, opt)
+	f := fitter{maxPoints: opt.MaxPoints}
+	r.fitTrends(w, &f, opt)
+	r.analyzeBudgets(w, budgetNames(last), &f, opt)
+	r.project()
 	r.Growth, r.Reason = classify(&r, opt)
 	return r
 }
@@ -315,8 +397,7 @@ func Analyze(samples []Sample, opt AnalyzeOptions) Report {
 func cmpTime(a, b Sample) int { return a.Time.Compare(b.Time) }
 
 // fitTrends fills in the trends of r from the window w.
-func (r *Report) fitTrends(w []Sample, opt AnalyzeOptions) {
-	f := fitter{maxPoints: opt.MaxPoints}
+func (r *Report) fitTrends(w []Sample, f *fitter, opt AnalyzeOptions) {
 	t0 := w[0].Time
 	x1 := r.Window.Seconds()
 	sec := func(s Sample) float64 { return s.Time.Sub(t0).Seconds() }
@@ -340,9 +421,12 @@ func (r *Report) fitTrends(w []Sample, opt AnalyzeOptions) {
 	if r.GCCycles < opt.MinGCCycles {
 		return
 	}
-	// One live-heap point per sample that saw a new GC cycle.
+	// One live-heap point per sample that saw a new GC cycle; beside it the
+	// tracked bytes of the same sample, and the live heap minus them.
+	names := budgetNames(w[len(w)-1])
 	first := -1
 	xs, ys = xs[:0], ys[:0]
+	var ts, us []float64
 	for i := 1; i < len(w); i++ {
 		if w[i].GCCycles != w[i-1].GCCycles {
 			if first < 0 {
@@ -350,18 +434,29 @@ func (r *Report) fitTrends(w []Sample, opt AnalyzeOptions) {
 			}
 			xs = append(xs, sec(w[i]))
 			ys = append(ys, float64(w[i].LiveBytes))
+			if len(names) > 0 {
+				tb, _ := trackedSums(w[i], names)
+				ts = append(ts, tb)
+				us = append(us, float64(w[i].LiveBytes)-tb)
+			}
 		}
 	}
 	if first < 0 {
 		return
 	}
 	r.Live = f.fit(xs, ys, 0, x1)
+	r.livePersist = f.persistence(r.Live, xs, ys, x1)
+	if len(names) > 0 {
+		r.Tracked = f.fit(xs, ts, 0, x1)
+		r.Unaccounted = f.fit(xs, us, 0, x1)
+		r.restPersist = f.persistence(r.Unaccounted, xs, us, x1)
+	}
 
 	// The lower envelope of objects: groups of whole GC runs, each at least
 	// minGroup samples, each giving its sample with the fewest objects.
 	covered := len(w) - first
 	minGroup := min(4, max(1, covered/(2*minTrendPoints)))
-	var ox, oy, bx, by []float64
+	var ox, oy, bx, by, uoy, rbx, rby []float64
 	flush := func(from, to int) {
 		k := from
 		for i := from + 1; i < to; i++ {
@@ -373,6 +468,15 @@ func (r *Report) fitTrends(w []Sample, opt AnalyzeOptions) {
 		oy = append(oy, float64(w[k].Objects))
 		bx = append(bx, sec(w[k]))
 		by = append(by, w[k].BytesPerObject())
+		if len(names) > 0 {
+			tb, te := trackedSums(w[k], names)
+			objs := float64(w[k].Objects) - te
+			uoy = append(uoy, objs)
+			if objs > 0 {
+				rbx = append(rbx, sec(w[k]))
+				rby = append(rby, (float64(w[k].HeapObjects)-tb)/objs)
+			}
+		}
 	}
 	start := first
 	for i := first + 1; i <= len(w); i++ {
@@ -391,6 +495,75 @@ func (r *Report) fitTrends(w []Sample, opt AnalyzeOptions) {
 	}
 	r.Objects = f.fit(ox, oy, 0, x1)
 	r.BytesPerObject = f.fit(bx, by, 0, x1)
+	if len(names) > 0 {
+		r.UnaccountedObjects = f.fit(ox, uoy, 0, x1)
+		r.restBPO = f.fit(rbx, rby, 0, x1)
+	}
+}
+
+// project sets r.Ceiling from the unaccounted heap and the budgets' limits.
+func (r *Report) project() {
+	if len(r.Budgets) == 0 || !r.Unaccounted.Known() {
+		return
+	}
+	c := max(r.Unaccounted.Median, 0)
+	for _, b := range r.Budgets {
+		limit, ok := b.ceiling()
+		if !ok {
+			return
+		}
+		c += limit
+	}
+	r.Ceiling = c
+}
+
+// fitHalves fits the points before x1/2 and those from it on, each over
+// its half of the window.
+func (f *fitter) fitHalves(xs, ys []float64, x1 float64) [2]Trend {
+	mid := x1 / 2
+	k, _ := slices.BinarySearch(xs, mid)
+	return [2]Trend{f.fit(xs[:k], ys[:k], 0, mid), f.fit(xs[k:], ys[k:], mid, x1)}
+}
+
+// persists reports whether a rise held: the median of the points of the
+// newest quarter of the window keeps at least 5/8 of the fitted growth over
+// the window (a steady rise keeps about 7/8), the newest point has not
+// fallen from the highest by more than a quarter of the rise to it, and the
+// rise shows in both halves of the window, the one that grew less by at
+// least a quarter of the other. A steady rise passes; a step, a climb that began late in the
+// window, and one that fell back do not. With too few points to fit a half,
+// the halves are not judged.
+func persists(p persistence) bool {
+	if p.t.Known() && (p.lastQuarter < p.t.Start+p.t.Growth()*5/8 || p.newest < p.peak-(p.peak-p.t.Start)/4) {
+		return false
+	}
+	if !p.halves[0].Known() || !p.halves[1].Known() {
+		return true
+	}
+	g1, g2 := p.halves[0].Growth(), p.halves[1].Growth()
+	return g1 > 0 && g2 > 0 && min(g1, g2) >= max(g1, g2)/4
+}
+
+// persistence is what persists judges a rise by: its trend, the trends of
+// the window's halves, and the median of the newest quarter's points, the
+// newest point and the highest.
+type persistence struct {
+	t           Trend
+	halves      [2]Trend
+	lastQuarter float64 // median of the points of the newest quarter of the window
+	newest      float64 // the newest point
+	peak        float64 // the highest point
+}
+
+func (f *fitter) persistence(t Trend, xs, ys []float64, x1 float64) persistence {
+	p := persistence{t: t, halves: f.fitHalves(xs, ys, x1)}
+	if k, _ := slices.BinarySearch(xs, x1*3/4); k < len(ys) {
+		f.sorted = append(f.sorted[:0], ys[k:]...)
+		p.lastQuarter = median(f.sorted)
+		p.newest = ys[len(ys)-1]
+		p.peak = slices.Max(ys)
+	}
+	return p
 }
 
 // classify applies the decision order documented on Analyze.
@@ -413,103 +586,56 @@ func classify(r *Report, opt AnalyzeOptions) (Growth, string) {
 		}
 		return Flat, fmt.Sprintf("retained memory and RSS flat; %d GC cycles, too few to judge the live heap", r.GCCycles)
 	}
-	liveUp := opt.rising(r.Live, opt.MinBytes)
+	liveUp := opt.rising(r.Live, opt.MinBytes) && persists(r.livePersist)
 	if !liveUp && retainedUp && r.Live.Slope > 0 && r.Live.Fit >= opt.MinFit &&
-		r.Live.Growth() >= r.Retained.Growth()/4 {
+		r.Live.Growth() >= r.Retained.Growth()/4 && persists(r.livePersist) {
 		// The runtime holds about twice the live heap (GOGC=100), so a
 		// steady live rise of a quarter of the retained rise explains half
 		// of it: the live heap grows, just below its own threshold.
 		liveUp = true
 	}
 	if liveUp {
-		objUp := opt.rising(r.Objects, opt.MinObjects)
-		bpoUp := opt.rising(r.BytesPerObject, 0)
-		switch {
-		case objUp && r.Live.Slope >= opt.PinnedBytes*r.Objects.Slope:
-			return PinnedBuffers, fmt.Sprintf("live heap rises by %s per new object", formatBytes(r.Live.Slope/r.Objects.Slope))
-		case objUp:
-			return PerKey, "live heap and objects rise"
-		case bpoUp && !objUp:
-			return PinnedBuffers, "live heap and bytes per object rise, objects flat"
-		case r.Objects.Relative() >= r.BytesPerObject.Relative():
-			return PerKey, "live heap rises, mostly by more objects"
-		default:
-			return PinnedBuffers, "live heap rises, mostly by bigger objects"
+		live, objs, bpo, what := r.Live, r.Objects, r.BytesPerObject, "live heap"
+		if r.Unaccounted.Known() {
+			beyond := opt.rising(r.Unaccounted, opt.MinBytes) && persists(r.restPersist) &&
+				r.Unaccounted.Growth() > opt.BudgetSlack*max(r.Tracked.Growth(), 0)
+			if !beyond && r.Tracked.Growth() > 0 {
+				return Filling, "live heap rises within the tracked budgets, the rest flat"
+			}
+			live, objs, bpo, what = r.Unaccounted, r.UnaccountedObjects, r.restBPO, "heap beyond the tracked budgets"
 		}
+		objUp := opt.rising(objs, opt.MinObjects)
+		bpoUp := opt.rising(bpo, 0)
+		switch {
+		case objUp && live.Slope >= opt.PinnedBytes*objs.Slope:
+			return PinnedBuffers, fmt.Sprintf("%s rises by %s per new object", what, formatBytes(live.Slope/objs.Slope))
+		case objUp:
+			return PerKey, what + " and objects rise"
+		case bpoUp && !objUp:
+			return PinnedBuffers, what + " and bytes per object rise, objects flat"
+		case objs.Relative() >= bpo.Relative():
+			return PerKey, what + " rises, mostly by more objects"
+		default:
+			return PinnedBuffers, what + " rises, mostly by bigger objects"
+		}
+	}
+	if (retainedUp || rssUp) && r.Live.Slope > 0 && !persists(r.livePersist) &&
+		r.Live.Growth() >= max(r.Retained.Growth(), r.RSS.Growth())/4 {
+		// The live heap climbed enough to explain the rest, but not steadily
+		// over the window: big buffers in flight, a burst, or a leak that
+		// started late in the window. Wait for it to persist or fall back.
+		return Unknown, fmt.Sprintf("live heap rose by %s but not steadily over the window (a step, a late "+
+			"climb or a fall back, as buffers in flight do); judging once it persists or falls back",
+			formatBytes(r.Live.Growth()))
 	}
 	if retainedUp {
 		return Retained, "retained memory rises, live heap flat"
+	}
+	if rssUp && r.Retained.Slope > 0 && r.Retained.Growth() >= r.RSS.Growth()/2 {
+		return Retained, "RSS rises with the memory the runtime retains, live heap flat"
 	}
 	if rssUp {
 		return OffHeap, "RSS rises, retained memory and live heap flat"
 	}
 	return Flat, "live heap, retained memory, goroutines and RSS flat"
-}
-
-// String returns the report in one line, for example
-//
-//	growing: values kept per distinct key (live +1.2 MiB/min, objects +3.1k/min, fit 0.98)
-//	flat over 1m0s, 45 GC cycles (live -1.0 KiB/min, retained +0 B/min)
-//	unknown: 5 samples in the window, need 10
-func (r Report) String() string {
-	var b strings.Builder
-	switch r.Growth {
-	case Unknown:
-		b.WriteString("unknown: ")
-		b.WriteString(r.Reason)
-		return b.String()
-	case Flat:
-		fmt.Fprintf(&b, "flat over %v, %d GC cycles (", r.Window.Round(time.Second), r.GCCycles)
-		if r.Live.Known() {
-			fmt.Fprintf(&b, "live %s/min, ", signedBytes(r.Live.PerMinute()))
-		}
-		fmt.Fprintf(&b, "retained %s/min", signedBytes(r.Retained.PerMinute()))
-		if r.RSS.Known() {
-			fmt.Fprintf(&b, ", RSS %s/min", signedBytes(r.RSS.PerMinute()))
-		}
-		b.WriteString(")")
-		return b.String()
-	}
-	b.WriteString("growing: ")
-	b.WriteString(r.Growth.Phrase())
-	b.WriteString(" (")
-	var fit float64
-	switch r.Growth {
-	case PerKey:
-		fmt.Fprintf(&b, "live %s/min, objects %s/min", signedBytes(r.Live.PerMinute()), signedCount(r.Objects.PerMinute()))
-		fit = r.Live.Fit
-	case PinnedBuffers:
-		fmt.Fprintf(&b, "live %s/min, bytes/object %s/min, objects %s/min", signedBytes(r.Live.PerMinute()),
-			signedCount(r.BytesPerObject.PerMinute()), signedCount(r.Objects.PerMinute()))
-		fit = r.Live.Fit
-	case Retained:
-		fmt.Fprintf(&b, "retained %s/min, live %s/min", signedBytes(r.Retained.PerMinute()), signedBytes(r.Live.PerMinute()))
-		fit = r.Retained.Fit
-	case GoroutineLeak:
-		fmt.Fprintf(&b, "goroutines %s/min", signedCount(r.Goroutines.PerMinute()))
-		fit = r.Goroutines.Fit
-	case OffHeap:
-		fmt.Fprintf(&b, "RSS %s/min, retained %s/min", signedBytes(r.RSS.PerMinute()), signedBytes(r.Retained.PerMinute()))
-		fit = r.RSS.Fit
-	}
-	fmt.Fprintf(&b, ", fit %.2f)", fit)
-	return b.String()
-}
-
-// Summary returns the newest sample and the trend in one line, the line a
-// daemon logs every few seconds instead of printing runtime.MemStats:
-//
-//	live 12.3 MiB, objects 45.1k, 286 B/object, retained 30.2 MiB, RSS 35.0 MiB, goroutines 12, GCs 1234; flat over 1m0s, ...
-func (r Report) Summary() string {
-	s := r.Last
-	if s.Time.IsZero() && s.GCCycles == 0 && s.Total == 0 {
-		return "no samples yet"
-	}
-	rss := "n/a"
-	if s.RSSKnown {
-		rss = formatBytes(float64(s.RSS))
-	}
-	return fmt.Sprintf("live %s, objects %s, %.0f B/object, retained %s, RSS %s, goroutines %d, GCs %d; %s",
-		formatBytes(float64(s.LiveBytes)), formatCount(float64(s.Objects)), s.BytesPerObject(),
-		formatBytes(float64(s.Retained())), rss, s.Goroutines, s.GCCycles, r)
 }

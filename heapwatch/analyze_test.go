@@ -127,7 +127,7 @@ func TestAnalyze_WindowRestartAndOrder(t *testing.T) {
 	all := Analyze(s, AnalyzeOptions{Window: -1})
 	assert.Equal(t, PerKey, all.Growth, all.String())
 	assert.Equal(t, 600, all.Samples)
-	assert.LessOrEqual(t, all.Retained.N, DefaultMaxPoints)
+	assert.LessOrEqual(t, all.Retained.N, defaultMaxPoints)
 
 	// Shuffled input is judged the same and left as it was.
 	shuffled := slices.Clone(s[540:])
@@ -194,17 +194,21 @@ func TestReport_String(t *testing.T) {
 		Live: Trend{Slope: -1024.0 / 60, N: 10}, Retained: Trend{N: 60}}
 	assert.Equal(t, "flat over 59s, 45 GC cycles (live -1.0 KiB/min, retained +0 B/min)", r.String())
 
-	for g := Unknown; g <= OffHeap; g++ {
+	kinds := Kinds()
+	assert.Equal(t, Unknown, kinds[0])
+	assert.Equal(t, Filling, kinds[len(kinds)-1])
+	for i, g := range kinds {
+		assert.Equal(t, Growth(i), g, "the kinds are contiguous")
 		r := Report{Growth: g, Reason: "x"}
 		assert.NotEmpty(t, r.String())
 		assert.NotEmpty(t, g.Explain())
-		assert.Equal(t, g > Flat, g.Growing())
+		assert.NotContains(t, g.String(), "growth(")
+		assert.Equal(t, g > Flat && g != Filling, g.Growing())
 		if g.Growing() {
 			assert.True(t, strings.HasPrefix(r.String(), "growing: "+g.Phrase()), r.String())
 		}
 	}
 	assert.Equal(t, "growth(99)", Growth(99).String())
-	assert.Equal(t, Retained, RetainedGrowth)
 }
 
 func TestReport_Summary(t *testing.T) {

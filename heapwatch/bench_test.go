@@ -6,7 +6,7 @@ import (
 )
 
 // BenchmarkAnalyze measures one analysis as a Monitor runs it every
-// Interval: a minute of samples, and an hour fitted to DefaultMaxPoints.
+// Interval: a minute of samples, and an hour fitted to the default MaxPoints.
 func BenchmarkAnalyze(b *testing.B) {
 	for _, c := range []struct {
 		name    string

@@ -27,14 +27,61 @@
 //     keeps its stack and what it references.
 //   - OffHeap ("memory outside the Go heap"): RSS rises while the runtime's
 //     memory is flat: cgo, C libraries, mmap.
+//   - Filling ("filling declared budgets"): the live heap rises, but the
+//     structures the program declared with Monitor.Track explain the rise,
+//     below their limits, and the rest of the heap is flat. Bounded growth,
+//     not a leak: Growth.Growing is false for it.
 //   - Unknown: too few samples, or too few GC cycles to know the live heap
-//     (it is only measured when a collection ends).
+//     (it is only measured when a collection ends), or a live heap that
+//     rose without persisting (see Limits).
+//
+// Kinds lists them all; the constants run from Unknown to Filling without a
+// gap, so a daemon can export one series per kind.
+//
+// # Budgets
+//
+// A heap that fills a cache, an interner or a table up to its limit grows
+// for a while, the way a leak does. A Monitor that knows those limits tells
+// the two apart. Each bounded structure registers itself with one line:
+//
+//	m.Track("interner", func() heapwatch.Usage {
+//		st := in.Stats()
+//		return heapwatch.Usage{Bytes: int64(st.Bytes), LimitBytes: 8 << 20,
+//			Entries: int64(st.Entries), LimitEntries: 65536, Refused: st.Rejected + st.Evictions}
+//	})
+//
+// Every sample then carries each structure's usage (Sample.Budgets, at most
+// MaxBudgets of them, JSON-encoded with the rest), so Analyze stays a pure
+// function of samples and judges a child process's samples as well as this
+// one's. Analyze subtracts the tracked bytes from the live heap and judges
+// what is left, the unaccounted heap:
+//
+//   - the tracked structures grew and the rest is flat: Filling, in words
+//     such as "filling declared budgets: interner 6.1 of 8.0 MiB (76%),
+//     paths 9,800 of 10,000 (98%); the rest flat at 12.0 MiB (+0 B/min);
+//     ceiling 26.0 MiB live", where the ceiling is the rest plus every
+//     structure's limit: the live heap the process settles at;
+//   - the unaccounted heap rises too: it is judged with the kinds above, as
+//     growth beyond the budgets, and the line also names the structures
+//     filling beside it ("growing: values kept per distinct key beyond the
+//     declared budgets (...); also filling declared budgets: interner ...");
+//   - a structure within 5% of its limit whose Refused count rises is "at
+//     budget" ("; at budget: interner 8.0 of 8.0 MiB (100%), refusing
+//     1,200/s" after any verdict): a tuning hint, not a leak.
+//
+// A structure that reports less than it holds leaves the rest in the
+// unaccounted heap, where it shows as growth; up to
+// AnalyzeOptions.BudgetSlack of the tracked growth (a quarter by default)
+// is taken as the structures' unreported overhead (size-class rounding, map
+// buckets). Report.Budgets holds each structure's figures and state for a
+// daemon's metrics.
 //
 // Analyze holds the logic and is a pure function of the samples, so it
 // judges samples read from another process (JSON lines of Sample) as well as
 // this one's. Monitor.Summary returns the one line a daemon logs every few
 // seconds instead of printing runtime.MemStats: live heap, objects, bytes
-// per object, retained memory, RSS, goroutines, GC cycles and the trend.
+// per object, retained memory, RSS, goroutines, GC cycles, the bytes the
+// tracked structures hold, and the trend.
 //
 // # Profiles
 //
@@ -62,4 +109,21 @@
 // AnalyzeOptions): a leak slower than about 5% of the heap per window needs
 // a longer window. RSS is read from /proc/self/statm and is unknown (never
 // zero-as-measured) elsewhere.
+//
+// The live heap cannot tell a buffer kept by a forgotten view from one held
+// by work in flight: 200 concurrent HTTP responses of 6.8 MB each raise it
+// by over a gigabyte with a few objects each, which is what pinned buffers
+// look like. So a rise of the live heap counts only once it persists: it
+// must show in both halves of the window and the newest points must keep
+// it (see Analyze). A climb that began late in the window, a step, or a
+// rise that fell back is reported as Unknown, with the reason, and the
+// memory the runtime then keeps from the OS as Retained. The price is that
+// a new leak is named only once it has run for most of a window, and that
+// buffers in flight that keep piling up for a whole window (load that grows
+// without bound) are still reported as growth, which they are.
+//
+// Tracked bytes are read when the sample is taken, the live heap when the
+// last GC ended, so a structure filling quickly makes the unaccounted heap
+// saw by what it adds between the two; trends are robust to that, single
+// figures are not.
 package heapwatch

@@ -52,3 +52,55 @@ func ExampleGrowth_Phrase() {
 	// Output:
 	// kept views or substrings pinning big buffers
 }
+
+// A minute of a daemon whose interner fills its 8 MiB budget at 60 KiB a
+// second while the rest of its heap stays at 10 MiB: the live heap grows,
+// but the tracked structure explains all of it.
+func Example_filling() {
+	start := time.Date(2026, 11, 26, 0, 30, 0, 0, time.UTC)
+	var samples []heapwatch.Sample
+	for i := range 61 {
+		t := float64(i)
+		interned := 2<<20 + 60<<10*t // bytes the interner holds
+		entries := interned / 2048   // of 2 KiB values, one object each
+		live := 10<<20 + interned
+		objects := 100_000 + entries
+		garbage := float64(i%2) * (4 << 20)
+		samples = append(samples, heapwatch.Sample{
+			Time:         start.Add(time.Duration(i) * time.Second),
+			LiveBytes:    uint64(live),
+			Objects:      uint64(objects + garbage/100),
+			HeapObjects:  uint64(live + garbage),
+			Total:        uint64(2*live) + 8<<20,
+			HeapReleased: 4 << 20,
+			Goroutines:   12,
+			GCCycles:     uint64(i / 2),
+			Budgets: []heapwatch.BudgetSample{{Name: "interner", Usage: heapwatch.Usage{
+				Bytes: int64(interned), LimitBytes: 8 << 20, Entries: int64(entries), LimitEntries: 65536,
+			}}},
+		})
+	}
+	r := heapwatch.Analyze(samples, heapwatch.AnalyzeOptions{})
+	fmt.Println(r.Growth, r.Growth.Growing())
+	fmt.Println(r)
+	// Output:
+	// filling false
+	// filling declared budgets: interner 5.5 of 8.0 MiB (69%); the rest flat at 10.0 MiB (+0 B/min); ceiling 18.0 MiB live
+}
+
+// A daemon registers each bounded structure with one line; Run's samples
+// then carry their usage, and Report.Budgets has the figures to export.
+func ExampleMonitor_Track() {
+	m := heapwatch.New(heapwatch.Config{})
+	var stored, limit int64 = 3 << 20, 8 << 20 // a cache's own counters
+	if err := m.Track("cache", func() heapwatch.Usage {
+		return heapwatch.Usage{Bytes: stored, LimitBytes: limit}
+	}); err != nil {
+		fmt.Println(err)
+	}
+	for _, b := range m.Budgets() {
+		fmt.Printf("%s %d of %d bytes\n", b.Name, b.Bytes, b.LimitBytes)
+	}
+	// Output:
+	// cache 3145728 of 8388608 bytes
+}

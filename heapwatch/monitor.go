@@ -9,9 +9,9 @@ import (
 
 // Defaults of Config.
 const (
-	DefaultInterval    = time.Second
-	DefaultCapacity    = 3600
-	DefaultMaxProfiles = 10
+	defaultInterval    = time.Second
+	defaultCapacity    = 3600
+	defaultMaxProfiles = 10
 )
 
 // Config configures a Monitor. The zero value samples every second, keeps an
@@ -20,8 +20,9 @@ type Config struct {
 	// Interval between samples in Run. Default 1s.
 	Interval time.Duration
 	// Capacity is the number of samples kept; older ones are dropped.
-	// Default 3600 (an hour at the default interval). A Sample is about 120
-	// bytes, so the default ring holds about 420 KiB.
+	// Default 3600 (an hour at the default interval). A Sample is 136
+	// bytes plus 56 per tracked structure, so the default ring holds about
+	// 480 KiB, and about 200 KiB more per structure tracked.
 	Capacity int
 	// Window is the span trends are fitted over (AnalyzeOptions.Window).
 	// Default 60s.
@@ -41,17 +42,17 @@ type Config struct {
 
 func (c Config) withDefaults() Config {
 	if c.Interval <= 0 {
-		c.Interval = DefaultInterval
+		c.Interval = defaultInterval
 	}
 	if c.Capacity <= 0 {
-		c.Capacity = DefaultCapacity
+		c.Capacity = defaultCapacity
 	}
 	if c.Window == 0 {
-		c.Window = DefaultWindow
+		c.Window = defaultWindow
 	}
 	c.Analyze.Window = c.Window
 	if c.MaxProfiles <= 0 {
-		c.MaxProfiles = DefaultMaxProfiles
+		c.MaxProfiles = defaultMaxProfiles
 	}
 	c.MaxProfiles = max(c.MaxProfiles, 2)
 	return c
@@ -66,7 +67,10 @@ type Monitor struct {
 
 	mu   sync.Mutex
 	ring []Sample // len == cfg.Capacity once full
-	next int      // index of the oldest sample once the ring is full
+
+	bmu     sync.Mutex
+	tracked []tracked // at most MaxBudgets, in the order tracked
+	next    int       // index of the oldest sample once the ring is full
 
 	// Profile state, under pmu; only Run's goroutine touches the episode fields.
 	pmu      sync.Mutex
@@ -92,7 +96,8 @@ func New(cfg Config) *Monitor {
 // first cover a full Window (or the ring is full), and a profile when a
 // growth episode starts: the first report that is growing after one that
 // was not, or whose kind of growth differs from the episode's, at most once
-// per Window. A Flat report ends the episode; an Unknown one does not.
+// per Window. A Flat or Filling report ends the episode; an Unknown one does
+// not. Filling is not an episode: the growth is within declared budgets.
 //
 // Each sample costs Run a Read (one small allocation), a copy of the
 // window's samples and a fit of its trends: with the default 60 s window
@@ -105,7 +110,7 @@ func (m *Monitor) Run(ctx context.Context) {
 	t := time.NewTicker(m.cfg.Interval)
 	defer t.Stop()
 	for {
-		m.step(m.read())
+		m.step(m.Read())
 		select {
 		case <-ctx.Done():
 			return
@@ -138,7 +143,7 @@ func (m *Monitor) step(s Sample) {
 			m.lastAuto = s.Time
 			m.autoProfile(r.Growth.String(), s.Time)
 		}
-	case r.Growth == Flat && m.episode.Growing():
+	case (r.Growth == Flat || r.Growth == Filling) && m.episode.Growing():
 		m.episode = Unknown
 		m.log(slog.LevelInfo, "heap flat again", "report", r.String())
 	}

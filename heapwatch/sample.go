@@ -21,6 +21,10 @@ type Sample struct {
 	GCCycles     uint64    `json:"gc_cycles"`           // /gc/cycles/total:gc-cycles
 	RSS          uint64    `json:"rss_bytes"`           // resident set size from /proc/self/statm; 0 when unknown
 	RSSKnown     bool      `json:"rss_known"`           // false where /proc/self/statm does not exist
+	// Budgets are the usages of the structures tracked with Monitor.Track
+	// (Monitor.Read fills them in; the package function Read does not).
+	// Analyze reads at most MaxBudgets of them.
+	Budgets []BudgetSample `json:"budgets,omitempty"`
 }
 
 // Retained is the memory the Go runtime holds from the OS: everything it

@@ -28,6 +28,14 @@ type proc struct {
 	rss        func(t float64) float64
 	noise      float64 // relative jitter of each reading
 	seed       uint64
+	budgets    []synthBudget // tracked structures, read at each sample's time
+}
+
+// synthBudget is a tracked structure of a synthetic process. Its bytes and
+// entries must also be in the process's live and objs to be honest.
+type synthBudget struct {
+	name  string
+	usage func(t float64) Usage
 }
 
 func constant(v float64) func(float64) float64 { return func(float64) float64 { return v } }
@@ -90,6 +98,9 @@ func (p proc) samples() []Sample {
 			RSSKnown:     true,
 		}
 		s.HeapFree = s.Total / 4
+		for _, b := range p.budgets {
+			s.Budgets = append(s.Budgets, BudgetSample{Name: b.name, Usage: b.usage(t)})
+		}
 		out[i] = s
 	}
 	return out

@@ -89,7 +89,7 @@ func TestTheilSen_NoiseAndSawtoothHaveLowFit(t *testing.T) {
 			ys[i] = rng.NormFloat64()
 		}
 		tr := fi.fit(xs, ys, 0, 59)
-		assert.Less(t, tr.Fit, DefaultMinFit, "seed %d", seed)
+		assert.Less(t, tr.Fit, defaultMinFit, "seed %d", seed)
 	}
 }
 

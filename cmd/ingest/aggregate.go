@@ -2,7 +2,9 @@ package main
 
 import (
 	"cmp"
+	"math"
 	"slices"
+	"strconv"
 	"sync"
 
 	"github.com/flatheap/ingest"
@@ -12,23 +14,45 @@ import (
 // does not keep.
 const otherPath = "<other>"
 
-// pathStat is what pathTable keeps per path.
+// pathStat is what pathTable keeps per path. Every count saturates at
+// math.MaxInt64 instead of wrapping: a sum that reached it means "at least
+// this much".
 type pathStat struct {
-	Requests int64 `json:"requests"`
-	Bytes    int64 `json:"bytes"`
+	Requests int64
+	Bytes    int64
 	// Status counts responses by class: Status[1] is 1xx ... Status[5] is
 	// 5xx; Status[0] counts anything else.
-	Status [6]int64 `json:"-"`
+	Status [6]int64
+}
+
+// addSat returns a+b for counts that are never negative, saturating at
+// math.MaxInt64. A negative b counts as 0.
+func addSat(a, b int64) int64 {
+	if b <= 0 {
+		return a
+	}
+	if a > math.MaxInt64-b {
+		return math.MaxInt64
+	}
+	return a + b
 }
 
 func (s *pathStat) add(r *ingest.Request) {
-	s.Requests++
-	s.Bytes += r.BodyBytesSent
+	s.Requests = addSat(s.Requests, 1)
+	s.Bytes = addSat(s.Bytes, r.BodyBytesSent)
 	class := r.Status / 100
 	if class < 1 || class > 5 {
 		class = 0
 	}
-	s.Status[class]++
+	s.Status[class] = addSat(s.Status[class], 1)
+}
+
+func (s *pathStat) merge(o *pathStat) {
+	s.Requests = addSat(s.Requests, o.Requests)
+	s.Bytes = addSat(s.Bytes, o.Bytes)
+	for i, n := range o.Status {
+		s.Status[i] = addSat(s.Status[i], n)
+	}
 }
 
 // pathTable aggregates requests per path with bounded memory, the way a
@@ -112,54 +136,33 @@ func (t *pathTable) evictOneLocked() bool {
 	return false
 }
 
-func (s *pathStat) merge(o *pathStat) {
-	s.Requests += o.Requests
-	s.Bytes += o.Bytes
-	for i, n := range o.Status {
-		s.Status[i] += n
-	}
-}
-
-// pathCount is one row of pathTable.top.
-type pathCount struct {
-	Path string `json:"path"`
+// pathRow is one path and its counts, as a snapshot copies them.
+type pathRow struct {
+	path string
 	pathStat
-	Status1xx int64 `json:"status_1xx"`
-	Status2xx int64 `json:"status_2xx"`
-	Status3xx int64 `json:"status_3xx"`
-	Status4xx int64 `json:"status_4xx"`
-	Status5xx int64 `json:"status_5xx"`
 }
 
-func newPathCount(path string, st pathStat) pathCount {
-	return pathCount{
-		Path: path, pathStat: st,
-		Status1xx: st.Status[1], Status2xx: st.Status[2], Status3xx: st.Status[3],
-		Status4xx: st.Status[4], Status5xx: st.Status[5],
-	}
-}
-
-// top returns the n paths with the most requests, most first (ties by
-// path), followed by the "<other>" entry when it counted anything.
-func (t *pathTable) top(n int) []pathCount {
+// snapshot appends a copy of every kept entry to rows[:0], sorted by
+// requests, most first (ties by path), and returns it with the "<other>"
+// entry. It allocates only when rows has less capacity than the table
+// has entries, which is at most maxPaths: a caller that reuses rows holds
+// at most maxPaths rows, whatever the number of calls. The paths are the
+// interned strings, shared, not copied.
+func (t *pathTable) snapshot(rows []pathRow) ([]pathRow, pathStat) {
+	rows = rows[:0]
 	t.mu.Lock()
-	rows := make([]pathCount, 0, len(t.stats))
 	for path, st := range t.stats {
-		rows = append(rows, newPathCount(path, *st))
+		rows = append(rows, pathRow{path, *st})
 	}
 	other := t.other
 	t.mu.Unlock()
-	slices.SortFunc(rows, func(a, b pathCount) int {
+	slices.SortFunc(rows, func(a, b pathRow) int {
 		if c := cmp.Compare(b.Requests, a.Requests); c != 0 {
 			return c
 		}
-		return cmp.Compare(a.Path, b.Path)
+		return cmp.Compare(a.path, b.path)
 	})
-	rows = rows[:min(n, len(rows))]
-	if other.Requests > 0 {
-		rows = append(rows, newPathCount(otherPath, other))
-	}
-	return rows
+	return rows, other
 }
 
 // len returns the number of paths kept, "<other>" not included.
@@ -167,4 +170,29 @@ func (t *pathTable) len() int {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return len(t.stats)
+}
+
+// appendTopRow appends one object of /top's JSON array, preceded by a
+// comma and a newline unless it is the first.
+func appendTopRow(dst []byte, path string, st *pathStat, first bool) []byte {
+	if !first {
+		dst = append(dst, ",\n"...)
+	}
+	dst = append(dst, `{"path":`...)
+	dst = ingest.AppendJSONString(dst, path)
+	dst = appendJSONInt(dst, `,"requests":`, st.Requests)
+	dst = appendJSONInt(dst, `,"bytes":`, st.Bytes)
+	dst = appendJSONInt(dst, `,"status_1xx":`, st.Status[1])
+	dst = appendJSONInt(dst, `,"status_2xx":`, st.Status[2])
+	dst = appendJSONInt(dst, `,"status_3xx":`, st.Status[3])
+	dst = appendJSONInt(dst, `,"status_4xx":`, st.Status[4])
+	dst = appendJSONInt(dst, `,"status_5xx":`, st.Status[5])
+	dst = appendJSONInt(dst, `,"status_other":`, st.Status[0])
+	return append(dst, '}')
+}
+
+// appendJSONInt appends key, which holds the JSON punctuation around the
+// name, and v.
+func appendJSONInt(dst []byte, key string, v int64) []byte {
+	return strconv.AppendInt(append(dst, key...), v, 10)
 }

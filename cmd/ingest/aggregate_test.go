@@ -1,6 +1,7 @@
 package main
 
 import (
+	"math"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -17,13 +18,18 @@ func feed(t *testing.T, tab *pathTable, paths ...string) {
 	}
 }
 
-// counts returns top's rows as a map, and their total.
+// counts returns the table's rows and <other> as a map, and their total.
 func counts(tab *pathTable) (map[string]int64, int64) {
 	m := make(map[string]int64)
+	rows, other := tab.snapshot(nil)
 	var total int64
-	for _, row := range tab.top(100) {
-		m[row.Path] = row.Requests
+	for _, row := range rows {
+		m[row.path] = row.Requests
 		total += row.Requests
+	}
+	if other.Requests > 0 {
+		m[otherPath] = other.Requests
+		total += other.Requests
 	}
 	return m, total
 }
@@ -56,4 +62,42 @@ func TestPathTableEviction(t *testing.T) {
 	m, total = counts(tab)
 	assert.Equal(t, map[string]int64{"/x": 2, "/y": 2, otherPath: 4}, m)
 	assert.Equal(t, int64(8), total)
+}
+
+// Sums of sizes saturate at math.MaxInt64 instead of wrapping, in an entry
+// and in <other>, also when entries are merged.
+func TestPathTableSaturates(t *testing.T) {
+	tab := newPathTable(ingest.NewInterner(ingest.InternerConfig{}), 1)
+	for _, p := range []string{"/a", "/a", "/a", "/b", "/b", "/b"} {
+		tab.add(&ingest.Request{Path: []byte(p), Status: 200, BodyBytesSent: math.MaxInt64})
+	}
+	rows, other := tab.snapshot(nil)
+	require.Len(t, rows, 1)
+	assert.Equal(t, "/a", rows[0].path)
+	assert.Equal(t, int64(2), rows[0].Requests)
+	assert.Equal(t, int64(math.MaxInt64), rows[0].Bytes)
+	assert.Equal(t, int64(4), other.Requests)
+	assert.Equal(t, int64(math.MaxInt64), other.Bytes)
+
+	var s pathStat
+	s.Requests = math.MaxInt64 - 1
+	s.Status[2] = math.MaxInt64
+	s.merge(&pathStat{Requests: 5, Bytes: 7, Status: [6]int64{2: 1}})
+	assert.Equal(t, pathStat{Requests: math.MaxInt64, Bytes: 7, Status: [6]int64{2: math.MaxInt64}}, s)
+
+	assert.Equal(t, int64(5), addSat(5, -3), "a negative size adds nothing")
+	assert.Equal(t, int64(math.MaxInt64), addSat(math.MaxInt64, 1))
+	assert.Equal(t, int64(3), addSat(1, 2))
+}
+
+// A snapshot reuses the rows it is given and sorts by requests, then path.
+func TestPathTableSnapshot(t *testing.T) {
+	tab := newPathTable(ingest.NewInterner(ingest.InternerConfig{}), 10)
+	feed(t, tab, "/b", "/b", "/b", "/a", "/a", "/a", "/c", "/c", "/c", "/c")
+	rows := make([]pathRow, 0, 10)
+	got, other := tab.snapshot(rows)
+	require.Len(t, got, 3)
+	assert.Same(t, &rows[:1][0], &got[0], "the rows' array is reused")
+	assert.Equal(t, []string{"/c", "/a", "/b"}, []string{got[0].path, got[1].path, got[2].path})
+	assert.Equal(t, int64(3), other.Requests)
 }

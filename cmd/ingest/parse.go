@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"strconv"
+	"syscall"
 
 	"github.com/flatheap/ingest"
 )
@@ -36,8 +38,9 @@ skipped without being held in memory and reported as "` + tooLongText + `".
 A last line without a newline counts as a line.
 
 Exit status: 0 when every line parsed, 1 when some did not, 2 for a usage
-error or when a file cannot be read or stdout written; the lines before the
-failure are written first.
+error or when a file cannot be read or stdout written (a closed stdout or
+a pipe whose reader went away included); the lines before the failure are
+written first.
 
 Flags:
 `
@@ -57,6 +60,15 @@ func runParse(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintf(stderr, "ingest parse: %v\n", err)
 		return 2
+	}
+	if f, ok := stdout.(*os.File); ok {
+		// A write to a closed pipe returns EPIPE, reported below, instead
+		// of killing the process with SIGPIPE.
+		signal.Ignore(syscall.SIGPIPE)
+		if stdoutClosed(f) {
+			fmt.Fprintln(stderr, "ingest parse: stdout is closed")
+			return 2
+		}
 	}
 	files := fs.Args()
 	if len(files) == 0 {
@@ -151,6 +163,24 @@ func (lp *lineParser) parse(rd io.Reader) error {
 			return nil
 		}
 	}
+}
+
+// stdoutClosed reports whether f, the process's stdout, was closed when
+// the process started. The Go runtime then opens /dev/null in its place,
+// for reading and writing, where a shell's ">/dev/null" opens it for
+// writing only: f is /dev/null and can be read.
+func stdoutClosed(f *os.File) bool {
+	fi, err := f.Stat()
+	if err != nil {
+		return false
+	}
+	null, err := os.Stat(os.DevNull)
+	if err != nil || !os.SameFile(fi, null) {
+		return false
+	}
+	var b [1]byte
+	_, err = f.Read(b[:])
+	return err == io.EOF
 }
 
 // appendLineError appends the JSON object reported for a line that failed.

@@ -474,3 +474,53 @@ func TestParse_FormatFlagErrors(t *testing.T) {
 		"--apache-format", "%h %{%Y}t")
 	f("ingest parse: --log-format: ingest: bad format at offset 0: empty format\n", "--log-format", "")
 }
+
+// TestParse_ClosedStdout checks that a stdout closed at start, and a pipe
+// whose reader has gone, are I/O errors (status 2), not parse results and
+// not a death by SIGPIPE.
+func TestParse_ClosedStdout(t *testing.T) {
+	sh, err := exec.LookPath("sh")
+	if err != nil {
+		t.Skip("no sh to start a child with its stdout closed")
+	}
+	input := filepath.Join(t.TempDir(), "in.log")
+	good := `203.0.113.7 - - [26/Nov/2026:00:30:00 +0000] "GET /a HTTP/1.1" 200 5 "-" "-"` + "\n"
+	require.NoError(t, os.WriteFile(input, []byte(good+"bad\n"), 0o600))
+
+	status := func(err error) int {
+		t.Helper()
+		exitErr, ok := errors.AsType[*exec.ExitError](err)
+		require.True(t, ok, "want an exit status, got %v", err)
+		require.True(t, exitErr.Exited(), "killed: %v", err)
+		return exitErr.ExitCode()
+	}
+
+	// Closed: ">&-" in a shell.
+	cmd := exec.Command(sh, "-c", `exec "$0" parse "$1" >&-`, os.Args[0], input)
+	cmd.Env = append(os.Environ(), "INGEST_TEST_RUN_MAIN=1")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	assert.Equal(t, 2, status(cmd.Run()), stderr.String())
+	assert.Equal(t, "ingest parse: stdout is closed\n", stderr.String())
+
+	// A stdout sent to /dev/null by the shell is not closed.
+	cmd = exec.Command(sh, "-c", `exec "$0" parse "$1" >/dev/null`, os.Args[0], input)
+	cmd.Env = append(os.Environ(), "INGEST_TEST_RUN_MAIN=1")
+	assert.Equal(t, 1, status(cmd.Run()), "one line of two fails")
+
+	// A pipe whose reader is closed: more output than the pipe holds, so a
+	// write fails whatever the timing.
+	big := filepath.Join(t.TempDir(), "big.log")
+	require.NoError(t, os.WriteFile(big, bytes.Repeat([]byte(good), 20000), 0o600))
+	cmd = exec.Command(os.Args[0], "parse", big)
+	cmd.Env = append(os.Environ(), "INGEST_TEST_RUN_MAIN=1")
+	stderr.Reset()
+	cmd.Stderr = &stderr
+	pr, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	pr.Close()
+	assert.Equal(t, 2, status(cmd.Wait()), stderr.String())
+	assert.Contains(t, stderr.String(), "broken pipe")
+	assert.Equal(t, 1, strings.Count(stderr.String(), "\n"), stderr.String())
+}

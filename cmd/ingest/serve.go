@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -32,22 +31,45 @@ per path, and serve on the HTTP address:
 
   /metrics       Prometheus text format: the Server's counters, the
                  Interner's, and the heap monitor's figures and trend
-  /top?n=20      the paths with the most requests, as JSON
+  /top?n=20      the paths with the most requests, as JSON (n at most 10000)
   /debug/pprof/  the Go profiler
   /healthz       "ok"
+
+The HTTP side's memory is bounded whatever the number of clients: at most
+64 connections are served at once (more wait to be accepted), and /top and
+/metrics are each written by at most 2 requests at once, from a snapshot
+into reused buffers; a request that waits more than a second for its turn
+gets 503 with "Retry-After: 1". The same holds, without the wait, for the
+profiler.
 
 Lines are parsed as --format (combined by default), or as the nginx
 log_format given with --log-format or the Apache LogFormat given with
 --apache-format; a syslog header is detected per line. Paths are interned
 and at most --max-paths are kept; the rest are counted
-under "<other>", so memory stays bounded whatever the traffic. Every
+under "<other>", so memory stays bounded whatever the traffic. The per-path
+counts saturate at 9223372036854775807 instead of wrapping: a count that
+shows that number means at least that many. Every
 --heap-interval a heap summary is logged: live heap, objects, bytes per
 object, retained, RSS, goroutines, GC cycles and the trend, with the kind
 of growth when there is one. On the first sign of growth, and on SIGUSR1,
 a heap profile is written into --profile-dir.
 
+The UDP port is not shared with another process unless --reuse-port is
+given, to this process and to every other that binds the port: then the
+kernel spreads senders over all of them (SO_REUSEPORT, Linux), by a hash
+of the sender's address and port. Without it, a port held by another
+process exits 2, whatever --readers says. (--readers N alone opens N
+sockets of this process on the port, also with SO_REUSEPORT.)
+
+The start-up line names the UDP and HTTP addresses, the format, the
+allowed networks and the instance. --instance, by default the host name
+and the UDP port, is also on ingest_build_info{version,instance} and on
+each heap line: Prometheus adds its own "instance" label at scrape time;
+this one names the process in logs and when metrics are pushed.
+
 SIGINT or SIGTERM stops reading, delivers what is queued, prints the final
-counts and exits 0. A bad flag or an address in use exits 2.
+counts and exits 0. A bad flag, an --allow list without a network, or an
+address in use exits 2.
 
 Flags:
 `
@@ -64,7 +86,9 @@ func runServe(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	workers := fs.Int("workers", 0, "worker goroutines when --queue is set (default 1)")
 	block := fs.Bool("block", false, "when the queue is full, wait instead of dropping")
 	maxPaths := fs.Int("max-paths", 10000, "distinct paths kept; the others are counted under <other>")
-	allow := fs.String("allow", "", "comma-separated source `networks` allowed (CIDR); empty allows all")
+	allow := fs.String("allow", "", "comma-separated source `networks` allowed (CIDR or address); not given allows all")
+	reusePort := fs.Bool("reuse-port", false, "share the UDP port with other processes that pass --reuse-port too (SO_REUSEPORT, Linux)")
+	instance := fs.String("instance", "", "`name` of this process on ingest_build_info and the heap line (default host name:UDP port)")
 	heapInterval := fs.Duration("heap-interval", 5*time.Second, "time between heap summary lines")
 	profileDir := fs.String("profile-dir", filepath.Join(os.TempDir(), "ingest-heap"), "`directory` for heap profiles")
 	logJSON := fs.Bool("log-json", false, "log in JSON instead of text")
@@ -83,6 +107,12 @@ func runServe(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail("--allow: %v", err)
 	}
+	if len(allowed) == 0 && isSet(fs, "allow") {
+		return fail("--allow %q names no network; leave --allow out to allow every source", *allow)
+	}
+	if *reusePort && !reusePortSupported {
+		return fail("--reuse-port needs Linux")
+	}
 	if *maxPaths <= 0 || *heapInterval <= 0 {
 		return fail("--max-paths and --heap-interval must be positive")
 	}
@@ -95,7 +125,7 @@ func runServe(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 
 	table := newPathTable(ingest.NewInterner(ingest.InternerConfig{}), *maxPaths)
-	srv, err := ingest.NewServer(ingest.Config{
+	cfg := ingest.Config{
 		Addr:               *listen,
 		Handler:            ingest.HandlerFunc(table.add),
 		Format:             format,
@@ -107,9 +137,18 @@ func runServe(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		BlockWhenQueueFull: *block,
 		AllowedSources:     allowed,
 		Logger:             logger,
-	})
+	}
+	srv, err := ingest.NewServer(cfg)
 	if err != nil {
 		return fail("%v", err)
+	}
+	// Without --reuse-port, a port another process holds is an error even
+	// when the readers' sockets set SO_REUSEPORT among themselves: the
+	// port is tried first with a socket that does not.
+	if !*reusePort {
+		if err := checkPortFree(*listen); err != nil {
+			return fail("%v", err)
+		}
 	}
 	httpLn, err := net.Listen("tcp", *httpAddr)
 	if err != nil {
@@ -117,23 +156,31 @@ func runServe(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	// ListenAndServe opens one socket per reader with SO_REUSEPORT on
-	// Linux. It fails at once when the address cannot be bound: that is a
+	// The Server fails at once when the address cannot be bound: that is a
 	// usage error, like a bad flag.
 	serveErr := make(chan error, 1)
-	go func() { serveErr <- srv.ListenAndServe(ctx) }()
+	go func() { serveErr <- listenAndServe(ctx, srv, cfg, *reusePort) }()
 	udpAddr, err := waitListening(srv, serveErr)
 	if err != nil {
 		httpLn.Close()
-		return fail("%v", err)
+		return fail("%v", addrInUseHint(err))
+	}
+	if *instance == "" {
+		*instance = defaultInstance(udpAddr)
 	}
 	monitor := heapwatch.New(heapwatch.Config{ProfileDir: *profileDir, Logger: logger})
-	d := &daemon{srv: srv, table: table, monitor: monitor, logger: logger}
+	d := &daemon{srv: srv, table: table, monitor: monitor, logger: logger, instance: *instance,
+		topGate:     newGate(heavySlots, heavyWait, responseWriteTimeout),
+		metricsGate: newGate(heavySlots, heavyWait, responseWriteTimeout),
+		pprofGate:   newGate(heavySlots, 0, 0),
+	}
 	logger.Info("serving", "udp", udpAddr.String(), "http", httpLn.Addr().String(),
-		"format", format.Name(), "max_paths", *maxPaths, "profile_dir", *profileDir)
+		"format", format.Name(), "allow", allowText(allowed), "reuse_port", *reusePort,
+		"instance", *instance, "max_paths", *maxPaths, "profile_dir", *profileDir)
 
 	var wg sync.WaitGroup
-	httpSrv := &http.Server{Handler: d.mux(), ReadHeaderTimeout: 10 * time.Second}
+	httpSrv := newHTTPServer(d.mux())
+	httpLn = newLimitListener(httpLn, maxHTTPConns)
 	wg.Go(func() {
 		if err := httpSrv.Serve(httpLn); !errors.Is(err, http.ErrServerClosed) {
 			logger.Error("http server stopped", "err", err)
@@ -180,10 +227,15 @@ func waitListening(srv *ingest.Server, serveErr <-chan error) (net.Addr, error) 
 
 // daemon is what serve's HTTP handlers and background loops share.
 type daemon struct {
-	srv     *ingest.Server
-	table   *pathTable
-	monitor *heapwatch.Monitor
-	logger  *slog.Logger
+	srv      *ingest.Server
+	table    *pathTable
+	monitor  *heapwatch.Monitor
+	logger   *slog.Logger
+	instance string
+
+	// The gates bound the memory of the responses that grow with the
+	// tables, and of the profiler's.
+	topGate, metricsGate, pprofGate *gate
 
 	metricsOnce sync.Once
 	metrics     *serveMetrics
@@ -194,12 +246,23 @@ func (d *daemon) mux() *http.ServeMux {
 	mux.HandleFunc("GET /metrics", d.serveMetrics)
 	mux.HandleFunc("GET /top", d.serveTop)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok\n") })
-	mux.HandleFunc("/debug/pprof/", pprof.Index)
-	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
-	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
-	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	mux.HandleFunc("/debug/pprof/", d.gated(pprof.Index))
+	mux.HandleFunc("/debug/pprof/cmdline", d.gated(pprof.Cmdline))
+	mux.HandleFunc("/debug/pprof/profile", d.gated(pprof.Profile))
+	mux.HandleFunc("/debug/pprof/symbol", d.gated(pprof.Symbol))
+	mux.HandleFunc("/debug/pprof/trace", d.gated(pprof.Trace))
 	return mux
+}
+
+// gated runs h when the profiler's gate has a free slot, and answers 503
+// otherwise.
+func (d *daemon) gated(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if ws := d.pprofGate.acquire(w, r); ws != nil {
+			defer d.pprofGate.release(ws)
+			h(w, r)
+		}
+	}
 }
 
 // maxTop bounds /top's n.
@@ -215,16 +278,39 @@ func (d *daemon) serveTop(w http.ResponseWriter, r *http.Request) {
 		}
 		n = v
 	}
+	ws := d.topGate.acquire(w, r)
+	if ws == nil {
+		return
+	}
+	defer d.topGate.release(ws)
+	rows, other := d.table.snapshot(ws.rows)
+	ws.rows = rows
 	w.Header().Set("Content-Type", "application/json")
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	enc.Encode(d.table.top(n))
+	ws.out.WriteString("[\n")
+	first := true
+	for i := range rows[:min(n, len(rows))] {
+		ws.line = appendTopRow(ws.line[:0], rows[i].path, &rows[i].pathStat, first)
+		first = false
+		if _, err := ws.out.Write(ws.line); err != nil {
+			return // the client went away
+		}
+	}
+	if other.Requests > 0 {
+		ws.line = appendTopRow(ws.line[:0], otherPath, &other, first)
+		ws.out.Write(ws.line)
+	}
+	ws.out.WriteString("\n]\n")
 }
 
-func (d *daemon) serveMetrics(w http.ResponseWriter, _ *http.Request) {
+func (d *daemon) serveMetrics(w http.ResponseWriter, r *http.Request) {
+	ws := d.metricsGate.acquire(w, r)
+	if ws == nil {
+		return
+	}
+	defer d.metricsGate.release(ws)
 	d.metricsOnce.Do(func() { d.metrics = newServeMetrics(d) })
 	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
-	d.metrics.write(w)
+	d.metrics.write(ws.out)
 }
 
 // logHeap logs the heap monitor's summary every interval until ctx ends.
@@ -236,7 +322,7 @@ func (d *daemon) logHeap(ctx context.Context, interval time.Duration) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			d.logger.Info("heap " + d.monitor.Summary())
+			d.logger.Info("heap "+d.monitor.Summary(), "instance", d.instance)
 		}
 	}
 }
@@ -304,6 +390,8 @@ type snapCounter struct {
 
 func newServeMetrics(d *daemon) *serveMetrics {
 	m := &serveMetrics{d: d, set: metrics.NewSet()}
+	m.set.NewGauge(`ingest_build_info{version="`+promLabelValue(buildVersion())+
+		`",instance="`+promLabelValue(d.instance)+`"}`, func() float64 { return 1 })
 	counter := func(name string, get func(*metricsSnapshot) uint64) {
 		m.counters = append(m.counters, snapCounter{m.set.NewCounter(name), get})
 	}

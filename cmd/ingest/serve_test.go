@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -32,6 +33,38 @@ func serveLine(path string, status int) string {
 // TestMain) on ephemeral ports and returns it with the addresses it logged.
 func startServe(t *testing.T, args ...string) (cmd *exec.Cmd, udpAddr, httpAddr string, stdout *bytes.Buffer) {
 	t.Helper()
+	cmd, udpAddr, httpAddr, stdout, _ = startServeLog(t, args...)
+	return
+}
+
+// serveLog collects a child's stderr lines.
+type serveLog struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (l *serveLog) add(s string) {
+	l.mu.Lock()
+	l.lines = append(l.lines, s)
+	l.mu.Unlock()
+}
+
+// find returns the first line that contains sub, or "".
+func (l *serveLog) find(sub string) string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, s := range l.lines {
+		if strings.Contains(s, sub) {
+			return s
+		}
+	}
+	return ""
+}
+
+// startServeLog is startServe that also returns the child's log lines.
+// The --listen and --http given in args replace the ephemeral ones.
+func startServeLog(t *testing.T, args ...string) (cmd *exec.Cmd, udpAddr, httpAddr string, stdout *bytes.Buffer, log *serveLog) {
+	t.Helper()
 	args = append([]string{"serve", "--listen", "127.0.0.1:0", "--http", "127.0.0.1:0",
 		"--heap-interval", "200ms", "--profile-dir", t.TempDir() + "/profiles"}, args...)
 	cmd = exec.Command(os.Args[0], args...)
@@ -41,14 +74,16 @@ func startServe(t *testing.T, args ...string) (cmd *exec.Cmd, udpAddr, httpAddr 
 	stderr, err := cmd.StderrPipe()
 	require.NoError(t, err)
 	require.NoError(t, cmd.Start())
-	t.Cleanup(func() { cmd.Process.Kill() })
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
 
+	log = new(serveLog)
 	serving := regexp.MustCompile(`msg=serving udp=(\S+) http=(\S+)`)
 	found := make(chan []string, 1)
 	go func() {
 		sc := bufio.NewScanner(stderr)
 		sent := false
 		for sc.Scan() {
+			log.add(sc.Text())
 			if m := serving.FindStringSubmatch(sc.Text()); m != nil && !sent {
 				found <- m
 				sent = true
@@ -57,7 +92,7 @@ func startServe(t *testing.T, args ...string) (cmd *exec.Cmd, udpAddr, httpAddr 
 	}()
 	select {
 	case m := <-found:
-		return cmd, m[1], m[2], stdout
+		return cmd, m[1], m[2], stdout, log
 	case <-time.After(20 * time.Second):
 		t.Fatal("serve did not log its addresses")
 	}
@@ -237,6 +272,8 @@ func TestServeUsageErrors(t *testing.T) {
 		{"--log-format", "$remote_addr$status"},
 		{"--apache-format", "%h %{X"},
 		{"--allow", "10.0.0.0/99"},
+		{"--allow", " , "},
+		{"--allow", ""},
 		{"--max-paths", "0"},
 		{"extra"},
 	} {

@@ -14,9 +14,9 @@ import (
 	"strings"
 	"sync"
 	"syscall"
-	"text/tabwriter"
 	"time"
 
+	"github.com/flatheap/ingest/cmd/ingest/internal/loadgen"
 	"github.com/flatheap/ingest/heapwatch"
 )
 
@@ -32,41 +32,58 @@ its own and gets the same load from one sender:
           parse into a struct of string fields, a plain map keyed by path
   views   the naive optimisation: zero-copy views into pooled read buffers
           kept as map keys
+  labels  the common exporter pattern: one Prometheus series (a counter and
+          a histogram, github.com/VictoriaMetrics/metrics) per raw path
+
+Each scenario has its receivers (--receivers chooses others). In the routes
+scenario the ingest receiver also keeps per-route metrics, as "ingest
+serve" does.
 
 The children are sampled with the heapwatch package every --interval (the
 child forces a GC when none ran since its last sample, so that the live heap
-is current). A table is printed every --table; at the end each receiver gets
-a verdict, flat or growing with the slope and the kind of growth, judged by
-robust trends over the run after --warmup. A CSV of every sample and a PNG
-plot of live heap and RSS go to --out.
+is current). A receiver's bounded structures (the ingest receiver's
+Interner, path table and route store) are tracked as heapwatch budgets. Each
+sample also records what the original daemon's heap monitor printed:
+runtime.MemStats Mallocs, Frees and HeapObjects, read before any GC the
+child forces (in the table with --printheap). A table is printed every
+--table; at the end each receiver gets a verdict, judged by robust trends
+over the run after --warmup: flat; filling declared budgets, with the
+projected ceiling of its live heap; or growing, with the slope and the kind
+of growth. A CSV of every sample and a PNG plot of live heap and RSS go to
+--out.
 
 Scenarios:
 %s
-Exit status: 0 when the ingest receiver is flat, 1 when it is growing or
-cannot be judged, 2 for usage and setup errors.
+Exit status: 0 when the ingest receiver is flat, or filling its declared
+budgets with a projected live-heap ceiling under --max-memory; 1 when it is
+growing or cannot be judged; 2 for usage and setup errors.
 
 Flags:
 `
 
-// A soakScenario is a named load.
+// A soakScenario is a named load and the receivers it runs by default.
 type soakScenario struct {
 	name, about string
-	load        loadConfig
+	load        loadgen.Config
+	receivers   []string
 }
 
 var soakScenarios = []soakScenario{
 	{"long-paths", "the original daemon's case: 1,500 lines/s, 2 KiB paths, half of the lines with a path never seen before (the default)",
-		loadConfig{Rate: 1500, PathLength: 2048, Paths: 1000, Unique: 0.5}},
+		loadgen.Config{Rate: 1500, PathLength: 2048, Paths: 1000, Unique: 0.5}, []string{"ingest", "naive", "views"}},
 	{"short-paths", "1,500 lines/s, every path \"/\"",
-		loadConfig{Rate: 1500, PathLength: 1, Paths: 1}},
+		loadgen.Config{Rate: 1500, PathLength: 1, Paths: 1}, []string{"ingest", "naive", "views"}},
 	{"stress", "as fast as the sender goes, every 2 KiB path distinct",
-		loadConfig{Rate: 0, PathLength: 2048, Unique: 1}},
+		loadgen.Config{Rate: 0, PathLength: 2048, Unique: 1}, []string{"ingest", "naive", "views"}},
+	{"routes", "route traffic at 1,500 lines/s: API paths from about 50 templates with random IDs and UUIDs, a fifth of them 2 KiB junk paths instead",
+		loadgen.Config{Rate: 1500, Routes: true, Unique: 0.2}, []string{"ingest", "labels"}},
 }
 
 // soakRow is one sample of one receiver.
 type soakRow struct {
 	elapsed     time.Duration // since the load started
 	sample      heapwatch.Sample
+	printHeap   printHeap
 	lines, keys int64
 }
 
@@ -93,10 +110,11 @@ func runSoak(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	warmup := fs.Duration("warmup", 0, "samples before this are left out of the verdict (default: a quarter of --duration, at most 15s)")
 	interval := fs.Duration("interval", time.Second, "time between heap samples")
 	tableEvery := fs.Duration("table", 5*time.Second, "time between progress tables")
-	receiverList := fs.String("receivers", strings.Join(soakReceiverNames, ","), "comma-separated `receivers` to run")
+	receiverList := fs.String("receivers", "", "comma-separated `receivers` to run, of "+strings.Join(soakReceiverNames, ",")+" (default: the scenario's)")
 	maxPaths := fs.Int("max-paths", 10000, "paths the ingest receiver keeps before counting under <other>")
 	maxMemory := fs.Int64("max-memory", 4<<30, "stop a receiver whose RSS or Go runtime memory (mapped, touched or not) passes this many `bytes`")
 	outDir := fs.String("out", "soak-out", "`directory` for the CSV and the PNG")
+	printHeapCols := fs.Bool("printheap", false, "add the original daemon's MemStats figures (Mallocs, Frees, HeapObjects) to the table")
 	if status, ok := parseFlags(fs, args); !ok {
 		return status
 	}
@@ -120,10 +138,13 @@ func runSoak(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	check := sc.load
 	check.Duration = *duration
-	if _, err := check.normalize(); err != nil {
+	if _, err := check.Normalize(); err != nil {
 		return fail("scenario %s: %v", sc.name, err)
 	}
-	names := strings.Split(*receiverList, ",")
+	names := sc.receivers
+	if *receiverList != "" {
+		names = strings.Split(*receiverList, ",")
+	}
 	for _, n := range names {
 		if _, ok := soakReceivers[n]; !ok {
 			return fail("unknown receiver %q: want some of %s", n, strings.Join(soakReceiverNames, ","))
@@ -145,7 +166,7 @@ func runSoak(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	stderr = &lockedWriter{w: stderr}
 	s := &soaker{
 		scenario: sc, duration: *duration, warmup: *warmup, interval: *interval,
-		maxMemory: uint64(*maxMemory), stdout: stdout, stderr: stderr,
+		maxMemory: uint64(*maxMemory), stdout: stdout, stderr: stderr, printHeap: *printHeapCols,
 		reports: make(chan taggedReport, 64),
 	}
 	if err := s.start(exe, names, *maxPaths); err != nil {
@@ -188,6 +209,7 @@ type soaker struct {
 	duration, warmup, interval time.Duration
 	maxMemory                  uint64
 	stdout, stderr             io.Writer
+	printHeap                  bool // the table shows the MemStats figures
 
 	runs    []*soakRun
 	reports chan taggedReport
@@ -200,7 +222,8 @@ type soaker struct {
 func (s *soaker) start(exe string, names []string, maxPaths int) error {
 	for i, name := range names {
 		cmd := exec.Command(exe, "soak-child", "--receiver", name,
-			"--interval", s.interval.String(), "--max-paths", strconv.Itoa(maxPaths))
+			"--interval", s.interval.String(), "--max-paths", strconv.Itoa(maxPaths),
+			"--routes="+strconv.FormatBool(s.scenario.load.Routes))
 		cmd.Stderr = s.stderr
 		in, err := cmd.StdinPipe()
 		if err != nil {
@@ -260,20 +283,20 @@ func (s *soaker) describeRuns() string {
 
 // run sends the load to every child and records their reports until the
 // load is done and the children have reported once more.
-func (s *soaker) run(ctx context.Context, tableEvery time.Duration) (loadResult, error) {
+func (s *soaker) run(ctx context.Context, tableEvery time.Duration) (loadgen.Result, error) {
 	load := s.scenario.load
 	load.Duration = s.duration
 	for _, r := range s.runs {
 		load.Targets = append(load.Targets, r.addr)
 	}
 	type sent struct {
-		res loadResult
+		res loadgen.Result
 		err error
 	}
 	sendDone := make(chan sent, 1)
 	s.start0 = time.Now()
 	go func() {
-		res, err := sendLoad(ctx, load, nil)
+		res, err := loadgen.Send(ctx, load, nil)
 		sendDone <- sent{res, err}
 	}()
 
@@ -305,12 +328,16 @@ func (s *soaker) record(tr taggedReport) {
 	if tr.rep.Sample == nil || run.stopped != "" {
 		return
 	}
-	run.rows = append(run.rows, soakRow{
+	row := soakRow{
 		elapsed: tr.rep.Sample.Time.Sub(s.start0),
 		sample:  *tr.rep.Sample,
 		lines:   tr.rep.Lines,
 		keys:    tr.rep.Keys,
-	})
+	}
+	if tr.rep.PrintHeap != nil {
+		row.printHeap = *tr.rep.PrintHeap
+	}
+	run.rows = append(run.rows, row)
 	if sm := tr.rep.Sample; sm.RSS > s.maxMemory || sm.Total > s.maxMemory {
 		run.stopped = fmt.Sprintf("stopped after %v: RSS %s, runtime memory %s, passed --max-memory",
 			sm.Time.Sub(s.start0).Round(time.Second), mib(sm.RSS), mib(sm.Total))
@@ -319,23 +346,84 @@ func (s *soaker) record(tr taggedReport) {
 	}
 }
 
+// soakColumn is one column of the progress table: a header and a width
+// that the widest value it is expected to hold fits in. The first two
+// columns are left-aligned, the numbers right-aligned.
+type soakColumn struct {
+	name  string
+	width int
+}
+
+var soakColumns = []soakColumn{
+	{"time", 6}, {"receiver", 8}, {"lines", 11}, {"keys", 9}, {"live heap", 11}, {"objects", 10},
+	{"bytes/object", 12}, {"retained", 11}, {"RSS", 11}, {"goroutines", 10}, {"GCs", 6},
+}
+
+// printHeapColumns follow soakColumns with --printheap: the figures of
+// runtime.MemStats the original daemon printed.
+var printHeapColumns = []soakColumn{{"Mallocs", 12}, {"Frees", 12}, {"HeapObjects", 11}}
+
+func (s *soaker) columns() []soakColumn {
+	if s.printHeap {
+		return append(slices.Clip(soakColumns), printHeapColumns...)
+	}
+	return soakColumns
+}
+
+// writeSoakRow writes cells under cols, separated by two spaces, so that
+// the columns line up in every table of a run; a value wider than its
+// column pushes the rest of its row to the right, never the next rows.
+func writeSoakRow(w io.Writer, cols []soakColumn, cells []string) {
+	var b strings.Builder
+	for i, c := range cells {
+		if i > 0 {
+			b.WriteString("  ")
+		}
+		pad := strings.Repeat(" ", max(cols[i].width-len(c), 0))
+		if i < 2 {
+			b.WriteString(c)
+			if i < len(cells)-1 {
+				b.WriteString(pad)
+			}
+		} else {
+			b.WriteString(pad)
+			b.WriteString(c)
+		}
+	}
+	b.WriteByte('\n')
+	io.WriteString(w, b.String())
+}
+
 func (s *soaker) printTableHeader() {
-	fmt.Fprintln(s.stdout, "time  receiver  lines  keys  live heap  objects  bytes/object  retained  RSS  goroutines  GCs")
+	cols := s.columns()
+	cells := make([]string, len(cols))
+	for i, c := range cols {
+		cells[i] = c.name
+	}
+	writeSoakRow(s.stdout, cols, cells)
 }
 
 func (s *soaker) printTable() {
-	tw := tabwriter.NewWriter(s.stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+	cols := s.columns()
 	for _, run := range s.runs {
 		if len(run.rows) == 0 || run.stopped != "" {
 			continue
 		}
 		row := run.rows[len(run.rows)-1]
 		sm := row.sample
-		fmt.Fprintf(tw, "%v\t%s\t%d\t%d\t%s\t%d\t%.0f\t%s\t%s\t%d\t%d\t\n",
-			row.elapsed.Round(time.Second), run.name, row.lines, row.keys, mib(sm.LiveBytes),
-			sm.Objects, sm.BytesPerObject(), mib(sm.Retained()), rssText(sm), sm.Goroutines, sm.GCCycles)
+		cells := []string{
+			row.elapsed.Round(time.Second).String(), run.name,
+			strconv.FormatInt(row.lines, 10), strconv.FormatInt(row.keys, 10), mib(sm.LiveBytes),
+			strconv.FormatUint(sm.Objects, 10), strconv.FormatFloat(sm.BytesPerObject(), 'f', 0, 64),
+			mib(sm.Retained()), rssText(sm), strconv.FormatUint(sm.Goroutines, 10), strconv.FormatUint(sm.GCCycles, 10),
+		}
+		if s.printHeap {
+			ph := row.printHeap
+			cells = append(cells, strconv.FormatUint(ph.Mallocs, 10), strconv.FormatUint(ph.Frees, 10),
+				strconv.FormatUint(ph.HeapObjects, 10))
+		}
+		writeSoakRow(s.stdout, cols, cells)
 	}
-	tw.Flush()
 }
 
 // verdicts prints each receiver's verdict and returns the exit status.
@@ -346,21 +434,42 @@ func (s *soaker) verdicts() int {
 	for _, run := range s.runs {
 		rep := s.report(run)
 		line := rep.String()
+		pass := s.passes(rep)
+		if rep.Growth == heapwatch.Filling {
+			if pass {
+				line += fmt.Sprintf(" (under --max-memory %s)", mib(s.maxMemory))
+			} else {
+				line += fmt.Sprintf(" (not under --max-memory %s)", mib(s.maxMemory))
+			}
+		}
 		if run.stopped != "" {
 			line += "; " + run.stopped
 		}
 		fmt.Fprintf(s.stdout, "  %-7s %s\n", run.name+":", line)
 		if run.name == "ingest" {
 			sawIngest = true
-			if rep.Growth != heapwatch.Flat {
+			if !pass || run.stopped != "" {
 				status = 1
 			}
 		}
 	}
 	if sawIngest && status != 0 {
-		fmt.Fprintln(s.stdout, "ingest is not flat")
+		fmt.Fprintln(s.stdout, "ingest is neither flat nor filling its declared budgets within --max-memory")
 	}
 	return status
+}
+
+// passes reports whether rep is a receiver's heap that soak accepts: flat,
+// or growing only inside its declared budgets with a projected live-heap
+// ceiling under --max-memory.
+func (s *soaker) passes(rep heapwatch.Report) bool {
+	switch rep.Growth {
+	case heapwatch.Flat:
+		return true
+	case heapwatch.Filling:
+		return rep.Ceiling > 0 && rep.Ceiling < float64(s.maxMemory)
+	}
+	return false
 }
 
 // report analyses a run's samples after the warm-up; or all of them when
@@ -421,7 +530,8 @@ func (s *soaker) writeCSV(path string) error {
 	w := csv.NewWriter(f)
 	w.Write([]string{"seconds", "receiver", "lines", "keys", "live_bytes", "objects", "bytes_per_object",
 		"heap_objects_bytes", "heap_unused_bytes", "heap_free_bytes", "heap_released_bytes",
-		"total_bytes", "retained_bytes", "rss_bytes", "goroutines", "gc_cycles"})
+		"total_bytes", "retained_bytes", "rss_bytes", "goroutines", "gc_cycles",
+		"memstats_mallocs", "memstats_frees", "memstats_heap_objects", "tracked_bytes", "budgets"})
 	u := func(v uint64) string { return strconv.FormatUint(v, 10) }
 	for _, run := range s.runs {
 		for _, row := range run.rows {
@@ -436,6 +546,8 @@ func (s *soaker) writeCSV(path string) error {
 				u(sm.LiveBytes), u(sm.Objects), strconv.FormatFloat(sm.BytesPerObject(), 'f', 1, 64),
 				u(sm.HeapObjects), u(sm.HeapUnused), u(sm.HeapFree), u(sm.HeapReleased),
 				u(sm.Total), u(sm.Retained()), rss, u(sm.Goroutines), u(sm.GCCycles),
+				u(row.printHeap.Mallocs), u(row.printHeap.Frees), u(row.printHeap.HeapObjects),
+				strconv.FormatInt(trackedBytes(sm), 10), budgetsText(sm),
 			})
 		}
 	}
@@ -445,6 +557,28 @@ func (s *soaker) writeCSV(path string) error {
 		return err
 	}
 	return f.Close()
+}
+
+// trackedBytes is the sum of the bytes the budgets of sm report.
+func trackedBytes(sm heapwatch.Sample) int64 {
+	var n int64
+	for _, b := range sm.Budgets {
+		n += max(b.Bytes, 0)
+	}
+	return n
+}
+
+// budgetsText lists the budgets of sm as name=bytes/limit_bytes:entries/limit_entries,
+// separated by spaces.
+func budgetsText(sm heapwatch.Sample) string {
+	var b strings.Builder
+	for i, x := range sm.Budgets {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		fmt.Fprintf(&b, "%s=%d/%d:%d/%d", x.Name, x.Bytes, x.LimitBytes, x.Entries, x.LimitEntries)
+	}
+	return b.String()
 }
 
 func scenarioNames() string {

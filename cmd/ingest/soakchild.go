@@ -20,6 +20,7 @@ import (
 	"unsafe"
 
 	"github.com/flatheap/ingest"
+	"github.com/flatheap/ingest/cmd/ingest/internal/loadgen"
 	"github.com/flatheap/ingest/heapwatch"
 	"github.com/valyala/bytebufferpool"
 )
@@ -38,10 +39,30 @@ import (
 type childReport struct {
 	Addr   string            `json:"addr,omitempty"`
 	Sample *heapwatch.Sample `json:"sample,omitempty"`
+	// PrintHeap is what the original daemon's heap monitor printed, read
+	// just before Sample and without forcing a GC.
+	PrintHeap *printHeap `json:"printheap,omitempty"`
 	// Lines counts the lines the receiver handled; Keys the distinct keys
 	// its per-path table holds.
 	Lines int64 `json:"lines"`
 	Keys  int64 `json:"keys"`
+}
+
+// printHeap holds the runtime.MemStats fields the original daemon printed
+// every few seconds: cumulative allocations and frees, and the objects on
+// the heap, live or not yet swept.
+type printHeap struct {
+	Mallocs     uint64 `json:"mallocs"`
+	Frees       uint64 `json:"frees"`
+	HeapObjects uint64 `json:"heap_objects"`
+}
+
+// readPrintHeap reads the fields the original daemon printed.
+// runtime.ReadMemStats stops the world briefly but does not run a GC.
+func readPrintHeap() *printHeap {
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return &printHeap{Mallocs: ms.Mallocs, Frees: ms.Frees, HeapObjects: ms.HeapObjects}
 }
 
 // A soakReceiver reads access lines from conn and keeps per-path statistics
@@ -51,18 +72,30 @@ type soakReceiver interface {
 	// counts returns the lines handled and the keys kept so far; it is
 	// called from another goroutine.
 	counts() (lines, keys int64)
+	// track registers the receiver's bounded structures with m, so that
+	// its samples carry their budgets. Receivers without any do nothing.
+	track(m *heapwatch.Monitor) error
+}
+
+// receiverOptions are what the receivers are built with.
+type receiverOptions struct {
+	maxPaths int
+	// routes says the lines are loadgen.RoutesLogFormat lines: the ingest
+	// receiver then keeps route metrics beside its path table.
+	routes bool
 }
 
 // soakReceivers are the receivers soak can run, by name.
-var soakReceivers = map[string]func(maxPaths int) soakReceiver{
+var soakReceivers = map[string]func(receiverOptions) (soakReceiver, error){
 	"ingest": newIngestReceiver,
-	"naive":  func(int) soakReceiver { return new(naiveReceiver) },
-	"views":  func(int) soakReceiver { return new(viewsReceiver) },
+	"naive":  func(receiverOptions) (soakReceiver, error) { return new(naiveReceiver), nil },
+	"views":  func(receiverOptions) (soakReceiver, error) { return new(viewsReceiver), nil },
+	"labels": newLabelsReceiver,
 }
 
-var soakReceiverNames = []string{"ingest", "naive", "views"}
+var soakReceiverNames = []string{"ingest", "naive", "views", "labels"}
 
-var soakChildUsage = `Usage: ingest soak-child --receiver ingest|naive|views [flags]
+var soakChildUsage = `Usage: ingest soak-child --receiver ingest|naive|views|labels [flags]
 
 Internal: run by "ingest soak" in a child process. Listens on 127.0.0.1 with a
 free port, writes {"addr":...} and then a JSON heap sample per interval to
@@ -73,9 +106,10 @@ Flags:
 
 func runSoakChild(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := newFlagSet("soak-child", soakChildUsage, stderr)
-	name := fs.String("receiver", "ingest", "`receiver` to run: ingest, naive or views")
+	name := fs.String("receiver", "ingest", "`receiver` to run: ingest, naive, views or labels")
 	interval := fs.Duration("interval", time.Second, "time between heap samples")
 	maxPaths := fs.Int("max-paths", 10000, "paths the ingest receiver keeps before counting under <other>")
+	routes := fs.Bool("routes", false, "the lines are route traffic in loadgen's routes log_format")
 	if status, ok := parseFlags(fs, args); !ok {
 		return status
 	}
@@ -84,12 +118,21 @@ func runSoakChild(args []string, stdin io.Reader, stdout, stderr io.Writer) int 
 		fmt.Fprintf(stderr, "ingest soak-child: bad flags: receiver %q, interval %v, max-paths %d\n", *name, *interval, *maxPaths)
 		return 2
 	}
+	rcv, err := newReceiver(receiverOptions{maxPaths: *maxPaths, routes: *routes})
+	if err != nil {
+		fmt.Fprintf(stderr, "ingest soak-child: %v\n", err)
+		return 2
+	}
+	mon := heapwatch.New(heapwatch.Config{})
+	if err := rcv.track(mon); err != nil {
+		fmt.Fprintf(stderr, "ingest soak-child: %v\n", err)
+		return 2
+	}
 	conn, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	if err != nil {
 		fmt.Fprintf(stderr, "ingest soak-child: %v\n", err)
 		return 2
 	}
-	rcv := newReceiver(*maxPaths)
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
@@ -121,35 +164,85 @@ func runSoakChild(args []string, stdin io.Reader, stdout, stderr io.Writer) int 
 			return 0
 		case <-tick.C:
 		}
-		s := heapwatch.Read()
+		ph := readPrintHeap() // before any GC this loop forces, as the original monitor saw it
+		s := mon.Read()
 		if s.GCCycles == lastGC {
 			// The live heap is measured at the end of a GC cycle. A
 			// receiver that allocates little may go a long time without
 			// one, so force one rather than report a stale figure.
 			runtime.GC()
-			s = heapwatch.Read()
+			s = mon.Read()
 		}
 		lastGC = s.GCCycles
 		lines, keys := rcv.counts()
-		if err := out.Encode(childReport{Sample: &s, Lines: lines, Keys: keys}); err != nil {
+		if err := out.Encode(childReport{Sample: &s, PrintHeap: ph, Lines: lines, Keys: keys}); err != nil {
 			cancel() // the parent is gone
 		}
 	}
 }
 
 // ingestReceiver is the library's way: a Server with fixed receive
-// buffers, a Parser, and a pathTable keyed by interned paths.
+// buffers, a Parser, and a pathTable keyed by interned paths; for route
+// traffic, the Server parses loadgen.RoutesLogFormat.
 type ingestReceiver struct {
-	table *pathTable
-	lines atomic.Int64
+	paths  *ingest.Interner
+	table  *pathTable
+	format *ingest.Format // nil: the built-in combined format
+	lines  atomic.Int64
 }
 
-func newIngestReceiver(maxPaths int) soakReceiver {
-	return &ingestReceiver{table: newPathTable(ingest.NewInterner(ingest.InternerConfig{}), maxPaths)}
+// soakInterner bounds the ingest receiver's Interner: the library's
+// defaults, written out so that its budget can be reported.
+var soakInterner = ingest.InternerConfig{MaxEntries: 1 << 16, MaxBytes: 8 << 20, MaxLen: 512}
+
+// internerSlack estimates the heap bytes a stored value costs beyond its
+// length: the Interner's 2 bytes and the rounding up to a size class.
+const internerSlack = 32
+
+// pathEntryBytes estimates the heap bytes a pathTable entry costs beyond
+// its interned key: the 64-byte pathStat and a map slot (a string and a
+// pointer) at as little as half load after the map grew.
+const pathEntryBytes = 64 + 2*(16+8+1)
+
+func newIngestReceiver(o receiverOptions) (soakReceiver, error) {
+	paths := ingest.NewInterner(soakInterner)
+	ir := &ingestReceiver{paths: paths, table: newPathTable(paths, o.maxPaths)}
+	if o.routes {
+		f, err := ingest.CompileNginx(loadgen.RoutesLogFormat)
+		if err != nil {
+			return nil, err
+		}
+		ir.format = f
+	}
+	return ir, nil
+}
+
+func (ir *ingestReceiver) track(m *heapwatch.Monitor) error {
+	err := m.Track("interner", func() heapwatch.Usage {
+		st := ir.paths.Stats()
+		return heapwatch.Usage{
+			Bytes:        int64(st.Bytes) + internerSlack*int64(st.Entries),
+			LimitBytes:   int64(soakInterner.MaxBytes) + internerSlack*int64(soakInterner.MaxEntries),
+			Entries:      int64(st.Entries),
+			LimitEntries: int64(soakInterner.MaxEntries),
+			Refused:      st.Evictions,
+		}
+	})
+	if err != nil {
+		return err
+	}
+	return m.Track("paths", func() heapwatch.Usage {
+		n := int64(ir.table.len())
+		return heapwatch.Usage{
+			Bytes: n * pathEntryBytes, LimitBytes: int64(ir.table.maxPaths) * pathEntryBytes,
+			Entries: n, LimitEntries: int64(ir.table.maxPaths),
+		}
+	})
 }
 
 func (ir *ingestReceiver) run(ctx context.Context, conn *net.UDPConn) error {
 	s, err := ingest.NewServer(ingest.Config{
+		Format: ir.format,
 		Handler: ingest.HandlerFunc(func(r *ingest.Request) {
 			ir.table.add(r)
 			ir.lines.Add(1)
@@ -224,6 +317,8 @@ func (nr *naiveReceiver) run(ctx context.Context, conn *net.UDPConn) error {
 }
 
 func (nr *naiveReceiver) counts() (int64, int64) { return nr.lines.Load(), nr.keys.Load() }
+
+func (*naiveReceiver) track(*heapwatch.Monitor) error { return nil }
 
 // parseNaive parses a combined line, after an optional syslog header, the
 // way a quick daemon does: with strings.Index, strings.Fields and strconv.
@@ -325,6 +420,8 @@ func (vr *viewsReceiver) run(ctx context.Context, conn *net.UDPConn) error {
 }
 
 func (vr *viewsReceiver) counts() (int64, int64) { return vr.lines.Load(), vr.keys.Load() }
+
+func (*viewsReceiver) track(*heapwatch.Monitor) error { return nil }
 
 // closedByContext returns nil for the read error that closing conn on
 // ctx's end causes, and err otherwise.

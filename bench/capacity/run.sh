@@ -1,0 +1,270 @@
+#!/usr/bin/env bash
+# Capacity of one `ingest serve` on this machine, as docs/scaling.md reports it:
+#
+#   1. the highest rate `ingest send` reaches with 0 kernel drops and every
+#      line counted, for 150-byte and 2 KiB lines, with one reader and two;
+#   2. the CPU time per line at 1,500 and 20,000 lines/s, from
+#      /proc/PID/stat (utime + stime of the whole serve process);
+#   3. how sender sockets spread over two processes sharing the port with
+#      --reuse-port.
+#
+# Run from the repository root: bench/capacity/run.sh [steps...]
+# where steps are any of: capacity cpu spread (default: all three).
+# Environment: TRIAL (seconds per capacity trial, default 5), CPU_SECONDS
+# (default 30), UDP_PORT (default 55140), HTTP_PORT (default 59514),
+# SERVE_ARGS (extra serve flags, e.g. routes). Output goes to stdout and
+# to bench/capacity/out/. Sender and receiver share the machine's cores:
+# the sender's CPU is part of the measurement's limits.
+set -euo pipefail
+
+TRIAL=${TRIAL:-5}
+CPU_SECONDS=${CPU_SECONDS:-30}
+UDP_PORT=${UDP_PORT:-55140}
+HTTP_PORT=${HTTP_PORT:-59514}
+SERVE_ARGS=${SERVE_ARGS:-}
+OUT=bench/capacity/out
+mkdir -p "$OUT"
+WORK=$(mktemp -d)
+BIN=$WORK/ingest
+SERVE_PIDS=()
+
+# cleanup kills the serve processes still running (stop_serve forgets the
+# ones it stopped, so no recycled PID is signalled).
+cleanup() {
+	for p in "${SERVE_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+	wait 2>/dev/null || true
+	rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+go build -o "$BIN" ./cmd/ingest
+CLK_TCK=$(getconf CLK_TCK)
+
+log() { echo "$*" | tee -a "$OUT/log.txt"; }
+
+# start_serve NAME HTTP_PORT ARGS...: starts serve on the UDP port and
+# waits for its HTTP side; sets PID.
+start_serve() {
+	local name=$1 http=$2
+	shift 2
+	# shellcheck disable=SC2086
+	"$BIN" serve --listen "127.0.0.1:$UDP_PORT" --http "127.0.0.1:$http" \
+		--heap-interval 1h --profile-dir "$WORK/profiles" $SERVE_ARGS "$@" \
+		>"$WORK/$name.out" 2>"$WORK/$name.err" &
+	PID=$!
+	SERVE_PIDS+=("$PID")
+	for _ in $(seq 100); do
+		curl -sf "http://127.0.0.1:$http/healthz" >/dev/null 2>&1 && return 0
+		sleep 0.1
+	done
+	cat "$WORK/$name.err" >&2
+	echo "serve $name did not start" >&2
+	exit 1
+}
+
+stop_serve() {
+	kill "$1"
+	wait "$1" 2>/dev/null || true
+	local keep=() p
+	for p in "${SERVE_PIDS[@]}"; do [ "$p" = "$1" ] || keep+=("$p"); done
+	SERVE_PIDS=("${keep[@]}")
+}
+
+# metric HTTP_PORT SERIES: the value of one series of /metrics.
+metric() {
+	curl -sf "http://127.0.0.1:$1/metrics" | awk -v s="$2" '$1 == s { print $2; found = 1 } END { if (!found) print 0 }'
+}
+
+lines_of() { metric "$1" ingest_lines_total; }
+drops_of() { metric "$1" 'ingest_dropped_total{reason="kernel"}'; }
+
+# cpu_ticks PID: utime + stime, in clock ticks.
+cpu_ticks() {
+	# Fields after the command name, which is in parentheses: utime and
+	# stime are fields 14 and 15 of the line, 12 and 13 after ")".
+	sed 's/.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'
+}
+
+# settle HTTP_PORT...: waits until the instances' line counts stop moving.
+settle() {
+	local prev=-1 cur
+	for _ in $(seq 50); do
+		cur=0
+		for h in "$@"; do cur=$((cur + $(lines_of "$h"))); done
+		[ "$cur" = "$prev" ] && return 0
+		prev=$cur
+		sleep 0.2
+	done
+}
+
+# send RATE SECONDS PATH_LENGTH [send flags...]: runs ingest send; sets
+# SENT (lines) and ACHIEVED (lines/s) from its summary.
+send() {
+	local rate=$1 secs=$2 plen=$3
+	shift 3
+	local summary
+	summary=$("$BIN" send --addr "127.0.0.1:$UDP_PORT" --rate "$rate" --duration "${secs}s" \
+		--path-length "$plen" --paths 100 "$@" 2>/dev/null | head -1)
+	SENT=$(echo "$summary" | sed -n 's/.* lines=\([0-9]*\) .*/\1/p')
+	ACHIEVED=$(echo "$summary" | sed -n 's/.* rate=\([0-9]*\) lines\/s.*/\1/p')
+}
+
+# line_length PATH_LENGTH: the bytes of one line at that path length,
+# measured on a running serve (HTTP_PORT).
+line_length() {
+	local b0 l0 b1 l1
+	b0=$(metric "$HTTP_PORT" ingest_bytes_total)
+	l0=$(lines_of "$HTTP_PORT")
+	send 1000 1 "$1"
+	settle "$HTTP_PORT"
+	b1=$(metric "$HTTP_PORT" ingest_bytes_total)
+	l1=$(lines_of "$HTTP_PORT")
+	echo $(((b1 - b0) / (l1 - l0)))
+}
+
+# trial RATE PATH_LENGTH: one capacity trial on the serve at HTTP_PORT;
+# sets OK (1 when no kernel drop and every line counted), and logs it
+# with the average line length.
+trial() {
+	local rate=$1 plen=$2 l0 d0 b0 l1 d1 b1
+	l0=$(lines_of "$HTTP_PORT")
+	d0=$(drops_of "$HTTP_PORT")
+	b0=$(metric "$HTTP_PORT" ingest_bytes_total)
+	send "$rate" "$TRIAL" "$plen"
+	settle "$HTTP_PORT"
+	l1=$(lines_of "$HTTP_PORT")
+	d1=$(drops_of "$HTTP_PORT")
+	b1=$(metric "$HTTP_PORT" ingest_bytes_total)
+	OK=0
+	if [ $((d1 - d0)) -eq 0 ] && [ $((l1 - l0)) -eq "$SENT" ]; then OK=1; fi
+	log "  offered $rate/s: sent $SENT at $ACHIEVED lines/s, counted $((l1 - l0)) of $(((b1 - b0) / (l1 - l0 + 1))) B, kernel drops $((d1 - d0)), ok=$OK"
+}
+
+# capacity LABEL PATH_LENGTH SERVE_FLAGS...: the highest achieved rate
+# with OK, by doubling the offered rate and then bisecting.
+capacity() {
+	local label=$1 plen=$2
+	shift 2
+	start_serve cap "$HTTP_PORT" "$@"
+	local pid=$PID
+	log "$label (serve $*; path length $plen; receive buffer $(metric "$HTTP_PORT" ingest_receive_buffer_bytes) B)"
+	local lo=0 lo_achieved=0 hi=0 rate=10000 limited=0
+	while [ "$rate" -le 1280000 ]; do
+		trial "$rate" "$plen"
+		if [ "$OK" = 1 ]; then
+			lo=$rate
+			lo_achieved=$ACHIEVED
+			# The sender could not offer more: the limit is the sender's.
+			if [ "$ACHIEVED" -lt $((rate * 9 / 10)) ]; then
+				limited=1
+				break
+			fi
+			rate=$((rate * 2))
+		else
+			hi=$rate
+			break
+		fi
+	done
+	if [ "$hi" -gt 0 ]; then
+		for _ in 1 2 3; do
+			rate=$(((lo + hi) / 2))
+			trial "$rate" "$plen"
+			if [ "$OK" = 1 ]; then
+				lo=$rate
+				lo_achieved=$ACHIEVED
+			else
+				hi=$rate
+			fi
+		done
+	fi
+	if [ "$limited" = 1 ]; then
+		log "RESULT $label: at least $lo_achieved lines/s with 0 drops (the sender's limit)"
+	else
+		log "RESULT $label: $lo_achieved lines/s with 0 drops (first loss offered at $hi/s)"
+	fi
+	stop_serve "$pid"
+}
+
+# cpu RATE PATH_LENGTH: CPU per line of one serve at RATE for CPU_SECONDS.
+cpu() {
+	local rate=$1 plen=$2 t0 t1 l0 l1
+	start_serve cpu "$HTTP_PORT"
+	local pid=$PID
+	# Idle first: what the process costs without traffic.
+	t0=$(cpu_ticks "$pid")
+	sleep 10
+	t1=$(cpu_ticks "$pid")
+	local idle=$((t1 - t0))
+	l0=$(lines_of "$HTTP_PORT")
+	t0=$(cpu_ticks "$pid")
+	send "$rate" "$CPU_SECONDS" "$plen"
+	settle "$HTTP_PORT"
+	t1=$(cpu_ticks "$pid")
+	l1=$(lines_of "$HTTP_PORT")
+	local lines=$((l1 - l0)) ticks=$((t1 - t0))
+	log "RESULT cpu at $rate lines/s (achieved $ACHIEVED, path length $plen): $lines lines, $ticks ticks of 1/$CLK_TCK s;" \
+		"$(awk -v t="$ticks" -v n="$lines" -v hz="$CLK_TCK" 'BEGIN { printf "%.2f us CPU per line", t / hz / n * 1e6 }');" \
+		"idle: $idle ticks in 10 s"
+	stop_serve "$pid"
+}
+
+# spread SOURCES: two serve processes share the port with --reuse-port;
+# SOURCES `ingest send` processes, one socket each (as nginx workers),
+# send 2,000 lines each; prints each instance's share.
+spread() {
+	local n=$1
+	start_serve a "$HTTP_PORT" --reuse-port
+	local pa=$PID
+	start_serve b $((HTTP_PORT + 1)) --reuse-port
+	local pb=$PID
+	local pids=()
+	for i in $(seq "$n"); do
+		"$BIN" send --addr "127.0.0.1:$UDP_PORT" --rate 2000 --count 2000 --seed "$i" >/dev/null 2>&1 &
+		pids+=($!)
+	done
+	wait "${pids[@]}"
+	settle "$HTTP_PORT" $((HTTP_PORT + 1))
+	log "RESULT spread of $n senders over 2 instances: $(lines_of "$HTTP_PORT") and $(lines_of $((HTTP_PORT + 1))) lines"
+	stop_serve "$pa"
+	stop_serve "$pb"
+}
+
+steps=("$@")
+[ ${#steps[@]} -eq 0 ] && steps=(capacity cpu spread)
+log "# $(date -u +%Y-%m-%dT%H:%MZ) $(go version) $(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //') x$(nproc); load: $(cut -d' ' -f1-3 /proc/loadavg)"
+log "# bench/capacity/run.sh ${steps[*]}  (TRIAL=$TRIAL CPU_SECONDS=$CPU_SECONDS SERVE_ARGS=$SERVE_ARGS)"
+
+# Path lengths that make 150-byte and 2 KiB lines.
+start_serve probe "$HTTP_PORT"
+base=$(line_length 32)
+stop_serve "$PID"
+# The generator's fixed fields (a user agent, a referer) make its shortest
+# lines longer than 150 bytes: then the shortest it makes are measured.
+short=$((32 + 150 - base))
+[ "$short" -lt 4 ] && short=4
+long=$((32 + 2048 - base))
+log "# a line with a 32-byte path is $base bytes on average: path lengths $short (150 B or the shortest) and $long (2 KiB)"
+
+for step in "${steps[@]}"; do
+	case $step in
+	capacity)
+		capacity "150 B, 1 reader" "$short" --readers 1
+		capacity "150 B, 2 readers" "$short" --readers 2
+		capacity "2 KiB, 1 reader" "$long" --readers 1
+		capacity "2 KiB, 2 readers" "$long" --readers 2
+		;;
+	cpu)
+		cpu 1500 "$short"
+		cpu 20000 "$short"
+		cpu 1500 "$long"
+		cpu 20000 "$long"
+		;;
+	spread)
+		for n in 2 4 8 16; do spread "$n"; done
+		;;
+	*)
+		echo "unknown step $step: want capacity, cpu or spread" >&2
+		exit 2
+		;;
+	esac
+done

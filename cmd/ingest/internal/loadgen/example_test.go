@@ -1,0 +1,26 @@
+package loadgen_test
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/flatheap/ingest/cmd/ingest/internal/loadgen"
+)
+
+// A LineGen makes the same lines from the same seed; only the time varies.
+func ExampleLineGen() {
+	g, err := loadgen.NewLineGen(loadgen.Config{Syslog: "3164", PathLength: 24, Paths: 2, Seed: 7}, "web01")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	now := time.Date(2026, 11, 5, 21, 22, 9, 0, time.UTC)
+	var line []byte
+	for range 2 {
+		line = g.AppendLine(line[:0], now)
+		fmt.Printf("%s\n", line)
+	}
+	// Output:
+	// <190>Nov  5 21:22:09 web01 nginx: 198.51.100.38 - - [05/Nov/2026:21:22:09 +0000] "GET /p0iyh/hhqjxj95cp/duuym3 HTTP/1.1" 500 66165 "https://www.example.com/" "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
+	// <190>Nov  5 21:22:09 web01 nginx: 203.0.113.75 - - [05/Nov/2026:21:22:09 +0000] "GET /p1iyh/hhqjxj95cp/duuym3 HTTP/1.1" 200 5214 "https://search.example.org/?q=ingest" "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"
+}

@@ -1,0 +1,5 @@
+//go:build !race
+
+package routemetrics
+
+const raceEnabled = false

@@ -1,0 +1,164 @@
+package routemetrics
+
+import (
+	"hash/maphash"
+	"strconv"
+	"time"
+
+	"github.com/flatheap/ingest/route"
+)
+
+// Observation is one request as Store.Observe counts it: the values a
+// daemon with its own parser has decoded. Observe does not retain it or
+// any slice in it.
+type Observation struct {
+	// VHost is the virtual host; empty is a valid vhost. Bytes that are
+	// not valid UTF-8 are replaced by U+FFFD; a vhost longer than
+	// MaxVHostLen bytes, before or after that, is counted as Other.
+	VHost []byte
+	// Route is the route template (see package route), made valid UTF-8
+	// and bounded to MaxRouteLen bytes as VHost is.
+	Route []byte
+	// Method is the request method; anything but GET, HEAD, POST, PUT,
+	// DELETE, CONNECT, OPTIONS, TRACE and PATCH is counted as OTHER.
+	Method []byte
+	// Status is the response status; outside 100-599 it is counted as
+	// "other".
+	Status int
+	// ResponseBytes is the response body size ($body_bytes_sent).
+	ResponseBytes int64
+	// RequestBytes is the request size ($request_length), counted when
+	// HasRequestBytes is set.
+	RequestBytes    int64
+	HasRequestBytes bool
+	// Duration is the request time ($request_time), observed in the
+	// request-duration histogram when HasDuration is set.
+	Duration    time.Duration
+	HasDuration bool
+	// Upstream is the upstream time, observed in the upstream-duration
+	// histogram when HasUpstream is set.
+	Upstream    time.Duration
+	HasUpstream bool
+}
+
+// New returns an empty Store configured by cfg, or an error wrapping
+// ErrConfig that names the bad field.
+func New(cfg Config) (*Store, error) {
+	s := &Store{seed: maphash.MakeSeed()}
+	if err := s.configure(cfg); err != nil {
+		return nil, err
+	}
+	for i := range s.shards {
+		s.shards[i].m = make(map[uint64]*group)
+	}
+	s.clock.Store(time.Now().UnixNano())
+	s.buf = make([]byte, 0, bufSize)
+	return s, nil
+}
+
+func (s *Store) configure(cfg Config) error {
+	switch {
+	case cfg.MaxSeries < 0:
+		return &configError{"MaxSeries", "negative"}
+	case cfg.MaxSeries == 0:
+		cfg.MaxSeries = DefaultMaxSeries
+	}
+	switch {
+	case cfg.SeriesIdle < 0:
+		return &configError{"SeriesIdle", "negative"}
+	case cfg.SeriesIdle == 0:
+		cfg.SeriesIdle = DefaultSeriesIdle
+	}
+	if cfg.Buckets == nil {
+		cfg.Buckets = DefaultBuckets
+	}
+	if len(cfg.VHost) > MaxVHostLen {
+		return &configError{"VHost", "longer than " + strconv.Itoa(MaxVHostLen) + " bytes"}
+	}
+	bounds, err := checkBuckets(cfg.Buckets)
+	if err != nil {
+		return err
+	}
+	s.bounds = bounds
+	s.le = make([]string, 0, len(bounds)+1)
+	for _, b := range cfg.Buckets {
+		s.le = append(s.le, strconv.FormatFloat(b, 'g', -1, 64))
+	}
+	s.le = append(s.le, "+Inf")
+	s.idle = int64(cfg.SeriesIdle)
+	n := int64(cfg.MaxSeries)
+	s.maxSeries = n
+	s.overflowCap = n - 1
+	s.regularCap = n - max(1, n/20)
+	s.routes = cfg.Routes
+	if s.routes == nil {
+		t, err := route.New(route.Config{})
+		if err != nil {
+			return err
+		}
+		s.routes = t
+	}
+	s.vhost = []byte(cfg.VHost)
+	s.vhostFromTag = cfg.VHostFromTag
+	return nil
+}
+
+// Observe counts one request. It returns nil, or a *ValueError when a
+// value could not be counted (a negative size or time): the request is
+// counted all the same, without that value, and the error is counted in
+// ingest_route_value_errors_total. Observe costs no allocation once the
+// key exists.
+func (s *Store) Observe(o *Observation) error {
+	var kb [keyCap]byte
+	key := s.appendKey(kb[:0], o.VHost, o.Route, methodIndex(o.Method))
+	var err error
+	v := values{
+		resp:   o.ResponseBytes,
+		req:    o.RequestBytes,
+		hasReq: o.HasRequestBytes,
+		dur:    o.Duration,
+		hasDur: o.HasDuration,
+		up:     o.Upstream,
+		hasUp:  o.HasUpstream,
+	}
+	if v.resp < 0 {
+		v.resp = 0
+		err = s.valueError(fieldBodyBytes)
+	}
+	if v.hasReq && v.req < 0 {
+		v.hasReq = false
+		err = s.valueError(fieldRequestLength)
+	}
+	if v.hasDur && v.dur < 0 {
+		v.hasDur = false
+		err = s.valueError(fieldRequestTime)
+	}
+	if v.hasUp && v.up < 0 {
+		v.hasUp = false
+		err = s.valueError(fieldUpstream)
+	}
+	s.observe(key, statusKey(o.Status), &v)
+	return err
+}
+
+// valueError counts a bad value of field f and returns its error.
+func (s *Store) valueError(f int) error {
+	s.valueErrs[f].Add(1)
+	return valueErrors[f]
+}
+
+// values are what a line adds to its key.
+type values struct {
+	resp, req     int64
+	hasReq        bool
+	dur, up       time.Duration
+	hasDur, hasUp bool
+}
+
+// appendKey appends the key of (vhost, route, method) to dst.
+func (s *Store) appendKey(dst, vhost, route []byte, method uint8) []byte {
+	dst = appendBounded(dst, vhost, MaxVHostLen)
+	dst = append(dst, keySep)
+	dst = appendBounded(dst, route, MaxRouteLen)
+	return append(dst, keySep, method)
+}

@@ -1,0 +1,222 @@
+package routemetrics
+
+import (
+	"io"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// bufSize is the capacity of the scrape buffer; it is written out when it
+// holds more than flushAt bytes. A series line is at most a few KiB (the
+// labels are bounded), so the buffer never grows.
+const (
+	bufSize = 64 << 10
+	flushAt = bufSize - 8<<10
+)
+
+// Metric families, in the order WritePrometheus writes them.
+const (
+	helpRequests  = "# HELP http_requests_total Requests, by virtual host, route template, method and status.\n# TYPE http_requests_total counter\n"
+	helpResp      = "# HELP http_response_size_bytes_total Response body bytes ($body_bytes_sent), by virtual host, route template, method and status.\n# TYPE http_response_size_bytes_total counter\n"
+	helpReq       = "# HELP http_request_size_bytes_total Request bytes ($request_length), by virtual host, route template, method and status.\n# TYPE http_request_size_bytes_total counter\n"
+	helpDuration  = "# HELP http_request_duration_seconds Request time ($request_time), by virtual host, route template, method and status class.\n# TYPE http_request_duration_seconds histogram\n"
+	helpUpstream  = "# HELP http_upstream_duration_seconds Upstream time ($upstream_response_time, the sum of the attempts), by virtual host, route template, method and status class.\n# TYPE http_upstream_duration_seconds histogram\n"
+	helpSeries    = "# HELP ingest_series Route-metric series held.\n# TYPE ingest_series gauge\n"
+	helpLimit     = "# HELP ingest_series_limit Most route-metric series the store holds.\n# TYPE ingest_series_limit gauge\n"
+	helpOverflow  = "# HELP ingest_series_overflow_total Lines counted in an {overflow} series because their key did not fit in the series budget.\n# TYPE ingest_series_overflow_total counter\n"
+	helpExpired   = "# HELP ingest_series_expired_total Route-metric series removed after being idle.\n# TYPE ingest_series_expired_total counter\n"
+	helpValueErrs = "# HELP ingest_route_value_errors_total Values that could not be counted (the line was counted without them), by log field.\n# TYPE ingest_route_value_errors_total counter\n"
+)
+
+// WritePrometheus writes the store's metrics to w in the Prometheus text
+// format (version 0.0.4), series sorted by vhost, route and method. It
+// returns the first error of w.Write.
+//
+// The output is streamed through one buffer of fixed size that the store
+// reuses; it costs no allocation per series. Scrapes are serialised: a
+// second WritePrometheus waits for the first to finish, so memory does not
+// grow with the number of concurrent scrapes. Lines are counted while a
+// scrape runs: the scrape holds no lock while it formats or writes, and a
+// series' values are read one at a time, so a histogram's buckets, sum and
+// count may be a few lines apart from its series' request counter.
+//
+// A scrape advances the clock Expire measures idleness with.
+func (s *Store) WritePrometheus(w io.Writer) error {
+	s.scrapeMu.Lock()
+	defer s.scrapeMu.Unlock()
+	s.advance(time.Now().UnixNano())
+
+	snap := s.snap[:0]
+	for i := range s.shards {
+		sh := &s.shards[i]
+		sh.mu.RLock()
+		for _, g := range sh.m {
+			for ; g != nil; g = g.next {
+				snap = append(snap, g)
+			}
+		}
+		sh.mu.RUnlock()
+	}
+	slices.SortFunc(snap, func(a, b *group) int { return strings.Compare(a.key, b.key) })
+	s.snap = snap
+	defer func() {
+		// Drop the references, so expired groups are freed.
+		clear(s.snap)
+		s.snap = s.snap[:0]
+	}()
+
+	p := promWriter{w: w, buf: s.buf[:0]}
+	p.counters(helpRequests, "http_requests_total", snap, func(e *entry) (uint64, bool) { return e.requests.Load(), true })
+	p.counters(helpResp, "http_response_size_bytes_total", snap, func(e *entry) (uint64, bool) { return e.respBytes.Load(), true })
+	p.counters(helpReq, "http_request_size_bytes_total", snap, func(e *entry) (uint64, bool) { return e.reqBytes.Load(), e.hasReq.Load() })
+	s.histograms(&p, helpDuration, "http_request_duration_seconds", histRequest, snap)
+	s.histograms(&p, helpUpstream, "http_upstream_duration_seconds", histUpstream, snap)
+
+	p.buf = append(p.buf, helpSeries...)
+	p.buf = append(p.buf, "ingest_series "...)
+	p.buf = strconv.AppendInt(p.buf, s.series.Load(), 10)
+	p.buf = append(p.buf, '\n')
+	p.buf = append(p.buf, helpLimit...)
+	p.buf = append(p.buf, "ingest_series_limit "...)
+	p.buf = strconv.AppendInt(p.buf, s.maxSeries, 10)
+	p.buf = append(p.buf, '\n')
+	p.buf = append(p.buf, helpOverflow...)
+	p.buf = append(p.buf, "ingest_series_overflow_total "...)
+	p.buf = strconv.AppendUint(p.buf, s.overflows.Load(), 10)
+	p.buf = append(p.buf, '\n')
+	p.buf = append(p.buf, helpExpired...)
+	p.buf = append(p.buf, "ingest_series_expired_total "...)
+	p.buf = strconv.AppendUint(p.buf, s.expired.Load(), 10)
+	p.buf = append(p.buf, '\n')
+	p.buf = append(p.buf, helpValueErrs...)
+	for i := range s.valueErrs {
+		p.buf = append(p.buf, `ingest_route_value_errors_total{field="`...)
+		p.buf = append(p.buf, valueErrors[i].Field...)
+		p.buf = append(p.buf, `"} `...)
+		p.buf = strconv.AppendUint(p.buf, s.valueErrs[i].Load(), 10)
+		p.buf = append(p.buf, '\n')
+	}
+	p.flush()
+	s.buf = p.buf[:0]
+	return p.err
+}
+
+// promWriter streams lines to w through buf.
+type promWriter struct {
+	w   io.Writer
+	buf []byte
+	err error
+}
+
+// flush writes buf out and empties it; after an error it only empties it.
+func (p *promWriter) flush() {
+	if p.err == nil && len(p.buf) > 0 {
+		_, p.err = p.w.Write(p.buf)
+	}
+	p.buf = p.buf[:0]
+}
+
+// maybeFlush writes buf out when it holds flushAt bytes or more. A line is
+// under 2 KiB (the labels are bounded), so buf never outgrows bufSize.
+func (p *promWriter) maybeFlush() {
+	if len(p.buf) >= flushAt {
+		p.flush()
+	}
+}
+
+// labels appends `{vhost="...",route="...",method="..."` (no closing brace).
+func (p *promWriter) labels(g *group) {
+	p.buf = append(p.buf, `{vhost="`...)
+	p.buf = appendEscaped(p.buf, g.vhost)
+	p.buf = append(p.buf, `",route="`...)
+	p.buf = appendEscaped(p.buf, g.route)
+	p.buf = append(p.buf, `",method="`...)
+	p.buf = append(p.buf, methodNames[g.method]...)
+	p.buf = append(p.buf, '"')
+}
+
+// counters writes one counter family: the value of each entry of each
+// group, when value's second result is true.
+func (p *promWriter) counters(help, name string, snap []*group, value func(*entry) (uint64, bool)) {
+	p.buf = append(p.buf, help...)
+	for _, g := range snap {
+		for _, e := range *g.entries.Load() {
+			v, ok := value(e)
+			if !ok {
+				continue
+			}
+			p.buf = append(p.buf, name...)
+			p.labels(g)
+			p.buf = append(p.buf, `,status="`...)
+			p.buf = appendStatus(p.buf, e.status)
+			p.buf = append(p.buf, `"} `...)
+			p.buf = strconv.AppendUint(p.buf, v, 10)
+			p.buf = append(p.buf, '\n')
+			p.maybeFlush()
+		}
+	}
+}
+
+// histograms writes one histogram family: for each group, the histograms
+// of its status classes that observed something.
+func (s *Store) histograms(p *promWriter, help, name string, which int, snap []*group) {
+	p.buf = append(p.buf, help...)
+	nb := len(s.bounds)
+	var counts [MaxBuckets + 1]uint64
+	for _, g := range snap {
+		for c := range g.hists {
+			h := g.hists[c].Load()
+			if h == nil {
+				continue
+			}
+			part := h.part(which, nb)
+			var total uint64
+			for i := 0; i <= nb; i++ {
+				total += part[i].Load()
+				counts[i] = total
+			}
+			if total == 0 {
+				continue
+			}
+			sum := part[nb+1].Load()
+			for i := 0; i <= nb; i++ {
+				p.buf = append(p.buf, name...)
+				p.buf = append(p.buf, "_bucket"...)
+				p.labels(g)
+				p.buf = append(p.buf, `,status_class="`...)
+				p.buf = append(p.buf, classNames[c]...)
+				p.buf = append(p.buf, `",le="`...)
+				p.buf = append(p.buf, s.le[i]...)
+				p.buf = append(p.buf, `"} `...)
+				p.buf = strconv.AppendUint(p.buf, counts[i], 10)
+				p.buf = append(p.buf, '\n')
+				p.maybeFlush()
+			}
+			p.buf = append(p.buf, name...)
+			p.buf = append(p.buf, "_sum"...)
+			p.labels(g)
+			p.buf = append(p.buf, `,status_class="`...)
+			p.buf = append(p.buf, classNames[c]...)
+			p.buf = append(p.buf, `"} `...)
+			p.buf = appendSeconds(p.buf, sum)
+			p.buf = append(p.buf, '\n')
+			p.maybeFlush()
+			p.buf = append(p.buf, name...)
+			p.buf = append(p.buf, "_count"...)
+			p.labels(g)
+			p.buf = append(p.buf, `,status_class="`...)
+			p.buf = append(p.buf, classNames[c]...)
+			p.buf = append(p.buf, `"} `...)
+			p.buf = strconv.AppendUint(p.buf, total, 10)
+			p.buf = append(p.buf, '\n')
+			p.maybeFlush()
+		}
+	}
+}
+
+// appendSeconds appends ns nanoseconds as seconds.
+func appendSeconds(dst []byte, ns uint64) []byte {
+	return strconv.AppendFloat(dst, float64(ns)/1e9, 'g', -1, 64)
+}

@@ -1,0 +1,54 @@
+//go:build !race
+
+package routemetrics
+
+import (
+	"io"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/flatheap/ingest"
+)
+
+var sinkErr error
+
+func testAllocs(t *testing.T, name string, want float64, fn func()) {
+	t.Helper()
+	if n := testing.AllocsPerRun(1000, fn); n != want {
+		t.Errorf("%s: %v allocs per run, want %v", name, n, want)
+	}
+}
+
+func TestNoAllocs(t *testing.T) {
+	f, err := ingest.CompileNginx(`$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent ` +
+		`"$http_referer" "$http_user_agent" $host $request_time $request_length "$upstream_response_time"`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := ingest.Parser{Format: f}
+	var r ingest.Request
+	if err := p.Parse(&r, []byte(`10.0.0.1 - - [25/Nov/2026:21:22:09 +0000] "GET /users/123/orders HTTP/1.1" 200 512 "-" "ua" a.example 0.005 300 "0.002, 0.003 : 0.001"`)); err != nil {
+		t.Fatal(err)
+	}
+	s := mustNew(t, Config{MaxSeries: 100})
+	s.ServeLine(&r)
+	testAllocs(t, "ServeLine, existing key", 0, func() { s.ServeLine(&r) })
+
+	o := obs("a.example", "/users/{id}", "GET", 200)
+	o.Duration, o.HasDuration = time.Millisecond, true
+	s.Observe(o)
+	testAllocs(t, "Observe, existing key", 0, func() { sinkErr = s.Observe(o) })
+
+	// Fill the budget; a new key then goes to an existing overflow series.
+	for i := range 200 {
+		s.Observe(obs("a.example", "/r"+strconv.Itoa(i), "GET", 200))
+	}
+	junk := obs("a.example", "/new", "GET", 200)
+	testAllocs(t, "Observe, overflow", 0, func() { sinkErr = s.Observe(junk) })
+
+	// A scrape allocates nothing once its snapshot slice has grown.
+	s.WritePrometheus(io.Discard)
+	testAllocs(t, "WritePrometheus", 0, func() { sinkErr = s.WritePrometheus(io.Discard) })
+	testAllocs(t, "Usage", 0, func() { s.Usage() })
+}

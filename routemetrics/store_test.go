@@ -1,0 +1,609 @@
+package routemetrics
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/flatheap/ingest"
+)
+
+// scrape returns the store's exposition as a map from series (name and
+// labels, as written) to value, and checks that no series is repeated.
+func scrape(t *testing.T, s *Store) map[string]string {
+	t.Helper()
+	var b bytes.Buffer
+	if err := s.WritePrometheus(&b); err != nil {
+		t.Fatal(err)
+	}
+	m := make(map[string]string)
+	sc := bufio.NewScanner(&b)
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if strings.HasPrefix(line, "#") {
+			continue
+		}
+		i := strings.LastIndexByte(line, ' ')
+		if i < 0 {
+			t.Fatalf("bad line %q", line)
+		}
+		if _, dup := m[line[:i]]; dup {
+			t.Fatalf("series written twice: %q", line[:i])
+		}
+		m[line[:i]] = line[i+1:]
+	}
+	return m
+}
+
+// sumOf adds the values of the series of family name.
+func sumOf(t *testing.T, m map[string]string, name string) uint64 {
+	t.Helper()
+	var n uint64
+	for k, v := range m {
+		if strings.HasPrefix(k, name+"{") {
+			x, err := strconv.ParseUint(v, 10, 64)
+			if err != nil {
+				t.Fatalf("%s: %v", k, err)
+			}
+			n += x
+		}
+	}
+	return n
+}
+
+func countOf(m map[string]string, name string) int {
+	n := 0
+	for k := range m {
+		if strings.HasPrefix(k, name+"{") {
+			n++
+		}
+	}
+	return n
+}
+
+func mustNew(t testing.TB, cfg Config) *Store {
+	t.Helper()
+	s, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func obs(vhost, route, method string, status int) *Observation {
+	return &Observation{VHost: []byte(vhost), Route: []byte(route), Method: []byte(method), Status: status}
+}
+
+func TestObserveCounts(t *testing.T) {
+	s := mustNew(t, Config{Buckets: []float64{0.01, 0.1, 1}})
+	for i := range 3 {
+		o := obs("a.example", "/users/{id}", "GET", 200)
+		o.ResponseBytes = 100
+		o.RequestBytes, o.HasRequestBytes = 10, true
+		o.Duration, o.HasDuration = time.Duration(i+1)*5*time.Millisecond, true // 5, 10, 15 ms
+		if err := s.Observe(o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	o := obs("a.example", "/users/{id}", "GET", 204)
+	o.Duration, o.HasDuration = 2*time.Second, true
+	o.Upstream, o.HasUpstream = 1500*time.Millisecond, true
+	s.Observe(o)
+	s.Observe(obs("a.example", "/users/{id}", "GET", 404))
+	s.Observe(obs("", "/", "BREW", 1000))
+
+	m := scrape(t, s)
+	l := `{vhost="a.example",route="/users/{id}",method="GET"`
+	want := map[string]string{
+		`http_requests_total` + l + `,status="200"}`:                                   "3",
+		`http_requests_total` + l + `,status="204"}`:                                   "1",
+		`http_requests_total` + l + `,status="404"}`:                                   "1",
+		`http_requests_total{vhost="",route="/",method="OTHER",status="other"}`:        "1",
+		`http_response_size_bytes_total` + l + `,status="200"}`:                        "300",
+		`http_response_size_bytes_total` + l + `,status="204"}`:                        "0",
+		`http_request_size_bytes_total` + l + `,status="200"}`:                         "30",
+		`http_request_duration_seconds_bucket` + l + `,status_class="2xx",le="0.01"}`:  "2",
+		`http_request_duration_seconds_bucket` + l + `,status_class="2xx",le="0.1"}`:   "3",
+		`http_request_duration_seconds_bucket` + l + `,status_class="2xx",le="1"}`:     "3",
+		`http_request_duration_seconds_bucket` + l + `,status_class="2xx",le="+Inf"}`:  "4",
+		`http_request_duration_seconds_sum` + l + `,status_class="2xx"}`:               "2.03",
+		`http_request_duration_seconds_count` + l + `,status_class="2xx"}`:             "4",
+		`http_upstream_duration_seconds_bucket` + l + `,status_class="2xx",le="1"}`:    "0",
+		`http_upstream_duration_seconds_bucket` + l + `,status_class="2xx",le="+Inf"}`: "1",
+		`http_upstream_duration_seconds_sum` + l + `,status_class="2xx"}`:              "1.5",
+		`http_upstream_duration_seconds_count` + l + `,status_class="2xx"}`:            "1",
+		`ingest_series`:                "4",
+		`ingest_series_limit`:          "10000",
+		`ingest_series_overflow_total`: "0",
+		`ingest_series_expired_total`:  "0",
+		`ingest_route_value_errors_total{field="upstream_response_time"}`: "0",
+	}
+	for k, v := range want {
+		if m[k] != v {
+			t.Errorf("%s = %q, want %q", k, m[k], v)
+		}
+	}
+	// No request size where none was logged; no histogram for a class that
+	// observed nothing.
+	for k := range m {
+		if strings.HasPrefix(k, "http_request_size_bytes_total") && !strings.Contains(k, `status="200"`) {
+			t.Errorf("unexpected %s", k)
+		}
+		if strings.Contains(k, `status_class="4xx"`) || strings.Contains(k, `status_class="other"`) {
+			t.Errorf("unexpected %s", k)
+		}
+	}
+	if st := s.Stats(); st.Series != 4 || st.Bytes <= 0 || st.Bytes > st.LimitBytes {
+		t.Errorf("Stats = %+v", st)
+	}
+}
+
+func TestMethodAndStatus(t *testing.T) {
+	f := func(method string, status int, wantMethod, wantStatus string) {
+		t.Helper()
+		s := mustNew(t, Config{})
+		s.Observe(obs("", "/", method, status))
+		m := scrape(t, s)
+		k := `http_requests_total{vhost="",route="/",method="` + wantMethod + `",status="` + wantStatus + `"}`
+		if m[k] != "1" {
+			t.Errorf("%q %d: no %s in %v", method, status, k, m)
+		}
+	}
+	for _, name := range methodNames[1:] {
+		f(name, 200, name, "200")
+	}
+	f("get", 200, "OTHER", "200")
+	f("", 200, "OTHER", "200")
+	f("PROPFIND", 207, "OTHER", "207")
+	f("GETX", 100, "OTHER", "100")
+	f("GET", 599, "GET", "599")
+	f("GET", 99, "GET", "other")
+	f("GET", 600, "GET", "other")
+	f("GET", 0, "GET", "other")
+	f("GET", -1, "GET", "other")
+}
+
+func TestLabelsBoundedAndEscaped(t *testing.T) {
+	s := mustNew(t, Config{})
+	s.Observe(obs("a\"b\\c\nd", "/x\"y", "GET", 200))
+	s.Observe(obs("bad\xffutf8", "/r\xc3", "GET", 200))
+	s.Observe(obs(strings.Repeat("h", MaxVHostLen+1), "/"+strings.Repeat("r", MaxRouteLen), "GET", 200))
+	s.Observe(obs(strings.Repeat("h", MaxVHostLen), "/"+strings.Repeat("r", MaxRouteLen-1), "GET", 200))
+	m := scrape(t, s)
+	for _, k := range []string{
+		`http_requests_total{vhost="a\"b\\c\nd",route="/x\"y",method="GET",status="200"}`,
+		"http_requests_total{vhost=\"bad\uFFFDutf8\",route=\"/r\uFFFD\",method=\"GET\",status=\"200\"}",
+		`http_requests_total{vhost="{other}",route="{other}",method="GET",status="200"}`,
+		`http_requests_total{vhost="` + strings.Repeat("h", MaxVHostLen) + `",route="/` + strings.Repeat("r", MaxRouteLen-1) + `",method="GET",status="200"}`,
+	} {
+		if m[k] != "1" {
+			t.Errorf("missing %s", k)
+		}
+	}
+}
+
+func TestOverflow(t *testing.T) {
+	// 60 keys: 57 with their own route, then overflow series up to 59, and
+	// the last slot for the catch-all.
+	const max = 60
+	s := mustNew(t, Config{MaxSeries: max})
+	lines := 0
+	for i := range 100 {
+		s.Observe(obs("v", "/r"+strconv.Itoa(i), "GET", 200))
+		lines++
+	}
+	s.Observe(obs("v", "/r0", "POST", 500))
+	lines++
+	st := s.Stats()
+	if st.Series != 59 {
+		t.Fatalf("%d series, want 59", st.Series)
+	}
+	m := scrape(t, s)
+	if got := sumOf(t, m, "http_requests_total"); got != uint64(lines) {
+		t.Errorf("sum of requests %d, want %d", got, lines)
+	}
+	if m[`http_requests_total{vhost="v",route="{overflow}",method="GET",status="200"}`] != "43" ||
+		m[`http_requests_total{vhost="v",route="{overflow}",method="POST",status="500"}`] != "1" {
+		t.Errorf("overflow series: %v", m)
+	}
+	if m["ingest_series_overflow_total"] != "44" || st.Overflows != 44 {
+		t.Errorf("overflows %s, %d", m["ingest_series_overflow_total"], st.Overflows)
+	}
+	// An existing key still counts in its own series.
+	s.Observe(obs("v", "/r0", "GET", 200))
+	if m := scrape(t, s); m[`http_requests_total{vhost="v",route="/r0",method="GET",status="200"}`] != "2" {
+		t.Error("existing key not counted after overflow")
+	}
+
+	// Many vhosts: the overflow series fill the rest of the budget, then
+	// the catch-all takes the last slot.
+	for i := range 200 {
+		s.Observe(obs("v"+strconv.Itoa(i), "/new", "GET", 200))
+		lines++
+	}
+	lines++
+	st = s.Stats()
+	if st.Series != max {
+		t.Fatalf("%d series, want %d", st.Series, max)
+	}
+	m = scrape(t, s)
+	if got := sumOf(t, m, "http_requests_total"); got != uint64(lines) {
+		t.Errorf("sum of requests %d, want %d", got, lines)
+	}
+	if m[`http_requests_total{vhost="{overflow}",route="{overflow}",method="OTHER",status="other"}`] == "" {
+		t.Error("no catch-all series")
+	}
+	if countOf(m, "http_requests_total") != max || m["ingest_series"] != strconv.Itoa(max) {
+		t.Errorf("%d series written, ingest_series %s", countOf(m, "http_requests_total"), m["ingest_series"])
+	}
+}
+
+func TestTinyBudgets(t *testing.T) {
+	for _, max := range []int{1, 2, 3} {
+		s := mustNew(t, Config{MaxSeries: max})
+		for i := range 50 {
+			s.Observe(obs("v"+strconv.Itoa(i%7), "/r"+strconv.Itoa(i), "GET", 200+i%3))
+		}
+		m := scrape(t, s)
+		if got := sumOf(t, m, "http_requests_total"); got != 50 || s.Stats().Series > max {
+			t.Errorf("max %d: sum %d, %d series", max, got, s.Stats().Series)
+		}
+	}
+}
+
+func TestExpire(t *testing.T) {
+	s := mustNew(t, Config{SeriesIdle: time.Minute})
+	t0 := time.Now()
+	s.Expire(t0)
+	s.Observe(obs("", "/old", "GET", 200))
+	s.Observe(obs("", "/old", "GET", 500))
+	s.Observe(obs("", "/kept", "GET", 200))
+	s.Expire(t0.Add(30 * time.Second))
+	s.Observe(obs("", "/kept", "GET", 200))
+	s.Observe(obs("", "/old", "GET", 500)) // keeps the 5xx entry, not the 2xx one
+	if n := s.Expire(t0.Add(61 * time.Second)); n != 1 {
+		t.Fatalf("Expire removed %d, want 1", n)
+	}
+	m := scrape(t, s)
+	if len(m) == 0 || m["ingest_series"] != "2" || m["ingest_series_expired_total"] != "1" {
+		t.Fatalf("after expiry: %v", m)
+	}
+	if m[`http_requests_total{vhost="",route="/old",method="GET",status="500"}`] != "2" ||
+		m[`http_requests_total{vhost="",route="/kept",method="GET",status="200"}`] != "2" ||
+		m[`http_requests_total{vhost="",route="/old",method="GET",status="200"}`] != "" {
+		t.Errorf("after expiry: %v", m)
+	}
+	if n := s.Expire(t0.Add(10 * time.Minute)); n != 2 {
+		t.Fatalf("Expire removed %d, want 2", n)
+	}
+	st := s.Stats()
+	if st.Series != 0 || st.Bytes != 0 || st.Expired != 3 {
+		t.Errorf("empty store: %+v", st)
+	}
+	// A key comes back from zero.
+	s.Observe(obs("", "/old", "GET", 200))
+	if m := scrape(t, s); m[`http_requests_total{vhost="",route="/old",method="GET",status="200"}`] != "1" {
+		t.Error("key not recreated")
+	}
+}
+
+func TestSaturation(t *testing.T) {
+	s := mustNew(t, Config{})
+	for range 3 {
+		o := obs("", "/big", "GET", 200)
+		o.ResponseBytes = math.MaxInt64
+		o.RequestBytes, o.HasRequestBytes = math.MaxInt64, true
+		o.Duration, o.HasDuration = math.MaxInt64, true
+		o.Upstream, o.HasUpstream = math.MaxInt64, true
+		s.Observe(o)
+	}
+	m := scrape(t, s)
+	l := `{vhost="",route="/big",method="GET"`
+	max := strconv.FormatUint(math.MaxUint64, 10)
+	if m["http_response_size_bytes_total"+l+`,status="200"}`] != max || m["http_request_size_bytes_total"+l+`,status="200"}`] != max {
+		t.Errorf("byte counters do not saturate: %v", m)
+	}
+	for _, h := range []string{"http_request_duration_seconds", "http_upstream_duration_seconds"} {
+		if got, want := m[h+"_sum"+l+`,status_class="2xx"}`], strconv.FormatFloat(math.MaxUint64/1e9, 'g', -1, 64); got != want {
+			t.Errorf("%s_sum = %s, want the saturated %s", h, got, want)
+		}
+		if m[h+"_bucket"+l+`,status_class="2xx",le="+Inf"}`] != "3" || m[h+"_bucket"+l+`,status_class="2xx",le="10"}`] != "0" {
+			t.Errorf("%s buckets: %v", h, m)
+		}
+	}
+}
+
+func TestObserveBadValues(t *testing.T) {
+	s := mustNew(t, Config{})
+	o := obs("", "/", "GET", 200)
+	o.ResponseBytes = -1
+	o.RequestBytes, o.HasRequestBytes = -1, true
+	o.Duration, o.HasDuration = -1, true
+	o.Upstream, o.HasUpstream = -1, true
+	err := s.Observe(o)
+	var ve *ValueError
+	if !errors.Is(err, ErrValue) || !errors.As(err, &ve) {
+		t.Fatalf("Observe = %v", err)
+	}
+	m := scrape(t, s)
+	if m[`http_requests_total{vhost="",route="/",method="GET",status="200"}`] != "1" {
+		t.Error("line with bad values not counted")
+	}
+	for _, f := range []string{"upstream_response_time", "request_length", "request_time", "body_bytes_sent"} {
+		if m[`ingest_route_value_errors_total{field="`+f+`"}`] != "1" || s.Stats().ValueErrors[f] != 1 {
+			t.Errorf("%s errors not counted: %v", f, m)
+		}
+	}
+	if countOf(m, "http_request_duration_seconds_count") != 0 || countOf(m, "http_request_size_bytes_total") != 0 {
+		t.Error("a bad value was observed")
+	}
+}
+
+func TestParseUpstream(t *testing.T) {
+	f := func(in string, want time.Duration, wantHas, wantOK bool) {
+		t.Helper()
+		d, has, ok := parseUpstream([]byte(in))
+		if d != want || has != wantHas || ok != wantOK {
+			t.Errorf("parseUpstream(%q) = %v %v %v, want %v %v %v", in, d, has, ok, want, wantHas, wantOK)
+		}
+	}
+	f("0.002", 2*time.Millisecond, true, true)
+	f("1", time.Second, true, true)
+	f("0.002, 0.010 : 0.001", 13*time.Millisecond, true, true)
+	f("0.002,0.010:0.001", 13*time.Millisecond, true, true)
+	f("-", 0, false, true)
+	f("-, 0.005", 5*time.Millisecond, true, true)
+	f("0.005, -", 5*time.Millisecond, true, true)
+	f("- : -", 0, false, true)
+	f("", 0, false, true)
+	f("999999999.999999999", 999999999999999999, true, true)
+	f("999999999, 999999999, 999999999, 999999999, 999999999, 999999999, 999999999, 999999999, 999999999, 999999999", math.MaxInt64, true, true)
+	f("1000000000", 0, false, false)
+	f("-0.5", 0, false, false)
+	f("0.5, -1", 0, false, false)
+	f("abc", 0, false, false)
+	f("0.", 0, false, false)
+	f(".5", 0, false, false)
+	f("0.1234567890", 0, false, false)
+	f("1e3", 0, false, false)
+	f("0.002 0.003", 5*time.Millisecond, true, true)
+}
+
+func TestConfig(t *testing.T) {
+	bad := []Config{
+		{MaxSeries: -1},
+		{SeriesIdle: -time.Second},
+		{Buckets: []float64{0.1, 0.1}},
+		{Buckets: []float64{0.2, 0.1}},
+		{Buckets: []float64{0}},
+		{Buckets: []float64{-1}},
+		{Buckets: []float64{math.NaN()}},
+		{Buckets: []float64{math.Inf(1)}},
+		{Buckets: []float64{2e9}},
+		{Buckets: []float64{1e-12}},
+		{Buckets: make([]float64, MaxBuckets+1)},
+		{VHost: strings.Repeat("v", MaxVHostLen+1)},
+	}
+	for _, cfg := range bad {
+		if _, err := New(cfg); !errors.Is(err, ErrConfig) {
+			t.Errorf("New(%+v) = %v, want ErrConfig", cfg, err)
+		}
+	}
+	many := make([]float64, MaxBuckets)
+	for i := range many {
+		many[i] = float64(i+1) / 100
+	}
+	s := mustNew(t, Config{Buckets: many})
+	o := obs("", "/", "GET", 200)
+	o.Duration, o.HasDuration = time.Second, true
+	s.Observe(o)
+	m := scrape(t, s)
+	if m[`http_request_duration_seconds_bucket{vhost="",route="/",method="GET",status_class="2xx",le="0.64"}`] != "0" ||
+		m[`http_request_duration_seconds_bucket{vhost="",route="/",method="GET",status_class="2xx",le="+Inf"}`] != "1" {
+		t.Error("64 buckets: wrong counts")
+	}
+	// Only +Inf.
+	s = mustNew(t, Config{Buckets: []float64{}})
+	s.Observe(o)
+	if m := scrape(t, s); m[`http_request_duration_seconds_bucket{vhost="",route="/",method="GET",status_class="2xx",le="+Inf"}`] != "1" {
+		t.Error("no buckets: wrong counts")
+	}
+}
+
+func TestServeLine(t *testing.T) {
+	f, err := ingest.CompileNginx(`$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent ` +
+		`"$http_referer" "$http_user_agent" $host $request_time $request_length "$upstream_response_time"`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := mustNew(t, Config{Buckets: []float64{0.01, 1}, VHost: "fixed"})
+	p := ingest.Parser{Format: f}
+	var r ingest.Request
+	line := func(l string) {
+		t.Helper()
+		if err := p.Parse(&r, []byte(l)); err != nil {
+			t.Fatalf("%q: %v", l, err)
+		}
+		s.ServeLine(&r)
+	}
+	const pre = `10.0.0.1 - - [25/Nov/2026:21:22:09 +0000] `
+	line(pre + `"GET /users/123 HTTP/1.1" 200 512 "-" "ua" a.example 0.005 300 "0.002, 0.003 : 0.001"`)
+	line(pre + `"GET /users/456 HTTP/1.1" 200 488 "-" "ua" a.example 0.020 100 "-"`)
+	line(pre + `"GET /users/7 HTTP/1.1" 201 0 "-" "ua" a.example 5.5 - "-, 2.5"`)
+	line(pre + `"GET /users/8 HTTP/1.1" 200 0 "-" "ua" a.example 0.001 junk "-0.5"`)
+	line(pre + `"GET /users/9 HTTP/1.1" 200 0 "-" "ua" a.example 0.001 12 "soon"`)
+	line(pre + `"POST /login HTTP/1.1" 302 0 "-" "ua" - 999999999.5 10 "1000000000"`)
+	line(pre + `"GET /users/10 HTTP/1.1" 200 0 "-" "ua" a.example 0.001 1 "999999999"`)
+	m := scrape(t, s)
+	l := `{vhost="a.example",route="/users/{id}",method="GET"`
+	want := map[string]string{
+		`http_requests_total` + l + `,status="200"}`:                                                                    "5",
+		`http_requests_total` + l + `,status="201"}`:                                                                    "1",
+		`http_requests_total{vhost="fixed",route="/login",method="POST",status="302"}`:                                  "1",
+		`http_response_size_bytes_total` + l + `,status="200"}`:                                                         "1000",
+		`http_request_size_bytes_total` + l + `,status="200"}`:                                                          "413",
+		`http_request_duration_seconds_count` + l + `,status_class="2xx"}`:                                              "6",
+		`http_request_duration_seconds_bucket` + l + `,status_class="2xx",le="0.01"}`:                                   "4",
+		`http_request_duration_seconds_bucket` + l + `,status_class="2xx",le="1"}`:                                      "5",
+		`http_request_duration_seconds_sum` + l + `,status_class="2xx"}`:                                                "5.528",
+		`http_upstream_duration_seconds_count` + l + `,status_class="2xx"}`:                                             "3",
+		`http_upstream_duration_seconds_bucket` + l + `,status_class="2xx",le="0.01"}`:                                  "1",
+		`http_upstream_duration_seconds_bucket` + l + `,status_class="2xx",le="+Inf"}`:                                  "3",
+		`http_upstream_duration_seconds_sum` + l + `,status_class="2xx"}`:                                               "1.000000001506e+09",
+		`http_request_duration_seconds_bucket{vhost="fixed",route="/login",method="POST",status_class="3xx",le="+Inf"}`: "1",
+		`ingest_route_value_errors_total{field="upstream_response_time"}`:                                               "3",
+		`ingest_route_value_errors_total{field="request_length"}`:                                                       "1",
+	}
+	for k, v := range want {
+		if m[k] != v {
+			t.Errorf("%s = %q, want %q", k, m[k], v)
+		}
+	}
+	if countOf(m, "http_upstream_duration_seconds_count") != 1 {
+		t.Error("upstream observed for a line whose value was bad")
+	}
+}
+
+func TestServeLineVHostFromTag(t *testing.T) {
+	s := mustNew(t, Config{VHost: "fallback", VHostFromTag: true})
+	var p ingest.Parser
+	var r ingest.Request
+	for _, l := range []string{
+		`<190>Nov  5 21:22:09 web01 shop: 10.0.0.1 - - [25/Nov/2026:21:22:09 +0000] "GET / HTTP/1.1" 200 1 "-" "-"`,
+		`10.0.0.1 - - [25/Nov/2026:21:22:09 +0000] "GET / HTTP/1.1" 200 1 "-" "-"`,
+	} {
+		if err := p.Parse(&r, []byte(l)); err != nil {
+			t.Fatal(err)
+		}
+		s.ServeLine(&r)
+	}
+	m := scrape(t, s)
+	if m[`http_requests_total{vhost="shop",route="/",method="GET",status="200"}`] != "1" ||
+		m[`http_requests_total{vhost="fallback",route="/",method="GET",status="200"}`] != "1" {
+		t.Errorf("vhosts: %v", m)
+	}
+}
+
+// TestConcurrent counts lines from several goroutines while others scrape
+// and expire, and checks that no line is lost.
+func TestConcurrent(t *testing.T) {
+	s := mustNew(t, Config{MaxSeries: 200})
+	const writers, per = 4, 5000
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	var bg sync.WaitGroup
+	bg.Add(1)
+	go func() {
+		defer bg.Done()
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			var b bytes.Buffer
+			if err := s.WritePrometheus(&b); err != nil {
+				t.Error(err)
+			}
+			s.Expire(time.Now()) // idle is 30 min: removes nothing
+		}
+	}()
+	for w := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range per {
+				o := obs("v", "/r"+strconv.Itoa((i*7+w)%400), "GET", 200+i%5)
+				o.Duration, o.HasDuration = time.Duration(i)*time.Microsecond, true
+				s.Observe(o)
+			}
+		}()
+	}
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(60 * time.Second):
+		t.Fatal("writers did not finish")
+	}
+	close(stop)
+	bg.Wait()
+	m := scrape(t, s)
+	if got := sumOf(t, m, "http_requests_total"); got != writers*per {
+		t.Errorf("sum %d, want %d", got, writers*per)
+	}
+	if s.Stats().Series > 200 {
+		t.Errorf("%d series", s.Stats().Series)
+	}
+}
+
+type failWriter struct{ n int }
+
+var errWrite = errors.New("write failed")
+
+func (w *failWriter) Write(p []byte) (int, error) {
+	w.n++
+	return 0, errWrite
+}
+
+func TestWritePrometheusError(t *testing.T) {
+	s := mustNew(t, Config{})
+	for i := range 3000 {
+		s.Observe(obs("v", "/r"+strconv.Itoa(i), "GET", 200))
+	}
+	w := &failWriter{}
+	if err := s.WritePrometheus(w); !errors.Is(err, errWrite) || w.n != 1 {
+		t.Errorf("err %v after %d writes", err, w.n)
+	}
+	// The next scrape works.
+	if m := scrape(t, s); sumOf(t, m, "http_requests_total") != 3000 {
+		t.Error("scrape after a failed one")
+	}
+}
+
+// TestExpireChain checks Expire on groups that share a hash: a chain is
+// rebuilt with the groups that keep an entry.
+func TestExpireChain(t *testing.T) {
+	s := mustNew(t, Config{SeriesIdle: time.Minute})
+	t0 := time.Now()
+	s.Expire(t0)
+	for _, r := range []string{"/a", "/b", "/c", "/d"} {
+		s.Observe(obs("", r, "GET", 200))
+	}
+	var gs []*group
+	for i := range s.shards {
+		s.shards[i].each(func(g *group) { gs = append(gs, g) })
+		clear(s.shards[i].m)
+	}
+	slices.SortFunc(gs, func(a, b *group) int { return strings.Compare(a.key, b.key) })
+	for i, g := range gs {
+		g.next = nil
+		if i+1 < len(gs) {
+			g.next = gs[i+1]
+		}
+	}
+	s.shards[0].m[1] = gs[0]
+	// /b and /d saw a line later.
+	(*gs[1].entries.Load())[0].seen.Store(t0.Add(30 * time.Second).UnixNano())
+	(*gs[3].entries.Load())[0].seen.Store(t0.Add(30 * time.Second).UnixNano())
+	if n := s.Expire(t0.Add(61 * time.Second)); n != 2 {
+		t.Fatalf("Expire removed %d, want 2", n)
+	}
+	var left []string
+	s.shards[0].each(func(g *group) { left = append(left, g.route) })
+	slices.Sort(left)
+	if !slices.Equal(left, []string{"/b", "/d"}) || len(s.shards[0].m) != 1 {
+		t.Errorf("left %v in %d chains", left, len(s.shards[0].m))
+	}
+	if n := s.Expire(t0.Add(time.Hour)); n != 2 || len(s.shards[0].m) != 0 || s.Stats().Series != 0 {
+		t.Errorf("Expire removed %d, %d chains left", n, len(s.shards[0].m))
+	}
+}
