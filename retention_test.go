@@ -9,11 +9,10 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"reflect"
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/stretchr/testify/require"
 )
 
 // retentionKeys bounds the daemon's per-path map in the retention runs,
@@ -42,13 +41,19 @@ func startRetention(tb testing.TB) *retentionRun {
 		errc:   make(chan error, 1),
 	}
 	srv, err := NewServer(Config{Handler: HandlerFunc(rr.serveLine)})
-	require.NoError(tb, err)
+	if err != nil {
+		tb.Fatalf("%v", err)
+	}
 	rr.srv = srv
 	lc, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	require.NoError(tb, err)
+	if err != nil {
+		tb.Fatalf("%v", err)
+	}
 	go func() { rr.errc <- srv.Serve(context.Background(), lc) }()
 	rr.conn, err = net.DialUDP("udp4", nil, lc.LocalAddr().(*net.UDPAddr))
-	require.NoError(tb, err)
+	if err != nil {
+		tb.Fatalf("%v", err)
+	}
 	// Until Serve has set the socket up, its receive buffer is the
 	// system's small default and drops are not counted.
 	deadline := time.Now().Add(waitTimeout)
@@ -105,7 +110,9 @@ func (rr *retentionRun) send(tb testing.TB, n int) {
 		rr.line = rr.line[:52+pathLen]
 		rr.line = append(rr.line, ` HTTP/1.1" 200 1534 "-" "curl/8.5.0"`...)
 		_, err := rr.conn.Write(rr.line)
-		require.NoError(tb, err)
+		if err != nil {
+			tb.Fatalf("%v", err)
+		}
 		if (i+1)%256 == 0 || i == n-1 {
 			rr.waitHandled(tb, uint64(rr.sent+i+1))
 		}
@@ -149,18 +156,26 @@ func TestRetentionBounded(t *testing.T) {
 	after := liveHeap()
 
 	st := rr.srv.Stats()
-	require.GreaterOrEqual(t, st.Parsed, uint64(0.99*float64(rr.sent)), "lines parsed; stats %+v", st)
+	if st.Parsed < uint64(0.99*float64(rr.sent)) {
+		t.Fatalf("%d of %d lines parsed; stats %+v", st.Parsed, rr.sent, st)
+	}
 	is := rr.paths.Stats()
-	require.Positive(t, is.Evictions, "the Interner never reached its bound, so the test proves nothing: %+v", is)
+	if is.Evictions == 0 {
+		t.Fatalf("the Interner never reached its bound, so the test proves nothing: %+v", is)
+	}
 	rr.mu.Lock()
 	keys := len(rr.counts)
 	rr.mu.Unlock()
-	require.Equal(t, retentionKeys+1, keys, "the map should be full, with <other>")
+	if got, want := keys, retentionKeys+1; !reflect.DeepEqual(got, want) {
+		t.Fatalf("the map should be full, with <other>: got %v, want %v", got, want)
+	}
 
 	const bound = 32 << 20
 	growth := int64(after) - int64(before)
 	t.Logf("live heap %d -> %d bytes (%+d) after %d lines; interner %+v", before, after, growth, rr.sent, is)
-	require.Less(t, growth, int64(bound), "live heap grew by %d bytes", growth)
+	if growth >= bound {
+		t.Fatalf("live heap grew by %d bytes, bound %d", growth, bound)
+	}
 }
 
 // BenchmarkRetention sends b.N lines with distinct 2 KiB paths (each sent

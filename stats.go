@@ -69,11 +69,11 @@ type Stats struct {
 // ParseErrorsFor returns the number of lines that failed with the given
 // ErrorReason label ("time", "status", ...), or 0 for an unknown label.
 func (s *Stats) ParseErrorsFor(reason string) uint64 {
-	i := reasonIndex(reason)
-	if i < 0 {
+	r, ok := reasonByLabel(reason)
+	if !ok {
 		return 0
 	}
-	return s.parseErrors[i]
+	return s.parseErrors[r]
 }
 
 // ParseErrorsByReason yields every ErrorReason label with its count, zeros
@@ -86,36 +86,6 @@ func (s *Stats) ParseErrorsByReason() iter.Seq2[string, uint64] {
 			}
 		}
 	}
-}
-
-// reasonLabels are the labels ErrorReason returns for Parse errors, "other"
-// last. The counters are arrays indexed in this order.
-var reasonLabels = [numReasons]string{
-	"empty", "too_long", "syslog_header", "no_message", "missing_field",
-	"unterminated_quote", "time", "status", "bytes", "other",
-}
-
-const (
-	numReasons  = 10
-	reasonOther = numReasons - 1
-)
-
-// reasonIndex returns the index of label in reasonLabels, or -1.
-func reasonIndex(label string) int {
-	for i, l := range reasonLabels {
-		if l == label {
-			return i
-		}
-	}
-	return -1
-}
-
-// errorIndex returns the counter index for a Parse error.
-func errorIndex(err error) int {
-	if i := reasonIndex(ErrorReason(err)); i >= 0 {
-		return i
-	}
-	return reasonOther
 }
 
 // tally is the counting a reader or worker does while it handles one batch

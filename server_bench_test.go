@@ -1,20 +1,15 @@
 //go:build unix
 
-// The benchmarks and the load test here measure the receiver's CPU time with
+// The benchmarks here measure the receiver's CPU time with
 // getrusage, hence the build constraint.
 
 package ingest
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
 	"net"
-	"os"
-	"os/exec"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -328,127 +323,4 @@ func benchRounds(b *testing.B, c *net.UDPConn, dgram []byte, k int, prepare func
 func reportRounds(b *testing.B, cpu time.Duration) {
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "lines/s")
 	b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "cpu-ns/dgram")
-}
-
-// steadySenderEnv, when set to an address, turns TestSteadyRate into the
-// sender process it starts.
-const steadySenderEnv = "INGEST_STEADY_SENDER"
-
-// TestSteadyRate offers a steady rate of one-line datagrams (default
-// 100,000/s for 10 s) to a Server with the default configuration and checks
-// that none is lost, reporting the receiver's CPU use. The sender is a child
-// process (this test binary), so that getrusage in this process measures the
-// receiver only; on a small machine the two still compete for cores.
-//
-// It takes the test's duration, so it runs only when INGEST_STEADY is set:
-//
-//	INGEST_STEADY=1 go test -run TestSteadyRate -v .
-//
-// INGEST_STEADY_RATE and INGEST_STEADY_SECONDS change the rate and duration.
-func TestSteadyRate(t *testing.T) {
-	if addr := os.Getenv(steadySenderEnv); addr != "" {
-		steadySender(t, addr)
-		return
-	}
-	if os.Getenv("INGEST_STEADY") == "" {
-		t.Skip("set INGEST_STEADY=1 to run this load test")
-	}
-	checkLeaks(t)
-	seconds := envInt(t, "INGEST_STEADY_SECONDS", 10)
-
-	var seen atomic.Uint64
-	logs := &logRecorder{}
-	srv, err := NewServer(Config{
-		Addr:    "127.0.0.1:0",
-		Handler: HandlerFunc(func(*Request) { seen.Add(1) }),
-		Logger:  slog.New(logs),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.ListenAndServe(context.Background()) }()
-	defer func() {
-		srv.Close()
-		<-errc
-	}()
-	waitFor(t, "ListenAndServe to listen", func() bool { return srv.LocalAddr() != nil })
-
-	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(seconds)*time.Second+time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestSteadyRate$", "-test.count=1")
-	cmd.Env = append(os.Environ(), steadySenderEnv+"="+srv.LocalAddr().String())
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-
-	cpu0, wall0 := cpuTime(t), time.Now()
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("sender: %v\n%s", err, out.Bytes())
-	}
-	var sent, sendErrs uint64
-	var sendSeconds float64
-	for sc := bufio.NewScanner(&out); sc.Scan(); {
-		fmt.Sscanf(sc.Text(), "ingest-sender: sent=%d errors=%d seconds=%g", &sent, &sendErrs, &sendSeconds)
-	}
-	if sent == 0 {
-		t.Fatalf("sender said nothing:\n%s", out.Bytes())
-	}
-	// Wait for the receiver to account for every datagram sent.
-	var st Stats
-	deadline := time.Now().Add(5 * time.Second)
-	for st = srv.Stats(); st.Datagrams+st.DroppedKernel < sent && time.Now().Before(deadline); st = srv.Stats() {
-		time.Sleep(time.Millisecond)
-	}
-	wall, cpu := time.Since(wall0), cpuTime(t)-cpu0
-	senderCPU := cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
-
-	t.Logf("offered %d datagrams in %.2f s (%.0f/s, %d send errors); received %d, kernel drops %d, parsed %d, handler saw %d",
-		sent, sendSeconds, float64(sent)/sendSeconds, sendErrs, st.Datagrams, st.DroppedKernel, st.Parsed, seen.Load())
-	t.Logf("receiver CPU %.3f s over %.2f s wall = %.3f cores, %.0f ns/datagram; sender CPU %.3f s = %.3f cores; receive buffer %d",
-		cpu.Seconds(), wall.Seconds(), cpu.Seconds()/wall.Seconds(), float64(cpu.Nanoseconds())/float64(max(st.Datagrams, 1)),
-		senderCPU.Seconds(), senderCPU.Seconds()/sendSeconds, st.ReceiveBuffer)
-	if st.Datagrams != sent || st.DroppedKernel != 0 || st.Parsed != sent || seen.Load() != sent {
-		t.Errorf("lost datagrams: sent %d, stats %+v", sent, st)
-	}
-}
-
-func envInt(t *testing.T, name string, def int) int {
-	s := os.Getenv(name)
-	if s == "" {
-		return def
-	}
-	n, err := strconv.Atoi(s)
-	if err != nil || n <= 0 {
-		t.Fatalf("%s=%q", name, s)
-	}
-	return n
-}
-
-// steadySender sends one-line datagrams to addr at the configured rate,
-// catching up every 100 µs, and prints what it did.
-func steadySender(t *testing.T, addr string) {
-	rate := envInt(t, "INGEST_STEADY_RATE", 100000)
-	seconds := envInt(t, "INGEST_STEADY_SECONDS", 10)
-	dgram := readFixture(t, "short")
-	c, err := net.Dial("udp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	total := rate * seconds
-	start := time.Now()
-	deadline := start.Add(time.Duration(seconds)*time.Second + 5*time.Second)
-	attempted, sent, errs := 0, 0, 0
-	for attempted < total && time.Now().Before(deadline) {
-		due := min(total, int(time.Since(start).Seconds()*float64(rate)))
-		for ; attempted < due; attempted++ {
-			if _, err := c.Write(dgram); err != nil {
-				errs++
-			} else {
-				sent++
-			}
-		}
-		time.Sleep(100 * time.Microsecond)
-	}
-	fmt.Printf("ingest-sender: sent=%d errors=%d seconds=%.3f\n", sent, errs, time.Since(start).Seconds())
 }

@@ -1,22 +1,148 @@
-package ingest
-
-// Investigation tools, not contracts: where a datagram's time goes on the
-// receiving side (see README, "Receiving"). BenchmarkRecvSyscalls drains a
-// pre-filled loopback socket with raw receive system calls, one way per
-// sub-benchmark; BenchmarkServeStages adds the Server's steps one at a time.
-// The machine this was written on is shared: compare variants from runs
-// interleaved in the same time window, e.g. 8 runs of
+// Package lab holds investigation benchmarks of the receiving side: they
+// measure ways to read a socket, not contracts of the library, so they live
+// outside its module. Compare variants only from runs interleaved in the same
+// time window, for example 8 runs of
 //
 //	go test -run '^$' -bench '^BenchmarkRecvSyscalls$/path2k' -count 1 -benchtime 200000x .
+package lab
 
 import (
 	"bytes"
 	"net"
+	"os"
+	"sync"
+	"syscall"
 	"testing"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
+
+// The library's defaults, which the variants mirror.
+const (
+	maxDatagram   = 65527
+	receiveBuffer = 8 << 20
+	oobSize       = 64
+)
+
+// readFixture returns the first line of the library's testdata/<name>.log.
+func readFixture(tb testing.TB, name string) []byte {
+	tb.Helper()
+	b, err := os.ReadFile("../../testdata/" + name + ".log")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if i := bytes.IndexByte(b, '\n'); i >= 0 {
+		b = b[:i]
+	}
+	return b
+}
+
+func listenLoopback(tb testing.TB) *net.UDPConn {
+	tb.Helper()
+	conn, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return conn
+}
+
+func dial(tb testing.TB, addr *net.UDPAddr) *net.UDPConn {
+	tb.Helper()
+	c, err := net.DialUDP("udp", nil, addr)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { c.Close() })
+	return c
+}
+
+// setReceiveBuffer sets SO_RCVBUF, as far as the kernel's limit allows.
+func setReceiveBuffer(conn *net.UDPConn, size int) (int, error) {
+	return size, conn.SetReadBuffer(size)
+}
+
+// cpuTime returns the CPU time (user + system) the process has used.
+func cpuTime(tb testing.TB) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		tb.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// roundSizes caches roundSize by datagram length.
+var roundSizes sync.Map
+
+// roundSize returns how many datagrams of len(dgram) bytes a round queues
+// before reading them: half of what a socket with the library's default
+// receive buffer holds, at most 8192.
+func roundSize(b *testing.B, dgram []byte) int {
+	if v, ok := roundSizes.Load(len(dgram)); ok {
+		return v.(int)
+	}
+	conn := listenLoopback(b)
+	defer conn.Close()
+	if _, err := setReceiveBuffer(conn, receiveBuffer); err != nil {
+		b.Fatal(err)
+	}
+	c := dial(b, conn.LocalAddr().(*net.UDPAddr))
+	const flood = 40000
+	for range flood {
+		if _, err := c.Write(dgram); err != nil {
+			b.Fatal(err)
+		}
+	}
+	buf := make([]byte, maxDatagram+1)
+	held := 0
+	for {
+		conn.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+		if _, err := conn.Read(buf); err != nil {
+			break
+		}
+		held++
+	}
+	k := min(held/2, 8192)
+	if k < 1 {
+		b.Fatalf("a socket held %d datagrams of %d bytes", held, len(dgram))
+	}
+	roundSizes.Store(len(dgram), k)
+	return k
+}
+
+// benchRounds runs b.N datagrams through rounds of at most k: each round
+// writes its datagrams while nothing reads, then times the drain function
+// prepare returns. It returns the process's CPU time over the timed parts.
+func benchRounds(b *testing.B, c *net.UDPConn, dgram []byte, k int, prepare func(done, n int) (drain func())) time.Duration {
+	b.ReportAllocs()
+	b.SetBytes(int64(len(dgram)))
+	b.ResetTimer()
+	b.StopTimer()
+	var cpu time.Duration
+	for done := 0; done < b.N; {
+		n := min(k, b.N-done)
+		for range n {
+			if _, err := c.Write(dgram); err != nil {
+				b.Fatal(err)
+			}
+		}
+		drain := prepare(done, n)
+		cpu0 := cpuTime(b)
+		b.StartTimer()
+		drain()
+		b.StopTimer()
+		cpu += cpuTime(b) - cpu0
+		done += n
+	}
+	return cpu
+}
+
+// reportRounds reports datagrams/s and CPU per datagram.
+func reportRounds(b *testing.B, cpu time.Duration) {
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "lines/s")
+	b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "cpu-ns/dgram")
+}
 
 // rawRecv describes one way to receive.
 type rawRecv struct {
@@ -33,8 +159,10 @@ type rawRecv struct {
 	slotSize int
 }
 
+// BenchmarkRecvSyscalls drains a pre-filled loopback socket with raw
+// receive system calls, one way per sub-benchmark.
 func BenchmarkRecvSyscalls(b *testing.B) {
-	const big = defaultMaxDatagram + 1
+	const big = maxDatagram + 1
 	variants := []rawRecv{
 		{name: "read", call: "read", slots: 1, slotSize: big},
 		{name: "read/touch", call: "read", touch: true, slots: 1, slotSize: big},
@@ -98,7 +226,7 @@ func benchRawRecv(b *testing.B, dgram []byte, v rawRecv) {
 			}
 		}
 	}
-	if _, err := setReceiveBuffer(conn, defaultReceiveBuffer); err != nil {
+	if _, err := setReceiveBuffer(conn, receiveBuffer); err != nil {
 		b.Fatal(err)
 	}
 
@@ -208,93 +336,4 @@ func benchRawRecv(b *testing.B, dgram []byte, v rawRecv) {
 			b.Fatalf("after drops, %d datagrams: %d with control data, %d with MSG_CTRUNC", b.N, withCtrl, ctrunc)
 		}
 	}
-}
-
-// BenchmarkServeStages times the Server's reader one step at a time on
-// path2k datagrams, on the same kind of pre-filled socket as BenchmarkServe:
-//
-//	bare-read    conn.Read, as BenchmarkServe/bare-read
-//	raw-read     read(2) called directly
-//	raw-mmsg     recvmmsg(2) called directly, asking what the Server asks
-//	mmsg         the Server's recvmmsg reader (batches of 16, sender address,
-//	             SO_RXQ_OVFL control buffers), datagrams not looked at
-//	+frame       and a scan for '\n' over each datagram, as framing does
-//	+parse       and Parse of each datagram (no framing)
-//	+frame+parse both
-//	+lines       and the Server's line handler (framing, Parse, a no-op handler)
-//	sync         the whole Server, as BenchmarkServe/path2k/sync
-func BenchmarkServeStages(b *testing.B) {
-	dgram := readFixture(b, "path2k")
-	b.Run("bare-read", func(b *testing.B) { benchBareRead(b, dgram) })
-	b.Run("raw-read", func(b *testing.B) {
-		benchRawRecv(b, dgram, rawRecv{call: "read", slots: 1, slotSize: defaultMaxDatagram + 1})
-	})
-	b.Run("raw-mmsg", func(b *testing.B) {
-		benchRawRecv(b, dgram, rawRecv{call: "recvmmsg", batch: defaultBatchSize, addr: true, ctrl: true, ovfl: true,
-			slots: defaultBatchSize, slotSize: defaultMaxDatagram + 1})
-	})
-	for _, stage := range []string{"mmsg", "mmsg+frame", "mmsg+parse", "mmsg+frame+parse", "mmsg+lines"} {
-		b.Run(stage, func(b *testing.B) { benchReaderStage(b, dgram, stage) })
-	}
-	b.Run("sync", func(b *testing.B) { benchIngest(b, dgram, Config{}) })
-}
-
-func benchReaderStage(b *testing.B, dgram []byte, stage string) {
-	k := roundSize(b, dgram)
-	conn := listenLoopback(b)
-	defer conn.Close()
-	if _, err := setReceiveBuffer(conn, defaultReceiveBuffer); err != nil {
-		b.Fatal(err)
-	}
-	if err := enableDropCount(conn); err != nil {
-		b.Fatal(err)
-	}
-	c := dial(b, conn.LocalAddr().(*net.UDPAddr))
-	rc, err := conn.SyscallConn()
-	if err != nil {
-		b.Fatal(err)
-	}
-	var drops dropCounter
-	m := newMmsgReader(rc, &drops, defaultMaxDatagram, defaultBatchSize)
-	var p Parser
-	var r Request
-	var t tally
-	srv, err := NewServer(Config{Handler: HandlerFunc(func(*Request) {})})
-	if err != nil {
-		b.Fatal(err)
-	}
-	var lh lineHandler
-	lh.init(srv)
-	frame, parse := stage == "mmsg+frame" || stage == "mmsg+frame+parse", stage == "mmsg+parse" || stage == "mmsg+frame+parse"
-
-	cpu := benchRounds(b, c, dgram, k, func(_, n int) func() {
-		return func() {
-			for got := 0; got < n; {
-				k, err := m.read()
-				if err != nil {
-					b.Fatal(err)
-				}
-				for i := range k {
-					d, src, _ := m.datagram(i)
-					if frame && bytes.IndexByte(d, '\n') >= 0 {
-						b.Fatal("a newline in the datagram")
-					}
-					if parse {
-						if err := p.Parse(&r, d); err != nil {
-							b.Fatal(err)
-						}
-						r.Source = src
-					}
-					if stage == "mmsg+lines" {
-						lh.datagram(d, src, &t)
-					}
-				}
-				got += k
-			}
-		}
-	})
-	if stage == "mmsg+lines" && t.parsed != uint64(b.N) {
-		b.Fatalf("parsed %d of %d", t.parsed, b.N)
-	}
-	reportRounds(b, cpu)
 }

@@ -914,13 +914,13 @@ func TestReasonLabels(t *testing.T) {
 		if err == nil {
 			t.Fatalf("%q parsed", l)
 		}
-		i := errorIndex(err)
+		i := errorReason(err)
 		if i == reasonOther || reasonLabels[i] != ErrorReason(err) {
 			t.Errorf("%q: reason %q has no counter of its own", l, ErrorReason(err))
 		}
 		seen[ErrorReason(err)] = true
 	}
-	if errorIndex(errors.New("x")) != reasonOther {
+	if errorReason(errors.New("x")) != reasonOther {
 		t.Error("a foreign error is not counted as other")
 	}
 	t.Logf("reasons exercised: %d of %d", len(seen), numReasons-1)

@@ -119,7 +119,7 @@ func BenchmarkParseParallel(b *testing.B) {
 // reports the time per line of each side (<off>-ns/line, <on>-ns/line) and
 // their ratio (<on>/<off>). Alternating within one process cancels the
 // drift in machine speed that comparing two runs would measure along with
-// the code: on our VM the same binary's speed moves by a third within
+// the code: on a shared VM the same binary's speed moves by a third within
 // minutes.
 func benchAlternating(b *testing.B, p *Parser, line []byte, set func(p *Parser, on bool), off, on string) {
 	const chunk = 20000

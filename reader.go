@@ -1,0 +1,285 @@
+package ingest
+
+import (
+	"bytes"
+	"errors"
+	"net"
+	"net/netip"
+	"runtime/debug"
+	"time"
+
+	"github.com/valyala/bytebufferpool"
+)
+
+// queued is a datagram waiting for a worker.
+type queued struct {
+	buf *bytebufferpool.ByteBuffer
+	src netip.AddrPort
+}
+
+// batchReader reads datagrams from one socket into buffers it owns.
+type batchReader interface {
+	// read waits for at least one datagram and returns how many it read.
+	// The datagrams stay valid until the next read.
+	read() (int, error)
+	// datagram returns the i-th datagram of the last read, its sender,
+	// and whether it was longer than MaxDatagram (b is then cut short).
+	datagram(i int) (b []byte, src netip.AddrPort, truncated bool)
+}
+
+// reader is one reader goroutine's state.
+type reader struct {
+	c    counters
+	s    *Server
+	sock *socket
+	br   batchReader
+	lh   lineHandler // when there is no queue
+}
+
+func (r *reader) run() {
+	s := r.s
+	defer s.readWG.Done()
+	var t tally
+	var backoff time.Duration
+	for {
+		n, err := r.br.read()
+		if err != nil {
+			if s.stopping() {
+				return
+			}
+			if errors.Is(err, net.ErrClosed) {
+				s.fail(err)
+				return
+			}
+			r.c.readErrors.Add(1)
+			if s.errLog.allow(s.now(), time.Second) {
+				s.log.Error("ingest: read failed", "addr", r.sock.conn.LocalAddr().String(), "err", err)
+			}
+			// Back off on repeated errors so a persistent one cannot spin.
+			backoff = min(max(2*backoff, time.Millisecond), time.Second)
+			tm := time.NewTimer(backoff)
+			select {
+			case <-tm.C:
+			case <-s.stopCh:
+				tm.Stop()
+				return
+			}
+			continue
+		}
+		backoff = 0
+		for i := range n {
+			b, src, truncated := r.br.datagram(i)
+			t.datagrams++
+			t.bytes += uint64(len(b))
+			switch {
+			case s.discarding.Load():
+				t.droppedClosed++
+			case truncated:
+				t.truncated++
+			case !s.allowedSource(src.Addr()):
+				t.droppedSource++
+			case s.queue != nil:
+				r.enqueue(b, src, &t)
+			default:
+				r.lh.datagram(b, src, &t)
+			}
+		}
+		r.c.publish(&t)
+	}
+}
+
+func (s *Server) allowedSource(a netip.Addr) bool {
+	if len(s.allowed) == 0 {
+		return true
+	}
+	for _, p := range s.allowed {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// enqueue copies b into a pooled buffer sized to it and queues it.
+func (r *reader) enqueue(b []byte, src netip.AddrPort, t *tally) {
+	s := r.s
+	block := s.cfg.BlockWhenQueueFull
+	if !block && len(s.queue) == cap(s.queue) {
+		t.droppedQueue++ // full: skip the copy
+		return
+	}
+	buf := s.pool.Get()
+	buf.B = append(buf.B[:0], b...)
+	q := queued{buf: buf, src: src}
+	select {
+	case s.queue <- q:
+		return
+	default:
+	}
+	if !block {
+		s.pool.Put(buf)
+		t.droppedQueue++
+		return
+	}
+	r.c.publish(t) // Stats stay current while the reader waits
+	select {
+	case s.queue <- q:
+	case <-s.discard:
+		s.pool.Put(buf)
+		t.droppedClosed++
+	}
+}
+
+// worker is one queue worker's state.
+type worker struct {
+	c  counters
+	lh lineHandler
+}
+
+// workerPublishEvery bounds how stale a busy worker's counters get.
+const workerPublishEvery = 64
+
+func (w *worker) run(s *Server) {
+	defer s.workerWG.Done()
+	var t tally
+	pending := 0
+	for q := range s.queue {
+		if s.discarding.Load() {
+			t.droppedClosed++
+		} else {
+			w.lh.datagram(q.buf.B, q.src, &t)
+		}
+		// The pool calibrates on len(q.buf.B) at Put: no Reset before.
+		s.pool.Put(q.buf)
+		w.lh.r = Request{} // drop the views into the buffer just returned
+		if pending++; pending == workerPublishEvery || len(s.queue) == 0 {
+			w.c.publish(&t)
+			pending = 0
+		}
+	}
+	w.c.publish(&t)
+}
+
+// lineHandler frames datagrams into lines, parses them and calls the
+// handler. Each reader (or worker) has its own.
+type lineHandler struct {
+	s *Server
+	p Parser
+	r Request
+}
+
+func (h *lineHandler) init(s *Server) {
+	h.s = s
+	h.p.Format = s.cfg.Format
+}
+
+// datagram handles the lines of one datagram. Lines end with "\n" or
+// "\r\n"; the last one may have no ending. Empty lines are skipped: they
+// are not errors and are not counted as lines.
+func (h *lineHandler) datagram(b []byte, src netip.AddrPort, t *tally) {
+	for len(b) > 0 {
+		line := b
+		if i := bytes.IndexByte(b, '\n'); i >= 0 {
+			line, b = b[:i:i], b[i+1:]
+		} else {
+			b = nil
+		}
+		if n := len(line); n > 0 && line[n-1] == '\r' {
+			line = line[: n-1 : n-1]
+		}
+		if len(line) == 0 {
+			continue
+		}
+		t.lines++
+		if err := h.p.Parse(&h.r, line); err != nil {
+			t.errs++
+			t.parseErrors[errorReason(err)]++
+			if h.s.cfg.OnBadLine != nil {
+				h.badLine(line, src, err, t)
+			}
+			continue
+		}
+		h.r.Source = src
+		t.parsed++
+		h.serve(t)
+	}
+}
+
+// serve calls the handler, recovering a panic.
+func (h *lineHandler) serve(t *tally) {
+	defer func() {
+		if v := recover(); v != nil {
+			t.panics++
+			h.s.logPanic("handler", v)
+		}
+	}()
+	h.s.handler.ServeLine(&h.r)
+}
+
+// badLine passes a sample of the failing lines to Config.OnBadLine.
+func (h *lineHandler) badLine(line []byte, src netip.AddrPort, err error, t *tally) {
+	s := h.s
+	if s.cfg.BadLineInterval > 0 && !s.badLine.allow(s.now(), s.cfg.BadLineInterval) {
+		return
+	}
+	defer func() {
+		if v := recover(); v != nil {
+			t.panics++
+			s.logPanic("OnBadLine", v)
+		}
+	}()
+	s.cfg.OnBadLine(line, src, err)
+}
+
+func (s *Server) logPanic(what string, v any) {
+	if s.panicLog.allow(s.now(), time.Second) {
+		s.log.Error("ingest: "+what+" panicked; recovered (logged at most once a second)",
+			"panic", v, "stack", string(debug.Stack()))
+	}
+}
+
+// portableReader reads one datagram per call with the net package: the
+// fallback where recvmmsg is not available.
+type portableReader struct {
+	conn net.PacketConn
+	udp  udpAddrPortReader // conn, when it has the allocation-free method
+	buf  []byte            // MaxDatagram+1
+	max  int
+	n    int
+	src  netip.AddrPort
+}
+
+type udpAddrPortReader interface {
+	ReadFromUDPAddrPort(b []byte) (int, netip.AddrPort, error)
+}
+
+var _ udpAddrPortReader = (*net.UDPConn)(nil)
+
+func newPortableReader(conn net.PacketConn, maxDatagram int) *portableReader {
+	p := &portableReader{conn: conn, buf: make([]byte, maxDatagram+1), max: maxDatagram}
+	p.udp, _ = conn.(udpAddrPortReader)
+	return p
+}
+
+func (p *portableReader) read() (int, error) {
+	var err error
+	if p.udp != nil {
+		p.n, p.src, err = p.udp.ReadFromUDPAddrPort(p.buf)
+	} else {
+		var a net.Addr
+		p.n, a, err = p.conn.ReadFrom(p.buf)
+		p.src = netip.AddrPort{}
+		if ua, ok := a.(*net.UDPAddr); ok {
+			p.src = ua.AddrPort()
+		}
+	}
+	if err != nil {
+		return 0, err
+	}
+	p.src = netip.AddrPortFrom(p.src.Addr().Unmap(), p.src.Port())
+	return 1, nil
+}
+
+func (p *portableReader) datagram(int) ([]byte, netip.AddrPort, bool) {
+	return p.buf[:p.n:p.n], p.src, p.n > p.max
+}

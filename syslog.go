@@ -1,0 +1,240 @@
+package ingest
+
+import (
+	"bytes"
+	"encoding/binary"
+)
+
+// Envelope says which syslog header, if any, a line came inside.
+type Envelope uint8
+
+const (
+	// EnvelopeNone: a bare access line.
+	EnvelopeNone Envelope = iota
+	// EnvelopeRFC3164: a BSD syslog header, as nginx's access_log syslog: writes it.
+	EnvelopeRFC3164
+	// EnvelopeRFC5424: an IETF syslog header.
+	EnvelopeRFC5424
+)
+
+// String returns "none", "rfc3164" or "rfc5424".
+func (e Envelope) String() string {
+	switch e {
+	case EnvelopeRFC3164:
+		return "rfc3164"
+	case EnvelopeRFC5424:
+		return "rfc5424"
+	}
+	return "none"
+}
+
+// parseEnvelope parses the syslog header at the start of line into r and
+// returns the message after it. line starts with '<'.
+//
+// RFC 3164 as nginx writes it ("<190>Nov  5 21:22:09 web01 nginx: msg";
+// the hostname is absent with nohostname, the tag may carry "[pid]"), or
+// RFC 5424 ("<190>1 2026-11-25T21:22:09.123+00:00 host app procid msgid
+// [sd] msg", the message possibly starting with a UTF-8 BOM).
+func (p *Parser) parseEnvelope(r *Request, line []byte) ([]byte, error) {
+	pri, i, ok := syslogPRI(line)
+	if !ok {
+		return nil, errPriority
+	}
+	r.SyslogPriority = pri
+	rest := line[i+1:]
+	if len(rest) >= 2 && rest[0] == '1' && rest[1] == ' ' {
+		r.Envelope = EnvelopeRFC5424
+		return parse5424(r, rest[2:])
+	}
+	r.Envelope = EnvelopeRFC3164
+	return p.parse3164(r, rest)
+}
+
+// syslogPRI decodes the "<" 1*3DIGIT ">" that starts line, at most 191,
+// and returns it with the index of its '>'. Written out for the three
+// lengths rather than as a loop: it runs on every syslog line. A line of
+// fewer than five bytes cannot hold a PRI and a message.
+func syslogPRI(line []byte) (pri, end int, ok bool) {
+	if len(line) < 5 {
+		return 0, 0, false
+	}
+	a, b, c := line[1]-'0', line[2]-'0', line[3]-'0'
+	switch {
+	case a > 9:
+		return 0, 0, false
+	case b > 9:
+		pri, end = int(a), 2
+	case c > 9:
+		pri, end = int(a)*10+int(b), 3
+	default:
+		pri, end = int(a)*100+int(b)*10+int(c), 4
+	}
+	return pri, end, line[end] == '>' && pri <= 191
+}
+
+// rfc3164TimeLen is len("Nov  5 21:22:09").
+const rfc3164TimeLen = 15
+
+func (p *Parser) parse3164(r *Request, s []byte) ([]byte, error) {
+	if len(s) < rfc3164TimeLen || !p.check3164Time(s[:rfc3164TimeLen]) {
+		return nil, errSyslogTime
+	}
+	r.SyslogTime = view(s, 0, rfc3164TimeLen)
+	s = s[rfc3164TimeLen:]
+	if len(s) < 2 || s[0] != ' ' {
+		return nil, errNoMessage
+	}
+	s = s[1:]
+	// Then "host tag: msg", "tag: msg" (nohostname) or "host msg" (no tag).
+	tok, after, ok := cutSpace(s)
+	if isTag(tok) {
+		setTag(r, tok)
+		return message(after, ok)
+	}
+	r.SyslogHost = tok
+	if !ok {
+		return nil, errNoMessage
+	}
+	tok2, after2, ok2 := cutSpace(after)
+	if isTag(tok2) {
+		setTag(r, tok2)
+		return message(after2, ok2)
+	}
+	return message(after, true)
+}
+
+// cutSpace splits s at its first space into a capped view before it and
+// the rest after it; ok is false when s has no space.
+func cutSpace(s []byte) (tok, after []byte, ok bool) {
+	k := bytes.IndexByte(s, ' ')
+	if k < 0 {
+		return view(s, 0, len(s)), nil, false
+	}
+	return view(s, 0, k), s[k+1:], true
+}
+
+// message checks that a header is followed by a message.
+func message(msg []byte, ok bool) ([]byte, error) {
+	if !ok || len(bytes.TrimLeft(msg, " ")) == 0 {
+		return nil, errNoMessage
+	}
+	return msg, nil
+}
+
+// isTag reports whether tok is an RFC 3164 TAG field: it ends with ':'.
+func isTag(tok []byte) bool { return len(tok) > 1 && tok[len(tok)-1] == ':' }
+
+// setTag stores "nginx:" or "nginx[123]:" as tag "nginx" and proc ID "123".
+func setTag(r *Request, tok []byte) {
+	tok = tok[:len(tok)-1]
+	if n := len(tok); n > 2 && tok[n-1] == ']' {
+		if k := bytes.IndexByte(tok, '['); k > 0 {
+			r.SyslogProcID = view(tok, k+1, n-1)
+			tok = tok[:k]
+		}
+	}
+	r.SyslogTag = view(tok, 0, len(tok))
+}
+
+// check3164Time is valid3164Time for a run of lines: a repeat of the last
+// valid stamp costs two 8-byte comparisons.
+func (p *Parser) check3164Time(b []byte) bool {
+	_ = b[rfc3164TimeLen-1]
+	le := binary.LittleEndian
+	t := &p.last3164
+	if t[0] != 0 && le.Uint64(b) == le.Uint64(t[:]) && le.Uint64(b[7:]) == le.Uint64(t[7:]) {
+		return true
+	}
+	if !valid3164Time(b) {
+		return false
+	}
+	copy(t[:], b)
+	return true
+}
+
+// valid3164Time checks "Mmm dd hh:mm:ss" with the day padded by a space
+// ("Nov  5") or, as some senders do, by a zero ("Nov 05").
+func valid3164Time(b []byte) bool {
+	if monthIndex(b[0], b[1], b[2]) == 0 || b[3] != ' ' || b[6] != ' ' || b[9] != ':' || b[12] != ':' {
+		return false
+	}
+	d0 := b[4]
+	if d0 == ' ' {
+		d0 = '0'
+	}
+	day, ok1 := digits2(d0, b[5])
+	h, ok2 := digits2(b[7], b[8])
+	m, ok3 := digits2(b[10], b[11])
+	sec, ok4 := digits2(b[13], b[14])
+	return ok1 && ok2 && ok3 && ok4 && day >= 1 && day <= 31 && h <= 23 && m <= 59 && sec <= 60
+}
+
+// utf8BOM may start an RFC 5424 message.
+var utf8BOM = []byte("\xEF\xBB\xBF")
+
+// parse5424 parses what follows "<PRI>1 ":
+// TIMESTAMP SP HOSTNAME SP APP-NAME SP PROCID SP MSGID SP STRUCTURED-DATA [SP MSG].
+func parse5424(r *Request, s []byte) ([]byte, error) {
+	var fields [5][]byte
+	for i := range fields {
+		tok, after, ok := cutSpace(s)
+		if len(tok) == 0 || !ok {
+			if i == len(fields)-1 && len(tok) > 0 {
+				return nil, errNoMessage // ends after MSGID
+			}
+			return nil, errSyslogField
+		}
+		fields[i] = dashless(tok)
+		s = after
+	}
+	r.SyslogTime, r.SyslogHost, r.SyslogTag, r.SyslogProcID, r.SyslogMsgID =
+		fields[0], fields[1], fields[2], fields[3], fields[4]
+
+	end, ok := structuredDataEnd(s)
+	if !ok {
+		return nil, errSyslogSD
+	}
+	if end == len(s) || s[end] != ' ' {
+		if end == len(s) {
+			return nil, errNoMessage
+		}
+		return nil, errSyslogSD
+	}
+	msg := bytes.TrimPrefix(s[end+1:], utf8BOM)
+	return message(msg, true)
+}
+
+// structuredDataEnd returns the length of the STRUCTURED-DATA at the start
+// of s: "-" or one or more "[id name=\"value\" ...]" elements, where a
+// value may hold \", \\ and \].
+func structuredDataEnd(s []byte) (int, bool) {
+	if len(s) > 0 && s[0] == '-' {
+		return 1, true
+	}
+	i := 0
+	for i < len(s) && s[i] == '[' {
+		i++
+		inValue := false
+		for ; i < len(s); i++ {
+			c := s[i]
+			if inValue {
+				if c == '\\' {
+					i++
+				} else if c == '"' {
+					inValue = false
+				}
+				continue
+			}
+			if c == '"' {
+				inValue = true
+			} else if c == ']' {
+				break
+			}
+		}
+		if i >= len(s) {
+			return 0, false
+		}
+		i++ // past ']'
+	}
+	return i, i > 0
+}
