@@ -105,13 +105,15 @@ func (r Report) filling() int {
 	return n
 }
 
-// writeFilling writes the filling budgets, or every budget when none is
-// filling on its own (the sum rose, no single one steadily).
+// writeFilling writes the filling budgets, or when none is filling
+// steadily on its own (the sum rose, no single one steadily), those that
+// grew over the window.
 func (r Report) writeFilling(b *strings.Builder) {
-	all := r.filling() == 0
+	none := r.filling() == 0
 	sep := ""
 	for _, x := range r.Budgets {
-		if all || x.State == BudgetFilling {
+		grew := x.BytesTrend.Growth() > 0 || x.EntriesTrend.Growth() > 0
+		if x.State == BudgetFilling || none && grew {
 			b.WriteString(sep)
 			writeBudget(b, x)
 			sep = ", "
