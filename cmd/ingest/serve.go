@@ -182,6 +182,10 @@ func runServe(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail("%v", err)
 	}
+	monitor := heapwatch.New(heapwatch.Config{ProfileDir: *profileDir, Logger: logger})
+	if err := trackBudgets(monitor, table, store); err != nil {
+		return fail("%v", err)
+	}
 	// Without --reuse-port, a port another process holds is an error even
 	// when the readers' sockets set SO_REUSEPORT among themselves: the
 	// port is tried first with a socket that does not.
@@ -207,11 +211,6 @@ func runServe(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	if *instance == "" {
 		*instance = defaultInstance(udpAddr)
-	}
-	monitor := heapwatch.New(heapwatch.Config{ProfileDir: *profileDir, Logger: logger})
-	if err := trackBudgets(monitor, table, store); err != nil {
-		httpLn.Close()
-		return fail("%v", err)
 	}
 	d := &daemon{srv: srv, table: table, monitor: monitor, logger: logger, instance: *instance,
 		store: store, routes: routes, version: buildVersion(), started: time.Now(),
@@ -286,11 +285,17 @@ func trackBudgets(m *heapwatch.Monitor, table *pathTable, store *routemetrics.St
 				Refused:      st.Evictions,
 			}
 		}),
+		// The table's keys are counted here as well as in the Interner
+		// while it still stores them, and here only once it has evicted
+		// them: an upper estimate.
 		m.Track("paths", func() heapwatch.Usage {
-			n := int64(table.len())
+			n, keyBytes := table.usage()
+			perKey := int64(servePathEntryBytes + serveInternerSlack)
 			return heapwatch.Usage{
-				Bytes: n * servePathEntryBytes, LimitBytes: int64(table.maxPaths) * servePathEntryBytes,
-				Entries: n, LimitEntries: int64(table.maxPaths),
+				Bytes:        int64(n)*perKey + keyBytes,
+				LimitBytes:   int64(table.maxPaths) * (perKey + int64(serveInterner.MaxLen)),
+				Entries:      int64(n),
+				LimitEntries: int64(table.maxPaths),
 			}
 		}),
 		m.Track("routes", func() heapwatch.Usage {
