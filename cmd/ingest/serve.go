@@ -172,6 +172,7 @@ func runServe(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		Readers:            *readers,
 		ReceiveBuffer:      *receiveBuffer,
 		MaxDatagram:        *maxDatagram,
+		BatchSize:          serveBatchSize,
 		QueueLength:        *queue,
 		Workers:            *workers,
 		BlockWhenQueueFull: *block,
@@ -183,7 +184,7 @@ func runServe(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return fail("%v", err)
 	}
 	monitor := heapwatch.New(heapwatch.Config{ProfileDir: *profileDir, Logger: logger})
-	if err := trackBudgets(monitor, table, store); err != nil {
+	if err := trackBudgets(monitor, table, store, cfg); err != nil {
 		return fail("%v", err)
 	}
 	// Without --reuse-port, a port another process holds is an error even
@@ -261,6 +262,10 @@ var serveInterner = ingest.InternerConfig{MaxEntries: 1 << 16, MaxBytes: 8 << 20
 
 // Estimates of the heap bytes beyond what the structures count themselves.
 const (
+	// serveBatchSize is the Server's BatchSize, written out so that the
+	// readers' buffers can be reported.
+	serveBatchSize = 16
+
 	// serveInternerSlack is what a stored value costs beyond its length:
 	// the Interner's 2 bytes and the rounding up to a size class.
 	serveInternerSlack = 32
@@ -271,10 +276,21 @@ const (
 )
 
 // trackBudgets registers serve's bounded structures with the heap monitor,
-// so that it tells them filling from a leak: the Interner, the path table
-// and the route-metric store.
-func trackBudgets(m *heapwatch.Monitor, table *pathTable, store *routemetrics.Store) error {
+// so that it tells them filling from a leak: the readers' receive buffers,
+// the Interner, the path table and the route-metric store.
+func trackBudgets(m *heapwatch.Monitor, table *pathTable, store *routemetrics.Store, cfg ingest.Config) error {
+	// The readers' receive buffers are fixed: BatchSize buffers of
+	// MaxDatagram+1 bytes per reader on Linux, one elsewhere, allocated
+	// when serving starts.
+	perReader := int64(1)
+	if recvBatches {
+		perReader = int64(cfg.BatchSize)
+	}
+	readerBytes := int64(max(cfg.Readers, 1)) * perReader * int64(cfg.MaxDatagram+1)
 	return errors.Join(
+		m.Track("receive_buffers", func() heapwatch.Usage {
+			return heapwatch.Usage{Bytes: readerBytes, LimitBytes: readerBytes}
+		}),
 		m.Track("interner", func() heapwatch.Usage {
 			st := table.paths.Stats()
 			return heapwatch.Usage{
