@@ -78,10 +78,11 @@ type Config struct {
 	// MaxSegments-1 and ends in "/{rest...}". A pattern with more segments
 	// is an error.
 	MaxSegments int
-	// InternEntries bounds the strings Route keeps for routes made by the
-	// automatic classes, default 4096 (about 64 bytes of string data each
-	// on average, and a few dozen of table). Routes of patterns are always
-	// kept, one string per pattern.
+	// InternEntries bounds the strings Route keeps for routes made from
+	// segments, default 4096. Their bytes are bounded by 64 times
+	// InternEntries, and the table costs at most 48 bytes per entry more
+	// (see ingest.Interner). Routes of patterns are kept apart, one
+	// string per pattern.
 	InternEntries int
 }
 
