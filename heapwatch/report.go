@@ -13,11 +13,11 @@ import (
 //	filling declared budgets: interner 6.1 of 8.0 MiB (76%), paths 9,800 of 10,000 (98%); the rest flat at 12.0 MiB (+2.0 KiB/min); ceiling 40.0 MiB live
 //	unknown: 5 samples in the window, need 10
 //
-// When structures are tracked, a kind of growth other than Filling was
-// judged on the heap beyond them, and the line says so and names the
-// structures filling beside it; a structure at its limit and refusing
-// values adds "; at budget: interner 8.0 of 8.0 MiB (100%), refusing
-// 1,200/s" to any verdict.
+// When structures are tracked, PerKey and PinnedBuffers were judged on the
+// heap beyond them: the line says "beyond the declared budgets", gives the
+// unaccounted heap's figures and names the structures filling beside it.
+// A structure at its limit and refusing values adds "; at budget: interner
+// 8.0 of 8.0 MiB (100%), refusing 1,200/s" to any verdict.
 func (r Report) String() string {
 	var b strings.Builder
 	switch r.Growth {
