@@ -353,6 +353,20 @@ func TestServerTruncated(t *testing.T) {
 	if got := rec.got(); !slices.Equal(got, []string{"/short", "/short", "/short"}) {
 		t.Errorf("handler got %q", got)
 	}
+	// Bytes counts what was sent, truncated datagrams included, where the
+	// kernel tells their length; elsewhere a truncated datagram counts
+	// MaxDatagram+1.
+	var want uint64
+	for _, d := range datagrams {
+		if len(d) > max && !truncatedLengthKnown {
+			want += max + 1
+		} else {
+			want += uint64(len(d))
+		}
+	}
+	if st.Bytes != want {
+		t.Errorf("Bytes = %d, want %d", st.Bytes, want)
+	}
 }
 
 // gate is a handler that blocks in ServeLine until released, so a test
@@ -936,5 +950,44 @@ func TestDropCounter(t *testing.T) {
 	// 0→5: 5; 5→9: 4; 9→2^31: 2^31-9; →2^32-2: 2^31-2; wrap to 1: 3.
 	if got, want := d.drops.Load(), uint64(5+4+(1<<31-9)+(1<<31-2)+3); got != want {
 		t.Errorf("drops = %d, want %d", got, want)
+	}
+}
+
+// TestServerBufferStats: Stats reports the readers' fixed buffers and what
+// waits in the queue, against its limit.
+func TestServerBufferStats(t *testing.T) {
+	checkLeaks(t)
+	g := newGate()
+	const max, batch, queue = 1000, 4, 8
+	ts := startServer(t, Config{Handler: g, MaxDatagram: max, BatchSize: batch, QueueLength: queue, Workers: 1})
+	c := dial(t, ts.addr)
+	send(t, c, line("/held"))
+	g.waitEntered(t)
+	waiting := []string{line("/a"), line("/bb"), line("/ccc")}
+	send(t, c, waiting...)
+	st := ts.waitStats(t, "the queue to fill", func(s Stats) bool { return s.QueueDatagrams == len(waiting) })
+	wantBytes := 0
+	for _, d := range waiting {
+		wantBytes += len(d)
+	}
+	if st.QueueBytes != wantBytes || st.QueueMaxBytes != queue*(max+1) {
+		t.Errorf("QueueBytes %d, QueueMaxBytes %d; want %d, %d", st.QueueBytes, st.QueueMaxBytes, wantBytes, queue*(max+1))
+	}
+	if truncatedLengthKnown { // recvmmsg: a batch of buffers and their control buffers
+		if lo, hi := batch*(max+1), batch*(max+1+256); st.ReadBufferBytes < lo || st.ReadBufferBytes > hi {
+			t.Errorf("ReadBufferBytes %d, want %d to %d", st.ReadBufferBytes, lo, hi)
+		}
+	} else if st.ReadBufferBytes != max+1 {
+		t.Errorf("ReadBufferBytes %d, want %d", st.ReadBufferBytes, max+1)
+	}
+	g.open()
+	st = ts.waitStats(t, "every line", func(s Stats) bool { return s.Parsed == 4 })
+	if st.QueueDatagrams != 0 || st.QueueBytes != 0 {
+		t.Errorf("after the queue drained: %d datagrams, %d bytes", st.QueueDatagrams, st.QueueBytes)
+	}
+
+	plain := startServer(t, Config{Handler: HandlerFunc(func(*Request) {})})
+	if st := plain.waitStats(t, "serving", func(s Stats) bool { return s.Sockets == 1 }); st.QueueMaxBytes != 0 || st.QueueBytes != 0 || st.ReadBufferBytes == 0 {
+		t.Errorf("without a queue: %+v", st)
 	}
 }

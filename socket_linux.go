@@ -12,6 +12,10 @@ import (
 // them.
 const socketPerReader = true
 
+// truncatedLengthKnown: the reader learns a truncated datagram's length as
+// sent (recvmmsg with MSG_TRUNC), and Stats.Bytes counts it.
+const truncatedLengthKnown = true
+
 func listenConfig(reusePort bool) net.ListenConfig {
 	if !reusePort {
 		return net.ListenConfig{}

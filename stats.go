@@ -19,7 +19,10 @@ import (
 // dropped never reach the Server; they are counted in DroppedKernel only.
 type Stats struct {
 	// Datagrams and Bytes count what was read from the sockets, truncated and
-	// rejected datagrams included.
+	// rejected datagrams included. A truncated datagram counts its length
+	// as sent on Linux, and Config.MaxDatagram+1 bytes elsewhere (where the
+	// read cannot see past the buffer), or when the Server reads a
+	// net.PacketConn without a file descriptor.
 	Datagrams uint64
 	Bytes     uint64
 	// Lines counts the non-empty lines framed from accepted datagrams;
@@ -62,6 +65,20 @@ type Stats struct {
 	// what was asked. It is 0 where the size cannot be read back: on other
 	// systems, and for a net.PacketConn without a file descriptor.
 	ReceiveBuffer int
+
+	// ReadBufferBytes is the memory the readers hold for receiving: their
+	// datagram buffers (Config.BatchSize buffers of Config.MaxDatagram+1
+	// bytes per reader on Linux, one elsewhere) and control buffers. It is
+	// allocated when serving starts and does not change.
+	ReadBufferBytes int
+	// QueueDatagrams and QueueBytes are the datagrams waiting in the queue
+	// (queue mode) and the sum of their lengths, at the time of the call.
+	// QueueMaxBytes is what a full queue of the longest datagrams would
+	// hold: Config.QueueLength × (Config.MaxDatagram+1). All are 0 without
+	// a queue.
+	QueueDatagrams int
+	QueueBytes     int
+	QueueMaxBytes  int
 
 	parseErrors [numReasons]uint64
 }
