@@ -471,6 +471,22 @@ func TestServeLine(t *testing.T) {
 	}
 }
 
+// TestServeLineNegative checks that a Request built by hand with negative
+// values is counted, and its bad values counted as errors.
+func TestServeLineNegative(t *testing.T) {
+	s := mustNew(t, Config{})
+	s.ServeLine(&ingest.Request{Method: []byte("GET"), Path: []byte("/"), Status: 200,
+		BodyBytesSent: -5, RequestTime: -time.Second, HasRequestTime: true})
+	m := scrape(t, s)
+	if m[`http_requests_total{vhost="",route="/",method="GET",status="200"}`] != "1" ||
+		m[`http_response_size_bytes_total{vhost="",route="/",method="GET",status="200"}`] != "0" ||
+		m[`ingest_route_value_errors_total{field="request_time"}`] != "1" ||
+		m[`ingest_route_value_errors_total{field="body_bytes_sent"}`] != "1" ||
+		countOf(m, "http_request_duration_seconds_count") != 0 {
+		t.Errorf("%v", m)
+	}
+}
+
 func TestServeLineVHostFromTag(t *testing.T) {
 	s := mustNew(t, Config{VHost: "fallback", VHostFromTag: true})
 	var p ingest.Parser
