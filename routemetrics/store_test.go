@@ -645,3 +645,48 @@ func TestRequestTimeFromParser(t *testing.T) {
 		t.Errorf("%v", m)
 	}
 }
+
+// TestConcurrentExpire counts lines while Expire removes every key over
+// and over: the store's count of series always matches its tables, and it
+// is back to zero, bytes included, once everything is expired.
+func TestConcurrentExpire(t *testing.T) {
+	s := mustNew(t, Config{MaxSeries: 100, SeriesIdle: time.Nanosecond})
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	for w := range 3 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				s.Observe(obs("v", "/r"+strconv.Itoa((i+w)%150), "GET", 200+i%4))
+			}
+		}()
+	}
+	deadline := time.Now().Add(500 * time.Millisecond)
+	for time.Now().Before(deadline) {
+		s.Expire(time.Now().Add(time.Hour))
+		var b bytes.Buffer
+		s.WritePrometheus(&b)
+		if n := s.Stats().Series; n > 100 || n < 0 {
+			t.Fatalf("%d series", n)
+		}
+	}
+	close(stop)
+	wg.Wait()
+	held := 0
+	for i := range s.shards {
+		s.shards[i].t.Load().each(func(g *group) { held += len(*g.entries.Load()) })
+	}
+	if st := s.Stats(); st.Series != held || st.Expired == 0 {
+		t.Errorf("Stats %+v, %d keys in the tables", st, held)
+	}
+	s.Expire(time.Now().Add(2 * time.Hour))
+	if st := s.Stats(); st.Series != 0 || st.Bytes != 0 {
+		t.Errorf("after expiring everything: %+v", st)
+	}
+}
