@@ -40,7 +40,7 @@ func TestPrometheusRules(t *testing.T) {
 // configures nginx.
 const (
 	scaleLogFormat = `$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent ` +
-		`"$http_referer" "$http_user_agent" $request_time $upstream_response_time $host`
+		`"$http_referer" "$http_user_agent" $host $request_time "$upstream_response_time"`
 	scaleVHost     = "shop.example"
 	scaleMaxSeries = 20
 	// scaleBuckets puts the fast requests (3 ms) in the first bucket and the
@@ -71,7 +71,8 @@ func scaleLine(i int, junk bool) (line, route string) {
 	case 4, 5:
 		path, route = fmt.Sprintf("/api/v1/items/%08x-3c1a-4f0e-9d0b-2a6c1e5f7a10", i), "/api/v1/items/{uuid}"
 	case 6, 7:
-		method, status, route = "POST", 201, "/orders/{id}"
+		// Two upstream attempts, as nginx logs them.
+		method, status, route, upstream = "POST", 201, "/orders/{id}", "0.002, 0.010 : 0.001"
 		path = "/orders/" + strconv.Itoa(i)
 		if (i/10)%4 == 0 {
 			status = 500
@@ -86,7 +87,7 @@ func scaleLine(i int, junk bool) (line, route string) {
 		requestTime = "0.700"
 	}
 	line = `203.0.113.7 - - [02/Dec/2026:10:00:00 +0000] "` + method + " " + path + ` HTTP/1.1" ` +
-		strconv.Itoa(status) + ` 512 "-" "curl/8.5.0" ` + requestTime + " " + upstream + " " + scaleVHost
+		strconv.Itoa(status) + ` 512 "-" "curl/8.5.0" ` + scaleVHost + " " + requestTime + ` "` + upstream + `"`
 	return line, route
 }
 
