@@ -207,8 +207,9 @@ func (t *Templater) appendSegments(dst, path []byte) ([]byte, int, segmentCut) {
 	j := 1   // the current segment's first byte
 	nseg := 0
 	why := cutNone
+	lastSeg, auto := t.maxSeg-1, t.auto
 	for {
-		if nseg == t.maxSeg-1 && lastTooFar(path, j) {
+		if nseg == lastSeg && lastTooFar(path, j) {
 			why = cutSegments
 			break
 		}
@@ -223,7 +224,7 @@ func (t *Templater) appendSegments(dst, path []byte) ([]byte, int, segmentCut) {
 		}
 		n := k - j
 		class := classLiteral
-		if t.auto && n > 0 {
+		if auto && n > 0 {
 			// The fast cases of t.class, which is not inlined.
 			if m == cDigit {
 				class = classID
@@ -275,16 +276,18 @@ func lastTooFar(path []byte, j int) bool {
 //go:noinline
 func scanSegment(path []byte, j int) (int, uint16) {
 	lim := min(len(path), j+MaxClassLen)
-	k := j
 	var m uint16
-	for short := min(lim, j+32); k < short; k++ {
-		c := byteClass[path[k]]
+	tab := &byteClass
+	head := path[j:min(lim, j+32)]
+	for i, b := range head {
+		c := tab[b]
 		if c == cSlash {
-			return k, m
+			return j + i, m
 		}
 		m |= c
 	}
-	if k == j+32 {
+	k := j + len(head)
+	if len(head) == 32 {
 		if e := bytes.IndexByte(path[k:lim], '/'); e >= 0 {
 			lim = k + e
 		} else if lim < len(path) && path[lim] != '/' {
