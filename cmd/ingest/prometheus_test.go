@@ -246,8 +246,22 @@ func TestPrometheusScaleOut(t *testing.T) {
 		if got := prom.scalar(t, "max(ingest_series)"); got > scaleMaxSeries {
 			t.Errorf("max(ingest_series) = %v, above --max-series %d", got, scaleMaxSeries)
 		}
-		if got := prom.scalar(t, "sum(ingest_series_overflow_total)"); got == 0 {
-			t.Error("sum(ingest_series_overflow_total) = 0")
+		// Every line but /health's ("-") logged an upstream time, /orders'
+		// a list of two attempts: each is one observation.
+		if got := prom.scalar(t, "sum(http_upstream_duration_seconds_count)"); got != total-truth["/health"] {
+			t.Errorf("sum(http_upstream_duration_seconds_count) = %v, want %v", got, total-truth["/health"])
+		}
+		// The upstream time of a list is the sum of its attempts: 13 ms.
+		orders := truth["/orders/{id}"]
+		if got := prom.scalar(t, `sum(http_upstream_duration_seconds_sum{route="/orders/{id}"})`); !approxEqual(got, 0.013*orders) {
+			t.Errorf("upstream seconds of /orders/{id} = %v, want %v", got, 0.013*orders)
+		}
+		if got := prom.scalar(t, "sum(http_request_duration_seconds_count)"); got != total {
+			t.Errorf("sum(http_request_duration_seconds_count) = %v, want %v", got, total)
+		}
+		// Every line counted under {overflow} is counted as an overflow.
+		if got := prom.scalar(t, "sum(ingest_series_overflow_total)"); got != routes["{overflow}"] {
+			t.Errorf("sum(ingest_series_overflow_total) = %v, want the {overflow} route's %v", got, routes["{overflow}"])
 		}
 	})
 
