@@ -165,6 +165,12 @@ func runSoakChild(args []string, stdin io.Reader, stdout, stderr io.Writer) int 
 			}
 			return 0
 		case <-tick.C:
+			if ctx.Err() != nil {
+				// Both were ready and select took the tick: the receiver
+				// is letting go of what it held, and a sample now would
+				// reach the verdicts as a heap that fell back.
+				continue
+			}
 		}
 		ph := readPrintHeap() // before any GC this loop forces, as the original monitor saw it
 		s := mon.Read()
