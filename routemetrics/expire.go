@@ -77,20 +77,31 @@ func (s *Store) advance(t int64) {
 
 // expireGroup removes g's entries last seen before cutoff, and reports how
 // many it removed and whether g is left empty; the shard's mutex is held.
+// Each entry's stamp is read once: a line may stamp it again at any time,
+// and what is removed must be what is counted as removed.
 func (s *Store) expireGroup(g *group, cutoff int64) (int, bool) {
 	old := *g.entries.Load()
-	keep := 0
-	for _, e := range old {
+	var kept []*entry // nil until an entry is removed
+	var used [numClasses]bool
+	for i, e := range old {
 		if e.seen.Load() >= cutoff {
-			keep++
+			if kept != nil {
+				kept = append(kept, e)
+			}
+			used[statusClass(e.status)] = true
+			continue
+		}
+		if kept == nil {
+			kept = make([]*entry, i, len(old))
+			copy(kept, old[:i])
 		}
 	}
-	if keep == len(old) {
+	if kept == nil {
 		return 0, false
 	}
-	removed := len(old) - keep
+	removed := len(old) - len(kept)
 	size := int64(removed) * entryBytes
-	if keep == 0 {
+	if len(kept) == 0 {
 		// The first entry is part of the group.
 		size += groupBytes + int64(len(g.key)) - entryBytes
 		for c := range g.hists {
@@ -99,15 +110,7 @@ func (s *Store) expireGroup(g *group, cutoff int64) (int, bool) {
 			}
 		}
 	} else {
-		es := make([]*entry, 0, keep)
-		var used [numClasses]bool
-		for _, e := range old {
-			if e.seen.Load() >= cutoff {
-				es = append(es, e)
-				used[statusClass(e.status)] = true
-			}
-		}
-		g.entries.Store(&es)
+		g.entries.Store(&kept)
 		for c := range g.hists {
 			if !used[c] && g.hists[c].Load() != nil {
 				g.hists[c].Store(nil)
@@ -117,7 +120,7 @@ func (s *Store) expireGroup(g *group, cutoff int64) (int, bool) {
 	}
 	s.series.Add(int64(-removed))
 	s.bytes.Add(-size)
-	return removed, keep == 0
+	return removed, len(kept) == 0
 }
 
 // Stats are a Store's counters, as Store.Stats returns them.

@@ -690,3 +690,63 @@ func TestConcurrentExpire(t *testing.T) {
 		t.Errorf("after expiring everything: %+v", st)
 	}
 }
+
+// held returns the keys the store's tables hold and the bytes Stats
+// should estimate for them.
+func held(s *Store) (keys int, size int64) {
+	for i := range s.shards {
+		s.shards[i].t.Load().each(func(g *group) {
+			n := len(*g.entries.Load())
+			keys += n
+			size += groupBytes + int64(len(g.key)) + int64(n-1)*entryBytes
+			for c := range g.hists {
+				if g.hists[c].Load() != nil {
+					size += histBytes(len(s.bounds))
+				}
+			}
+		})
+	}
+	return keys, size
+}
+
+// TestExpireWhileCounting counts lines of groups with many statuses while
+// Expire removes the idle ones over and over: the store's count of keys
+// and bytes stays that of its tables, so the budget still holds once the
+// store fills up.
+func TestExpireWhileCounting(t *testing.T) {
+	const max = 1300
+	s := mustNew(t, Config{MaxSeries: max, SeriesIdle: time.Nanosecond})
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	for w := range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				s.Observe(obs("v", "/r"+strconv.Itoa((i+w)%4), "GET", 200+(i/4+w*7)%300))
+			}
+		}()
+	}
+	deadline := time.Now().Add(400 * time.Millisecond)
+	for time.Now().Before(deadline) {
+		s.Expire(time.Now())
+	}
+	close(stop)
+	wg.Wait()
+	keys, size := held(s)
+	if st := s.Stats(); st.Series != keys || st.Bytes != size || keys > max {
+		t.Fatalf("Stats: %d series, %d bytes; tables: %d keys, %d bytes", st.Series, st.Bytes, keys, size)
+	}
+	for i := range 5000 {
+		s.Observe(obs("v", "/n"+strconv.Itoa(i), "GET", 200))
+	}
+	keys, size = held(s)
+	if st := s.Stats(); st.Series != keys || st.Bytes != size || keys > max {
+		t.Fatalf("after filling: Stats %d series, %d bytes; tables: %d keys, %d bytes", st.Series, st.Bytes, keys, size)
+	}
+}
