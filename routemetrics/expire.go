@@ -13,14 +13,20 @@ import (
 //
 // Idleness is measured on the store's clock, which Expire and
 // WritePrometheus advance to the time they are called with: a line is
-// stamped with the clock's last value, so a key may be removed up to one
-// interval between such calls early. Call Expire (or scrape) at least ten
-// times per SeriesIdle. Expire starts no goroutine: the owner calls it,
-// for example from a ticker or before each scrape.
+// stamped with the clock's last value, which costs a load and not a
+// time.Now. A key is removed when its stamp is older than both
+// now-SeriesIdle and the clock's value before this call, so a key that saw
+// a line since the clock last moved is never removed, however late Expire
+// comes; a key may be removed up to one interval between such calls
+// early. Call Expire (or scrape) at least ten times per SeriesIdle. Expire
+// starts no goroutine: the owner calls it, for example from a ticker or
+// before each scrape.
 func (s *Store) Expire(now time.Time) int {
 	t := now.UnixNano()
-	s.advance(t)
-	cutoff := t - s.idle
+	prev := s.advance(t)
+	// A line stamps the clock's last value: keys stamped since the clock
+	// last moved stay, whatever the time since.
+	cutoff := min(t-s.idle, prev)
 	removed := 0
 	for i := range s.shards {
 		sh := &s.shards[i]
@@ -65,12 +71,12 @@ func (t *table) without(gone []*group) *table {
 	return n
 }
 
-// advance moves the clock forward to t.
-func (s *Store) advance(t int64) {
+// advance moves the clock forward to t, and returns its value before.
+func (s *Store) advance(t int64) int64 {
 	for {
 		c := s.clock.Load()
 		if t <= c || s.clock.CompareAndSwap(c, t) {
-			return
+			return c
 		}
 	}
 }

@@ -685,7 +685,9 @@ func TestConcurrentExpire(t *testing.T) {
 	if st := s.Stats(); st.Series != held || st.Expired == 0 {
 		t.Errorf("Stats %+v, %d keys in the tables", st, held)
 	}
+	// Keys stamped since the clock last moved outlive one Expire, not two.
 	s.Expire(time.Now().Add(2 * time.Hour))
+	s.Expire(time.Now().Add(3 * time.Hour))
 	if st := s.Stats(); st.Series != 0 || st.Bytes != 0 {
 		t.Errorf("after expiring everything: %+v", st)
 	}
@@ -748,5 +750,27 @@ func TestExpireWhileCounting(t *testing.T) {
 	keys, size = held(s)
 	if st := s.Stats(); st.Series != keys || st.Bytes != size || keys > max {
 		t.Fatalf("after filling: Stats %d series, %d bytes; tables: %d keys, %d bytes", st.Series, st.Bytes, keys, size)
+	}
+}
+
+// TestExpireLate checks that a key that saw a line since the clock last
+// moved is kept, however late Expire comes.
+func TestExpireLate(t *testing.T) {
+	s := mustNew(t, Config{SeriesIdle: time.Minute})
+	t0 := time.Now()
+	s.Expire(t0)
+	s.Observe(obs("", "/busy", "GET", 200))
+	if n := s.Expire(t0.Add(10 * time.Minute)); n != 0 {
+		t.Fatalf("a late Expire removed %d active keys", n)
+	}
+	if n := s.Expire(t0.Add(20 * time.Minute)); n != 1 {
+		t.Fatalf("Expire removed %d idle keys, want 1", n)
+	}
+	// A late scrape moves the clock too: the key it saw is kept.
+	s.Observe(obs("", "/busy", "GET", 200))
+	s.advance(t0.Add(40 * time.Minute).UnixNano())
+	s.Observe(obs("", "/busy", "GET", 200))
+	if n := s.Expire(t0.Add(50 * time.Minute)); n != 0 {
+		t.Fatalf("Expire after a late scrape removed %d active keys", n)
 	}
 }
