@@ -84,12 +84,32 @@ func appendBounded(dst, b []byte, max int) []byte {
 	if isASCII(b) || utf8.Valid(b) {
 		return append(dst, b...)
 	}
-	n := len(dst)
-	dst = appendLabel(dst, b)
-	if len(dst)-n > max {
-		return append(dst[:n], Other...)
+	// Each invalid byte becomes the three of U+FFFD: check the length
+	// before expanding, so that dst never grows past its bound.
+	if len(b)+2*invalidBytes(b) > max {
+		return append(dst, Other...)
 	}
-	return dst
+	return appendLabel(dst, b)
+}
+
+// invalidBytes returns how many bytes of b are not part of a valid UTF-8
+// sequence: the bytes appendLabel replaces by U+FFFD.
+func invalidBytes(b []byte) int {
+	n := 0
+	for i := 0; i < len(b); {
+		if b[i] < utf8.RuneSelf {
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRune(b[i:])
+		if r == utf8.RuneError && size <= 1 {
+			n++
+			i++
+			continue
+		}
+		i += size
+	}
+	return n
 }
 
 // isASCII reports whether b holds only bytes below 0x80, eight at a time.

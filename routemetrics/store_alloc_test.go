@@ -3,6 +3,7 @@
 package routemetrics
 
 import (
+	"bytes"
 	"io"
 	"strconv"
 	"testing"
@@ -39,6 +40,19 @@ func TestNoAllocs(t *testing.T) {
 	o.Duration, o.HasDuration = time.Millisecond, true
 	s.Observe(o)
 	testAllocs(t, "Observe, existing key", 0, func() { sinkErr = s.Observe(o) })
+
+	// Invalid UTF-8 that would outgrow its bound once replaced is counted
+	// as Other without being expanded first.
+	bad := obs(string(bytes.Repeat([]byte{0xff}, 200)), "/users/{id}", "GET", 200)
+	s.Observe(bad)
+	testAllocs(t, "Observe, long invalid vhost", 0, func() { sinkErr = s.Observe(bad) })
+	badRoute := obs("a.example", "/"+string(bytes.Repeat([]byte{0xfe}, 200)), "GET", 200)
+	s.Observe(badRoute)
+	testAllocs(t, "Observe, long invalid route", 0, func() { sinkErr = s.Observe(badRoute) })
+	rb := r
+	rb.Host = bad.VHost
+	s.ServeLine(&rb)
+	testAllocs(t, "ServeLine, long invalid vhost", 0, func() { s.ServeLine(&rb) })
 
 	// Fill the budget; a new key then goes to an existing overflow series.
 	for i := range 200 {

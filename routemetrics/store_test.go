@@ -774,3 +774,19 @@ func TestExpireLate(t *testing.T) {
 		t.Fatalf("Expire after a late scrape removed %d active keys", n)
 	}
 }
+
+// TestAppendBoundedInvalid checks the bound of a label with invalid UTF-8:
+// it applies to the label once each invalid byte is replaced by U+FFFD.
+func TestAppendBoundedInvalid(t *testing.T) {
+	f := func(b []byte, max int, want string) {
+		t.Helper()
+		if got := string(appendBounded([]byte("x"), b, max)); got != "x"+want {
+			t.Errorf("appendBounded(%q, %d) = %q, want %q", b, max, got, "x"+want)
+		}
+	}
+	f(bytes.Repeat([]byte{0xff}, 84), 253, strings.Repeat("\uFFFD", 84))
+	f(bytes.Repeat([]byte{0xff}, 85), 253, Other)
+	f([]byte("a\xffé\xc3"), 9, "a\uFFFDé\uFFFD")
+	f([]byte("a\xffé\xc3"), 8, Other)
+	f([]byte("é"), 2, "é")
+}
