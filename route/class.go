@@ -106,10 +106,13 @@ var className = [...]string{
 const (
 	minHexLen   = 12
 	minTokenLen = 16
-	uuidLen     = 36
-	maxEmailLen = 254
-	maxLocalLen = 64
-	maxLabelLen = 63
+	// minCaseTokenLen is the shortest token of letters of one case and
+	// digits.
+	minCaseTokenLen = 20
+	uuidLen         = 36
+	maxEmailLen     = 254
+	maxLocalLen     = 64
+	maxLabelLen     = 63
 )
 
 // classify returns the class of segment s, whose byte classes OR to m. The
@@ -131,8 +134,15 @@ func classify(s []byte, m uint16) class {
 	if m&(cAt|cPct) != 0 && m&^cEmailOK == 0 && isEmail(s) {
 		return classEmail
 	}
-	if n >= minTokenLen && m&^cToken == 0 && m&cDigit != 0 && m&cAnyLow != 0 && m&cAnyUp != 0 && isToken(s, m) {
-		return classToken
+	if n >= minTokenLen && m&^cToken == 0 && m&cDigit != 0 {
+		if m&cAnyLow != 0 && m&cAnyUp != 0 {
+			if isToken(s, m) {
+				return classToken
+			}
+		} else if n >= minCaseTokenLen && (m&^(cDigit|cAnyLow) == 0 || m&^(cDigit|cAnyUp) == 0) && !isSlug(s) {
+			// Letters of one case and digits: a ULID or a CUID.
+			return classToken
+		}
 	}
 	return classLiteral
 }
@@ -150,9 +160,10 @@ func isUUID(s []byte) bool {
 }
 
 // isToken reports whether s, made of base64url bytes, dots and '=' only,
-// has a token's shape: '=' only as one or two trailing padding bytes, and
-// either no dot or exactly two that split it in three parts, the first two
-// not empty (a JWT: header.payload.signature).
+// has a token's shape: '=' only as one or two trailing padding bytes; and
+// either no dot and not a slug, or a JWT: exactly two dots that split it in
+// three parts, the first two not empty, the first starting with "eyJ" (the
+// encoding of a JSON object's opening `{"`).
 func isToken(s []byte, m uint16) bool {
 	if m&cEq != 0 {
 		n := len(s)
@@ -167,7 +178,10 @@ func isToken(s []byte, m uint16) bool {
 		s = s[:n]
 	}
 	if m&cDot == 0 {
-		return true
+		return !isSlug(s)
+	}
+	if len(s) < 3 || s[0] != 'e' || s[1] != 'y' || s[2] != 'J' {
+		return false
 	}
 	dots, first, second := 0, -1, -1
 	for i, c := range s {
@@ -182,6 +196,44 @@ func isToken(s []byte, m uint16) bool {
 	}
 	return dots == 2 && first > 0 && second > first+1
 }
+
+// isSlug reports whether s is words joined by '-' or '_', as a title or a
+// name is written: each part is letters, either all upper case or all
+// lower case but the first, then digits; any part may be empty.
+func isSlug(s []byte) bool {
+	i := 0
+	for {
+		if i < len(s) && isUpper(s[i]) {
+			i++
+			if i < len(s) && isLower(s[i]) {
+				for i < len(s) && isLower(s[i]) {
+					i++
+				}
+			} else {
+				for i < len(s) && isUpper(s[i]) {
+					i++
+				}
+			}
+		} else {
+			for i < len(s) && isLower(s[i]) {
+				i++
+			}
+		}
+		for i < len(s) && byteClass[s[i]] == cDigit {
+			i++
+		}
+		if i == len(s) {
+			return true
+		}
+		if s[i] != '-' && s[i] != '_' {
+			return false
+		}
+		i++
+	}
+}
+
+func isUpper(c byte) bool { return c >= 'A' && c <= 'Z' }
+func isLower(c byte) bool { return c >= 'a' && c <= 'z' }
 
 // isEmail reports whether s is local@domain, where the at sign is '@' or
 // its escape "%40" (not decoded, only recognised), local is 1 to 64 bytes

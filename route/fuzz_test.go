@@ -20,6 +20,9 @@ var (
 	refLower  = regexp.MustCompile(`[a-z]`)
 	refUpper  = regexp.MustCompile(`[A-Z]`)
 	refLetter = regexp.MustCompile(`[a-fA-F]`)
+	refSlug   = regexp.MustCompile(`^([A-Z]?[a-z]*|[A-Z]*)[0-9]*([-_]([A-Z]?[a-z]*|[A-Z]*)[0-9]*)*$`)
+	refLowID  = regexp.MustCompile(`^[a-z0-9]+$`)
+	refUpID   = regexp.MustCompile(`^[A-Z0-9]+$`)
 )
 
 func refClass(s string) string {
@@ -43,6 +46,14 @@ func refClass(s string) string {
 		}
 	}
 	if len(s) >= 16 && refToken.MatchString(s) && refDigit.MatchString(s) && refLower.MatchString(s) && refUpper.MatchString(s) {
+		body := strings.TrimSuffix(strings.TrimSuffix(s, "="), "=")
+		if strings.Contains(body, ".") && strings.HasPrefix(body, "eyJ") ||
+			!strings.Contains(body, ".") && !refSlug.MatchString(body) {
+			return "{token}"
+		}
+	}
+	if len(s) >= 20 && (refLowID.MatchString(s) || refUpID.MatchString(s)) && refDigit.MatchString(s) &&
+		(refLower.MatchString(s) || refUpper.MatchString(s)) && !refSlug.MatchString(s) {
 		return "{token}"
 	}
 	return s
@@ -153,6 +164,7 @@ func FuzzRoute(f *testing.F) {
 	f.Add("PUT", "/1/2/3/4/5/6/7/8/9", uint8(3), "")
 	f.Add("GET", "/a/jane%40example.com/eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0In0.dBjftJeZ4CVPmB92K27uhbUJ", uint8(0), "")
 	f.Add("", "*", uint8(0), "")
+	f.Add("GET", "/App.3f9a8b7c1d2e.js/Getting-Started-With-Go-2024/01ARZ3NDEKTSV4RRFFQ69G5FAV", uint8(0), "")
 	f.Add("", "/"+strings.Repeat("ab3/", 600), uint8(4), "/{a...}")
 	f.Fuzz(func(t *testing.T, method, path string, sel uint8, extra string) {
 		cfg := Config{

@@ -84,6 +84,30 @@ func TestRoute_Classes(t *testing.T) {
 	f("a.b.c.AbC123xyzAbC123", "a.b.c.AbC123xyzAbC123") // three dots
 	f("MyDocument2024Final.pdf", "MyDocument2024Final.pdf")
 	f("AbC123xyz~AbC123xyz", "AbC123xyz~AbC123xyz")
+	// A dotted token is a JWT only when its header starts as one does.
+	f("App.3f9a8b7c1d2e.js", "App.3f9a8b7c1d2e.js")
+	f("MyReport2024.final.pdf", "MyReport2024.final.pdf")
+	f("AbC123xyz.AbC123xyz.sig", "AbC123xyz.AbC123xyz.sig")
+	f("eyJ.AbC123xyzAbC123.", "{token}")
+	// Slugs: words of letters (capitalised or upper case) or digits,
+	// joined by '-' or '_', stay; mixed parts make a token.
+	f("Getting-Started-With-Go-2024", "Getting-Started-With-Go-2024")
+	f("World_War_II_1945", "World_War_II_1945")
+	f("My-Report-2024-FINAL", "My-Report-2024-FINAL")
+	f("Release__Notes-2024-", "Release__Notes-2024-")
+	f("dGhp-cyBpcyBhIHRva2Vu", "{token}")
+	f("Getting-Started-With-Go2024", "Getting-Started-With-Go2024")
+	f("Internationalization2024", "Internationalization2024")
+	f("internationalization2024", "internationalization2024")
+	// One-case IDs (ULID, CUID): 20 or more letters of one case and
+	// digits, with both, and nothing else.
+	f("01ARZ3NDEKTSV4RRFFQ69G5FAV", "{token}")
+	f("cjld2cjxh0000qzrmn831i7rn", "{token}")
+	f("abc123xyzabc123xyzab", "{token}")
+	f("01ARZ3NDEKTSV4RRFFQ", "01ARZ3NDEKTSV4RRFFQ")       // 19 bytes
+	f("ABCDEFGHIJKLMNOPQRSTUV", "ABCDEFGHIJKLMNOPQRSTUV") // no digit
+	f("internationalization", "internationalization")     // no digit
+	f("abc123xyz-abc123xyzab", "abc123xyz-abc123xyzab")   // a separator
 	// {email}: local@domain, with '@' or its escape %40.
 	f("jane.doe@example.com", "{email}")
 	f("jane+tag@mail.example.co.uk", "{email}")
@@ -104,7 +128,8 @@ func TestRoute_Classes(t *testing.T) {
 	for _, s := range []string{"v1", "v2", "2fa", "index.html", "en-US", "api", "healthz",
 		"favicon.ico", "robots.txt", "p95", "utf-8", "x86_64", "users", "my-blog-post-2024",
 		"how-to-configure-nginx-for-http2-and-tls13", "a%20b", "caf%C3%A9", "*", ":id", "~user",
-		"{id}", "..", ".", "sitemap.xml", "main.js", "1x1.gif", "foo;bar=1", "ipv6", "e2e"} {
+		"{id}", "..", ".", "sitemap.xml", "main.js", "1x1.gif", "foo;bar=1", "ipv6", "e2e",
+		"App.3f9a8b7c1d2e.js", "MyReport2024.final.pdf", "Getting-Started-With-Go-2024", "World_War_II_1945"} {
 		f(s, s)
 	}
 }
