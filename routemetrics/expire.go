@@ -170,7 +170,9 @@ func (s *Store) Stats() Stats {
 
 // Usage returns the estimated bytes the store holds and the most it can
 // hold (Stats.Bytes and Stats.LimitBytes), in the shape a heap monitor's
-// budget takes. It costs no allocation.
+// budget takes. It costs no allocation. It counts the keys held: while a
+// scrape runs, the keys that expired since it began stay in memory too,
+// so the live heap can reach about twice limit until the scrape ends.
 func (s *Store) Usage() (used, limit int64) {
 	return s.bytes.Load(), s.maxSeries * s.maxKeyBytes()
 }
