@@ -163,7 +163,7 @@ func (s *Store) Stats() Stats {
 		ValueErrors: make(map[string]uint64, numFields),
 	}
 	for i := range s.valueErrs {
-		st.ValueErrors[valueErrors[i].Field] = s.valueErrs[i].Load()
+		st.ValueErrors[fieldNames[i]] = s.valueErrs[i].Load()
 	}
 	return st
 }

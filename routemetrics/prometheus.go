@@ -86,7 +86,7 @@ func (s *Store) WritePrometheus(w io.Writer) error {
 	p.buf = append(p.buf, helpValueErrs...)
 	for i := range s.valueErrs {
 		p.buf = append(p.buf, `ingest_route_value_errors_total{field="`...)
-		p.buf = append(p.buf, valueErrors[i].Field...)
+		p.buf = append(p.buf, fieldNames[i]...)
 		p.buf = append(p.buf, `"} `...)
 		p.buf = strconv.AppendUint(p.buf, s.valueErrs[i].Load(), 10)
 		p.buf = append(p.buf, '\n')

@@ -790,3 +790,23 @@ func TestAppendBoundedInvalid(t *testing.T) {
 	f([]byte("a\xffé\xc3"), 8, Other)
 	f([]byte("é"), 2, "é")
 }
+
+// TestValueErrorFieldNotShared checks that a caller changing the Field of
+// an error Observe returned changes neither Stats nor the exposition.
+func TestValueErrorFieldNotShared(t *testing.T) {
+	s := mustNew(t, Config{})
+	o := obs("", "/", "GET", 200)
+	o.ResponseBytes = -1
+	var ve *ValueError
+	if err := s.Observe(o); !errors.As(err, &ve) || ve.Field != "body_bytes_sent" {
+		t.Fatalf("Observe: %v", err)
+	}
+	ve.Field = "x\"}\n"
+	defer func() { ve.Field = "body_bytes_sent" }()
+	if st := s.Stats(); st.ValueErrors["body_bytes_sent"] != 1 || len(st.ValueErrors) != numFields {
+		t.Errorf("Stats.ValueErrors: %v", st.ValueErrors)
+	}
+	if m := scrape(t, s); m[`ingest_route_value_errors_total{field="body_bytes_sent"}`] != "1" {
+		t.Errorf("exposition: %v", m)
+	}
+}

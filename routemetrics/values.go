@@ -14,6 +14,9 @@ var ErrValue = errors.New("routemetrics: bad value")
 // counted. The line itself is still counted (requests, and every other
 // field); the bad value is counted in ingest_route_value_errors_total
 // under Field.
+//
+// Observe returns one shared *ValueError per field, made once: do not
+// modify it (Stats and the exposition name the fields on their own).
 type ValueError struct {
 	// Field is the log variable: "upstream_response_time",
 	// "request_length", "request_time" or "body_bytes_sent".
@@ -35,10 +38,17 @@ const (
 	numFields
 )
 
+// fieldNames name the fields in Stats and in the exposition. They are not
+// taken from valueErrors, whose Field a caller may change.
+var fieldNames = [numFields]string{"upstream_response_time", "request_length", "request_time", "body_bytes_sent"}
+
 // valueErrors are the errors Observe returns: one per field, made once.
-var valueErrors = [numFields]*ValueError{
-	{"upstream_response_time"}, {"request_length"}, {"request_time"}, {"body_bytes_sent"},
-}
+var valueErrors = func() (e [numFields]*ValueError) {
+	for i := range e {
+		e[i] = &ValueError{Field: fieldNames[i]}
+	}
+	return e
+}()
 
 // satAdd adds d to a, stopping at math.MaxUint64 instead of wrapping.
 func satAdd(a *atomic.Uint64, d uint64) {
