@@ -43,16 +43,21 @@ type Store struct {
 	vhost        []byte
 	vhostFromTag bool
 	routes       *route.Templater
+	shards       []shard
+	shardBits    uint
+
+	// The fields above are set by New; every line reads them and clock.
+	// clock is written rarely, but the counters below are written by
+	// lines that overflow and by inserts: the padding keeps them off
+	// clock's cache line.
+	clock atomic.Int64 // ns since the epoch, advanced by Expire and scrapes
+	_     [64]byte
 
 	series    atomic.Int64 // keys held
 	bytes     atomic.Int64 // estimated bytes held
-	clock     atomic.Int64 // ns since the epoch, advanced by Expire and scrapes
 	overflows atomic.Uint64
 	expired   atomic.Uint64
 	valueErrs [numFields]atomic.Uint64
-
-	shards    []shard
-	shardBits uint
 
 	scrapeMu sync.Mutex
 	buf      []byte   // guarded by scrapeMu
