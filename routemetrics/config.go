@@ -32,8 +32,10 @@ const (
 // Fixed label values.
 const (
 	// Overflow is the route of the series that count the lines whose key
-	// did not fit in the budget. When even the overflow series are full,
-	// the vhost is Overflow too.
+	// did not fit in the budget; they keep the line's vhost, method and
+	// status. When even the overflow series are full, the line goes to the
+	// one catch-all series: vhost and route Overflow, method "OTHER",
+	// status "other".
 	Overflow = "{overflow}"
 	// Other replaces a vhost or route longer than its bound. (Status codes
 	// outside 100-599 get the status label "other".)
