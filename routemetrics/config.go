@@ -42,10 +42,14 @@ const (
 	Other = "{other}"
 )
 
+// defaultBuckets are the bounds New uses when Config.Buckets is nil.
+var defaultBuckets = [...]float64{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}
+
 // DefaultBuckets are the histogram bucket bounds, in seconds, used when
 // Config.Buckets is nil: the buckets Prometheus client libraries use by
-// default, from 5 ms to 10 s.
-var DefaultBuckets = []float64{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}
+// default, from 5 ms to 10 s. It is a copy for reading: New uses its own,
+// so changing this slice changes no store's buckets.
+var DefaultBuckets = append([]float64(nil), defaultBuckets[:]...)
 
 // Config configures a Store. The zero value is valid: every field has a
 // documented default.

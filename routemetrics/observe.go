@@ -77,7 +77,7 @@ func (s *Store) configure(cfg Config) error {
 		cfg.SeriesIdle = DefaultSeriesIdle
 	}
 	if cfg.Buckets == nil {
-		cfg.Buckets = DefaultBuckets
+		cfg.Buckets = defaultBuckets[:]
 	}
 	if len(cfg.VHost) > MaxVHostLen {
 		return &configError{"VHost", "longer than " + strconv.Itoa(MaxVHostLen) + " bytes"}

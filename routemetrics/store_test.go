@@ -810,3 +810,15 @@ func TestValueErrorFieldNotShared(t *testing.T) {
 		t.Errorf("exposition: %v", m)
 	}
 }
+
+// TestDefaultBucketsCopy checks that changing DefaultBuckets does not
+// change the buckets of a new store.
+func TestDefaultBucketsCopy(t *testing.T) {
+	saved := DefaultBuckets[0]
+	DefaultBuckets[0] = 7
+	defer func() { DefaultBuckets[0] = saved }()
+	s := mustNew(t, Config{})
+	if s.bounds[0] != 5*int64(time.Millisecond) || s.le[0] != "0.005" || len(s.le) != 12 {
+		t.Errorf("bounds %v, le %v", s.bounds, s.le)
+	}
+}
