@@ -7,10 +7,9 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// socketPerReader: ListenAndServe gives each reader its own socket, bound
-// to the same address with SO_REUSEPORT, so the kernel spreads senders over
-// them.
-const socketPerReader = true
+// reusePortSupported: Config.ReusePort takes effect (SO_REUSEPORT, one
+// socket per reader).
+const reusePortSupported = true
 
 func listenConfig(reusePort bool) net.ListenConfig {
 	if !reusePort {
