@@ -23,8 +23,9 @@ type batchReader interface {
 	// The datagrams stay valid until the next read.
 	read() (int, error)
 	// datagram returns the i-th datagram of the last read, its sender,
-	// and whether it was longer than MaxDatagram (b is then cut short).
-	datagram(i int) (b []byte, src netip.AddrPort, truncated bool)
+	// its length as sent when known (else len(b)), and whether it was
+	// longer than MaxDatagram (b is then cut short).
+	datagram(i int) (b []byte, src netip.AddrPort, size int, truncated bool)
 }
 
 // reader is one reader goroutine's state.
@@ -68,9 +69,9 @@ func (r *reader) run() {
 		}
 		backoff = 0
 		for i := range n {
-			b, src, truncated := r.br.datagram(i)
+			b, src, size, truncated := r.br.datagram(i)
 			t.datagrams++
-			t.bytes += uint64(len(b))
+			t.bytes += uint64(size)
 			switch {
 			case s.discarding.Load():
 				t.droppedClosed++
@@ -280,6 +281,6 @@ func (p *portableReader) read() (int, error) {
 	return 1, nil
 }
 
-func (p *portableReader) datagram(int) ([]byte, netip.AddrPort, bool) {
-	return p.buf[:p.n:p.n], p.src, p.n > p.max
+func (p *portableReader) datagram(int) ([]byte, netip.AddrPort, int, bool) {
+	return p.buf[:p.n:p.n], p.src, p.n, p.n > p.max
 }

@@ -86,7 +86,7 @@ func (m *mmsgReader) reset(k int) {
 func (m *mmsgReader) recv(fd uintptr) bool {
 	for {
 		n, _, e := unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&m.hdrs[0])),
-			uintptr(len(m.hdrs)), unix.MSG_DONTWAIT, 0, 0)
+			uintptr(len(m.hdrs)), unix.MSG_DONTWAIT|unix.MSG_TRUNC, 0, 0)
 		switch e {
 		case 0:
 			m.n = int(n)
@@ -139,12 +139,15 @@ func (m *mmsgReader) controlMessages(b []byte) {
 	}
 }
 
-func (m *mmsgReader) datagram(i int) ([]byte, netip.AddrPort, bool) {
+// datagram returns the i-th datagram. recv passes MSG_TRUNC, so the kernel
+// reports a datagram's length as sent even when it did not fit its buffer.
+func (m *mmsgReader) datagram(i int) ([]byte, netip.AddrPort, int, bool) {
 	h := &m.hdrs[i]
-	n := int(h.Len)
+	size := int(h.Len)
+	n := min(size, m.slot)
 	off := i * m.slot
-	truncated := n > m.max || h.Hdr.Flags&unix.MSG_TRUNC != 0
-	return m.bufs[off : off+n : off+n], sockaddrAddrPort(&m.names[i], h.Hdr.Namelen), truncated
+	truncated := size > m.max || h.Hdr.Flags&unix.MSG_TRUNC != 0
+	return m.bufs[off : off+n : off+n], sockaddrAddrPort(&m.names[i], h.Hdr.Namelen), size, truncated
 }
 
 // sockaddrAddrPort converts the sender's address as the kernel wrote it,

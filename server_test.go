@@ -354,6 +354,20 @@ func TestServerTruncated(t *testing.T) {
 	if got := rec.got(); !slices.Equal(got, []string{"/short", "/short", "/short"}) {
 		t.Errorf("handler got %q", got)
 	}
+	// Bytes counts what was sent, truncated datagrams included, where the
+	// kernel tells their length; elsewhere a truncated datagram counts
+	// MaxDatagram+1.
+	var want uint64
+	for _, d := range datagrams {
+		if len(d) > max && !truncatedLengthKnown {
+			want += max + 1
+		} else {
+			want += uint64(len(d))
+		}
+	}
+	if st.Bytes != want {
+		t.Errorf("Bytes = %d, want %d", st.Bytes, want)
+	}
 }
 
 // gate is a handler that blocks in ServeLine until released, so a test

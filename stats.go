@@ -19,7 +19,10 @@ import (
 // dropped never reach the Server; they are counted in DroppedKernel only.
 type Stats struct {
 	// Datagrams and Bytes count what was read from the sockets, truncated and
-	// rejected datagrams included.
+	// rejected datagrams included. A truncated datagram counts its length
+	// as sent on Linux, and Config.MaxDatagram+1 bytes elsewhere (where the
+	// read cannot see past the buffer), or when the Server reads a
+	// net.PacketConn without a file descriptor.
 	Datagrams uint64
 	Bytes     uint64
 	// Lines counts the non-empty lines framed from accepted datagrams;
