@@ -59,6 +59,10 @@ type InternerStats struct {
 	// their lengths: at most MaxEntries and MaxBytes.
 	Entries int
 	Bytes   int
+	// MaxEntries and MaxBytes are the Interner's bounds, defaults applied:
+	// the limits a memory budget for the Interner can be written against.
+	MaxEntries int
+	MaxBytes   int
 }
 
 // Interner returns canonical string copies of repeated byte values (paths,
@@ -182,7 +186,7 @@ func (in *Interner) Lookup(b []byte) (string, bool) {
 // turn, so its sums are not one atomic snapshot.
 func (in *Interner) Stats() InternerStats {
 	t := in.table()
-	var st InternerStats
+	st := InternerStats{MaxEntries: t.maxEntries, MaxBytes: t.maxBytes}
 	for i := range t.stripes {
 		st.Hits += t.stripes[i].hits.Load()
 		st.TooLong += t.stripes[i].tooLong.Load()
@@ -222,6 +226,8 @@ const metaFreq = 0xff
 type internTable struct {
 	seed       maphash.Seed
 	maxLen     int
+	maxEntries int // the bounds, defaults applied
+	maxBytes   int
 	shardShift uint // h>>shardShift selects the shard
 	// sets holds every shard's sets, shard by shard, setsPerShard each, so
 	// that a hit finds its set without reading the shard.
@@ -297,6 +303,8 @@ func newInternTable(cfg InternerConfig) *internTable {
 	t := &internTable{
 		seed:         maphash.MakeSeed(),
 		maxLen:       maxLen,
+		maxEntries:   maxEntries,
+		maxBytes:     maxBytes,
 		shardShift:   64 - bits,
 		sets:         make([]internSet, nshards*nsets),
 		setsPerShard: uint64(nsets),

@@ -74,6 +74,9 @@ func checkInterner(t *testing.T, in *Interner, maxEntries, maxBytes int) Interne
 		t.Errorf("Stats %d entries, %d bytes; holds %d, %d; bounds %d, %d",
 			st.Entries, st.Bytes, entries, nbytes, maxEntries, maxBytes)
 	}
+	if st.MaxEntries != maxEntries || st.MaxBytes != maxBytes {
+		t.Errorf("Stats bounds %d entries, %d bytes; want %d, %d", st.MaxEntries, st.MaxBytes, maxEntries, maxBytes)
+	}
 	return st
 }
 
@@ -118,7 +121,8 @@ func TestInterner_HitMissLookup(t *testing.T) {
 		t.Fatal("a hit did not return the stored string")
 	}
 	st := in.Stats()
-	want := InternerStats{Hits: 1, Misses: 2, Rejected: 1, Entries: 1, Bytes: len(b)}
+	want := InternerStats{Hits: 1, Misses: 2, Rejected: 1, Entries: 1, Bytes: len(b),
+		MaxEntries: defaultInternMaxEntries, MaxBytes: defaultInternMaxBytes}
 	if st != want {
 		t.Fatalf("Stats = %+v, want %+v", st, want)
 	}
@@ -293,6 +297,9 @@ func TestInterner_ConfigClamps(t *testing.T) {
 	in.Intern(small)
 	in.Intern(small)
 	st := checkInterner(t, in, defaultInternMaxEntries, 100)
+	if z := (&Interner{}).Stats(); z.MaxEntries != defaultInternMaxEntries || z.MaxBytes != defaultInternMaxBytes {
+		t.Errorf("the zero Interner's bounds: %d entries, %d bytes", z.MaxEntries, z.MaxBytes)
+	}
 	if st.Entries != 1 || st.Bytes != len(small) || st.Rejected != 4 { // 3 big, 1 first sighting
 		t.Fatalf("Stats = %+v", st)
 	}

@@ -26,6 +26,8 @@ type batchReader interface {
 	// its length as sent when known (else len(b)), and whether it was
 	// longer than MaxDatagram (b is then cut short).
 	datagram(i int) (b []byte, src netip.AddrPort, size int, truncated bool)
+	// bufferBytes returns the size of the buffers it owns.
+	bufferBytes() int
 }
 
 // reader is one reader goroutine's state.
@@ -112,12 +114,16 @@ func (r *reader) enqueue(b []byte, src netip.AddrPort, t *tally) {
 	buf := s.pool.Get()
 	buf.B = append(buf.B[:0], b...)
 	q := queued{buf: buf, src: src}
+	// Counted before the send, so that the worker's subtraction never
+	// comes first; taken back when the datagram is not queued.
+	s.queueBytes.Add(int64(len(b)))
 	select {
 	case s.queue <- q:
 		return
 	default:
 	}
 	if !block {
+		s.queueBytes.Add(-int64(len(b)))
 		s.pool.Put(buf)
 		t.droppedQueue++
 		return
@@ -126,6 +132,7 @@ func (r *reader) enqueue(b []byte, src netip.AddrPort, t *tally) {
 	select {
 	case s.queue <- q:
 	case <-s.discard:
+		s.queueBytes.Add(-int64(len(b)))
 		s.pool.Put(buf)
 		t.droppedClosed++
 	}
@@ -145,6 +152,7 @@ func (w *worker) run(s *Server) {
 	var t tally
 	pending := 0
 	for q := range s.queue {
+		s.queueBytes.Add(-int64(len(q.buf.B)))
 		if s.discarding.Load() {
 			t.droppedClosed++
 		} else {
@@ -280,6 +288,8 @@ func (p *portableReader) read() (int, error) {
 	p.src = netip.AddrPortFrom(p.src.Addr().Unmap(), p.src.Port())
 	return 1, nil
 }
+
+func (p *portableReader) bufferBytes() int { return len(p.buf) }
 
 func (p *portableReader) datagram(int) ([]byte, netip.AddrPort, int, bool) {
 	return p.buf[:p.n:p.n], p.src, p.n, p.n > p.max

@@ -139,6 +139,8 @@ func (m *mmsgReader) controlMessages(b []byte) {
 	}
 }
 
+func (m *mmsgReader) bufferBytes() int { return len(m.bufs) + len(m.oob) }
+
 // datagram returns the i-th datagram. recv passes MSG_TRUNC, so the kernel
 // reports a datagram's length as sent even when it did not fit its buffer.
 func (m *mmsgReader) datagram(i int) ([]byte, netip.AddrPort, int, bool) {

@@ -175,7 +175,8 @@ type Server struct {
 	pool    bytebufferpool.Pool // queue mode: buffers sized to datagrams
 
 	badLine, panicLog, errLog limiter
-	discarding                atomic.Bool // set by Close: drop instead of handle
+	discarding                atomic.Bool  // set by Close: drop instead of handle
+	queueBytes                atomic.Int64 // bytes of the datagrams in the queue
 
 	mu       sync.Mutex
 	state    serverState
@@ -523,6 +524,14 @@ func (s *Server) Stats() Stats {
 		st.ReceiveBuffer += so.granted
 	}
 	st.Sockets = len(s.socks)
+	for _, r := range s.readers {
+		st.ReadBufferBytes += r.br.bufferBytes()
+	}
+	if s.queue != nil {
+		st.QueueDatagrams = len(s.queue)
+		st.QueueBytes = int(max(s.queueBytes.Load(), 0))
+		st.QueueMaxBytes = s.cfg.QueueLength * (s.cfg.MaxDatagram + 1)
+	}
 	return st
 }
 

@@ -1023,3 +1023,42 @@ func TestDropCounter(t *testing.T) {
 		t.Errorf("drops = %d, want %d", got, want)
 	}
 }
+
+// TestServerBufferStats: Stats reports the readers' fixed buffers and what
+// waits in the queue, against its limit.
+func TestServerBufferStats(t *testing.T) {
+	checkLeaks(t)
+	g := newGate()
+	const max, batch, queue = 1000, 4, 8
+	ts := startServer(t, Config{Handler: g, MaxDatagram: max, BatchSize: batch, QueueLength: queue, Workers: 1})
+	c := dial(t, ts.addr)
+	send(t, c, line("/held"))
+	g.waitEntered(t)
+	waiting := []string{line("/a"), line("/bb"), line("/ccc")}
+	send(t, c, waiting...)
+	st := ts.waitStats(t, "the queue to fill", func(s Stats) bool { return s.QueueDatagrams == len(waiting) })
+	wantBytes := 0
+	for _, d := range waiting {
+		wantBytes += len(d)
+	}
+	if st.QueueBytes != wantBytes || st.QueueMaxBytes != queue*(max+1) {
+		t.Errorf("QueueBytes %d, QueueMaxBytes %d; want %d, %d", st.QueueBytes, st.QueueMaxBytes, wantBytes, queue*(max+1))
+	}
+	if truncatedLengthKnown { // recvmmsg: a batch of buffers and their control buffers
+		if lo, hi := batch*(max+1), batch*(max+1+256); st.ReadBufferBytes < lo || st.ReadBufferBytes > hi {
+			t.Errorf("ReadBufferBytes %d, want %d to %d", st.ReadBufferBytes, lo, hi)
+		}
+	} else if st.ReadBufferBytes != max+1 {
+		t.Errorf("ReadBufferBytes %d, want %d", st.ReadBufferBytes, max+1)
+	}
+	g.open()
+	st = ts.waitStats(t, "every line", func(s Stats) bool { return s.Parsed == 4 })
+	if st.QueueDatagrams != 0 || st.QueueBytes != 0 {
+		t.Errorf("after the queue drained: %d datagrams, %d bytes", st.QueueDatagrams, st.QueueBytes)
+	}
+
+	plain := startServer(t, Config{Handler: HandlerFunc(func(*Request) {})})
+	if st := plain.waitStats(t, "serving", func(s Stats) bool { return s.Sockets == 1 }); st.QueueMaxBytes != 0 || st.QueueBytes != 0 || st.ReadBufferBytes == 0 {
+		t.Errorf("without a queue: %+v", st)
+	}
+}

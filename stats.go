@@ -66,6 +66,20 @@ type Stats struct {
 	// systems, and for a net.PacketConn without a file descriptor.
 	ReceiveBuffer int
 
+	// ReadBufferBytes is the memory the readers hold for receiving: their
+	// datagram buffers (Config.BatchSize buffers of Config.MaxDatagram+1
+	// bytes per reader on Linux, one elsewhere) and control buffers. It is
+	// allocated when serving starts and does not change.
+	ReadBufferBytes int
+	// QueueDatagrams and QueueBytes are the datagrams waiting in the queue
+	// (queue mode) and the sum of their lengths, at the time of the call.
+	// QueueMaxBytes is what a full queue of the longest datagrams would
+	// hold: Config.QueueLength × (Config.MaxDatagram+1). All are 0 without
+	// a queue.
+	QueueDatagrams int
+	QueueBytes     int
+	QueueMaxBytes  int
+
 	parseErrors [numReasons]uint64
 }
 
