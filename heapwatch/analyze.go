@@ -331,10 +331,13 @@ type Report struct {
 //     idle process: nothing allocates, nothing grows);
 //  4. live heap rises, with structures tracked: Filling if the tracked
 //     bytes grew and the unaccounted heap does not rise (or grew by no more
-//     than BudgetSlack times the tracked growth); otherwise the unaccounted
-//     heap, its objects and its bytes per object are judged as rule 5
-//     judges the whole heap, and the line names the filling structures too;
-//  5. live heap rises: when objects rise too, PinnedBuffers if the live
+//     than BudgetSlack times the tracked growth), whether or not the rise
+//     persists (a structure that filled early in the window and stopped at
+//     its limit is still what the rise was); otherwise, if the rise
+//     persists, the unaccounted heap, its objects and its bytes per object
+//     are judged as rule 5 judges the whole heap, and the line names the
+//     filling structures too;
+//  5. live heap rises and the rise persists: when objects rise too, PinnedBuffers if the live
 //     heap grows by PinnedBytes or more per new object (the new objects are
 //     small views or keys that keep big buffers alive), else PerKey; when
 //     objects do not rise, PinnedBuffers if bytes per object rise; otherwise
@@ -586,22 +589,25 @@ func classify(r *Report, opt AnalyzeOptions) (Growth, string) {
 		}
 		return Flat, fmt.Sprintf("retained memory and RSS flat; %d GC cycles, too few to judge the live heap", r.GCCycles)
 	}
-	liveUp := opt.rising(r.Live, opt.MinBytes) && persists(r.livePersist)
-	if !liveUp && retainedUp && r.Live.Slope > 0 && r.Live.Fit >= opt.MinFit &&
-		r.Live.Growth() >= r.Retained.Growth()/4 && persists(r.livePersist) {
-		// The runtime holds about twice the live heap (GOGC=100), so a
-		// steady live rise of a quarter of the retained rise explains half
-		// of it: the live heap grows, just below its own threshold.
-		liveUp = true
+	// The runtime holds about twice the live heap (GOGC=100), so a steady
+	// live rise of a quarter of the retained rise explains half of it: the
+	// live heap grows, just below its own threshold.
+	liveRose := opt.rising(r.Live, opt.MinBytes) || retainedUp && r.Live.Slope > 0 &&
+		r.Live.Fit >= opt.MinFit && r.Live.Growth() >= r.Retained.Growth()/4
+	liveUp := liveRose && persists(r.livePersist)
+	beyond := false
+	if r.Unaccounted.Known() {
+		beyond = opt.rising(r.Unaccounted, opt.MinBytes) && persists(r.restPersist) &&
+			r.Unaccounted.Growth() > opt.BudgetSlack*max(r.Tracked.Growth(), 0)
+		// Filling needs no persistence: a structure that filled early in
+		// the window and stopped at its limit is still what the rise was.
+		if liveRose && !beyond && r.Tracked.Growth() > 0 {
+			return Filling, "live heap rises within the tracked budgets, the rest flat"
+		}
 	}
 	if liveUp {
 		live, objs, bpo, what := r.Live, r.Objects, r.BytesPerObject, "live heap"
 		if r.Unaccounted.Known() {
-			beyond := opt.rising(r.Unaccounted, opt.MinBytes) && persists(r.restPersist) &&
-				r.Unaccounted.Growth() > opt.BudgetSlack*max(r.Tracked.Growth(), 0)
-			if !beyond && r.Tracked.Growth() > 0 {
-				return Filling, "live heap rises within the tracked budgets, the rest flat"
-			}
 			live, objs, bpo, what = r.Unaccounted, r.UnaccountedObjects, r.restBPO, "heap beyond the tracked budgets"
 		}
 		objUp := opt.rising(objs, opt.MinObjects)

@@ -1,6 +1,7 @@
 package heapwatch
 
 import (
+	"strconv"
 	"testing"
 	"time"
 )
@@ -12,11 +13,18 @@ func BenchmarkAnalyze(b *testing.B) {
 		name    string
 		seconds int
 		window  time.Duration
-	}{{"minute", 60, time.Minute}, {"hour", 3600, time.Hour}} {
+		budgets int
+	}{{"minute", 60, time.Minute, 0}, {"hour", 3600, time.Hour, 0},
+		{"minute-4-budgets", 60, time.Minute, 4}, {"minute-max-budgets", 60, time.Minute, MaxBudgets}} {
 		b.Run(c.name, func(b *testing.B) {
 			p := flatProc(1)
 			p.seconds = c.seconds
 			p.live = linear(20*mib, 10*kib)
+			for k := range c.budgets {
+				p.budgets = append(p.budgets, synthBudget{name: "budget-" + strconv.Itoa(k), usage: func(t float64) Usage {
+					return Usage{Bytes: int64(1000 * t), LimitBytes: 1 << 20, Entries: int64(t), LimitEntries: 1000}
+				}})
+			}
 			s := p.samples()
 			b.ReportAllocs()
 			for b.Loop() {

@@ -32,7 +32,8 @@ type Usage struct {
 	// LimitBytes is the most bytes the structure will hold; 0 = no byte
 	// limit.
 	LimitBytes int64 `json:"limit_bytes,omitempty"`
-	// Entries is the number of values held now.
+	// Entries is the number of values held now. Analyze counts each as one
+	// heap object when it judges the objects beyond the budgets.
 	Entries int64 `json:"entries,omitempty"`
 	// LimitEntries is the most values the structure will hold; 0 = no
 	// entry limit.
@@ -47,6 +48,7 @@ type Usage struct {
 
 // BudgetSample is the usage of one tracked structure in a Sample.
 type BudgetSample struct {
+	// Name is the name the structure was tracked under.
 	Name string `json:"name"`
 	Usage
 }

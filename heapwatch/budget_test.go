@@ -1,8 +1,11 @@
 package heapwatch
 
 import (
+	"context"
 	"encoding/json"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -243,11 +246,9 @@ func TestSample_BudgetsJSON(t *testing.T) {
 	if a, b := Analyze(in, AnalyzeOptions{}).String(), Analyze(out, AnalyzeOptions{}).String(); a != b {
 		t.Fatalf("judged differently after JSON:\n%s\n%s", a, b)
 	}
-	var none Sample
 	if b, _ := json.Marshal(Sample{}); strings.Contains(string(b), "budgets") {
 		t.Fatalf("empty budgets are written: %s", b)
 	}
-	_ = none
 }
 
 // Samples from another process may carry anything: more than MaxBudgets
@@ -269,5 +270,34 @@ func TestAnalyze_BadBudgets(t *testing.T) {
 	if r.Tracked.Median != 0 {
 		t.Fatalf("negative bytes counted: %+v", r.Tracked)
 	}
-	_ = time.Second
+}
+
+// Track, Budgets, Report and Summary while Run samples: run with -race.
+func TestMonitor_TrackDuringRun(t *testing.T) {
+	m := New(Config{Interval: time.Millisecond, Window: 50 * time.Millisecond})
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() { m.Run(ctx) })
+	for i := range 200 {
+		name := "s" + strconv.Itoa(i%(MaxBudgets+4))
+		err := m.Track(name, func() Usage { return Usage{Bytes: int64(i)} })
+		if err != nil && err != ErrTooManyBudgets {
+			t.Error(err)
+		}
+		if i%3 == 0 {
+			m.Track(name, nil)
+		}
+		_ = m.Budgets()
+		_ = m.Summary()
+	}
+	cancel()
+	wg.Wait()
+	if len(m.Budgets()) > MaxBudgets {
+		t.Fatalf("%d budgets tracked", len(m.Budgets()))
+	}
+	for _, s := range m.Samples() {
+		if len(s.Budgets) > MaxBudgets {
+			t.Fatalf("a sample with %d budgets", len(s.Budgets))
+		}
+	}
 }

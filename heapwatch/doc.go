@@ -118,9 +118,11 @@
 // it (see Analyze). A climb that began late in the window, a step, or a
 // rise that fell back is reported as Unknown, with the reason, and the
 // memory the runtime then keeps from the OS as Retained. The price is that
-// a new leak is named only once it has run for most of a window, and that
-// buffers in flight that keep piling up for a whole window (load that grows
-// without bound) are still reported as growth, which they are.
+// a new leak is named only once it has run for most of a window, that a
+// leak growing in a few big steps (a slice doubling its backing array) is
+// named only when steps land in both halves of a window, and that buffers
+// in flight that keep piling up for a whole window (load that grows without
+// bound) are still reported as growth, which they are.
 //
 // Tracked bytes are read when the sample is taken, the live heap when the
 // last GC ended, so a structure filling quickly makes the unaccounted heap

@@ -99,11 +99,12 @@ func New(cfg Config) *Monitor {
 // per Window. A Flat or Filling report ends the episode; an Unknown one does
 // not. Filling is not an episode: the growth is within declared budgets.
 //
-// Each sample costs Run a Read (one small allocation), a copy of the
-// window's samples and a fit of its trends: with the default 60 s window
-// about 40 KiB of short-lived garbage and a quarter of a millisecond per
-// Interval (BenchmarkAnalyze); a one-hour window costs about 800 KiB and
-// 8 ms. When neither ProfileDir nor Logger is set, Run only samples.
+// Each sample costs Run a Read (one small allocation, and one more for the
+// budgets when structures are tracked), a copy of the window's samples and
+// a fit of its trends: a cost that grows with the square of the points in
+// the window, up to AnalyzeOptions.MaxPoints, and linearly with the
+// structures tracked (BenchmarkAnalyze measures it). When neither
+// ProfileDir nor Logger is set, Run only samples.
 //
 // Run must not be called again until it has returned.
 func (m *Monitor) Run(ctx context.Context) {

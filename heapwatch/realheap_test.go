@@ -14,11 +14,11 @@ var (
 	keptViews  [][]byte
 )
 
-// realSeries reads a sample after each of 40 rounds of grow and a GC,
+// realSeries reads a sample after each of n rounds of grow and a GC,
 // stamped one second apart, so the real runtime's figures go through Analyze.
-func realSeries(grow func(round int)) []Sample {
+func realSeries(n int, grow func(round int)) []Sample {
 	var s []Sample
-	for i := range 40 {
+	for i := range n {
 		grow(i)
 		runtime.GC()
 		x := Read()
@@ -35,7 +35,7 @@ func TestAnalyze_RealHeap(t *testing.T) {
 	opt := AnalyzeOptions{Window: -1}
 
 	keptPerKey = make(map[string][]byte)
-	s := realSeries(func(round int) {
+	s := realSeries(40, func(round int) {
 		for k := range 4000 {
 			keptPerKey["/path/"+strconv.Itoa(round)+"/"+strconv.Itoa(k)] = make([]byte, 64)
 		}
@@ -45,7 +45,7 @@ func TestAnalyze_RealHeap(t *testing.T) {
 	assert.Equal(t, PerKey, r.Growth, "%s (%s)", r, r.Reason)
 
 	keptViews = make([][]byte, 0, 40*8)
-	s = realSeries(func(int) {
+	s = realSeries(40, func(int) {
 		for range 8 {
 			buf := make([]byte, 64<<10)
 			keptViews = append(keptViews, buf[:16:16]) // 16 bytes pin 64 KiB
@@ -55,7 +55,40 @@ func TestAnalyze_RealHeap(t *testing.T) {
 	r = Analyze(s, opt)
 	assert.Equal(t, PinnedBuffers, r.Growth, "%s (%s)", r, r.Reason)
 
-	s = realSeries(func(int) {})
+	s = realSeries(40, func(int) {})
 	r = Analyze(s, opt)
 	assert.Equal(t, Flat, r.Growth, "%s (%s)", r, r.Reason)
+}
+
+var inFlight [][]byte
+
+// Responses built in big buffers, held while in flight and then freed: the
+// live heap climbs with few objects and falls back, which no window may
+// call kept views pinning buffers or values per key.
+func TestAnalyze_RealTransientBuffers(t *testing.T) {
+	if testing.Short() {
+		t.Skip("allocates about 40 MiB")
+	}
+	inFlight = make([][]byte, 40)
+	s := realSeries(60, func(round int) {
+		switch {
+		case round >= 20 && round < 36: // 40 responses grow by 64 KiB a round
+			for i := range inFlight {
+				buf := make([]byte, (round-19)<<16)
+				copy(buf, inFlight[i])
+				inFlight[i] = buf
+			}
+		case round >= 36 && round < 46: // four are written out a round
+			for i := (round - 36) * 4; i < (round-35)*4; i++ {
+				inFlight[i] = nil
+			}
+		}
+	})
+	inFlight = nil
+	for end := 10; end <= len(s); end++ {
+		r := Analyze(s[:end], AnalyzeOptions{Window: time.Minute})
+		if r.Growth == PinnedBuffers || r.Growth == PerKey {
+			t.Fatalf("window ending at round %d: %s (%s)", end-1, r, r.Reason)
+		}
+	}
 }

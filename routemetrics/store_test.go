@@ -607,3 +607,34 @@ func TestExpireChain(t *testing.T) {
 		t.Errorf("Expire removed %d, %d chains left", n, len(s.shards[0].m))
 	}
 }
+
+// TestRequestTimeFromParser pins what the parser hands over for unusual
+// $request_time values: "-" is no time (not observed), a negative or
+// over-long value fails the line, and the largest it accepts goes to +Inf.
+func TestRequestTimeFromParser(t *testing.T) {
+	f, err := ingest.CompileNginx(`$remote_addr "$request" $status $request_time`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := ingest.Parser{Format: f}
+	var r ingest.Request
+	s := mustNew(t, Config{})
+	for _, bad := range []string{"-1", "-0.5", "1000000000", "abc", "1e3"} {
+		if err := p.Parse(&r, []byte(`10.0.0.1 "GET / HTTP/1.1" 200 `+bad)); err == nil {
+			t.Errorf("request_time %q parsed", bad)
+		}
+	}
+	for _, good := range []string{"-", "999999999.999"} {
+		if err := p.Parse(&r, []byte(`10.0.0.1 "GET / HTTP/1.1" 200 `+good)); err != nil {
+			t.Fatalf("request_time %q: %v", good, err)
+		}
+		s.ServeLine(&r)
+	}
+	m := scrape(t, s)
+	l := `{vhost="",route="/",method="GET",status_class="2xx"`
+	if m[`http_requests_total{vhost="",route="/",method="GET",status="200"}`] != "2" ||
+		m["http_request_duration_seconds_count"+l+"}"] != "1" ||
+		m["http_request_duration_seconds_bucket"+l+`,le="10"}`] != "0" {
+		t.Errorf("%v", m)
+	}
+}

@@ -6,11 +6,12 @@
 #      reader and two;
 #   2. the CPU time per line at 1,500 and 20,000 lines/s, from
 #      /proc/PID/stat (utime + stime of the whole serve process);
-#   3. how sender sockets spread over two processes sharing the port with
+#   3. the live heap per route-metric series;
+#   4. how sender sockets spread over two processes sharing the port with
 #      --reuse-port.
 #
 # Run from the repository root: bench/capacity/run.sh [steps...]
-# where steps are any of: capacity cpu spread (default: all three).
+# where steps are any of: capacity cpu memory spread (default: all).
 # Environment: TRIAL (seconds per capacity trial, default 5), CPU_SECONDS
 # (default 30), UDP_PORT (default 55140), HTTP_PORT (default 59514),
 # SERVE_ARGS (extra serve flags, e.g. routes). Output goes to stdout and
@@ -75,7 +76,7 @@ stop_serve() {
 
 # metric HTTP_PORT SERIES: the value of one series of /metrics.
 metric() {
-	curl -sf "http://127.0.0.1:$1/metrics" | awk -v s="$2" '$1 == s { print $2; found = 1 } END { if (!found) print 0 }'
+	curl -sf "http://127.0.0.1:$1/metrics" | awk -v s="$2" '$1 == s { printf "%.0f\n", $2; found = 1 } END { if (!found) print 0 }'
 }
 
 lines_of() { metric "$1" ingest_lines_total; }
@@ -145,8 +146,8 @@ trial() {
 	log "  offered $rate/s: sent $SENT at $ACHIEVED lines/s, counted $((l1 - l0)) of $(((b1 - b0) / (l1 - l0 + 1))) B, kernel drops $((d1 - d0)), ok=$OK"
 }
 
-# capacity LABEL LINES SERVE_FLAGS...: the highest achieved rate
-# with OK, by doubling the offered rate and then bisecting.
+# capacity LABEL LINES SERVE_FLAGS...: the highest achieved rate of a
+# trial with OK, by doubling the offered rate and then bisecting.
 capacity() {
 	local label=$1 plen=$2
 	shift 2
@@ -159,7 +160,7 @@ capacity() {
 		trial "$rate" "$plen"
 		if [ "$OK" = 1 ]; then
 			lo=$rate
-			lo_achieved=$ACHIEVED
+			[ "$ACHIEVED" -gt "$lo_achieved" ] && lo_achieved=$ACHIEVED
 			# The sender could not offer more: the limit is the sender's.
 			if [ "$ACHIEVED" -lt $((rate * 9 / 10)) ]; then
 				limited=1
@@ -177,7 +178,7 @@ capacity() {
 			trial "$rate" "$plen"
 			if [ "$OK" = 1 ]; then
 				lo=$rate
-				lo_achieved=$ACHIEVED
+				[ "$ACHIEVED" -gt "$lo_achieved" ] && lo_achieved=$ACHIEVED
 			else
 				hi=$rate
 			fi
@@ -235,25 +236,45 @@ spread() {
 	stop_serve "$pb"
 }
 
+# memory: the live heap one series costs, with the store filled by junk
+# paths to its --max-series budget (10,000) and the per-path table kept
+# at one path. The heap is read after a forced GC (pprof's heap?gc=1).
+memory() {
+	start_serve mem "$HTTP_PORT" --max-paths 1
+	local pid=$PID h0 h1 s0 s1
+	curl -sf "http://127.0.0.1:$HTTP_PORT/debug/pprof/heap?gc=1" >/dev/null
+	h0=$(metric "$HTTP_PORT" ingest_heap_live_bytes)
+	s0=$(metric "$HTTP_PORT" ingest_series)
+	send 5000 4 long
+	settle "$HTTP_PORT"
+	curl -sf "http://127.0.0.1:$HTTP_PORT/debug/pprof/heap?gc=1" >/dev/null
+	h1=$(metric "$HTTP_PORT" ingest_heap_live_bytes)
+	s1=$(metric "$HTTP_PORT" ingest_series)
+	log "RESULT memory: $((s1 - s0)) series (overflow $(metric "$HTTP_PORT" ingest_series_overflow_total) lines)," \
+		"live heap $h0 -> $h1 B: $(((h1 - h0) / (s1 - s0))) B per series"
+	stop_serve "$pid"
+}
+
 steps=("$@")
-[ ${#steps[@]} -eq 0 ] && steps=(capacity cpu spread)
+[ ${#steps[@]} -eq 0 ] && steps=(capacity cpu memory spread)
 log "# $(date -u +%Y-%m-%dT%H:%MZ) $(go version) $(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //') x$(nproc); load: $(cut -d' ' -f1-3 /proc/loadavg)"
 log "# bench/capacity/run.sh ${steps[*]}  (TRIAL=$TRIAL CPU_SECONDS=$CPU_SECONDS SERVE_ARGS=$SERVE_ARGS)"
 
 # The lines: nginx route-metrics traffic (send --routes-mix: API paths
 # from about 50 templates, the host, request and upstream times), which
-# serve reads with route metrics. Short lines are the mix's own; long ones
+# serve reads with route metrics, from 16 source ports as 16 nginx workers
+# would send them (one port would reach one reader only). Short lines are the mix's own; long ones
 # carry a junk path, each never seen before, sized to make 2 KiB lines:
 # the worst case for the series store, whose budget they overflow.
 FORMAT=$("$BIN" send --print-format)
 SERVE_FLAGS=(--log-format "$FORMAT")
-SHORT=(--routes-mix)
-LONG=(--routes-mix --unique 1 --path-length 100)
+SHORT=(--routes-mix --sources 16)
+LONG=(--routes-mix --sources 16 --unique 1 --path-length 100)
 start_serve probe "$HTTP_PORT"
 short_len=$(line_length short)
 junk_base=$(line_length long)
 stop_serve "$PID"
-LONG=(--routes-mix --unique 1 --path-length $((100 + 2048 - junk_base)))
+LONG=(--routes-mix --sources 16 --unique 1 --path-length $((100 + 2048 - junk_base)))
 log "# short lines: ${SHORT[*]}, $short_len B on average; long lines: ${LONG[*]}, 2048 B"
 
 for step in "${steps[@]}"; do
@@ -270,11 +291,15 @@ for step in "${steps[@]}"; do
 		cpu 1500 long
 		cpu 20000 long
 		;;
+	memory) memory ;;
 	spread)
-		for n in 2 4 8 16; do spread "$n"; done
+		# Three rounds: each gets other ephemeral ports, so other hashes.
+		for _ in 1 2 3; do
+			for n in 2 4 8 16; do spread "$n"; done
+		done
 		;;
 	*)
-		echo "unknown step $step: want capacity, cpu or spread" >&2
+		echo "unknown step $step: want capacity, cpu, memory or spread" >&2
 		exit 2
 		;;
 	esac

@@ -32,7 +32,7 @@ type command struct {
 var commands = []command{
 	{"parse", "parse access-log lines from files or stdin into JSON, one object per line", runParse},
 	{"send", "send generated access-log lines over UDP (load generator)", runSend},
-	{"serve", "receive access lines over UDP and serve per-path counts, metrics and pprof over HTTP", runServe},
+	{"serve", "receive access lines over UDP and serve per-route metrics, per-path counts and pprof over HTTP", runServe},
 	{"soak", "run the original daemon's scenario and show whether each receiver's heap is flat", runSoak},
 }
 

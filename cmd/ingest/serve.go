@@ -19,21 +19,55 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/VictoriaMetrics/metrics"
 	"github.com/flatheap/ingest"
 	"github.com/flatheap/ingest/heapwatch"
+	"github.com/flatheap/ingest/route"
+	"github.com/flatheap/ingest/routemetrics"
 )
 
 var serveUsage = `Usage: ingest serve [flags]
 
-Receive access-log lines over UDP, count requests, bytes and status classes
-per path, and serve on the HTTP address:
+Receive access-log lines over UDP, keep per-route request metrics and
+per-path counts, and serve on the HTTP address:
 
-  /metrics       Prometheus text format: the Server's counters, the
-                 Interner's, and the heap monitor's figures and trend
-  /top?n=20      the paths with the most requests, as JSON (n at most 10000)
+  /metrics       Prometheus text format: the route metrics (http_*), the
+                 Server's and the Interner's counters, the heap monitor's
+                 figures, trend and verdict, and the budgets it tracks
+  /routes?path=/users/123/orders[&method=GET]
+                 the route a path maps to and the rule or classes that
+                 made it, as JSON
+  /top?n=20      the raw paths with the most requests, as JSON (n at most
+                 10000)
   /debug/pprof/  the Go profiler
   /healthz       "ok"
+
+Lines are parsed as --format (combined by default), or as the nginx
+log_format given with --log-format or the Apache LogFormat given with
+--apache-format; a syslog header is detected per line.
+
+Route metrics. Each line's path becomes a route: the first --route
+pattern that matches (net/http.ServeMux syntax, "GET /users/{id}",
+"/static/{file...}"; --route patterns first, in order, then the --routes
+file's), else the path with numbers, UUIDs, long hex strings, opaque
+tokens and e-mail addresses replaced by {id} {uuid} {hex} {token} {email}
+(unless --no-auto-routes). The same path gives the same route in every
+process with the same flags, so instances can be summed. Per (vhost,
+route, method, status) serve counts requests, response bytes and request
+bytes ($request_length), and per status class it keeps histograms of
+$request_time and $upstream_response_time (a list of attempts is summed;
+"-" observes nothing) with --buckets. The vhost is $host when logged,
+else --vhost ("tag": the syslog tag). At most --max-series keys are kept:
+past that, new keys count under the route "{overflow}", so the totals stay
+exact; a key idle for --series-idle is removed. A line whose
+$request_time is not a time fails to parse (ingest_parse_errors_total);
+a bad upstream time or request length is counted in
+ingest_route_value_errors_total and the line counted without it.
+
+Per-path counts (/top). Paths are interned and at most --max-paths are
+kept; the rest are counted under "<other>", so memory stays bounded
+whatever the traffic. These counts saturate at 9223372036854775807
+instead of wrapping: a count that shows that number means at least that
+many.
 
 The HTTP side's memory is bounded whatever the number of clients: at most
 64 connections are served at once (more wait to be accepted), and /top and
@@ -42,17 +76,12 @@ into reused buffers; a request that waits more than a second for its turn
 gets 503 with "Retry-After: 1". The same holds, without the wait, for the
 profiler.
 
-Lines are parsed as --format (combined by default), or as the nginx
-log_format given with --log-format or the Apache LogFormat given with
---apache-format; a syslog header is detected per line. Paths are interned
-and at most --max-paths are kept; the rest are counted
-under "<other>", so memory stays bounded whatever the traffic. The per-path
-counts saturate at 9223372036854775807 instead of wrapping: a count that
-shows that number means at least that many. Every
---heap-interval a heap summary is logged: live heap, objects, bytes per
-object, retained, RSS, goroutines, GC cycles and the trend, with the kind
-of growth when there is one. On the first sign of growth, and on SIGUSR1,
-a heap profile is written into --profile-dir.
+Every --heap-interval a heap summary is logged: live heap, objects, bytes
+per object, retained, RSS, goroutines, GC cycles and the trend, with the
+kind of growth when there is one. The Interner, the path table and the
+route store are tracked budgets: growth they explain below their limits
+is reported as filling, not as a leak. On the first sign of growth, and
+on SIGUSR1, a heap profile is written into --profile-dir.
 
 The UDP port is not shared with another process unless --reuse-port is
 given, to this process and to every other that binds the port: then the
@@ -68,8 +97,9 @@ each heap line: Prometheus adds its own "instance" label at scrape time;
 this one names the process in logs and when metrics are pushed.
 
 SIGINT or SIGTERM stops reading, delivers what is queued, prints the final
-counts and exits 0. A bad flag, an --allow list without a network, or an
-address in use exits 2.
+counts and exits 0. A bad flag, an --allow list without a network, a bad
+route pattern, routes file or bucket list (the line names the flag, or the
+file and line), or an address in use exits 2.
 
 Flags:
 `
@@ -77,7 +107,7 @@ Flags:
 func runServe(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := newFlagSet("serve", serveUsage, stderr)
 	listen := fs.String("listen", "127.0.0.1:5514", "UDP `address` to receive access lines on")
-	httpAddr := fs.String("http", "127.0.0.1:9514", "HTTP `address` for /metrics, /top, /debug/pprof/ and /healthz")
+	httpAddr := fs.String("http", "127.0.0.1:9514", "HTTP `address` for /metrics, /routes, /top, /debug/pprof/ and /healthz")
 	readers := fs.Int("readers", 1, "reader goroutines (sockets with SO_REUSEPORT on Linux)")
 	receiveBuffer := fs.Int("receive-buffer", 8<<20, "socket receive buffer to ask for, in `bytes`")
 	maxDatagram := fs.Int("max-datagram", 65527, "largest datagram accepted, in `bytes`; longer ones are counted as truncated")
@@ -92,6 +122,7 @@ func runServe(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	heapInterval := fs.Duration("heap-interval", 5*time.Second, "time between heap summary lines")
 	profileDir := fs.String("profile-dir", filepath.Join(os.TempDir(), "ingest-heap"), "`directory` for heap profiles")
 	logJSON := fs.Bool("log-json", false, "log in JSON instead of text")
+	routeFlags := addRouteFlags(fs)
 	if status, ok := parseFlags(fs, args); !ok {
 		return status
 	}
@@ -116,6 +147,10 @@ func runServe(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if *maxPaths <= 0 || *heapInterval <= 0 {
 		return fail("--max-paths and --heap-interval must be positive")
 	}
+	routes, store, err := routeFlags.store()
+	if err != nil {
+		return fail("%v", err)
+	}
 
 	var logger *slog.Logger
 	if *logJSON {
@@ -124,10 +159,15 @@ func runServe(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		logger = slog.New(slog.NewTextHandler(stderr, nil))
 	}
 
-	table := newPathTable(ingest.NewInterner(ingest.InternerConfig{}), *maxPaths)
+	table := newPathTable(ingest.NewInterner(serveInterner), *maxPaths)
+	// Each line counts in the path table (/top) and in the route metrics.
+	handler := ingest.HandlerFunc(func(r *ingest.Request) {
+		table.add(r)
+		store.ServeLine(r)
+	})
 	cfg := ingest.Config{
 		Addr:               *listen,
-		Handler:            ingest.HandlerFunc(table.add),
+		Handler:            handler,
 		Format:             format,
 		Readers:            *readers,
 		ReceiveBuffer:      *receiveBuffer,
@@ -169,14 +209,21 @@ func runServe(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		*instance = defaultInstance(udpAddr)
 	}
 	monitor := heapwatch.New(heapwatch.Config{ProfileDir: *profileDir, Logger: logger})
+	if err := trackBudgets(monitor, table, store); err != nil {
+		httpLn.Close()
+		return fail("%v", err)
+	}
 	d := &daemon{srv: srv, table: table, monitor: monitor, logger: logger, instance: *instance,
+		store: store, routes: routes, version: buildVersion(), started: time.Now(),
 		topGate:     newGate(heavySlots, heavyWait, responseWriteTimeout),
 		metricsGate: newGate(heavySlots, heavyWait, responseWriteTimeout),
 		pprofGate:   newGate(heavySlots, 0, 0),
 	}
 	logger.Info("serving", "udp", udpAddr.String(), "http", httpLn.Addr().String(),
 		"format", format.Name(), "allow", allowText(allowed), "reuse_port", *reusePort,
-		"instance", *instance, "max_paths", *maxPaths, "profile_dir", *profileDir)
+		"instance", *instance, "max_paths", *maxPaths, "routes", len(routes.Patterns()),
+		"auto_routes", !*routeFlags.noAuto, "max_series", *routeFlags.maxSeries,
+		"series_idle", routeFlags.seriesIdle.String(), "profile_dir", *profileDir)
 
 	var wg sync.WaitGroup
 	httpSrv := newHTTPServer(d.mux())
@@ -189,6 +236,7 @@ func runServe(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	bg, stopBG := context.WithCancel(context.Background())
 	wg.Go(func() { monitor.Run(bg) })
 	wg.Go(func() { d.logHeap(bg, *heapInterval) })
+	wg.Go(func() { d.expireRoutes(bg.Done(), expiryInterval(*routeFlags.seriesIdle)) })
 	stopProfiles := monitor.ProfileOnSignal(syscall.SIGUSR1)
 	defer stopProfiles()
 
@@ -206,6 +254,54 @@ func runServe(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	wg.Wait()
 	d.printFinal(stdout)
 	return status
+}
+
+// serveInterner bounds the path table's Interner: the library's defaults,
+// written out so that its budget can be reported.
+var serveInterner = ingest.InternerConfig{MaxEntries: 1 << 16, MaxBytes: 8 << 20, MaxLen: 512}
+
+// Estimates of the heap bytes beyond what the structures count themselves.
+const (
+	// serveInternerSlack is what a stored value costs beyond its length:
+	// the Interner's 2 bytes and the rounding up to a size class.
+	serveInternerSlack = 32
+	// servePathEntryBytes is what a path table entry costs beyond its
+	// interned key: the 64-byte pathStat and a map slot (a string and a
+	// pointer) at as little as half load after the map grew.
+	servePathEntryBytes = 64 + 2*(16+8+1)
+)
+
+// trackBudgets registers serve's bounded structures with the heap monitor,
+// so that it tells them filling from a leak: the Interner, the path table
+// and the route-metric store.
+func trackBudgets(m *heapwatch.Monitor, table *pathTable, store *routemetrics.Store) error {
+	return errors.Join(
+		m.Track("interner", func() heapwatch.Usage {
+			st := table.paths.Stats()
+			return heapwatch.Usage{
+				Bytes:        int64(st.Bytes) + serveInternerSlack*int64(st.Entries),
+				LimitBytes:   int64(serveInterner.MaxBytes) + serveInternerSlack*int64(serveInterner.MaxEntries),
+				Entries:      int64(st.Entries),
+				LimitEntries: int64(serveInterner.MaxEntries),
+				Refused:      st.Evictions,
+			}
+		}),
+		m.Track("paths", func() heapwatch.Usage {
+			n := int64(table.len())
+			return heapwatch.Usage{
+				Bytes: n * servePathEntryBytes, LimitBytes: int64(table.maxPaths) * servePathEntryBytes,
+				Entries: n, LimitEntries: int64(table.maxPaths),
+			}
+		}),
+		m.Track("routes", func() heapwatch.Usage {
+			st := store.Stats()
+			return heapwatch.Usage{
+				Bytes: st.Bytes, LimitBytes: st.LimitBytes,
+				Entries: int64(st.Series), LimitEntries: int64(st.Limit),
+				Refused: st.Overflows,
+			}
+		}),
+	)
 }
 
 // waitListening waits until srv has bound its address, and returns it, or
@@ -237,14 +333,17 @@ type daemon struct {
 	// tables, and of the profiler's.
 	topGate, metricsGate, pprofGate *gate
 
-	metricsOnce sync.Once
-	metrics     *serveMetrics
+	store   *routemetrics.Store
+	routes  *route.Templater
+	version string
+	started time.Time
 }
 
 func (d *daemon) mux() *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /metrics", d.serveMetrics)
 	mux.HandleFunc("GET /top", d.serveTop)
+	mux.HandleFunc("GET /routes", d.serveRoutes)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok\n") })
 	mux.HandleFunc("/debug/pprof/", d.gated(pprof.Index))
 	mux.HandleFunc("/debug/pprof/cmdline", d.gated(pprof.Cmdline))
@@ -308,9 +407,11 @@ func (d *daemon) serveMetrics(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer d.metricsGate.release(ws)
-	d.metricsOnce.Do(func() { d.metrics = newServeMetrics(d) })
 	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
-	d.metrics.write(ws.out)
+	p := promWriter{w: ws.out, buf: ws.line[:0]}
+	d.writeMetrics(&p)
+	ws.line = p.buf
+	d.store.WritePrometheus(ws.out)
 }
 
 // logHeap logs the heap monitor's summary every interval until ctx ends.
@@ -360,101 +461,4 @@ func parsePrefixes(s string) ([]netip.Prefix, error) {
 		out = append(out, p.Masked())
 	}
 	return out, nil
-}
-
-// serveMetrics exposes the daemon's figures in the Prometheus text format.
-// The values are copied from the Server, the Interner and the heap monitor
-// at each scrape.
-type serveMetrics struct {
-	d   *daemon
-	mu  sync.Mutex // one scrape at a time: the gauges read snap
-	set *metrics.Set
-
-	counters []snapCounter
-	snap     metricsSnapshot
-}
-
-// metricsSnapshot holds the figures of one scrape.
-type metricsSnapshot struct {
-	stats  ingest.Stats
-	intern ingest.InternerStats
-	heap   heapwatch.Sample
-	report heapwatch.Report
-}
-
-// snapCounter is a Prometheus counter set from a snapshot at each scrape.
-type snapCounter struct {
-	c   *metrics.Counter
-	get func(*metricsSnapshot) uint64
-}
-
-func newServeMetrics(d *daemon) *serveMetrics {
-	m := &serveMetrics{d: d, set: metrics.NewSet()}
-	m.set.NewGauge(`ingest_build_info{version="`+promLabelValue(buildVersion())+
-		`",instance="`+promLabelValue(d.instance)+`"}`, func() float64 { return 1 })
-	counter := func(name string, get func(*metricsSnapshot) uint64) {
-		m.counters = append(m.counters, snapCounter{m.set.NewCounter(name), get})
-	}
-	counter("ingest_datagrams_total", func(s *metricsSnapshot) uint64 { return s.stats.Datagrams })
-	counter("ingest_bytes_total", func(s *metricsSnapshot) uint64 { return s.stats.Bytes })
-	counter("ingest_lines_total", func(s *metricsSnapshot) uint64 { return s.stats.Lines })
-	counter("ingest_parsed_total", func(s *metricsSnapshot) uint64 { return s.stats.Parsed })
-	counter("ingest_truncated_total", func(s *metricsSnapshot) uint64 { return s.stats.Truncated })
-	counter("ingest_handler_panics_total", func(s *metricsSnapshot) uint64 { return s.stats.HandlerPanics })
-	counter("ingest_read_errors_total", func(s *metricsSnapshot) uint64 { return s.stats.ReadErrors })
-	counter(`ingest_dropped_total{reason="queue_full"}`, func(s *metricsSnapshot) uint64 { return s.stats.DroppedQueueFull })
-	counter(`ingest_dropped_total{reason="kernel"}`, func(s *metricsSnapshot) uint64 { return s.stats.DroppedKernel })
-	counter(`ingest_dropped_total{reason="source"}`, func(s *metricsSnapshot) uint64 { return s.stats.DroppedSource })
-	counter(`ingest_dropped_total{reason="closed"}`, func(s *metricsSnapshot) uint64 { return s.stats.DroppedClosed })
-	counter("ingest_intern_hits_total", func(s *metricsSnapshot) uint64 { return s.intern.Hits })
-	counter("ingest_intern_misses_total", func(s *metricsSnapshot) uint64 { return s.intern.Misses })
-	counter("ingest_intern_rejected_total", func(s *metricsSnapshot) uint64 { return s.intern.Rejected })
-	counter("ingest_intern_evictions_total", func(s *metricsSnapshot) uint64 { return s.intern.Evictions })
-	counter("ingest_intern_too_long_total", func(s *metricsSnapshot) uint64 { return s.intern.TooLong })
-	var empty ingest.Stats
-	for reason := range empty.ParseErrorsByReason() {
-		counter(`ingest_parse_errors_total{reason="`+reason+`"}`, func(s *metricsSnapshot) uint64 { return s.stats.ParseErrorsFor(reason) })
-	}
-
-	sn := &m.snap
-	gauge := func(name string, f func() float64) { m.set.NewGauge(name, f) }
-	gauge("ingest_receive_buffer_bytes", func() float64 { return float64(sn.stats.ReceiveBuffer) })
-	gauge("ingest_intern_entries", func() float64 { return float64(sn.intern.Entries) })
-	gauge("ingest_intern_bytes", func() float64 { return float64(sn.intern.Bytes) })
-	gauge("ingest_paths", func() float64 { return float64(d.table.len()) })
-
-	gauge("ingest_heap_live_bytes", func() float64 { return float64(sn.heap.LiveBytes) })
-	gauge("ingest_heap_objects", func() float64 { return float64(sn.heap.Objects) })
-	gauge("ingest_heap_bytes_per_object", func() float64 { return sn.heap.BytesPerObject() })
-	gauge("ingest_heap_retained_bytes", func() float64 { return float64(sn.heap.Retained()) })
-	gauge("ingest_heap_rss_bytes", func() float64 { return float64(sn.heap.RSS) })
-	gauge("ingest_heap_goroutines", func() float64 { return float64(sn.heap.Goroutines) })
-	gauge("ingest_heap_gc_cycles_total", func() float64 { return float64(sn.heap.GCCycles) })
-	gauge("ingest_heap_live_slope_bytes_per_second", func() float64 { return sn.report.Live.Slope })
-	gauge("ingest_heap_objects_slope_per_second", func() float64 { return sn.report.Objects.Slope })
-	gauge("ingest_heap_retained_slope_bytes_per_second", func() float64 { return sn.report.Retained.Slope })
-	gauge("ingest_heap_rss_slope_bytes_per_second", func() float64 { return sn.report.RSS.Slope })
-	for g := heapwatch.Unknown; g <= heapwatch.OffHeap; g++ {
-		gauge(`ingest_heap_growth{kind="`+g.String()+`"}`, func() float64 {
-			if sn.report.Growth == g {
-				return 1
-			}
-			return 0
-		})
-	}
-	return m
-}
-
-func (m *serveMetrics) write(w io.Writer) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.snap.stats = m.d.srv.Stats()
-	m.snap.intern = m.d.table.paths.Stats()
-	m.snap.heap = heapwatch.Read()
-	m.snap.report = m.d.monitor.Report()
-	for _, c := range m.counters {
-		c.c.Set(c.get(&m.snap))
-	}
-	m.set.WritePrometheus(w)
-	metrics.WriteProcessMetrics(w)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -23,4 +24,13 @@ func listenReusePort(ctx context.Context, addr string) (net.PacketConn, error) {
 		return serr
 	}}
 	return lc.ListenPacket(ctx, "udp", addr)
+}
+
+// processCPU returns the user and system CPU time the process used.
+func processCPU() (time.Duration, bool) {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0, false
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()), true
 }

@@ -2,17 +2,24 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/csv"
 	"image/png"
+	"net"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/flatheap/ingest/cmd/ingest/internal/loadgen"
+	"github.com/flatheap/ingest/heapwatch"
 )
 
 // TestSoakShort runs a short soak of the default scenario with the ingest
@@ -112,4 +119,87 @@ func TestSoakUsage(t *testing.T) {
 		assert.Equal(t, 2, runSoak(args, nil, &stdout, &stderr), "%v", args)
 		assert.Contains(t, stderr.String(), "ingest soak: ", "%v", args)
 	}
+}
+
+// runReceiver runs the named receiver on a loopback socket, sends it the
+// load, waits until it has handled every line, and returns it with the
+// send result; the receiver is stopped at the end of the test.
+func runReceiver(t *testing.T, name string, o receiverOptions, load loadgen.Config) (soakReceiver, loadgen.Result) {
+	t.Helper()
+	rcv, err := soakReceivers[name](o)
+	require.NoError(t, err)
+	conn, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	require.NoError(t, err)
+	require.NoError(t, conn.SetReadBuffer(4<<20))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- rcv.run(ctx, conn) }()
+	t.Cleanup(func() {
+		cancel()
+		require.NoError(t, <-done)
+	})
+	load.Targets = []string{conn.LocalAddr().String()}
+	res, err := loadgen.Send(context.Background(), load, nil)
+	require.NoError(t, err)
+	require.Zero(t, res.SendErrors)
+	require.Eventually(t, func() bool {
+		lines, _ := rcv.counts()
+		return lines == res.Lines
+	}, 5*time.Second, 5*time.Millisecond, "the receiver handled every line")
+	return rcv, res
+}
+
+// TestIngestReceiver_Routes checks that the ingest receiver counts route
+// traffic in its route store, exactly per route, and reports its three
+// budgets.
+func TestIngestReceiver_Routes(t *testing.T) {
+	rcv, res := runReceiver(t, "ingest", receiverOptions{maxPaths: 100, routes: true},
+		loadgen.Config{Count: 3000, Rate: 30000, Routes: true, Unique: 0.1, Seed: 4})
+	ir := rcv.(*ingestReceiver)
+	var b bytes.Buffer
+	require.NoError(t, ir.store.WritePrometheus(&b))
+	perRoute := map[string]int64{}
+	re := regexp.MustCompile(`(?m)^http_requests_total\{[^}]*route="([^"]*)"[^}]*\} ([0-9]+)$`)
+	for _, m := range re.FindAllStringSubmatch(b.String(), -1) {
+		n, err := strconv.ParseInt(m[2], 10, 64)
+		require.NoError(t, err)
+		perRoute[m[1]] += n
+	}
+	var templated int64
+	for _, rc := range res.Routes {
+		assert.Equal(t, rc.Lines, perRoute[rc.Route], "route %s", rc.Route)
+		templated += perRoute[rc.Route]
+	}
+	var all int64
+	for _, n := range perRoute {
+		all += n
+	}
+	assert.Equal(t, res.Lines, all, "every line counted once")
+	assert.Equal(t, res.Junk, all-templated, "the junk paths count under routes of their own")
+
+	m := heapwatch.New(heapwatch.Config{})
+	require.NoError(t, rcv.track(m))
+	var names []string
+	for _, bs := range m.Budgets() {
+		names = append(names, bs.Name)
+		assert.Positive(t, bs.LimitBytes, bs.Name)
+		assert.LessOrEqual(t, bs.Bytes, bs.LimitBytes, bs.Name)
+	}
+	assert.Equal(t, []string{"interner", "paths", "routes"}, names)
+}
+
+// TestLabelsReceiver checks that the labels receiver keeps one series per
+// distinct raw path.
+func TestLabelsReceiver(t *testing.T) {
+	rcv, res := runReceiver(t, "labels", receiverOptions{maxPaths: 100, routes: true},
+		loadgen.Config{Count: 500, Rate: 20000, Routes: true, Seed: 2})
+	lr := rcv.(*labelsReceiver)
+	var b bytes.Buffer
+	lr.set.WritePrometheus(&b)
+	series := regexp.MustCompile(`(?m)^http_requests_total\{path="[^"]+"\} [0-9]+$`).FindAllString(b.String(), -1)
+	_, keys := rcv.counts()
+	assert.Equal(t, int(keys), len(series))
+	assert.Greater(t, len(series), int(res.Lines)*3/4, "random IDs make most paths new")
+	assert.Contains(t, b.String(), `http_request_duration_seconds_bucket{path="`)
+	assert.Equal(t, `m{path="/a\"b\\c"}`, seriesName("m", []byte(`/a"b\c`)))
 }

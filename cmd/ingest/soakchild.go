@@ -14,6 +14,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -22,6 +23,7 @@ import (
 	"github.com/flatheap/ingest"
 	"github.com/flatheap/ingest/cmd/ingest/internal/loadgen"
 	"github.com/flatheap/ingest/heapwatch"
+	"github.com/flatheap/ingest/routemetrics"
 	"github.com/valyala/bytebufferpool"
 )
 
@@ -183,13 +185,19 @@ func runSoakChild(args []string, stdin io.Reader, stdout, stderr io.Writer) int 
 
 // ingestReceiver is the library's way: a Server with fixed receive
 // buffers, a Parser, and a pathTable keyed by interned paths; for route
-// traffic, the Server parses loadgen.RoutesLogFormat.
+// traffic, the Server parses loadgen.RoutesLogFormat and the handler also
+// counts each line in a routemetrics.Store, as "ingest serve" does.
 type ingestReceiver struct {
 	paths  *ingest.Interner
 	table  *pathTable
-	format *ingest.Format // nil: the built-in combined format
+	format *ingest.Format      // nil: the built-in combined format
+	store  *routemetrics.Store // route traffic only
 	lines  atomic.Int64
 }
+
+// storeScrapeEvery is how often the ingest receiver writes its route
+// metrics, as a Prometheus server scraping "ingest serve" would make it.
+const storeScrapeEvery = 5 * time.Second
 
 // soakInterner bounds the ingest receiver's Interner: the library's
 // defaults, written out so that its budget can be reported.
@@ -213,6 +221,9 @@ func newIngestReceiver(o receiverOptions) (soakReceiver, error) {
 			return nil, err
 		}
 		ir.format = f
+		if ir.store, err = routemetrics.New(routemetrics.Config{}); err != nil {
+			return nil, err
+		}
 	}
 	return ir, nil
 }
@@ -231,11 +242,22 @@ func (ir *ingestReceiver) track(m *heapwatch.Monitor) error {
 	if err != nil {
 		return err
 	}
-	return m.Track("paths", func() heapwatch.Usage {
+	err = m.Track("paths", func() heapwatch.Usage {
 		n := int64(ir.table.len())
 		return heapwatch.Usage{
 			Bytes: n * pathEntryBytes, LimitBytes: int64(ir.table.maxPaths) * pathEntryBytes,
 			Entries: n, LimitEntries: int64(ir.table.maxPaths),
+		}
+	})
+	if err != nil || ir.store == nil {
+		return err
+	}
+	return m.Track("routes", func() heapwatch.Usage {
+		st := ir.store.Stats()
+		return heapwatch.Usage{
+			Bytes: st.Bytes, LimitBytes: st.LimitBytes,
+			Entries: int64(st.Series), LimitEntries: int64(st.Limit),
+			Refused: st.Overflows,
 		}
 	})
 }
@@ -244,6 +266,9 @@ func (ir *ingestReceiver) run(ctx context.Context, conn *net.UDPConn) error {
 	s, err := ingest.NewServer(ingest.Config{
 		Format: ir.format,
 		Handler: ingest.HandlerFunc(func(r *ingest.Request) {
+			if ir.store != nil {
+				ir.store.ServeLine(r)
+			}
 			ir.table.add(r)
 			ir.lines.Add(1)
 		}),
@@ -252,7 +277,17 @@ func (ir *ingestReceiver) run(ctx context.Context, conn *net.UDPConn) error {
 		conn.Close()
 		return err
 	}
+	var wg sync.WaitGroup
+	if ir.store != nil {
+		wg.Go(func() {
+			scrapeEvery(ctx, storeScrapeEvery, func(w io.Writer) {
+				ir.store.Expire(time.Now())
+				ir.store.WritePrometheus(w)
+			})
+		})
+	}
 	err = s.Serve(ctx, conn)
+	wg.Wait()
 	if errors.Is(err, context.Canceled) {
 		err = nil
 	}

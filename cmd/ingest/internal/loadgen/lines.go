@@ -44,6 +44,15 @@ func appendHex(dst []byte, v uint64, width int) []byte {
 // "/p" and the pool index in poolWidth digits; unique paths are "/u" and a
 // 16-digit counter starting at a value derived from the seed, so the two
 // kinds never meet and a unique path is never sent twice in a run.
+//
+// With Config.Routes, a path comes from one of RouteTemplates, picked at
+// random and filled with random IDs, or, for the Unique fraction of lines,
+// is a unique "/u" path of PathLength bytes (a junk path), and the line
+// ends with the fields RoutesLogFormat adds. The lines depend only on the
+// Config and the number of lines made before, but for their times: a
+// second LineGen of the same Config and host (Send uses SyslogHostname)
+// makes the same lines, so a test can compute any truth it needs about
+// what Send sent.
 type LineGen struct {
 	envelope   ingest.Envelope
 	host       string

@@ -1,0 +1,191 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/flatheap/ingest/route"
+	"github.com/flatheap/ingest/routemetrics"
+)
+
+// stringList is a flag that may be given several times.
+type stringList []string
+
+func (l *stringList) String() string     { return strings.Join(*l, " ") }
+func (l *stringList) Set(s string) error { *l = append(*l, s); return nil }
+
+// routeFlags are serve's flags for the route metrics.
+type routeFlags struct {
+	patterns   stringList
+	file       *string
+	noAuto     *bool
+	maxSeries  *int
+	seriesIdle *time.Duration
+	buckets    *string
+	vhost      *string
+}
+
+func addRouteFlags(fs *flag.FlagSet) *routeFlags {
+	f := &routeFlags{}
+	fs.Var(&f.patterns, "route", "route `pattern` as net/http.ServeMux writes them (\"GET /users/{id}\", \"/static/{file...}\"); repeatable, tried in order before --routes'")
+	f.file = fs.String("routes", "", "`file` of route patterns, one a line; blank lines and lines starting with # are skipped")
+	f.noAuto = fs.Bool("no-auto-routes", false, "keep the path segments no pattern matches as written, instead of replacing numbers, UUIDs, hex strings, tokens and e-mail addresses by {id} {uuid} {hex} {token} {email}")
+	f.maxSeries = fs.Int("max-series", routemetrics.DefaultMaxSeries, "most route-metric series (vhost, route, method, status); new ones beyond it count under route {overflow}")
+	f.seriesIdle = fs.Duration("series-idle", routemetrics.DefaultSeriesIdle, "remove a route-metric series after this long without a line")
+	f.buckets = fs.String("buckets", "", "comma-separated histogram bucket bounds in `seconds` (default 0.005,0.01,0.025,0.05,0.1,0.25,0.5,1,2.5,5,10)")
+	f.vhost = fs.String("vhost", "", "vhost label of the lines that log no $host: a fixed `name`, or \"tag\" for the syslog tag")
+	return f
+}
+
+// maxRoutesFileLine bounds a line of the --routes file.
+const maxRoutesFileLine = 64 << 10
+
+// store returns the route templater and store the flags describe, after
+// fs.Parse. Its error is one line naming the flag, or the file and line.
+func (f *routeFlags) store() (*route.Templater, *routemetrics.Store, error) {
+	patterns := append([]string(nil), f.patterns...)
+	where := make([]string, len(patterns)) // where each pattern comes from
+	for i := range patterns {
+		where[i] = "--route"
+	}
+	if *f.file != "" {
+		fp, err := os.Open(*f.file)
+		if err != nil {
+			return nil, nil, fmt.Errorf("--routes: %v", err)
+		}
+		defer fp.Close()
+		sc := bufio.NewScanner(fp)
+		sc.Buffer(nil, maxRoutesFileLine)
+		n := 0
+		for sc.Scan() {
+			n++
+			line := strings.TrimSpace(sc.Text())
+			if line == "" || line[0] == '#' {
+				continue
+			}
+			patterns = append(patterns, line)
+			where = append(where, *f.file+":"+strconv.Itoa(n))
+		}
+		if err := sc.Err(); err != nil {
+			return nil, nil, fmt.Errorf("--routes: %s:%d: %v", *f.file, n+1, err)
+		}
+	}
+	routes, err := route.New(route.Config{Patterns: patterns, NoAutoClasses: *f.noAuto})
+	if err != nil {
+		if pe, ok := errors.AsType[*route.PatternError](err); ok && pe.Index >= 0 && pe.Index < len(where) {
+			return nil, nil, fmt.Errorf("%s: pattern %q: at byte %d: %s", where[pe.Index], pe.Pattern, pe.Offset, pe.Reason)
+		}
+		return nil, nil, fmt.Errorf("route patterns: %v", err)
+	}
+	if *f.maxSeries <= 0 {
+		return nil, nil, errors.New("--max-series must be positive")
+	}
+	if *f.seriesIdle <= 0 {
+		return nil, nil, errors.New("--series-idle must be positive")
+	}
+	buckets, err := parseBuckets(*f.buckets)
+	if err != nil {
+		return nil, nil, fmt.Errorf("--buckets: %v", err)
+	}
+	cfg := routemetrics.Config{
+		Routes:     routes,
+		MaxSeries:  *f.maxSeries,
+		SeriesIdle: *f.seriesIdle,
+		Buckets:    buckets,
+	}
+	if *f.vhost == "tag" {
+		cfg.VHostFromTag = true
+	} else {
+		cfg.VHost = *f.vhost
+	}
+	store, err := routemetrics.New(cfg)
+	if err != nil {
+		flagName := "route metrics"
+		switch {
+		case strings.Contains(err.Error(), "Buckets"):
+			flagName = "--buckets"
+		case strings.Contains(err.Error(), "VHost"):
+			flagName = "--vhost"
+		}
+		return nil, nil, fmt.Errorf("%s: %v", flagName, err)
+	}
+	return routes, store, nil
+}
+
+// parseBuckets parses a comma-separated list of bucket bounds; "" is nil,
+// the store's default. The store checks the order and range.
+func parseBuckets(s string) ([]float64, error) {
+	if strings.TrimSpace(s) == "" {
+		return nil, nil
+	}
+	var out []float64
+	for i, f := range strings.Split(s, ",") {
+		f = strings.TrimSpace(f)
+		v, err := strconv.ParseFloat(f, 64)
+		if err != nil {
+			return nil, fmt.Errorf("bound %d, %q, is not a number of seconds", i+1, f)
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+// expiryInterval is how often serve removes idle series: ten times per
+// --series-idle, as the store asks, and at least once a minute.
+func expiryInterval(idle time.Duration) time.Duration {
+	return min(max(idle/10, 10*time.Millisecond), time.Minute)
+}
+
+// expireRoutes removes the idle route series every interval until done.
+func (d *daemon) expireRoutes(done <-chan struct{}, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-done:
+			return
+		case now := <-t.C:
+			d.store.Expire(now)
+		}
+	}
+}
+
+// maxRoutesPath bounds /routes' path parameter.
+const maxRoutesPath = 8 << 10
+
+// serveRoutes answers /routes?path=P[&method=M] with the route of P and
+// the rule or classes that made it, as JSON.
+func (d *daemon) serveRoutes(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	path, method := q.Get("path"), q.Get("method")
+	if !q.Has("path") || len(path) > maxRoutesPath || len(method) > 32 {
+		http.Error(w, "want /routes?path=/some/path[&method=GET], path at most "+strconv.Itoa(maxRoutesPath)+" bytes", http.StatusBadRequest)
+		return
+	}
+	// A query string in path is not part of the path: the parser splits it
+	// off a logged request the same way.
+	if i := strings.IndexByte(path, '?'); i >= 0 {
+		path = path[:i]
+	}
+	ex := d.routes.Explain([]byte(method), []byte(path))
+	w.Header().Set("Content-Type", "application/json")
+	out := struct {
+		Path   string `json:"path"`
+		Method string `json:"method,omitempty"`
+		route.Explanation
+	}{path, method, ex}
+	b, err := json.MarshalIndent(out, "", "  ")
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Write(append(b, '\n'))
+}

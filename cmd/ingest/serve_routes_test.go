@@ -1,0 +1,221 @@
+package main
+
+import (
+	"encoding/json"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// routesFormat is an nginx log_format with the fields the route metrics
+// read.
+const routesFormat = `$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent $request_length $request_time "$upstream_response_time" "$host"`
+
+// routesLine returns a line of routesFormat.
+func routesLine(request, status, body, reqLen, reqTime, upstream string) string {
+	return `203.0.113.7 - - [26/Nov/2026:00:30:00 +0000] "` + request + `" ` + status + " " + body + " " +
+		reqLen + " " + reqTime + ` "` + upstream + `" "api.example.com"`
+}
+
+// sendLines sends each line as a datagram of its own.
+func sendLines(t *testing.T, udpAddr string, lines ...string) {
+	t.Helper()
+	conn, err := net.Dial("udp", udpAddr)
+	require.NoError(t, err)
+	defer conn.Close()
+	for _, l := range lines {
+		_, err := conn.Write([]byte(l))
+		require.NoError(t, err)
+	}
+}
+
+// sumWhere sums the series of m whose name and labels contain every part.
+func sumWhere(m map[string]float64, parts ...string) float64 {
+	var sum float64
+	for k, v := range m {
+		ok := true
+		for _, p := range parts {
+			ok = ok && strings.Contains(k, p)
+		}
+		if ok {
+			sum += v
+		}
+	}
+	return sum
+}
+
+// checkPromtool runs "promtool check metrics" on /metrics when promtool
+// is installed.
+func checkPromtool(t *testing.T, httpAddr string) {
+	t.Helper()
+	promtool, err := exec.LookPath("promtool")
+	if err != nil {
+		t.Log("promtool not on PATH (apt-get install prometheus): exposition not checked with it")
+		return
+	}
+	code, body := getBody(t, "http://"+httpAddr+"/metrics")
+	require.Equal(t, http.StatusOK, code)
+	cmd := exec.Command(promtool, "check", "metrics")
+	cmd.Stdin = strings.NewReader(body)
+	out, err := cmd.CombinedOutput()
+	assert.NoError(t, err, "promtool check metrics: %s", out)
+}
+
+// TestServeRouteMetrics sends lines with known routes, sizes and times,
+// garbage among them, and checks every series, the histograms' buckets,
+// counts and sums, the overflow of a small series budget, /routes, and
+// promtool's verdict.
+func TestServeRouteMetrics(t *testing.T) {
+	_, udpAddr, httpAddr, _ := startServe(t, "--log-format", routesFormat,
+		"--route", "GET /users/{id}/orders", "--max-series", "5", "--buckets", "0.01,0.1,1")
+	sendLines(t, udpAddr,
+		routesLine("GET /users/12/orders HTTP/1.1", "200", "5", "120", "0.012", "0.002, 0.010 : 0.001"),
+		routesLine("GET /users/13/orders?x=1 HTTP/1.1", "200", "7", "80", "0.005", "-"),
+		routesLine("GET /users/14/orders HTTP/1.1", "500", "1", "10", "2.500", "0.5"),
+		routesLine("POST /items/9f1c0b7e-3c1a-4f0e-9d0b-2a6c1e5f7a10 HTTP/1.1", "201", "0", "300", "0.200", "0.1, -"),
+		// A huge time goes to +Inf; a garbage upstream time is a value
+		// error, the line still counted.
+		routesLine("GET /slow HTTP/1.1", "200", "0", "1", "99999.999", "garbage"),
+		// A garbage or negative request time fails the line: a parse
+		// error of reason "time".
+		routesLine("GET /slow HTTP/1.1", "200", "0", "1", "abc", "-"),
+		routesLine("GET /slow HTTP/1.1", "200", "0", "1", "-0.5", "-"),
+		// The budget of 5 keys (one kept for overflow) is full after the
+		// four keys above: these three overflow.
+		routesLine("GET /p1 HTTP/1.1", "200", "1", "1", "0.001", "-"),
+		routesLine("GET /p2 HTTP/1.1", "200", "1", "1", "0.001", "-"),
+		routesLine("GET /p3 HTTP/1.1", "404", "1", "1", "0.001", "-"),
+	)
+	m := scrapeWhenLines(t, httpAddr, 10)
+	require.Equal(t, 10.0, m["ingest_lines_total"])
+	assert.Equal(t, 8.0, m["ingest_parsed_total"])
+	assert.Equal(t, 2.0, m[`ingest_parse_errors_total{reason="time"}`])
+
+	const api = `vhost="api.example.com",`
+	users := api + `route="/users/{id}/orders",method="GET",`
+	want := map[string]float64{
+		`http_requests_total{` + users + `status="200"}`:                                                           1 + 1,
+		`http_requests_total{` + users + `status="500"}`:                                                           1,
+		`http_requests_total{` + api + `route="/items/{uuid}",method="POST",status="201"}`:                         1,
+		`http_requests_total{` + api + `route="/slow",method="GET",status="200"}`:                                  1,
+		`http_response_size_bytes_total{` + users + `status="200"}`:                                                12,
+		`http_request_size_bytes_total{` + users + `status="200"}`:                                                 200,
+		`http_request_size_bytes_total{` + api + `route="/items/{uuid}",method="POST",status="201"}`:               300,
+		`http_request_duration_seconds_bucket{` + users + `status_class="2xx",le="0.01"}`:                          1,
+		`http_request_duration_seconds_bucket{` + users + `status_class="2xx",le="0.1"}`:                           2,
+		`http_request_duration_seconds_bucket{` + users + `status_class="2xx",le="+Inf"}`:                          2,
+		`http_request_duration_seconds_sum{` + users + `status_class="2xx"}`:                                       0.017,
+		`http_request_duration_seconds_count{` + users + `status_class="2xx"}`:                                     2,
+		`http_request_duration_seconds_bucket{` + users + `status_class="5xx",le="1"}`:                             0,
+		`http_request_duration_seconds_bucket{` + users + `status_class="5xx",le="+Inf"}`:                          1,
+		`http_request_duration_seconds_sum{` + users + `status_class="5xx"}`:                                       2.5,
+		`http_request_duration_seconds_bucket{` + api + `route="/slow",method="GET",status_class="2xx",le="1"}`:    0,
+		`http_request_duration_seconds_bucket{` + api + `route="/slow",method="GET",status_class="2xx",le="+Inf"}`: 1,
+		`http_request_duration_seconds_sum{` + api + `route="/slow",method="GET",status_class="2xx"}`:              99999.999,
+		// The upstream list is summed; "-" observes nothing.
+		`http_upstream_duration_seconds_sum{` + users + `status_class="2xx"}`:                                   0.013,
+		`http_upstream_duration_seconds_count{` + users + `status_class="2xx"}`:                                 1,
+		`http_upstream_duration_seconds_bucket{` + users + `status_class="2xx",le="0.01"}`:                      0,
+		`http_upstream_duration_seconds_bucket{` + users + `status_class="2xx",le="0.1"}`:                       1,
+		`http_upstream_duration_seconds_sum{` + api + `route="/items/{uuid}",method="POST",status_class="2xx"}`: 0.1,
+		`ingest_route_value_errors_total{field="upstream_response_time"}`:                                       1,
+		"ingest_series":                5,
+		"ingest_series_overflow_total": 3,
+	}
+	for k, v := range want {
+		got, ok := m[k]
+		if assert.True(t, ok, "missing %s", k) && v != 0 {
+			assert.InDelta(t, v, got, 1e-9, k)
+		}
+	}
+	// Totals stay exact: every parsed line is in exactly one series.
+	assert.Equal(t, 8.0, sumWhere(m, "http_requests_total{"))
+	assert.Equal(t, 3.0, sumWhere(m, "http_requests_total{", `route="{overflow}"`))
+	assert.Equal(t, 8.0, sumWhere(m, "http_request_duration_seconds_count{"))
+	// The existing families are still there.
+	assert.Contains(t, m, "ingest_paths")
+	assert.Contains(t, m, `ingest_budget_used_bytes{name="routes"}`)
+	checkPromtool(t, httpAddr)
+
+	code, body := getBody(t, "http://"+httpAddr+"/routes?path=/users/123/orders&method=GET")
+	require.Equal(t, http.StatusOK, code, body)
+	var ex struct {
+		Path, Method, Route, Rule, Pattern string
+	}
+	require.NoError(t, json.Unmarshal([]byte(body), &ex), body)
+	assert.Equal(t, "/users/{id}/orders", ex.Route)
+	assert.Equal(t, "pattern", ex.Rule)
+	assert.Equal(t, "GET /users/{id}/orders", ex.Pattern)
+	code, body = getBody(t, "http://"+httpAddr+"/routes?path=/orders/42/items?x=1")
+	require.Equal(t, http.StatusOK, code, body)
+	require.NoError(t, json.Unmarshal([]byte(body), &ex), body)
+	assert.Equal(t, "/orders/{id}/items", ex.Route)
+	assert.Equal(t, "segments", ex.Rule)
+	code, _ = getBody(t, "http://"+httpAddr+"/routes")
+	assert.Equal(t, http.StatusBadRequest, code)
+}
+
+// TestServeRouteExpiry checks that an idle series is removed and counted,
+// from serve's own loop.
+func TestServeRouteExpiry(t *testing.T) {
+	_, udpAddr, httpAddr, _ := startServe(t, "--log-format", routesFormat, "--series-idle", "300ms", "--vhost", "ignored")
+	sendLines(t, udpAddr, routesLine("GET /a HTTP/1.1", "200", "1", "1", "0.001", "-"))
+	m := scrapeWhenLines(t, httpAddr, 1)
+	assert.Equal(t, 1.0, m["ingest_series"])
+	deadline := time.Now().Add(20 * time.Second)
+	for m["ingest_series_expired_total"] < 1 && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+		m = scrape(t, httpAddr)
+	}
+	assert.Equal(t, 1.0, m["ingest_series_expired_total"])
+	assert.Equal(t, 0.0, m["ingest_series"])
+	assert.Equal(t, 0.0, sumWhere(m, "http_requests_total{"))
+}
+
+// TestServeRouteVHost checks --vhost: a fixed name, or the syslog tag, for
+// lines that log no $host.
+func TestServeRouteVHost(t *testing.T) {
+	line := "<190>Nov 26 00:30:00 web01 shop: " + serveLine("/a", 200)
+	_, udpAddr, httpAddr, _ := startServe(t, "--vhost", "tag")
+	sendLines(t, udpAddr, line, serveLine("/a", 200))
+	m := scrapeWhenLines(t, httpAddr, 2)
+	assert.Equal(t, 1.0, m[`http_requests_total{vhost="shop",route="/a",method="GET",status="200"}`])
+	assert.Equal(t, 1.0, m[`http_requests_total{vhost="",route="/a",method="GET",status="200"}`])
+
+	_, udpAddr, httpAddr, _ = startServe(t, "--vhost", "www.example.com")
+	sendLines(t, udpAddr, line)
+	m = scrapeWhenLines(t, httpAddr, 1)
+	assert.Equal(t, 1.0, m[`http_requests_total{vhost="www.example.com",route="/a",method="GET",status="200"}`])
+}
+
+// TestServeRouteFlagErrors checks that bad route flags exit 2 with one
+// line naming the flag, or the file and line.
+func TestServeRouteFlagErrors(t *testing.T) {
+	dir := t.TempDir()
+	routes := filepath.Join(dir, "routes.txt")
+	require.NoError(t, os.WriteFile(routes, []byte("# API\nGET /users/{id}\n\n/static/{file...}/x\n"), 0o600))
+	f := func(want string, args ...string) {
+		t.Helper()
+		code, stderr := runServeTimeout(t, append([]string{"--listen", "127.0.0.1:0", "--http", "127.0.0.1:0"}, args...)...)
+		assert.Equal(t, 2, code, "%v: %s", args, stderr)
+		assert.Equal(t, 1, strings.Count(stderr, "\n"), "%v: %q", args, stderr)
+		assert.Contains(t, stderr, want, "%v", args)
+	}
+	f("--route", "--route", "/a/{")
+	f(routes+":4", "--routes", routes)
+	f("--routes", "--routes", filepath.Join(dir, "missing.txt"))
+	f("--buckets", "--buckets", "0.1,x")
+	f("--buckets", "--buckets", "1,0.5")
+	f("--buckets", "--buckets", "0.1,-,1")
+	f("--max-series", "--max-series", "0")
+	f("--series-idle", "--series-idle", "0s")
+	f("--vhost", "--vhost", strings.Repeat("v", 300))
+}
