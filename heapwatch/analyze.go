@@ -329,14 +329,15 @@ type Report struct {
 //  3. too few GC cycles: Unknown if retained memory rises (live heap and
 //     garbage cannot be told apart), OffHeap if RSS rises, else Flat (an
 //     idle process: nothing allocates, nothing grows);
-//  4. live heap rises, with structures tracked: Filling if the tracked
+//  4. with structures tracked: Filling if the live heap rises, the tracked
 //     bytes grew and the unaccounted heap does not rise (or grew by no more
 //     than BudgetSlack times the tracked growth), whether or not the rise
 //     persists (a structure that filled early in the window and stopped at
-//     its limit is still what the rise was); otherwise, if the rise
-//     persists, the unaccounted heap, its objects and its bytes per object
-//     are judged as rule 5 judges the whole heap, and the line names the
-//     filling structures too;
+//     its limit is still what the rise was); if the unaccounted heap rises
+//     beyond that, Unknown with the reason unless the rise persists, and
+//     if it does, the unaccounted heap, its objects and its bytes per
+//     object are judged as rule 5 judges the whole heap, and the line
+//     names the filling structures too;
 //  5. live heap rises and the rise persists: when objects rise too, PinnedBuffers if the live
 //     heap grows by PinnedBytes or more per new object (the new objects are
 //     small views or keys that keep big buffers alive), else PerKey; when
@@ -569,6 +570,12 @@ func (f *fitter) persistence(t Trend, xs, ys []float64, x1 float64) persistence 
 	return p
 }
 
+// notSteady is the reason for a rise that did not persist.
+func notSteady(what string, t Trend) string {
+	return fmt.Sprintf("%s rose by %s but not steadily over the window (a step, a late climb or a fall back, "+
+		"as buffers in flight do); judging once it persists or falls back", what, formatBytes(t.Growth()))
+}
+
 // classify applies the decision order documented on Analyze.
 func classify(r *Report, opt AnalyzeOptions) (Growth, string) {
 	if r.Samples < opt.MinSamples {
@@ -595,14 +602,19 @@ func classify(r *Report, opt AnalyzeOptions) (Growth, string) {
 	liveRose := opt.rising(r.Live, opt.MinBytes) || retainedUp && r.Live.Slope > 0 &&
 		r.Live.Fit >= opt.MinFit && r.Live.Growth() >= r.Retained.Growth()/4
 	liveUp := liveRose && persists(r.livePersist)
-	beyond := false
 	if r.Unaccounted.Known() {
-		beyond = opt.rising(r.Unaccounted, opt.MinBytes) && persists(r.restPersist) &&
+		restRose := opt.rising(r.Unaccounted, opt.MinBytes) &&
 			r.Unaccounted.Growth() > opt.BudgetSlack*max(r.Tracked.Growth(), 0)
-		// Filling needs no persistence: a structure that filled early in
-		// the window and stopped at its limit is still what the rise was.
-		if liveRose && !beyond && r.Tracked.Growth() > 0 {
+		switch {
+		case liveRose && !restRose && r.Tracked.Growth() > 0:
+			// Filling needs no persistence: a structure that filled early
+			// in the window and stopped at its limit is still what the rise
+			// was.
 			return Filling, "live heap rises within the tracked budgets, the rest flat"
+		case restRose && !persists(r.restPersist):
+			return Unknown, notSteady("heap beyond the tracked budgets", r.Unaccounted)
+		case restRose:
+			liveUp = true
 		}
 	}
 	if liveUp {
@@ -630,9 +642,7 @@ func classify(r *Report, opt AnalyzeOptions) (Growth, string) {
 		// The live heap climbed enough to explain the rest, but not steadily
 		// over the window: big buffers in flight, a burst, or a leak that
 		// started late in the window. Wait for it to persist or fall back.
-		return Unknown, fmt.Sprintf("live heap rose by %s but not steadily over the window (a step, a late "+
-			"climb or a fall back, as buffers in flight do); judging once it persists or falls back",
-			formatBytes(r.Live.Growth()))
+		return Unknown, notSteady("live heap", r.Live)
 	}
 	if retainedUp {
 		return Retained, "retained memory rises, live heap flat"

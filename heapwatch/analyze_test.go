@@ -1,13 +1,11 @@
 package heapwatch
 
 import (
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 )
 
 // Each kind of growth, under the GC sawtooth and noise, with GCs slower and
@@ -23,7 +21,8 @@ func TestAnalyze_Kinds(t *testing.T) {
 				p.garbageObj *= gc / 3
 				edit(&p)
 				r := Analyze(p.samples(), AnalyzeOptions{})
-				if !assert.Equal(t, want, r.Growth, "%s, GC every %vs, seed %d: %s (%s)", name, gc, seed, r, r.Reason) {
+				if r.Growth != want {
+					t.Errorf("%s, GC every %vs, seed %d: %s (%s), want %s", name, gc, seed, r, r.Reason, want)
 					return
 				}
 			}
@@ -72,41 +71,44 @@ func TestAnalyze_Unknown(t *testing.T) {
 	p := flatProc(1)
 	p.seconds = 5
 	r := Analyze(p.samples(), AnalyzeOptions{})
-	assert.Equal(t, Unknown, r.Growth)
-	assert.Equal(t, "unknown: 5 samples in the window, need 10", r.String())
-
-	r = Analyze(nil, AnalyzeOptions{})
-	assert.Equal(t, Unknown, r.Growth)
+	if r.Growth != Unknown || r.String() != "unknown: 5 samples in the window, need 10" {
+		t.Errorf("5 samples: %s", r)
+	}
+	if r = Analyze(nil, AnalyzeOptions{}); r.Growth != Unknown {
+		t.Errorf("no samples: %s", r)
+	}
 
 	// Retained memory rises with no GC: live heap or garbage, no telling.
 	p = flatProc(1)
 	p.gcPeriod = 0
 	p.retained = linear(45*mib, 200*kib)
 	r = Analyze(p.samples(), AnalyzeOptions{})
-	assert.Equal(t, Unknown, r.Growth, r.String())
-	assert.Contains(t, r.Reason, "0 GC cycles")
-	assert.False(t, r.Live.Known())
-	assert.False(t, r.Objects.Known())
+	if r.Growth != Unknown || !strings.Contains(r.Reason, "0 GC cycles") || r.Live.Known() || r.Objects.Known() {
+		t.Errorf("no GC: %s, live %+v, objects %+v", r, r.Live, r.Objects)
+	}
 
 	// Three GCs in the window are fewer than the default four.
 	p = flatProc(1)
 	p.gcPeriod = 20
 	p.retained = linear(45*mib, 200*kib)
-	r = Analyze(p.samples(), AnalyzeOptions{})
-	assert.Equal(t, Unknown, r.Growth, r.String())
-	assert.Equal(t, PerKey.String(), "per-key")
+	if r = Analyze(p.samples(), AnalyzeOptions{}); r.Growth != Unknown {
+		t.Errorf("three GCs: %s", r)
+	}
 }
 
 func TestAnalyze_IdleIsFlat(t *testing.T) {
 	p := flatProc(1)
 	p.gcPeriod = 0
 	r := Analyze(p.samples(), AnalyzeOptions{})
-	assert.Equal(t, Flat, r.Growth, r.String())
-	assert.False(t, r.Live.Known())
+	if r.Growth != Flat || r.Live.Known() {
+		t.Errorf("idle: %s, live %+v", r, r.Live)
+	}
 
 	// RSS rising needs no GC to judge.
 	p.rss = linear(50*mib, 100*kib)
-	assert.Equal(t, OffHeap, Analyze(p.samples(), AnalyzeOptions{}).Growth)
+	if r = Analyze(p.samples(), AnalyzeOptions{}); r.Growth != OffHeap {
+		t.Errorf("idle, RSS rising: %s", r)
+	}
 }
 
 func TestAnalyze_WindowRestartAndOrder(t *testing.T) {
@@ -120,21 +122,30 @@ func TestAnalyze_WindowRestartAndOrder(t *testing.T) {
 	p.rss = p.retained
 	s := p.samples()
 	r := Analyze(s, AnalyzeOptions{})
-	assert.Equal(t, Flat, r.Growth, r.String())
-	assert.Equal(t, 60*time.Second, r.Window, "the window includes both ends")
-	assert.Equal(t, 61, r.Samples)
-	assert.Equal(t, s[len(s)-1], r.Last)
+	if r.Growth != Flat {
+		t.Errorf("the flat minute: %s", r)
+	}
+	if r.Window != 60*time.Second || r.Samples != 61 {
+		t.Errorf("the window includes both ends: %v, %d samples", r.Window, r.Samples)
+	}
+	if !reflect.DeepEqual(r.Last, s[len(s)-1]) {
+		t.Error("Last is not the newest sample")
+	}
 	all := Analyze(s, AnalyzeOptions{Window: -1})
-	assert.Equal(t, PerKey, all.Growth, all.String())
-	assert.Equal(t, 600, all.Samples)
-	assert.LessOrEqual(t, all.Retained.N, defaultMaxPoints)
+	if all.Growth != PerKey || all.Samples != 600 || all.Retained.N > defaultMaxPoints {
+		t.Errorf("all ten minutes: %s, %d samples, %d points", all, all.Samples, all.Retained.N)
+	}
 
 	// Shuffled input is judged the same and left as it was.
 	shuffled := slices.Clone(s[540:])
 	slices.Reverse(shuffled)
 	before := slices.Clone(shuffled)
-	assert.Equal(t, r.Growth, Analyze(shuffled, AnalyzeOptions{}).Growth)
-	assert.Equal(t, before, shuffled)
+	if g := Analyze(shuffled, AnalyzeOptions{}).Growth; g != r.Growth {
+		t.Errorf("shuffled: %s, sorted: %s", g, r.Growth)
+	}
+	if !reflect.DeepEqual(before, shuffled) {
+		t.Error("Analyze modified its input")
+	}
 
 	// A restarted child: the GC count drops; only samples after it count.
 	g := flatProc(4)
@@ -149,8 +160,9 @@ func TestAnalyze_WindowRestartAndOrder(t *testing.T) {
 	}
 	joined := append(slices.Clone(grow), flat...)
 	r = Analyze(joined, AnalyzeOptions{Window: -1})
-	assert.Equal(t, len(flat), r.Samples)
-	assert.Equal(t, Flat, r.Growth, r.String())
+	if r.Samples != len(flat) || r.Growth != Flat {
+		t.Errorf("after a restart: %s over %d samples, want flat over %d", r, r.Samples, len(flat))
+	}
 }
 
 func TestAnalyze_Thresholds(t *testing.T) {
@@ -159,12 +171,21 @@ func TestAnalyze_Thresholds(t *testing.T) {
 	p.objs = linear(200e3, 400)
 	p.retained = linear(45*mib, 80*kib)
 	s := p.samples()
-	assert.Equal(t, PerKey, Analyze(s, AnalyzeOptions{}).Growth)
-	assert.Equal(t, Flat, Analyze(s, AnalyzeOptions{GrowthFraction: 0.2}).Growth)
-	assert.Equal(t, Flat, Analyze(s, AnalyzeOptions{MinBytes: 8 * mib}).Growth)
-	assert.Equal(t, Unknown, Analyze(s, AnalyzeOptions{MinGCCycles: 100}).Growth)
-	assert.Equal(t, Unknown, Analyze(s, AnalyzeOptions{MinSamples: 61}).Growth)
-	assert.Equal(t, Flat, Analyze(s, AnalyzeOptions{MinFit: 0.999}).Growth)
+	for _, c := range []struct {
+		opt  AnalyzeOptions
+		want Growth
+	}{
+		{AnalyzeOptions{}, PerKey},
+		{AnalyzeOptions{GrowthFraction: 0.2}, Flat},
+		{AnalyzeOptions{MinBytes: 8 * mib}, Flat},
+		{AnalyzeOptions{MinGCCycles: 100}, Unknown},
+		{AnalyzeOptions{MinSamples: 61}, Unknown},
+		{AnalyzeOptions{MinFit: 0.999}, Flat},
+	} {
+		if r := Analyze(s, c.opt); r.Growth != c.want {
+			t.Errorf("%+v: %s, want %s", c.opt, r, c.want)
+		}
+	}
 }
 
 func TestAnalyze_TrendsAreMeasured(t *testing.T) {
@@ -173,13 +194,15 @@ func TestAnalyze_TrendsAreMeasured(t *testing.T) {
 	p.live = linear(20*mib, 100*kib)
 	p.objs = linear(200e3, 1000)
 	r := Analyze(p.samples(), AnalyzeOptions{})
-	require.Equal(t, PerKey, r.Growth)
-	assert.InDelta(t, 100*kib, r.Live.Slope, 1*kib)
-	assert.InDelta(t, 1000, r.Objects.Slope, 100)
-	assert.InDelta(t, 0, r.Retained.Slope, 1)
-	assert.InDelta(t, 59, r.Live.Growth()/r.Live.Slope, 1e-6)
-	assert.Equal(t, uint64(20), r.GCCycles)
-	assert.Greater(t, r.Live.Fit, 0.9)
+	if r.Growth != PerKey {
+		t.Fatalf("%s", r)
+	}
+	if !near(r.Live.Slope, 100*kib, 1*kib) || !near(r.Objects.Slope, 1000, 100) || !near(r.Retained.Slope, 0, 1) {
+		t.Errorf("slopes: live %v, objects %v, retained %v", r.Live.Slope, r.Objects.Slope, r.Retained.Slope)
+	}
+	if !near(r.Live.Growth()/r.Live.Slope, 59, 1e-6) || r.GCCycles != 20 || r.Live.Fit <= 0.9 {
+		t.Errorf("live %+v over %d GC cycles", r.Live, r.GCCycles)
+	}
 }
 
 func TestReport_String(t *testing.T) {
@@ -188,27 +211,41 @@ func TestReport_String(t *testing.T) {
 		Live:    Trend{Slope: 1.2 * mib / 60, Fit: 0.98, N: 10},
 		Objects: Trend{Slope: 3100.0 / 60, Fit: 0.9, N: 10},
 	}
-	assert.Equal(t, "growing: values kept per distinct key (live +1.2 MiB/min, objects +3.1k/min, fit 0.98)", r.String())
+	if got, want := r.String(), "growing: values kept per distinct key (live +1.2 MiB/min, objects +3.1k/min, fit 0.98)"; got != want {
+		t.Errorf("got  %s\nwant %s", got, want)
+	}
 
 	r = Report{Growth: Flat, Window: 59 * time.Second, GCCycles: 45,
 		Live: Trend{Slope: -1024.0 / 60, N: 10}, Retained: Trend{N: 60}}
-	assert.Equal(t, "flat over 59s, 45 GC cycles (live -1.0 KiB/min, retained +0 B/min)", r.String())
+	if got, want := r.String(), "flat over 59s, 45 GC cycles (live -1.0 KiB/min, retained +0 B/min)"; got != want {
+		t.Errorf("got  %s\nwant %s", got, want)
+	}
 
 	kinds := Kinds()
-	assert.Equal(t, Unknown, kinds[0])
-	assert.Equal(t, Filling, kinds[len(kinds)-1])
+	if kinds[0] != Unknown || kinds[len(kinds)-1] != Filling {
+		t.Fatalf("Kinds %v", kinds)
+	}
 	for i, g := range kinds {
-		assert.Equal(t, Growth(i), g, "the kinds are contiguous")
+		if g != Growth(i) {
+			t.Fatalf("the kinds are not contiguous: %v", kinds)
+		}
 		r := Report{Growth: g, Reason: "x"}
-		assert.NotEmpty(t, r.String())
-		assert.NotEmpty(t, g.Explain())
-		assert.NotContains(t, g.String(), "growth(")
-		assert.Equal(t, g > Flat && g != Filling, g.Growing())
-		if g.Growing() {
-			assert.True(t, strings.HasPrefix(r.String(), "growing: "+g.Phrase()), r.String())
+		if r.String() == "" || g.Explain() == "" || strings.HasPrefix(g.String(), "growth(") {
+			t.Errorf("%d: %q, %q, %q", g, r.String(), g.Explain(), g.String())
+		}
+		if g.Growing() != (g > Flat && g != Filling) {
+			t.Errorf("%s: Growing %v", g, g.Growing())
+		}
+		if g.Growing() && !strings.HasPrefix(r.String(), "growing: "+g.Phrase()) {
+			t.Errorf("%s: %s", g, r.String())
 		}
 	}
-	assert.Equal(t, "growth(99)", Growth(99).String())
+	if got := Growth(99).String(); got != "growth(99)" {
+		t.Errorf("Growth(99): %s", got)
+	}
+	if got := PerKey.String(); got != "per-key" {
+		t.Errorf("PerKey: %s", got)
+	}
 }
 
 func TestReport_Summary(t *testing.T) {
@@ -216,24 +253,41 @@ func TestReport_Summary(t *testing.T) {
 		Time: t0, LiveBytes: 123 * mib / 10, Objects: 45100, HeapObjects: 45100 * 286, Total: 33 * mib,
 		HeapReleased: 28 * mib / 10, Goroutines: 12, GCCycles: 1234, RSS: 35 * mib, RSSKnown: true,
 	}}
-	assert.Equal(t, "live 12.3 MiB, objects 45.1k, 286 B/object, retained 30.2 MiB, RSS 35.0 MiB, "+
-		"goroutines 12, GCs 1234; unknown: 5 samples in the window, need 10", r.Summary())
+	want := "live 12.3 MiB, objects 45.1k, 286 B/object, retained 30.2 MiB, RSS 35.0 MiB, " +
+		"goroutines 12, GCs 1234; unknown: 5 samples in the window, need 10"
+	if got := r.Summary(); got != want {
+		t.Errorf("got  %s\nwant %s", got, want)
+	}
 	r.Last.RSSKnown = false
-	assert.Contains(t, r.Summary(), "RSS n/a,")
-	assert.Equal(t, "no samples yet", Report{}.Summary())
+	if got := r.Summary(); !strings.Contains(got, "RSS n/a,") {
+		t.Errorf("RSS unknown: %s", got)
+	}
+	r.Budgets = []BudgetReport{{BudgetSample: BudgetSample{Name: "interner", Usage: Usage{Bytes: 6 * mib}}}}
+	if got := r.Summary(); !strings.Contains(got, "GCs 1234, tracked 6.0 MiB in 1 budget; unknown") {
+		t.Errorf("with a budget: %s", got)
+	}
+	if got := (Report{}).Summary(); got != "no samples yet" {
+		t.Errorf("no samples: %s", got)
+	}
 }
 
 func TestFormat(t *testing.T) {
-	assert.Equal(t, "512 B", formatBytes(512))
-	assert.Equal(t, "1.5 KiB", formatBytes(1536))
-	assert.Equal(t, "2.0 GiB", formatBytes(2<<30))
-	assert.Equal(t, "-3 B", signedBytes(-3))
-	assert.Equal(t, "+0 B", signedBytes(-0.2))
-	assert.Equal(t, "950", formatCount(950))
-	assert.Equal(t, "2.5", formatCount(2.5))
-	assert.Equal(t, "1.2M", formatCount(1.2e6))
-	assert.Equal(t, "-3.1k", signedCount(-3100))
-	assert.Equal(t, "+0", signedCount(-0.01))
+	for _, c := range []struct{ got, want string }{
+		{formatBytes(512), "512 B"},
+		{formatBytes(1536), "1.5 KiB"},
+		{formatBytes(2 << 30), "2.0 GiB"},
+		{signedBytes(-3), "-3 B"},
+		{signedBytes(-0.2), "+0 B"},
+		{formatCount(950), "950"},
+		{formatCount(2.5), "2.5"},
+		{formatCount(1.2e6), "1.2M"},
+		{signedCount(-3100), "-3.1k"},
+		{signedCount(-0.01), "+0"},
+	} {
+		if c.got != c.want {
+			t.Errorf("got %q, want %q", c.got, c.want)
+		}
+	}
 }
 
 // Retained memory rising about twice as fast as a live heap that rises just
@@ -245,12 +299,19 @@ func TestAnalyze_RetainedExplainedByLive(t *testing.T) {
 	p.retained = linear(45*mib, 45*kib)
 	r := Analyze(p.samples(), AnalyzeOptions{})
 	opt := AnalyzeOptions{}.withDefaults()
-	require.False(t, opt.rising(r.Live, opt.MinBytes), "live alone must not count: %+v", r.Live)
-	require.True(t, opt.rising(r.Retained, opt.MinBytes), "%+v", r.Retained)
-	assert.Equal(t, PerKey, r.Growth, r.String())
+	if opt.rising(r.Live, opt.MinBytes) {
+		t.Fatalf("live alone must not count: %+v", r.Live)
+	}
+	if !opt.rising(r.Retained, opt.MinBytes) {
+		t.Fatalf("retained must count: %+v", r.Retained)
+	}
+	if r.Growth != PerKey {
+		t.Errorf("%s", r)
+	}
 
 	p.live = constant(20 * mib)
 	p.objs = constant(200e3)
-	r = Analyze(p.samples(), AnalyzeOptions{})
-	assert.Equal(t, Retained, r.Growth, r.String())
+	if r = Analyze(p.samples(), AnalyzeOptions{}); r.Growth != Retained {
+		t.Errorf("live flat: %s", r)
+	}
 }

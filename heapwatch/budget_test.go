@@ -301,3 +301,29 @@ func TestMonitor_TrackDuringRun(t *testing.T) {
 		}
 	}
 }
+
+func TestFormatRate(t *testing.T) {
+	for _, c := range []struct {
+		in   float64
+		want string
+	}{{1200, "1,200/s"}, {12.4, "12/s"}, {0.5, "0.5/s"}, {2.94, "2.9/s"}, {0.0163, "0.016/s"}, {0.0002, "<0.001/s"},
+		{1234567, "1,234,567/s"}} {
+		if got := formatRate(c.in); got != c.want {
+			t.Errorf("formatRate(%v) = %q, want %q", c.in, got, c.want)
+		}
+	}
+	for _, c := range []struct {
+		in   int64
+		want string
+	}{{0, "0"}, {999, "999"}, {1000, "1,000"}, {-9800, "-9,800"}, {10000, "10,000"}} {
+		if got := groupDigits(c.in); got != c.want {
+			t.Errorf("groupDigits(%d) = %q, want %q", c.in, got, c.want)
+		}
+	}
+	if got := formatBytesOf(6.1*mib, 8*mib); got != "6.1 of 8.0 MiB" {
+		t.Errorf("formatBytesOf: %q", got)
+	}
+	if got := formatBytesOf(512, 1000); got != "512 of 1000 B" {
+		t.Errorf("formatBytesOf: %q", got)
+	}
+}

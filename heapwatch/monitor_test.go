@@ -9,33 +9,39 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"reflect"
+	"regexp"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
-	"go.uber.org/goleak"
 )
 
 func TestMonitor_RingIsBounded(t *testing.T) {
 	m := New(Config{Capacity: 5})
-	_, ok := m.Last()
-	assert.False(t, ok)
-	assert.Empty(t, m.Samples())
+	if _, ok := m.Last(); ok || len(m.Samples()) != 0 {
+		t.Fatal("a new Monitor has samples")
+	}
 	s := flatProc(1).samples()[:12]
 	for i, x := range s {
 		m.Add(x)
 		last, ok := m.Last()
-		require.True(t, ok)
-		assert.Equal(t, x, last)
-		assert.Len(t, m.Samples(), min(i+1, 5))
+		if !ok || !reflect.DeepEqual(last, x) {
+			t.Fatalf("sample %d: Last %+v, %v", i, last, ok)
+		}
+		if n := len(m.Samples()); n != min(i+1, 5) {
+			t.Fatalf("sample %d: %d kept", i, n)
+		}
 	}
-	assert.Equal(t, s[7:], m.Samples(), "the newest five, oldest first")
+	if !reflect.DeepEqual(m.Samples(), s[7:]) {
+		t.Fatal("not the newest five, oldest first")
+	}
 	got := m.Samples()
 	got[0].Objects = 1
-	assert.Equal(t, s[7], m.Samples()[0], "Samples returns a copy")
+	if !reflect.DeepEqual(m.Samples()[0], s[7]) {
+		t.Fatal("Samples does not return a copy")
+	}
 }
 
 func TestMonitor_ReportUsesTheWindow(t *testing.T) {
@@ -49,40 +55,55 @@ func TestMonitor_ReportUsesTheWindow(t *testing.T) {
 		m.Add(x)
 	}
 	want := Analyze(s, AnalyzeOptions{Window: 60 * time.Second})
-	assert.Equal(t, want, m.Report())
-	assert.Equal(t, Flat, want.Growth)
+	if got := m.Report(); !reflect.DeepEqual(got, want) {
+		t.Fatalf("Report:\n%+v\nwant Analyze's:\n%+v", got, want)
+	}
+	if want.Growth != Flat {
+		t.Fatalf("the last minute: %s", want)
+	}
 
 	m = New(Config{Capacity: 250, Window: -1}) // everything kept
 	for _, x := range s[:250] {
 		m.Add(x)
 	}
 	r := m.Report()
-	assert.Equal(t, 250, r.Samples)
-	assert.Equal(t, PerKey, r.Growth, r.String())
-	assert.True(t, strings.HasPrefix(m.Summary(), "live "), m.Summary())
-	assert.True(t, strings.HasSuffix(m.Summary(), "; "+r.String()), m.Summary())
+	if r.Samples != 250 || r.Growth != PerKey {
+		t.Fatalf("%d samples: %s", r.Samples, r)
+	}
+	if sum := m.Summary(); !strings.HasPrefix(sum, "live ") || !strings.HasSuffix(sum, "; "+r.String()) {
+		t.Fatalf("Summary: %s", sum)
+	}
 }
 
 func TestMonitor_SummaryBeforeSamples(t *testing.T) {
-	assert.Equal(t, "no samples yet", New(Config{}).Summary())
+	if got := New(Config{}).Summary(); got != "no samples yet" {
+		t.Fatal(got)
+	}
 }
 
 func isGzip(t *testing.T, path string) {
 	t.Helper()
 	f, err := os.Open(path)
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer f.Close()
 	z, err := gzip.NewReader(f)
-	require.NoError(t, err, path)
+	if err != nil {
+		t.Fatal(path, err)
+	}
 	b, err := io.ReadAll(z)
-	require.NoError(t, err, path)
-	assert.NotEmpty(t, b)
+	if err != nil || len(b) == 0 {
+		t.Fatalf("%s: %d bytes, %v", path, len(b), err)
+	}
 }
 
 func profileFiles(t *testing.T, dir string) []string {
 	t.Helper()
 	names, err := filepath.Glob(filepath.Join(dir, "*"))
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	slices.Sort(names)
 	return names
 }
@@ -93,15 +114,27 @@ func TestMonitor_WriteProfileKeepsBaselineAndNewest(t *testing.T) {
 	var paths []string
 	for _, reason := range []string{"baseline", "one", "Two words!", "", "five", "six"} {
 		p, err := m.WriteProfile(reason)
-		require.NoError(t, err)
+		if err != nil {
+			t.Fatal(err)
+		}
 		paths = append(paths, p)
 	}
-	assert.Regexp(t, `/heap-0001-\d{8}T\d{6}-baseline\.pb\.gz$`, paths[0])
-	assert.Regexp(t, `/heap-0003-\d{8}T\d{6}-two-words\.pb\.gz$`, paths[2])
-	assert.Regexp(t, `/heap-0004-\d{8}T\d{6}-manual\.pb\.gz$`, paths[3])
+	for i, re := range map[int]string{
+		0: `/heap-0001-\d{8}T\d{6}-baseline\.pb\.gz$`,
+		2: `/heap-0003-\d{8}T\d{6}-two-words\.pb\.gz$`,
+		3: `/heap-0004-\d{8}T\d{6}-manual\.pb\.gz$`,
+	} {
+		if !regexp.MustCompile(re).MatchString(paths[i]) {
+			t.Errorf("profile %d: %s does not match %s", i, paths[i], re)
+		}
+	}
 	want := []string{paths[0], paths[4], paths[5]}
-	assert.Equal(t, want, profileFiles(t, dir), "the baseline and the newest, no temporary files")
-	assert.Equal(t, want, m.Profiles())
+	if got := profileFiles(t, dir); !slices.Equal(got, want) {
+		t.Fatalf("files %v, want the baseline and the newest, no temporary files: %v", got, want)
+	}
+	if got := m.Profiles(); !slices.Equal(got, want) {
+		t.Fatalf("Profiles %v, want %v", got, want)
+	}
 	for _, p := range want {
 		isGzip(t, p)
 	}
@@ -110,25 +143,33 @@ func TestMonitor_WriteProfileKeepsBaselineAndNewest(t *testing.T) {
 	// leaves the first one's files alone.
 	m2 := New(Config{ProfileDir: dir, MaxProfiles: 2})
 	for range 3 {
-		_, err := m2.WriteProfile("again")
-		require.NoError(t, err)
+		if _, err := m2.WriteProfile("again"); err != nil {
+			t.Fatal(err)
+		}
 	}
 	files := profileFiles(t, dir)
-	assert.Len(t, files, 5)
-	assert.Equal(t, want, files[:3])
-	assert.Contains(t, files[3], "heap-0007-")
-	assert.Contains(t, files[4], "heap-0009-")
+	if len(files) != 5 || !slices.Equal(files[:3], want) ||
+		!strings.Contains(files[3], "heap-0007-") || !strings.Contains(files[4], "heap-0009-") {
+		t.Fatalf("files %v", files)
+	}
 
-	_, err := New(Config{}).WriteProfile("x")
-	assert.ErrorIs(t, err, ErrNoProfileDir)
+	if _, err := New(Config{}).WriteProfile("x"); err != ErrNoProfileDir {
+		t.Fatalf("no directory: %v", err)
+	}
 }
 
 func TestCleanReason(t *testing.T) {
-	assert.Equal(t, "pinned-buffers", cleanReason("pinned-buffers"))
-	assert.Equal(t, "user-defined-signal-1", cleanReason("  User defined signal 1 "))
-	assert.Equal(t, "a-b", cleanReason("../a/../b"))
-	assert.Equal(t, "manual", cleanReason("--"))
-	assert.Len(t, cleanReason(strings.Repeat("x", 100)), 40)
+	f := func(in, want string) {
+		t.Helper()
+		if got := cleanReason(in); got != want {
+			t.Errorf("cleanReason(%q) = %q, want %q", in, got, want)
+		}
+	}
+	f("pinned-buffers", "pinned-buffers")
+	f("  User defined signal 1 ", "user-defined-signal-1")
+	f("../a/../b", "a-b")
+	f("--", "manual")
+	f(strings.Repeat("x", 100), strings.Repeat("x", 40))
 }
 
 // step drives the automatic profiles with synthetic samples: a baseline
@@ -162,23 +203,30 @@ func TestMonitor_AutomaticProfiles(t *testing.T) {
 		m.step(s)
 	}
 	files := profileFiles(t, dir)
-	require.Len(t, files, 1, "a baseline once a window is covered")
-	assert.Contains(t, files[0], "-20261126T003100-baseline.pb.gz", "named after the sample time")
+	if len(files) != 1 || !strings.Contains(files[0], "-20261126T003100-baseline.pb.gz") {
+		t.Fatalf("want one baseline named after the sample time once a window is covered: %v", files)
+	}
 
 	for _, s := range all[120:300] {
 		m.step(s)
 	}
 	files = profileFiles(t, dir)
-	require.Len(t, files, 2, "one profile for the whole episode")
-	assert.Contains(t, files[1], "heap-0002-")
-	assert.Contains(t, files[1], "-per-key.pb.gz")
-	assert.Contains(t, logs.String(), "heapwatch: heap growing")
+	if len(files) != 2 || !strings.Contains(files[1], "heap-0002-") || !strings.Contains(files[1], "-per-key.pb.gz") {
+		t.Fatalf("want one profile for the whole episode: %v", files)
+	}
+	if !strings.Contains(logs.String(), "heapwatch: heap growing") {
+		t.Fatalf("log: %s", logs.String())
+	}
 
 	for _, s := range all[300:] {
 		m.step(s)
 	}
-	assert.Len(t, profileFiles(t, dir), 2)
-	assert.Contains(t, logs.String(), "heapwatch: heap flat again")
+	if n := len(profileFiles(t, dir)); n != 2 {
+		t.Fatalf("%d profiles after a flat spell", n)
+	}
+	if !strings.Contains(logs.String(), "heapwatch: heap flat again") {
+		t.Fatalf("log: %s", logs.String())
+	}
 
 	// A new episode after the flat spell writes another.
 	for _, s := range grow.samples() {
@@ -186,14 +234,30 @@ func TestMonitor_AutomaticProfiles(t *testing.T) {
 		s.GCCycles += 3000
 		m.step(s)
 	}
-	assert.Len(t, profileFiles(t, dir), 3)
+	if n := len(profileFiles(t, dir)); n != 3 {
+		t.Fatalf("%d profiles after a second episode", n)
+	}
 	for _, f := range profileFiles(t, dir) {
 		isGzip(t, f)
 	}
 }
 
+// noLeftGoroutines records the goroutine count; the function it returns
+// fails t unless the count comes back to it within 5 seconds.
+func noLeftGoroutines(t *testing.T) func() {
+	before := runtime.NumGoroutine()
+	return func() {
+		t.Helper()
+		for deadline := time.Now().Add(5 * time.Second); runtime.NumGoroutine() > before; time.Sleep(5 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%d goroutines left, %d before", runtime.NumGoroutine(), before)
+			}
+		}
+	}
+}
+
 func TestMonitor_RunStopsWithContext(t *testing.T) {
-	defer goleak.VerifyNone(t)
+	defer noLeftGoroutines(t)()
 	m := New(Config{Interval: 5 * time.Millisecond})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -201,7 +265,7 @@ func TestMonitor_RunStopsWithContext(t *testing.T) {
 		m.Run(ctx)
 		close(done)
 	}()
-	require.Eventually(t, func() bool { return len(m.Samples()) >= 3 }, 5*time.Second, 5*time.Millisecond)
+	waitFor(t, func() bool { return len(m.Samples()) >= 3 })
 	cancel()
 	select {
 	case <-done:
@@ -210,26 +274,42 @@ func TestMonitor_RunStopsWithContext(t *testing.T) {
 	}
 	s := m.Samples()
 	for i := 1; i < len(s); i++ {
-		assert.False(t, s[i].Time.Before(s[i-1].Time))
+		if s[i].Time.Before(s[i-1].Time) {
+			t.Fatalf("sample %d is older than the one before", i)
+		}
 	}
-	assert.NotZero(t, s[len(s)-1].Total)
+	if s[len(s)-1].Total == 0 {
+		t.Fatal("samples not read")
+	}
 }
 
 func TestSample_JSON(t *testing.T) {
 	s := flatProc(1).samples()[3]
 	b, err := json.Marshal(s)
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, key := range []string{`"time"`, `"live_bytes"`, `"objects"`, `"heap_objects_bytes"`, `"heap_unused_bytes"`,
 		`"heap_free_bytes"`, `"heap_released_bytes"`, `"total_bytes"`, `"goroutines"`, `"gc_cycles"`, `"rss_bytes"`, `"rss_known"`} {
-		assert.Contains(t, string(b), key)
+		if !strings.Contains(string(b), key) {
+			t.Errorf("no %s in %s", key, b)
+		}
 	}
 	var back Sample
-	require.NoError(t, json.Unmarshal(b, &back))
-	assert.True(t, s.Time.Equal(back.Time))
+	if err := json.Unmarshal(b, &back); err != nil {
+		t.Fatal(err)
+	}
+	if !s.Time.Equal(back.Time) {
+		t.Fatalf("time %v, want %v", back.Time, s.Time)
+	}
 	back.Time = s.Time
-	assert.Equal(t, s, back)
-	assert.Equal(t, s.Total-s.HeapReleased, s.Retained())
-	assert.Zero(t, Sample{HeapReleased: 5}.Retained())
-	assert.Zero(t, Sample{}.BytesPerObject())
-	assert.InDelta(t, 64, Sample{HeapObjects: 6400, Objects: 100}.BytesPerObject(), 1e-9)
+	if !reflect.DeepEqual(s, back) {
+		t.Fatalf("round trip:\n%+v\nwant\n%+v", back, s)
+	}
+	if s.Retained() != s.Total-s.HeapReleased || (Sample{HeapReleased: 5}).Retained() != 0 {
+		t.Error("Retained")
+	}
+	if (Sample{}).BytesPerObject() != 0 || !near((Sample{HeapObjects: 6400, Objects: 100}).BytesPerObject(), 64, 1e-9) {
+		t.Error("BytesPerObject")
+	}
 }

@@ -4,9 +4,6 @@ import (
 	"runtime"
 	"runtime/debug"
 	"testing"
-
-	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 )
 
 var (
@@ -17,17 +14,18 @@ var (
 func TestRead(t *testing.T) {
 	debug.FreeOSMemory() // so that memory earlier tests freed is not resident
 	s := Read()
-	assert.False(t, s.Time.IsZero())
-	assert.NotZero(t, s.LiveBytes)
-	assert.NotZero(t, s.Objects)
-	assert.NotZero(t, s.HeapObjects)
-	assert.GreaterOrEqual(t, s.GCCycles, uint64(1))
-	assert.GreaterOrEqual(t, s.Goroutines, uint64(2))
-	assert.Greater(t, s.Total, s.HeapObjects)
-	assert.Greater(t, s.Retained(), s.LiveBytes/2)
-	assert.Greater(t, s.BytesPerObject(), 8.0)
-	assert.Less(t, s.BytesPerObject(), 64e3)
-	assert.Equal(t, runtime.GOOS == "linux", s.RSSKnown)
+	switch {
+	case s.Time.IsZero(), s.LiveBytes == 0, s.Objects == 0, s.HeapObjects == 0:
+		t.Fatalf("figures missing: %+v", s)
+	case s.GCCycles < 1, s.Goroutines < 2:
+		t.Fatalf("GC cycles or goroutines: %+v", s)
+	case s.Total <= s.HeapObjects, s.Retained() <= s.LiveBytes/2:
+		t.Fatalf("total and retained memory: %+v", s)
+	case s.BytesPerObject() <= 8 || s.BytesPerObject() >= 64e3:
+		t.Fatalf("bytes per object %v", s.BytesPerObject())
+	case s.RSSKnown != (runtime.GOOS == "linux"):
+		t.Fatalf("RSS known %v on %s", s.RSSKnown, runtime.GOOS)
+	}
 
 	// Thirty-two MiB kept show in live heap and retained memory.
 	sink = make([]byte, 32<<20)
@@ -36,11 +34,17 @@ func TestRead(t *testing.T) {
 	}
 	runtime.GC()
 	after := Read()
-	assert.Greater(t, after.LiveBytes, s.LiveBytes+30<<20)
-	assert.Greater(t, after.Retained(), s.Retained()+24<<20) // the scavenger may return some
-	assert.Greater(t, after.GCCycles, s.GCCycles)
-	if after.RSSKnown {
-		assert.Greater(t, after.RSS, uint64(1<<20))
+	if after.LiveBytes <= s.LiveBytes+30<<20 {
+		t.Errorf("live heap %d after keeping 32 MiB, was %d", after.LiveBytes, s.LiveBytes)
+	}
+	if after.Retained() <= s.Retained()+24<<20 { // the scavenger may return some
+		t.Errorf("retained %d after keeping 32 MiB, was %d", after.Retained(), s.Retained())
+	}
+	if after.GCCycles <= s.GCCycles {
+		t.Errorf("GC cycles %d after a GC, was %d", after.GCCycles, s.GCCycles)
+	}
+	if after.RSSKnown && after.RSS <= 1<<20 {
+		t.Errorf("RSS %d", after.RSS)
 	}
 	sink = nil
 }
@@ -49,8 +53,9 @@ func TestParseStatm(t *testing.T) {
 	f := func(in string, want uint64, ok bool) {
 		t.Helper()
 		got, gotOK := parseStatm([]byte(in))
-		require.Equal(t, ok, gotOK, "%q", in)
-		assert.Equal(t, want, got, "%q", in)
+		if got != want || gotOK != ok {
+			t.Errorf("parseStatm(%q) = %d, %v; want %d, %v", in, got, gotOK, want, ok)
+		}
 	}
 	f("1234 567 89 1 0 300 0\n", 567, true)
 	f("1 2", 2, true)

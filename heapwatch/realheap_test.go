@@ -5,8 +5,6 @@ import (
 	"strconv"
 	"testing"
 	"time"
-
-	"github.com/stretchr/testify/assert"
 )
 
 var (
@@ -42,7 +40,9 @@ func TestAnalyze_RealHeap(t *testing.T) {
 	})
 	keptPerKey = nil
 	r := Analyze(s, opt)
-	assert.Equal(t, PerKey, r.Growth, "%s (%s)", r, r.Reason)
+	if r.Growth != PerKey {
+		t.Errorf("%s (%s)", r, r.Reason)
+	}
 
 	keptViews = make([][]byte, 0, 40*8)
 	s = realSeries(40, func(int) {
@@ -53,11 +53,15 @@ func TestAnalyze_RealHeap(t *testing.T) {
 	})
 	keptViews = nil
 	r = Analyze(s, opt)
-	assert.Equal(t, PinnedBuffers, r.Growth, "%s (%s)", r, r.Reason)
+	if r.Growth != PinnedBuffers {
+		t.Errorf("%s (%s)", r, r.Reason)
+	}
 
 	s = realSeries(40, func(int) {})
 	r = Analyze(s, opt)
-	assert.Equal(t, Flat, r.Growth, "%s (%s)", r, r.Reason)
+	if r.Growth != Flat {
+		t.Errorf("%s (%s)", r, r.Reason)
+	}
 }
 
 var inFlight [][]byte

@@ -13,11 +13,11 @@ import (
 //	filling declared budgets: interner 6.1 of 8.0 MiB (76%), paths 9,800 of 10,000 (98%); the rest flat at 12.0 MiB (+2.0 KiB/min); ceiling 40.0 MiB live
 //	unknown: 5 samples in the window, need 10
 //
-// When structures are tracked, a kind of growth other than Filling was
-// judged on the heap beyond them, and the line says so and names the
-// structures filling beside it; a structure at its limit and refusing
-// values adds "; at budget: interner 8.0 of 8.0 MiB (100%), refusing
-// 1,200/s" to any verdict.
+// When structures are tracked, PerKey and PinnedBuffers were judged on the
+// heap beyond them: the line says "beyond the declared budgets", gives the
+// unaccounted heap's figures and names the structures filling beside it.
+// A structure at its limit and refusing values adds "; at budget: interner
+// 8.0 of 8.0 MiB (100%), refusing 1,200/s" to any verdict.
 func (r Report) String() string {
 	var b strings.Builder
 	switch r.Growth {
@@ -105,13 +105,15 @@ func (r Report) filling() int {
 	return n
 }
 
-// writeFilling writes the filling budgets, or every budget when none is
-// filling on its own (the sum rose, no single one steadily).
+// writeFilling writes the filling budgets, or when none is filling
+// steadily on its own (the sum rose, no single one steadily), those that
+// grew over the window.
 func (r Report) writeFilling(b *strings.Builder) {
-	all := r.filling() == 0
+	none := r.filling() == 0
 	sep := ""
 	for _, x := range r.Budgets {
-		if all || x.State == BudgetFilling {
+		grew := x.BytesTrend.Growth() > 0 || x.EntriesTrend.Growth() > 0
+		if x.State == BudgetFilling || none && grew {
 			b.WriteString(sep)
 			writeBudget(b, x)
 			sep = ", "

@@ -5,9 +5,6 @@ import (
 	"math/rand/v2"
 	"slices"
 	"testing"
-
-	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 )
 
 func line(n int, slope, intercept float64) (xs, ys []float64) {
@@ -35,20 +32,24 @@ func olsSlope(xs, ys []float64) float64 {
 	return sxy / sxx
 }
 
+// near reports whether a and b differ by at most tol.
+func near(a, b, tol float64) bool { return math.Abs(a-b) <= tol }
+
 func TestTheilSen_KnownSlopes(t *testing.T) {
 	f := func(slope, intercept float64) {
 		t.Helper()
 		var fi fitter
 		xs, ys := line(40, slope, intercept)
 		tr := fi.fit(xs, ys, 0, 39)
-		assert.InDelta(t, slope, tr.Slope, 1e-9)
-		assert.InDelta(t, intercept, tr.Start, 1e-6)
-		assert.InDelta(t, intercept+39*slope, tr.End, 1e-6)
-		assert.Equal(t, 40, tr.N)
-		if slope == 0 {
-			assert.Zero(t, tr.Fit, "a constant has no trend")
-		} else {
-			assert.InDelta(t, 1, tr.Fit, 1e-12)
+		if !near(tr.Slope, slope, 1e-9) || !near(tr.Start, intercept, 1e-6) ||
+			!near(tr.End, intercept+39*slope, 1e-6) || tr.N != 40 {
+			t.Errorf("slope %v, intercept %v: %+v", slope, intercept, tr)
+		}
+		if slope == 0 && tr.Fit != 0 {
+			t.Errorf("a constant has no trend: fit %v", tr.Fit)
+		}
+		if slope != 0 && !near(tr.Fit, 1, 1e-12) {
+			t.Errorf("slope %v: fit %v, want 1", slope, tr.Fit)
 		}
 	}
 	f(3, 7)
@@ -64,11 +65,13 @@ func TestTheilSen_Outliers(t *testing.T) {
 	}
 	var fi fitter
 	tr := fi.fit(xs, ys, 0, 49)
-	assert.InDelta(t, 3, tr.Slope, 0.05)
-	assert.InDelta(t, 7, tr.Start, 1)
-	assert.Greater(t, tr.Fit, 0.6)
+	if !near(tr.Slope, 3, 0.05) || !near(tr.Start, 7, 1) || tr.Fit <= 0.6 {
+		t.Errorf("%+v", tr)
+	}
 	// The same data throws least squares off, so the test has teeth.
-	assert.Greater(t, math.Abs(olsSlope(xs, ys)-3), 0.5)
+	if ols := olsSlope(xs, ys); math.Abs(ols-3) <= 0.5 {
+		t.Errorf("least squares slope %v is not thrown off", ols)
+	}
 }
 
 func TestTheilSen_NoiseAndSawtoothHaveLowFit(t *testing.T) {
@@ -79,8 +82,9 @@ func TestTheilSen_NoiseAndSawtoothHaveLowFit(t *testing.T) {
 		saw[i] = 100 + float64(i%3)*50 // GC every 3 samples
 	}
 	tr := fi.fit(xs, saw, 0, 59)
-	assert.Less(t, tr.Fit, 0.1)
-	assert.InDelta(t, 0, tr.Slope, 1e-9)
+	if tr.Fit >= 0.1 || !near(tr.Slope, 0, 1e-9) {
+		t.Errorf("sawtooth: %+v", tr)
+	}
 
 	for seed := range uint64(50) {
 		rng := rand.New(rand.NewPCG(seed, 1))
@@ -88,8 +92,9 @@ func TestTheilSen_NoiseAndSawtoothHaveLowFit(t *testing.T) {
 		for i := range ys {
 			ys[i] = rng.NormFloat64()
 		}
-		tr := fi.fit(xs, ys, 0, 59)
-		assert.Less(t, tr.Fit, defaultMinFit, "seed %d", seed)
+		if tr := fi.fit(xs, ys, 0, 59); tr.Fit >= defaultMinFit {
+			t.Errorf("noise, seed %d: fit %v", seed, tr.Fit)
+		}
 	}
 }
 
@@ -101,39 +106,51 @@ func TestTheilSen_NoisyGrowthHasHighFit(t *testing.T) {
 		ys[i] += 10 * (2*rng.Float64() - 1) // ±10
 	}
 	tr := fi.fit(xs, ys, 0, 59)
-	assert.InDelta(t, 1, tr.Slope, 0.15)
-	assert.Greater(t, tr.Fit, 0.75)
+	if !near(tr.Slope, 1, 0.15) || tr.Fit <= 0.75 {
+		t.Errorf("%+v", tr)
+	}
 }
 
 func TestTheilSen_Degenerate(t *testing.T) {
 	var fi fitter
-	assert.Zero(t, fi.fit(nil, nil, 0, 1).N)
-	assert.Zero(t, fi.fit([]float64{0, 1}, []float64{1, 2}, 0, 1).N, "two points are not a trend")
+	if n := fi.fit(nil, nil, 0, 1).N; n != 0 {
+		t.Errorf("no points: N %d", n)
+	}
+	if n := fi.fit([]float64{0, 1}, []float64{1, 2}, 0, 1).N; n != 0 {
+		t.Errorf("two points are not a trend: N %d", n)
+	}
 	// Equal x values give no slope; all equal gives no trend.
-	assert.Zero(t, fi.fit([]float64{1, 1, 1}, []float64{1, 2, 3}, 0, 1).N)
-	tr := fi.fit([]float64{0, 0, 1, 1}, []float64{0, 2, 10, 12}, 0, 1)
-	assert.InDelta(t, 10, tr.Slope, 1e-9)
+	if n := fi.fit([]float64{1, 1, 1}, []float64{1, 2, 3}, 0, 1).N; n != 0 {
+		t.Errorf("equal x: N %d", n)
+	}
+	if tr := fi.fit([]float64{0, 0, 1, 1}, []float64{0, 2, 10, 12}, 0, 1); !near(tr.Slope, 10, 1e-9) {
+		t.Errorf("pairs of equal x: %+v", tr)
+	}
 }
 
 func TestTheilSen_CapsPoints(t *testing.T) {
 	fi := fitter{maxPoints: 50}
 	xs, ys := line(5000, 0.5, 3)
 	tr := fi.fit(xs, ys, 0, 4999)
-	assert.InDelta(t, 0.5, tr.Slope, 1e-9)
-	assert.Equal(t, 50, tr.N)
-	assert.LessOrEqual(t, len(fi.slopes), 50*49/2)
-	require.InDelta(t, 3+0.5*4999, tr.End, 1e-6)
-	assert.Equal(t, 5000, len(xs), "input not modified")
-	assert.InDelta(t, 3+0.5*4999, ys[4999], 1e-9)
+	if !near(tr.Slope, 0.5, 1e-9) || tr.N != 50 || !near(tr.End, 3+0.5*4999, 1e-6) {
+		t.Errorf("%+v", tr)
+	}
+	if len(fi.slopes) > 50*49/2 {
+		t.Errorf("%d slopes for 50 points", len(fi.slopes))
+	}
+	if len(xs) != 5000 || !near(ys[4999], 3+0.5*4999, 1e-9) {
+		t.Error("input modified")
+	}
 }
 
 func TestTrend_Relative(t *testing.T) {
 	tr := Trend{Slope: 2, Start: 100, End: 220, Median: 160, N: 5}
-	assert.InDelta(t, 120, tr.Growth(), 1e-9)
-	assert.InDelta(t, 0.75, tr.Relative(), 1e-9)
-	assert.InDelta(t, 120, tr.PerMinute(), 1e-9)
-	assert.Zero(t, Trend{}.Relative())
-	assert.False(t, Trend{}.Known())
+	if !near(tr.Growth(), 120, 1e-9) || !near(tr.Relative(), 0.75, 1e-9) || !near(tr.PerMinute(), 120, 1e-9) {
+		t.Errorf("growth %v, relative %v, per minute %v", tr.Growth(), tr.Relative(), tr.PerMinute())
+	}
+	if (Trend{}).Relative() != 0 || (Trend{}).Known() {
+		t.Error("the zero Trend is unknown and has no relative growth")
+	}
 }
 
 // median agrees with sorting on random, tied, sorted and reversed input.
@@ -160,9 +177,13 @@ func TestMedian(t *testing.T) {
 			if n%2 == 0 {
 				want = (s[n/2-1] + s[n/2]) / 2
 			}
-			require.Equal(t, want, median(a), "%s n=%d", kind, n)
+			if got := median(a); got != want {
+				t.Fatalf("%s n=%d: median %v, want %v", kind, n, got, want)
+			}
 			slices.Sort(a)
-			require.Equal(t, s, a, "median only reorders")
+			if !slices.Equal(s, a) {
+				t.Fatalf("%s n=%d: median changed the values, not only their order", kind, n)
+			}
 		}
 	}
 }

@@ -63,10 +63,14 @@ func groupDigits(n int64) string {
 	return string(out)
 }
 
-// formatRate formats a rate per second: "1,200/s", "12/s", "0.5/s".
+// formatRate formats a rate per second: "1,200/s", "12/s", "0.5/s",
+// "0.016/s", "<0.001/s".
 func formatRate(perSec float64) string {
-	if perSec < 10 {
-		return strconv.FormatFloat(perSec, 'f', 1, 64) + "/s"
+	switch {
+	case perSec < 0.001:
+		return "<0.001/s"
+	case perSec < 10:
+		return strconv.FormatFloat(perSec, 'g', 2, 64) + "/s"
 	}
 	return groupDigits(int64(math.Round(perSec))) + "/s"
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"strconv"
 	"testing"
+	"time"
 )
 
 // shortPath is 40 bytes with two ID segments.
@@ -135,4 +136,42 @@ func BenchmarkRouteString(b *testing.B) {
 			}
 		})
 	})
+}
+
+// BenchmarkRouteRatio times Append on junk2k and one bytes.IndexByte pass
+// over the same path in alternating chunks, so that both see the same
+// machine, and reports their ratio: the target is at most 2.
+func BenchmarkRouteRatio(b *testing.B) {
+	tp, err := New(Config{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	const chunk = 10000
+	want := string(tp.Append(nil, nil, junk2k))
+	get := []byte("GET")
+	dst := make([]byte, 0, MaxRouteLen)
+	var route, index time.Duration
+	b.ReportAllocs()
+	b.SetBytes(2 * int64(len(junk2k)) * chunk)
+	for b.Loop() {
+		t0 := time.Now()
+		for range chunk {
+			dst = tp.Append(dst[:0], get, junk2k)
+		}
+		t1 := time.Now()
+		if string(dst) != want {
+			b.Fatalf("route %q, want %q", dst, want)
+		}
+		for range chunk {
+			if bytes.IndexByte(junk2k, '?') != -1 {
+				b.Fatal("found '?'")
+			}
+		}
+		index += time.Since(t1)
+		route += t1.Sub(t0)
+	}
+	n := float64(b.N) * chunk
+	b.ReportMetric(float64(route.Nanoseconds())/n, "ns/route")
+	b.ReportMetric(float64(index.Nanoseconds())/n, "ns/indexbyte")
+	b.ReportMetric(float64(route)/float64(index), "route/indexbyte")
 }

@@ -17,6 +17,7 @@ const (
 	cPlus                        // +
 	cOther                       // any other printable ASCII byte but '/'
 	cBad                         // not printable ASCII: below 0x21, or 0x7f and above
+	cSlash                       // '/', which ends a segment
 )
 
 const (
@@ -61,6 +62,8 @@ var byteClass = func() (t [256]uint16) {
 			t[c] = cPct
 		case b == '+':
 			t[c] = cPlus
+		case b == '/':
+			t[c] = cSlash
 		default:
 			t[c] = cOther
 		}

@@ -44,8 +44,19 @@ func (t *Templater) Explain(method, path []byte) Explanation {
 			return Explanation{Route: t.routes[i], Rule: "pattern", Pattern: t.patterns[i], PatternIndex: i}
 		}
 	}
-	ex := Explanation{Rule: "segments", PatternIndex: -1}
-	ex.Route = string(t.appendSegments(nil, path, &ex))
+	r, kept, why := t.appendSegments(nil, path)
+	ex := Explanation{Route: string(r), Rule: "segments", PatternIndex: -1}
+	var spans [MaxMaxSegments]span
+	split(path, t.maxSeg, &spans)
+	j := 1
+	for _, sp := range spans[:kept] {
+		k := int(sp.end)
+		ex.Segments = append(ex.Segments, Segment{Text: clip(path[j:k]), Class: className[t.class(path[j:k], sp.mask)]})
+		j = k + 1
+	}
+	if why != cutNone {
+		ex.Segments = append(ex.Segments, Segment{Text: clip(path[j:]), Class: "rest", Cut: why.String()})
+	}
 	return ex
 }
 

@@ -25,8 +25,6 @@ package route
 
 import (
 	"bytes"
-	"encoding/binary"
-	"math/bits"
 
 	"github.com/flatheap/ingest"
 )
@@ -80,10 +78,11 @@ type Config struct {
 	// MaxSegments-1 and ends in "/{rest...}". A pattern with more segments
 	// is an error.
 	MaxSegments int
-	// InternEntries bounds the strings Route keeps for routes made by the
-	// automatic classes, default 4096 (about 64 bytes of string data each
-	// on average, and a few dozen of table). Routes of patterns are always
-	// kept, one string per pattern.
+	// InternEntries bounds the strings Route keeps for routes made from
+	// segments, default 4096. Their bytes are bounded by 64 times
+	// InternEntries, and the table costs at most 48 bytes per entry more
+	// (see ingest.Interner). Routes of patterns are kept apart, one
+	// string per pattern.
 	InternEntries int
 }
 
@@ -144,7 +143,8 @@ func (t *Templater) Append(dst, method, path []byte) []byte {
 			return append(dst, t.routes[i]...)
 		}
 	}
-	return t.appendSegments(dst, path, nil)
+	dst, _, _ = t.appendSegments(dst, path)
+	return dst
 }
 
 // Route returns the route of (method, path) as a string; see Append. The
@@ -162,7 +162,7 @@ func (t *Templater) Route(method, path []byte) string {
 		}
 	}
 	var buf [MaxRouteLen]byte
-	r := t.appendSegments(buf[:0], path, nil)
+	r, _, _ := t.appendSegments(buf[:0], path)
 	return t.intern.Intern(r)
 }
 
@@ -195,38 +195,30 @@ func (c segmentCut) String() string {
 }
 
 // appendSegments appends the route of path, which begins with '/', made by
-// the automatic classes (or the literal segments). When ex is not nil it
-// records each segment's class in it.
+// the automatic classes (or the literal segments). It returns the route,
+// the number of the path's segments it holds, and why the route was cut
+// after them, if it was.
 //
+// It splits first (see split), then classifies and appends the segments.
 // Runs of literal segments are copied in one piece: path[lit:j-1] is the
 // part of the route not yet appended, always a copy of the path.
-func (t *Templater) appendSegments(dst, path []byte, ex *Explanation) []byte {
+func (t *Templater) appendSegments(dst, path []byte) ([]byte, int, segmentCut) {
+	var spans [MaxMaxSegments]span
+	nspan, why := split(path, t.maxSeg, &spans)
 	out := 0 // the route's length so far, appended or pending
 	lit := 0 // where the pending literal run starts in path
 	j := 1   // the current segment's first byte
-	for nseg := 1; ; nseg++ {
-		if nseg == t.maxSeg {
-			// The last segment allowed: it is kept only if it is the
-			// path's last. A remainder longer than MaxClassLen cannot be
-			// one kept segment, so it is not searched.
-			if len(path)-j > MaxClassLen || bytes.IndexByte(path[j:], '/') >= 0 {
-				return cut(append(dst, path[lit:j-1]...), path[j:], cutSegments, ex)
-			}
-		}
-		// Scan the segment: its end and the classes of its bytes.
-		lim := min(len(path), j+MaxClassLen)
-		k, m := scan(path[:lim], j)
-		if k == lim && k < len(path) && path[k] != '/' {
-			return cut(append(dst, path[lit:j-1]...), path[j:], cutLong, ex)
-		}
+	i := 0
+	for ; i < nspan; i++ {
+		k, m := int(spans[i].end), spans[i].mask
 		if m&cBad != 0 {
-			return cut(append(dst, path[lit:j-1]...), path[j:], cutBytes, ex)
+			why = cutBytes
+			break
 		}
 		n := k - j
 		class := classLiteral
 		if t.auto && n > 0 {
-			// Short segments without an at sign are numbers or literals;
-			// the other classes need 12 bytes or more.
+			// The fast cases of t.class, which is not inlined.
 			if m == cDigit {
 				class = classID
 			} else if n >= minHexLen || m&(cAt|cPct) != 0 {
@@ -236,80 +228,94 @@ func (t *Templater) appendSegments(dst, path []byte, ex *Explanation) []byte {
 		if class != classLiteral {
 			n = len(classText[class])
 		}
-		last := k == len(path)
 		room := MaxRouteLen - len(restSuffix)
-		if last {
+		if k == len(path) {
 			room = MaxRouteLen
 		}
 		if out+1+n > room {
-			return cut(append(dst, path[lit:j-1]...), path[j:], cutLength, ex)
+			why = cutLength
+			break
 		}
 		out += 1 + n
-		if ex != nil {
-			ex.Segments = append(ex.Segments, Segment{Text: clip(path[j:k]), Class: className[class]})
-		}
 		if class != classLiteral {
 			dst = append(dst, path[lit:j]...)
 			dst = append(dst, classText[class]...)
 			lit = k
 		}
-		if last {
-			return append(dst, path[lit:]...)
+		if k == len(path) {
+			return append(dst, path[lit:]...), i + 1, cutNone
 		}
 		j = k + 1
 	}
+	dst = append(dst, path[lit:j-1]...)
+	return append(dst, restSuffix...), i, why
 }
 
-// cut ends a route in "/{rest...}".
-func cut(dst, rest []byte, why segmentCut, ex *Explanation) []byte {
-	if ex != nil {
-		ex.Segments = append(ex.Segments, Segment{Text: clip(rest), Class: "rest", Cut: why.String()})
+// class returns the class of segment s, whose byte classes OR to m.
+func (t *Templater) class(s []byte, m uint16) class {
+	if !t.auto || len(s) == 0 {
+		return classLiteral
 	}
-	return append(dst, restSuffix...)
+	// Short segments without an at sign are numbers or literals; the
+	// other classes need 12 bytes or more.
+	if m == cDigit {
+		return classID
+	}
+	if len(s) >= minHexLen || m&(cAt|cPct) != 0 {
+		return classify(s, m)
+	}
+	return classLiteral
 }
 
-// scan returns the index of the first '/' in p at or after j, or len(p),
-// and the OR of the classes of the bytes before it. It reads 8 bytes at a
-// time while they are in p. It is not inlined: in its caller the mask
-// would live on the stack.
-//
-//go:noinline
-func scan(p []byte, j int) (int, uint16) {
-	var m uint16
-	k := j
-	for ; k+8 <= len(p); k += 8 {
-		w := binary.LittleEndian.Uint64(p[k:])
-		x := w ^ ('/' * ones)
-		// The lowest high bit of z marks the first '/' (the others may be
-		// false, after it).
-		if z := (x - ones) &^ x & highs; z != 0 {
-			n := bits.TrailingZeros64(z) >> 3
-			if n == 0 {
-				return k, m
+// span is a segment found by split: the index just after it, and the OR of
+// its bytes' classes.
+type span struct {
+	end  int32
+	mask uint16
+}
+
+// split finds the segments of path, which begins with '/', up to the bounds:
+// it stores them in spans and returns their number and, when the path goes
+// on after the last of them, why the route is cut there. A segment longer
+// than MaxClassLen ends the split, and so does reaching maxSeg segments: the
+// last segment allowed is stored only if it is the path's last; a remainder
+// longer than MaxClassLen cannot be, so it is not searched.
+func split(path []byte, maxSeg int, spans *[MaxMaxSegments]span) (int, segmentCut) {
+	n := 0
+	j := 1 // the current segment's first byte
+	for {
+		if n == maxSeg-1 && (len(path)-j > MaxClassLen || bytes.IndexByte(path[j:], '/') >= 0) {
+			return n, cutSegments
+		}
+		// The segment's end, looked for in at most MaxClassLen bytes: one
+		// byte at a time in the first 32, then by IndexByte, so that a
+		// long segment that cannot be kept costs little.
+		lim := min(len(path), j+MaxClassLen)
+		k := j
+		var m uint16
+		for short := min(lim, j+32); k < short; k++ {
+			c := byteClass[path[k]]
+			if c == cSlash {
+				break
 			}
-			// Fill the bytes from the '/' on with the first byte, whose
-			// class is counted anyway.
-			keep := uint64(1)<<(8*n) - 1
-			w = w&keep | (w&0xff)*ones&^keep
-			return k + n, m | classes(w)
+			m |= c
 		}
-		m |= classes(w)
-	}
-	for ; k < len(p); k++ {
-		c := p[k]
-		if c == '/' {
-			return k, m
+		if k == j+32 {
+			if e := bytes.IndexByte(path[k:lim], '/'); e >= 0 {
+				lim = k + e
+			} else if lim < len(path) && path[lim] != '/' {
+				return n, cutLong
+			}
+			for _, c := range path[k:lim] {
+				m |= byteClass[c]
+			}
+			k = lim
 		}
-		m |= byteClass[c]
+		spans[n] = span{end: int32(k), mask: m}
+		n++
+		if k == len(path) {
+			return n, cutNone
+		}
+		j = k + 1
 	}
-	return len(p), m
-}
-
-const ones, highs = 0x0101010101010101, 0x8080808080808080
-
-// classes returns the OR of the classes of w's 8 bytes.
-func classes(w uint64) uint16 {
-	a := byteClass[byte(w)] | byteClass[byte(w>>8)] | byteClass[byte(w>>16)] | byteClass[byte(w>>24)]
-	b := byteClass[byte(w>>32)] | byteClass[byte(w>>40)] | byteClass[byte(w>>48)] | byteClass[byte(w>>56)]
-	return a | b
 }

@@ -25,7 +25,7 @@ func benchStore(b *testing.B, cfg Config, r *ingest.Request) (*Store, *entry) {
 	s.ServeLine(r)
 	var e *entry
 	for i := range s.shards {
-		s.shards[i].each(func(g *group) { e = (*g.entries.Load())[0] })
+		s.shards[i].t.Load().each(func(g *group) { e = (*g.entries.Load())[0] })
 	}
 	return s, e
 }
@@ -159,7 +159,7 @@ func BenchmarkRouteMetrics(b *testing.B) {
 		})
 		var sum uint64
 		for i := range s.shards {
-			s.shards[i].each(func(g *group) {
+			s.shards[i].t.Load().each(func(g *group) {
 				for _, e := range *g.entries.Load() {
 					sum += e.requests.Load()
 				}

@@ -79,7 +79,7 @@ func TestMemoryBound(t *testing.T) {
 	}
 	var sum uint64
 	for i := range s.shards {
-		s.shards[i].each(func(g *group) {
+		s.shards[i].t.Load().each(func(g *group) {
 			for _, e := range *g.entries.Load() {
 				sum += e.requests.Load()
 			}

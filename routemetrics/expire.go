@@ -1,6 +1,7 @@
 package routemetrics
 
 import (
+	"slices"
 	"time"
 )
 
@@ -24,33 +25,44 @@ func (s *Store) Expire(now time.Time) int {
 	for i := range s.shards {
 		sh := &s.shards[i]
 		sh.mu.Lock()
-		for h, head := range sh.m {
-			// Rebuild the chain without the groups left empty.
-			var keep *group
-			emptied := false
-			for g := head; g != nil; {
-				next := g.next
-				n, empty := s.expireGroup(g, cutoff)
-				removed += n
-				if empty {
-					emptied = true
-				} else {
-					g.next = keep
-					keep = g
-				}
-				g = next
+		t := sh.t.Load()
+		var emptied []*group
+		t.each(func(g *group) {
+			n, empty := s.expireGroup(g, cutoff)
+			removed += n
+			if empty {
+				emptied = append(emptied, g)
 			}
-			switch {
-			case keep == nil:
-				delete(sh.m, h)
-			case emptied || keep != head:
-				sh.m[h] = keep
-			}
+		})
+		if len(emptied) > 0 {
+			sh.t.Store(t.without(emptied))
 		}
 		sh.mu.Unlock()
 	}
 	s.expired.Add(uint64(removed))
 	return removed
+}
+
+// without returns a copy of t without the groups gone.
+func (t *table) without(gone []*group) *table {
+	n := &table{m: make(map[uint64]*group, len(t.m))}
+	for h, g := range t.m {
+		n.m[h] = g
+	}
+	for _, g := range gone {
+		if n.m[g.hash] == g {
+			delete(n.m, g.hash)
+		}
+	}
+	for k, g := range t.coll {
+		if !slices.Contains(gone, g) {
+			if n.coll == nil {
+				n.coll = make(map[string]*group)
+			}
+			n.coll[k] = g
+		}
+	}
+	return n
 }
 
 // advance moves the clock forward to t.
@@ -64,8 +76,7 @@ func (s *Store) advance(t int64) {
 }
 
 // expireGroup removes g's entries last seen before cutoff, and reports how
-// many it removed and whether g is left empty; the shard's write lock is
-// held.
+// many it removed and whether g is left empty; the shard's mutex is held.
 func (s *Store) expireGroup(g *group, cutoff int64) (int, bool) {
 	old := *g.entries.Load()
 	keep := 0

@@ -48,8 +48,15 @@ func New(cfg Config) (*Store, error) {
 	if err := s.configure(cfg); err != nil {
 		return nil, err
 	}
+	bits := uint(minShardBits)
+	for bits < maxShardBits && int64(shardKeys)<<bits < s.maxSeries {
+		bits++
+	}
+	s.shardBits = bits
+	s.shards = make([]shard, 1<<bits)
+	empty := &table{m: map[uint64]*group{}}
 	for i := range s.shards {
-		s.shards[i].m = make(map[uint64]*group)
+		s.shards[i].t.Store(empty)
 	}
 	s.clock.Store(time.Now().UnixNano())
 	s.buf = make([]byte, 0, bufSize)

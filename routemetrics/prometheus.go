@@ -50,14 +50,7 @@ func (s *Store) WritePrometheus(w io.Writer) error {
 
 	snap := s.snap[:0]
 	for i := range s.shards {
-		sh := &s.shards[i]
-		sh.mu.RLock()
-		for _, g := range sh.m {
-			for ; g != nil; g = g.next {
-				snap = append(snap, g)
-			}
-		}
-		sh.mu.RUnlock()
+		s.shards[i].t.Load().each(func(g *group) { snap = append(snap, g) })
 	}
 	slices.SortFunc(snap, func(a, b *group) int { return strings.Compare(a.key, b.key) })
 	s.snap = snap

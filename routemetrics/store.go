@@ -12,12 +12,15 @@ import (
 	"github.com/flatheap/ingest/route"
 )
 
-// numShards is the number of independently locked parts of the store. A
-// line takes the read lock of one shard; only a new key or Expire takes a
-// write lock.
+// The store is split into shards by the hash of the key: at least
+// 1<<minShardBits of them, and more for a large budget, so that a shard
+// holds at most about shardKeys keys. A line reads its shard's table with
+// no lock; a new key or Expire copies the table under the shard's mutex,
+// at a cost that shardKeys bounds.
 const (
-	shardBits = 6
-	numShards = 1 << shardBits
+	minShardBits = 6
+	maxShardBits = 16
+	shardKeys    = 128
 )
 
 // keyCap bounds a key: a vhost and a route of their maximum lengths, two
@@ -48,7 +51,8 @@ type Store struct {
 	expired   atomic.Uint64
 	valueErrs [numFields]atomic.Uint64
 
-	shards [numShards]shard
+	shards    []shard
+	shardBits uint
 
 	scrapeMu sync.Mutex
 	buf      []byte   // guarded by scrapeMu
@@ -56,10 +60,56 @@ type Store struct {
 }
 
 type shard struct {
-	mu sync.RWMutex
-	// m maps a key's hash to the groups of that hash, chained by next.
-	m map[uint64]*group
-	_ [64]byte // keep shards' locks on separate cache lines
+	mu sync.Mutex // held by the writers of t: insert and Expire
+	// t is replaced, never modified, under mu; lines read it without a
+	// lock.
+	t atomic.Pointer[table]
+	_ [48]byte // keep shards on separate cache lines
+}
+
+// A table is a shard's groups. It is immutable once published.
+type table struct {
+	m    map[uint64]*group // by the hash of the key
+	coll map[string]*group // by key: groups whose hash another group took
+}
+
+// get returns the group of key (hash h), or nil.
+func (t *table) get(h uint64, key []byte) *group {
+	if g := t.m[h]; g != nil && g.key == string(key) {
+		return g
+	}
+	if len(t.coll) > 0 {
+		return t.coll[string(key)]
+	}
+	return nil
+}
+
+// each calls fn for every group of t.
+func (t *table) each(fn func(*group)) {
+	for _, g := range t.m {
+		fn(g)
+	}
+	for _, g := range t.coll {
+		fn(g)
+	}
+}
+
+// with returns a copy of t with g added.
+func (t *table) with(g *group) *table {
+	n := &table{m: make(map[uint64]*group, len(t.m)+1), coll: t.coll}
+	for h, x := range t.m {
+		n.m[h] = x
+	}
+	if n.m[g.hash] == nil {
+		n.m[g.hash] = g
+		return n
+	}
+	n.coll = make(map[string]*group, len(t.coll)+1)
+	for k, x := range t.coll {
+		n.coll[k] = x
+	}
+	n.coll[g.key] = g
+	return n
 }
 
 // A group is the keys of one (vhost, route, method): one entry per status
@@ -67,12 +117,11 @@ type shard struct {
 type group struct {
 	key    string // vhost keySep route keySep method
 	hash   uint64 // maphash of key
-	next   *group // the next group of the same hash
 	vhost  string // views of key
 	route  string
 	method uint8
 	// entries is replaced, never modified in place, under the shard's
-	// write lock.
+	// mutex.
 	entries atomic.Pointer[[]*entry]
 	hists   [numClasses]atomic.Pointer[classHist]
 
@@ -182,45 +231,24 @@ func (s *Store) observe(key []byte, status uint16, v *values) {
 // shardOf returns the hash of key and its shard.
 func (s *Store) shardOf(key []byte) (uint64, *shard) {
 	h := maphash.Bytes(s.seed, key)
-	return h, &s.shards[h>>(64-shardBits)]
+	return h, &s.shards[h>>(64-s.shardBits)]
 }
 
-// get returns the group of key, or nil; the shard's lock is held.
-func (sh *shard) get(h uint64, key []byte) *group {
-	g := sh.m[h]
-	for g != nil && g.key != string(key) {
-		g = g.next
-	}
-	return g
-}
-
-// each calls fn for every group of the shard; the shard's lock is held.
-func (sh *shard) each(fn func(*group)) {
-	for _, g := range sh.m {
-		for ; g != nil; g = g.next {
-			fn(g)
-		}
-	}
-}
-
-// update adds v to an existing key and reports whether it found it. The
-// shard's read lock is held during the update, so that Expire never
-// removes a key between the look-up and the count.
+// update adds v to an existing key and reports whether it found it. It
+// takes no lock. A line that meets its key while Expire removes it is
+// counted in the removed key, and goes with it, as a line counted just
+// before the removal would.
 func (s *Store) update(key []byte, status uint16, v *values) bool {
 	h, sh := s.shardOf(key)
-	sh.mu.RLock()
-	g := sh.get(h, key)
+	g := sh.t.Load().get(h, key)
 	if g == nil {
-		sh.mu.RUnlock()
 		return false
 	}
 	e := g.find(status)
 	if e == nil {
-		sh.mu.RUnlock()
 		return false
 	}
 	s.add(e, v)
-	sh.mu.RUnlock()
 	return true
 }
 
@@ -262,7 +290,8 @@ func (s *Store) insert(key []byte, status uint16, v *values, limit int64) bool {
 	hk, sh := s.shardOf(key)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	g := sh.get(hk, key)
+	t := sh.t.Load()
+	g := t.get(hk, key)
 	if g != nil {
 		if e := g.find(status); e != nil {
 			s.add(e, v)
@@ -284,7 +313,7 @@ func (s *Store) insert(key []byte, status uint16, v *values, limit int64) bool {
 		k := string(key)
 		i := strings.IndexByte(k, keySep)
 		j := i + 1 + strings.IndexByte(k[i+1:], keySep)
-		g = &group{key: k, hash: hk, next: sh.m[hk], vhost: k[:i], route: k[i+1 : j], method: k[len(k)-1]}
+		g = &group{key: k, hash: hk, vhost: k[:i], route: k[i+1 : j], method: k[len(k)-1]}
 		size += groupBytes + int64(len(k))
 	} else {
 		size += entryBytes
@@ -296,8 +325,8 @@ func (s *Store) insert(key []byte, status uint16, v *values, limit int64) bool {
 		g.hists[c].Store(h)
 		size += histBytes(len(s.bounds))
 	}
-	// The entry is complete before a scrape, which reads entries without
-	// the shard's lock, can see it.
+	// The entry is complete before a line or a scrape, which take no
+	// lock, can see it.
 	var e *entry
 	if old := g.entries.Load(); old == nil {
 		e = &g.first
@@ -305,7 +334,7 @@ func (s *Store) insert(key []byte, status uint16, v *values, limit int64) bool {
 		g.firstArr[0] = e
 		g.firstSlice = g.firstArr[:]
 		g.entries.Store(&g.firstSlice)
-		sh.m[hk] = g
+		sh.t.Store(t.with(g))
 	} else {
 		e = &entry{status: status, hist: h.v}
 		es := make([]*entry, len(*old), len(*old)+1)

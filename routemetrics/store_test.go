@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"errors"
 	"math"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -569,42 +568,34 @@ func TestWritePrometheusError(t *testing.T) {
 	}
 }
 
-// TestExpireChain checks Expire on groups that share a hash: a chain is
-// rebuilt with the groups that keep an entry.
-func TestExpireChain(t *testing.T) {
-	s := mustNew(t, Config{SeriesIdle: time.Minute})
-	t0 := time.Now()
-	s.Expire(t0)
-	for _, r := range []string{"/a", "/b", "/c", "/d"} {
-		s.Observe(obs("", r, "GET", 200))
+// TestTableCollisions checks the tables' handling of keys whose hashes
+// collide, which real keys almost never do.
+func TestTableCollisions(t *testing.T) {
+	ga := &group{key: "a", hash: 1}
+	gb := &group{key: "b", hash: 1}
+	gc := &group{key: "c", hash: 1}
+	gd := &group{key: "d", hash: 2}
+	tb := (&table{m: map[uint64]*group{}}).with(ga).with(gb).with(gd)
+	if tb.get(1, []byte("a")) != ga || tb.get(1, []byte("b")) != gb || tb.get(2, []byte("d")) != gd ||
+		tb.get(1, []byte("c")) != nil || tb.get(3, []byte("a")) != nil || len(tb.coll) != 1 {
+		t.Fatalf("with: %+v", tb)
 	}
-	var gs []*group
-	for i := range s.shards {
-		s.shards[i].each(func(g *group) { gs = append(gs, g) })
-		clear(s.shards[i].m)
+	var n int
+	tb.each(func(*group) { n++ })
+	if n != 3 {
+		t.Errorf("each visited %d groups", n)
 	}
-	slices.SortFunc(gs, func(a, b *group) int { return strings.Compare(a.key, b.key) })
-	for i, g := range gs {
-		g.next = nil
-		if i+1 < len(gs) {
-			g.next = gs[i+1]
-		}
+	t2 := tb.without([]*group{ga})
+	if t2.get(1, []byte("a")) != nil || t2.get(1, []byte("b")) != gb || tb.get(1, []byte("a")) != ga {
+		t.Fatalf("without: %+v", t2)
 	}
-	s.shards[0].m[1] = gs[0]
-	// /b and /d saw a line later.
-	(*gs[1].entries.Load())[0].seen.Store(t0.Add(30 * time.Second).UnixNano())
-	(*gs[3].entries.Load())[0].seen.Store(t0.Add(30 * time.Second).UnixNano())
-	if n := s.Expire(t0.Add(61 * time.Second)); n != 2 {
-		t.Fatalf("Expire removed %d, want 2", n)
+	t3 := t2.with(gc)
+	if t3.get(1, []byte("c")) != gc || t3.get(1, []byte("b")) != gb {
+		t.Fatalf("with after without: %+v", t3)
 	}
-	var left []string
-	s.shards[0].each(func(g *group) { left = append(left, g.route) })
-	slices.Sort(left)
-	if !slices.Equal(left, []string{"/b", "/d"}) || len(s.shards[0].m) != 1 {
-		t.Errorf("left %v in %d chains", left, len(s.shards[0].m))
-	}
-	if n := s.Expire(t0.Add(time.Hour)); n != 2 || len(s.shards[0].m) != 0 || s.Stats().Series != 0 {
-		t.Errorf("Expire removed %d, %d chains left", n, len(s.shards[0].m))
+	t4 := t3.without([]*group{gb, gc})
+	if len(t4.m) != 1 || len(t4.coll) != 0 || t4.get(2, []byte("d")) != gd {
+		t.Fatalf("without both: %+v", t4)
 	}
 }
 

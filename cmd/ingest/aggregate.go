@@ -75,6 +75,8 @@ type pathTable struct {
 	mu    sync.Mutex
 	stats map[string]*pathStat
 	other pathStat
+	// keyBytes is the sum of the lengths of the keys of stats.
+	keyBytes int64
 }
 
 func newPathTable(paths *ingest.Interner, maxPaths int) *pathTable {
@@ -104,6 +106,7 @@ func (t *pathTable) add(r *ingest.Request) {
 		} else {
 			st = new(pathStat)
 			t.stats[key] = st
+			t.keyBytes += int64(len(key))
 		}
 	}
 	st.add(r)
@@ -127,6 +130,7 @@ func (t *pathTable) evictOneLocked() bool {
 		if st.Requests <= 1 {
 			t.other.merge(st)
 			delete(t.stats, key)
+			t.keyBytes -= int64(len(key))
 			return true
 		}
 		if n++; n == evictSample {
@@ -163,6 +167,15 @@ func (t *pathTable) snapshot(rows []pathRow) ([]pathRow, pathStat) {
 		return cmp.Compare(a.path, b.path)
 	})
 	return rows, other
+}
+
+// usage returns the number of paths kept and the sum of their keys'
+// lengths. A key may be the Interner's stored string or one it has since
+// evicted, which only the table holds.
+func (t *pathTable) usage() (entries int, keyBytes int64) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return len(t.stats), t.keyBytes
 }
 
 // len returns the number of paths kept, "<other>" not included.

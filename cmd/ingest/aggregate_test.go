@@ -55,6 +55,9 @@ func TestPathTableEviction(t *testing.T) {
 	assert.Equal(t, int64(1), m["/z"])
 	assert.Equal(t, 2, tab.len())
 	assert.Equal(t, int64(4), m[otherPath], "/x and /y's first requests, /z's first, and the evicted entry's one")
+	n, keyBytes := tab.usage()
+	assert.Equal(t, 2, n)
+	assert.Equal(t, int64(4), keyBytes, "the keys' lengths follow insertions and evictions")
 
 	tab = newPathTable(ingest.NewInterner(ingest.InternerConfig{}), 2)
 	feed(t, tab, "/x", "/x", "/x", "/y", "/y", "/y") // two entries of 2 requests each

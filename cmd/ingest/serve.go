@@ -172,6 +172,7 @@ func runServe(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		Readers:            *readers,
 		ReceiveBuffer:      *receiveBuffer,
 		MaxDatagram:        *maxDatagram,
+		BatchSize:          serveBatchSize,
 		QueueLength:        *queue,
 		Workers:            *workers,
 		BlockWhenQueueFull: *block,
@@ -180,6 +181,10 @@ func runServe(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	srv, err := ingest.NewServer(cfg)
 	if err != nil {
+		return fail("%v", err)
+	}
+	monitor := heapwatch.New(heapwatch.Config{ProfileDir: *profileDir, Logger: logger})
+	if err := trackBudgets(monitor, table, store, cfg); err != nil {
 		return fail("%v", err)
 	}
 	// Without --reuse-port, a port another process holds is an error even
@@ -207,11 +212,6 @@ func runServe(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	if *instance == "" {
 		*instance = defaultInstance(udpAddr)
-	}
-	monitor := heapwatch.New(heapwatch.Config{ProfileDir: *profileDir, Logger: logger})
-	if err := trackBudgets(monitor, table, store); err != nil {
-		httpLn.Close()
-		return fail("%v", err)
 	}
 	d := &daemon{srv: srv, table: table, monitor: monitor, logger: logger, instance: *instance,
 		store: store, routes: routes, version: buildVersion(), started: time.Now(),
@@ -262,6 +262,10 @@ var serveInterner = ingest.InternerConfig{MaxEntries: 1 << 16, MaxBytes: 8 << 20
 
 // Estimates of the heap bytes beyond what the structures count themselves.
 const (
+	// serveBatchSize is the Server's BatchSize, written out so that the
+	// readers' buffers can be reported.
+	serveBatchSize = 16
+
 	// serveInternerSlack is what a stored value costs beyond its length:
 	// the Interner's 2 bytes and the rounding up to a size class.
 	serveInternerSlack = 32
@@ -272,10 +276,21 @@ const (
 )
 
 // trackBudgets registers serve's bounded structures with the heap monitor,
-// so that it tells them filling from a leak: the Interner, the path table
-// and the route-metric store.
-func trackBudgets(m *heapwatch.Monitor, table *pathTable, store *routemetrics.Store) error {
+// so that it tells them filling from a leak: the readers' receive buffers,
+// the Interner, the path table and the route-metric store.
+func trackBudgets(m *heapwatch.Monitor, table *pathTable, store *routemetrics.Store, cfg ingest.Config) error {
+	// The readers' receive buffers are fixed: BatchSize buffers of
+	// MaxDatagram+1 bytes per reader on Linux, one elsewhere, allocated
+	// when serving starts.
+	perReader := int64(1)
+	if recvBatches {
+		perReader = int64(cfg.BatchSize)
+	}
+	readerBytes := int64(max(cfg.Readers, 1)) * perReader * int64(cfg.MaxDatagram+1)
 	return errors.Join(
+		m.Track("receive_buffers", func() heapwatch.Usage {
+			return heapwatch.Usage{Bytes: readerBytes, LimitBytes: readerBytes}
+		}),
 		m.Track("interner", func() heapwatch.Usage {
 			st := table.paths.Stats()
 			return heapwatch.Usage{
@@ -286,11 +301,17 @@ func trackBudgets(m *heapwatch.Monitor, table *pathTable, store *routemetrics.St
 				Refused:      st.Evictions,
 			}
 		}),
+		// The table's keys are counted here as well as in the Interner
+		// while it still stores them, and here only once it has evicted
+		// them: an upper estimate.
 		m.Track("paths", func() heapwatch.Usage {
-			n := int64(table.len())
+			n, keyBytes := table.usage()
+			perKey := int64(servePathEntryBytes + serveInternerSlack)
 			return heapwatch.Usage{
-				Bytes: n * servePathEntryBytes, LimitBytes: int64(table.maxPaths) * servePathEntryBytes,
-				Entries: n, LimitEntries: int64(table.maxPaths),
+				Bytes:        int64(n)*perKey + keyBytes,
+				LimitBytes:   int64(table.maxPaths) * (perKey + int64(serveInterner.MaxLen)),
+				Entries:      int64(n),
+				LimitEntries: int64(table.maxPaths),
 			}
 		}),
 		m.Track("routes", func() heapwatch.Usage {

@@ -142,7 +142,14 @@ func TestServeRouteMetrics(t *testing.T) {
 	assert.Equal(t, 8.0, sumWhere(m, "http_request_duration_seconds_count{"))
 	// The existing families are still there.
 	assert.Contains(t, m, "ingest_paths")
-	assert.Contains(t, m, `ingest_budget_used_bytes{name="routes"}`)
+	for _, name := range []string{"interner", "paths", "routes", "receive_buffers"} {
+		assert.Contains(t, m, `ingest_budget_used_bytes{name="`+name+`"}`)
+		assert.Positive(t, m[`ingest_budget_limit_bytes{name="`+name+`"}`], name)
+	}
+	if recvBatches {
+		assert.Equal(t, float64(serveBatchSize*65528), m[`ingest_budget_used_bytes{name="receive_buffers"}`])
+	}
+	assert.Equal(t, 5.0, m[`ingest_budget_used_entries{name="routes"}`])
 	checkPromtool(t, httpAddr)
 
 	code, body := getBody(t, "http://"+httpAddr+"/routes?path=/users/123/orders&method=GET")

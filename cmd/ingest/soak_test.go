@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/csv"
+	"fmt"
 	"image/png"
 	"net"
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -18,6 +20,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/flatheap/ingest"
 	"github.com/flatheap/ingest/cmd/ingest/internal/loadgen"
 	"github.com/flatheap/ingest/heapwatch"
 )
@@ -202,4 +205,43 @@ func TestLabelsReceiver(t *testing.T) {
 	assert.Greater(t, len(series), int(res.Lines)*3/4, "random IDs make most paths new")
 	assert.Contains(t, b.String(), `http_request_duration_seconds_bucket{path="`)
 	assert.Equal(t, `m{path="/a\"b\\c"}`, seriesName("m", []byte(`/a"b\c`)))
+}
+
+// TestTrackedEstimates checks the ingest receiver's budget estimates
+// against the live heap that an Interner and a pathTable take when they
+// fill with paths of a few lengths.
+func TestTrackedEstimates(t *testing.T) {
+	live := func() int64 {
+		runtime.GC()
+		runtime.GC()
+		var m runtime.MemStats
+		runtime.ReadMemStats(&m)
+		return int64(m.HeapAlloc)
+	}
+	const n = 8000
+	for _, plen := range []int{40, 200, 2048} {
+		in := ingest.NewInterner(soakInterner)
+		tab := newPathTable(in, n)
+		path := func(i int) []byte {
+			p := fmt.Appendf(nil, "/u%016x/", i)
+			for len(p) < plen {
+				p = append(p, 'a'+byte(len(p)%26))
+			}
+			return p
+		}
+		before := live()
+		var r ingest.Request
+		for i := range n {
+			r.Path = path(i)
+			tab.add(&r) // a first sighting: counted under <other>
+			tab.add(&r) // stored now, and given its entry
+		}
+		grown := live() - before
+		st := in.Stats()
+		require.Equal(t, n, st.Entries, "path length %d", plen)
+		require.Equal(t, n, tab.len())
+		est := internerBytes(st.Bytes, st.Entries) + n*pathEntryBytes
+		assert.InEpsilon(t, grown, est, 0.15, "path length %d: grew %d, estimated %d", plen, grown, est)
+		runtime.KeepAlive(tab)
+	}
 }

@@ -203,14 +203,47 @@ const storeScrapeEvery = 5 * time.Second
 // defaults, written out so that its budget can be reported.
 var soakInterner = ingest.InternerConfig{MaxEntries: 1 << 16, MaxBytes: 8 << 20, MaxLen: 512}
 
-// internerSlack estimates the heap bytes a stored value costs beyond its
-// length: the Interner's 2 bytes and the rounding up to a size class.
-const internerSlack = 32
+// internerLimitBytes bounds the heap the soak Interner's values take: its
+// byte budget filled with values of MaxLen (or its entry budget, if that
+// binds first). With the size classes rounding each value up by at most
+// an eighth above 128 bytes, no mix of lengths costs more than a few
+// percent beyond it.
+var internerLimitBytes = internerBytes(
+	min(soakInterner.MaxBytes, soakInterner.MaxEntries*soakInterner.MaxLen),
+	min(soakInterner.MaxEntries, soakInterner.MaxBytes/soakInterner.MaxLen))
 
 // pathEntryBytes estimates the heap bytes a pathTable entry costs beyond
-// its interned key: the 64-byte pathStat and a map slot (a string and a
-// pointer) at as little as half load after the map grew.
-const pathEntryBytes = 64 + 2*(16+8+1)
+// its interned key: the 64-byte pathStat, and a map slot (a 16-byte string,
+// an 8-byte pointer and a control byte) at 7/8 load, doubled for a map
+// that has just grown.
+const pathEntryBytes = 64 + 2*(16+8+1)*8/7
+
+// sizeClasses are the Go runtime's small object size classes up to 32 KiB.
+var sizeClasses = [...]int{8, 16, 24, 32, 48, 64, 80, 96, 112, 128, 144, 160, 176, 192, 208, 224, 240, 256,
+	288, 320, 352, 384, 416, 448, 480, 512, 576, 640, 704, 768, 896, 1024, 1152, 1280, 1408, 1536, 1792,
+	2048, 2304, 2688, 3072, 3200, 3456, 4096, 4864, 5376, 6144, 6528, 6784, 6912, 8192, 9472, 9728, 10240,
+	10880, 12288, 13568, 14336, 16384, 18432, 19072, 20480, 21760, 24576, 27264, 28672, 32768}
+
+// objectSize returns the heap bytes an allocation of n bytes occupies:
+// its size class, or whole 8 KiB pages above 32 KiB.
+func objectSize(n int) int {
+	for _, c := range sizeClasses {
+		if n <= c {
+			return c
+		}
+	}
+	return (n + 8191) &^ 8191
+}
+
+// internerBytes estimates the heap bytes of the values an Interner holds:
+// each is one object of its length plus 2 bytes, rounded up to its size
+// class, here computed for the mean length.
+func internerBytes(bytes, entries int) int64 {
+	if entries == 0 {
+		return 0
+	}
+	return int64(entries) * int64(objectSize(bytes/entries+2))
+}
 
 func newIngestReceiver(o receiverOptions) (soakReceiver, error) {
 	paths := ingest.NewInterner(soakInterner)
@@ -232,8 +265,8 @@ func (ir *ingestReceiver) track(m *heapwatch.Monitor) error {
 	err := m.Track("interner", func() heapwatch.Usage {
 		st := ir.paths.Stats()
 		return heapwatch.Usage{
-			Bytes:        int64(st.Bytes) + internerSlack*int64(st.Entries),
-			LimitBytes:   int64(soakInterner.MaxBytes) + internerSlack*int64(soakInterner.MaxEntries),
+			Bytes:        internerBytes(st.Bytes, st.Entries),
+			LimitBytes:   internerLimitBytes,
 			Entries:      int64(st.Entries),
 			LimitEntries: int64(soakInterner.MaxEntries),
 			Refused:      st.Evictions,
