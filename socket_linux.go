@@ -15,10 +15,6 @@ const reusePortSupported = true
 // sent (recvmmsg with MSG_TRUNC), and Stats.Bytes counts it.
 const truncatedLengthKnown = true
 
-// truncatedLengthKnown: the reader learns a truncated datagram's length as
-// sent (recvmmsg with MSG_TRUNC), and Stats.Bytes counts it.
-const truncatedLengthKnown = true
-
 func listenConfig(reusePort bool) net.ListenConfig {
 	if !reusePort {
 		return net.ListenConfig{}

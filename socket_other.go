@@ -12,10 +12,6 @@ const reusePortSupported = false
 // truncated datagram counts MaxDatagram+1 bytes in Stats.Bytes.
 const truncatedLengthKnown = false
 
-// truncatedLengthKnown: the portable read cannot see past its buffer, so a
-// truncated datagram counts MaxDatagram+1 bytes in Stats.Bytes.
-const truncatedLengthKnown = false
-
 func listenConfig(bool) net.ListenConfig { return net.ListenConfig{} }
 
 // setReceiveBuffer asks for a receive buffer of size bytes. The size the
