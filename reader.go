@@ -30,6 +30,14 @@ type batchReader interface {
 	bufferBytes() int
 }
 
+// drainer is a batchReader that can read without waiting, to empty a
+// socket's queue when the Server stops.
+type drainer interface {
+	// readNow reads what is queued, up to a batch, without waiting, and
+	// returns how many datagrams it read: 0 when the queue is empty.
+	readNow() int
+}
+
 // reader is one reader goroutine's state.
 type reader struct {
 	c    counters
@@ -48,6 +56,7 @@ func (r *reader) run() {
 		n, err := r.br.read()
 		if err != nil {
 			if s.stopping() {
+				r.drain(&t)
 				return
 			}
 			if errors.Is(err, net.ErrClosed) {
@@ -70,24 +79,50 @@ func (r *reader) run() {
 			continue
 		}
 		backoff = 0
-		for i := range n {
-			b, src, size, truncated := r.br.datagram(i)
-			t.datagrams++
-			t.bytes += uint64(size)
-			switch {
-			case s.discarding.Load():
-				t.droppedClosed++
-			case truncated:
-				t.truncated++
-			case !s.allowedSource(src.Addr()):
-				t.droppedSource++
-			case s.queue != nil:
-				r.enqueue(b, src, &t)
-			default:
-				r.lh.datagram(b, src, &t)
-			}
-		}
+		r.handle(n, &t)
 		r.c.publish(&t)
+	}
+}
+
+// handle handles the n datagrams of the last read.
+func (r *reader) handle(n int, t *tally) {
+	s := r.s
+	for i := range n {
+		b, src, size, truncated := r.br.datagram(i)
+		t.datagrams++
+		t.bytes += uint64(size)
+		switch {
+		case s.discarding.Load():
+			t.droppedClosed++
+		case truncated:
+			t.truncated++
+		case !s.allowedSource(src.Addr()):
+			t.droppedSource++
+		case s.queue != nil:
+			r.enqueue(b, src, t)
+		default:
+			r.lh.datagram(b, src, t)
+		}
+	}
+}
+
+// drain reads what the socket still holds once the Server is stopping and
+// handles it like any other datagram: delivered after Shutdown, counted in
+// DroppedClosed after Close. It runs only when stop closed the socket's
+// intake (Linux), so the queue it empties cannot grow; elsewhere the
+// queue is left unread.
+func (r *reader) drain(t *tally) {
+	d, ok := r.br.(drainer)
+	if !ok || !r.sock.intakeClosed {
+		return
+	}
+	for {
+		n := d.readNow()
+		if n == 0 {
+			return
+		}
+		r.handle(n, t)
+		r.c.publish(t)
 	}
 }
 

@@ -41,6 +41,7 @@ type mmsgReader struct {
 	n      int                     // datagrams from the last read
 	errno  syscall.Errno
 	recvFn func(fd uintptr) bool // m.recv, bound once so that read does not allocate
+	nowFn  func(fd uintptr)      // m.recv for RawConn.Control, for readNow
 }
 
 func newMmsgReader(rc syscall.RawConn, drops *dropCounter, maxDatagram, batch int) *mmsgReader {
@@ -66,6 +67,7 @@ func newMmsgReader(rc syscall.RawConn, drops *dropCounter, maxDatagram, batch in
 	}
 	m.reset(batch)
 	m.recvFn = m.recv
+	m.nowFn = func(fd uintptr) { m.recv(fd) }
 	return m
 }
 
@@ -111,12 +113,32 @@ func (m *mmsgReader) read() (int, error) {
 		m.errno = 0
 		return 0, e
 	}
+	m.afterRead()
+	return m.n, nil
+}
+
+// readNow is read without waiting: one recvmmsg call through
+// RawConn.Control, which ignores the read deadline that wakes the readers
+// when the Server stops. It returns 0 when nothing is queued or on error.
+func (m *mmsgReader) readNow() int {
+	m.reset(m.n)
+	m.n = 0
+	if err := m.rc.Control(m.nowFn); err != nil || m.errno != 0 {
+		m.errno = 0
+		return 0
+	}
+	m.afterRead()
+	return m.n
+}
+
+// afterRead collects the kernel's drop counts from the control messages of
+// the datagrams just read.
+func (m *mmsgReader) afterRead() {
 	for i := range m.n {
 		if l := int(m.hdrs[i].Hdr.Controllen); l > 0 {
 			m.controlMessages(m.oob[i*oobSize : i*oobSize+min(l, oobSize)])
 		}
 	}
-	return m.n, nil
 }
 
 // controlMessages scans one datagram's control messages for SO_RXQ_OVFL.

@@ -206,6 +206,10 @@ type socket struct {
 	conn    net.PacketConn
 	granted int
 	drops   dropCounter
+	// intakeClosed is set when the Server starts stopping, before stopCh
+	// is closed, if the socket then refuses new datagrams: its readers
+	// read what it holds before they return.
+	intakeClosed bool
 }
 
 // NewServer checks c, fills in the defaults and returns a Server that is
@@ -386,6 +390,16 @@ func (s *Server) serve(ctx context.Context, conns []net.PacketConn, perSocket in
 	case <-s.stopCh:
 	}
 	s.readWG.Wait()
+	s.mu.Lock()
+	for _, so := range s.socks {
+		// The kernel's count includes drops that no later datagram
+		// reported, and the datagrams refused since the intake closed.
+		if d, ok := socketDrops(so.conn); ok {
+			so.drops.observe(d)
+		}
+		so.conn.Close()
+	}
+	s.mu.Unlock()
 	if s.queue != nil {
 		close(s.queue) // no reader sends any more
 	}
@@ -423,25 +437,36 @@ func (s *Server) setupSocket(so *socket) {
 	}
 }
 
-// Shutdown stops reading, lets the workers deliver what is queued, and
+// Shutdown stops taking datagrams, delivers the ones already received, and
 // returns when every goroutine has returned, or with ctx.Err() when ctx is
-// done first (the goroutines then go on finishing; Close cuts them short).
-// Datagrams already read by a reader are delivered; datagrams still in the
-// socket are not read. Shutdown closes the sockets.
+// done first.
+//
+// Delivered are the datagrams the readers hold, the ones in the queue, and
+// on Linux the ones the kernel has queued on the sockets: from the moment
+// Shutdown is called the sockets refuse new datagrams (counted in
+// Stats.DroppedKernel) and the readers read what they hold without
+// waiting. Elsewhere the sockets' queues are not read. When ctx is done
+// first, what is not yet delivered is counted in Stats.DroppedClosed, as
+// Close does, while the goroutines finish. Shutdown closes the sockets.
 func (s *Server) Shutdown(ctx context.Context) error {
 	done := s.stop(false)
 	select {
 	case <-done:
 		return nil
 	case <-ctx.Done():
+		s.stop(true)
 		return ctx.Err()
 	}
 }
 
-// Close stops reading, discards what is queued (counted in
-// Stats.DroppedClosed), closes the sockets, and returns when every goroutine
-// has returned. It does not interrupt a handler call in progress: it waits
-// for it. Calling Close more than once, or after Shutdown, is safe.
+// Close stops taking datagrams, discards what is received but not yet
+// handled (counted in Stats.DroppedClosed), closes the sockets, and returns
+// when every goroutine has returned. On Linux the datagrams the kernel has
+// queued on the sockets are read and counted as discarded too, and those
+// arriving from then on are refused (counted in Stats.DroppedKernel), so
+// that every datagram sent is counted. It does not interrupt a handler call
+// in progress: it waits for it. Calling Close more than once, or after
+// Shutdown, is safe.
 func (s *Server) Close() error {
 	<-s.stop(true)
 	return nil
@@ -463,9 +488,16 @@ func (s *Server) stop(discard bool) <-chan struct{} {
 		close(s.done)
 	case stateServing:
 		s.state = stateStopping
+		for _, so := range s.socks {
+			so.intakeClosed = closeIntake(so.conn)
+		}
 		close(s.stopCh)
 		for _, so := range s.socks {
-			so.conn.Close() // wakes the readers
+			// A read deadline in the past wakes the readers and keeps the
+			// socket's queue for them to drain; serve closes the socket.
+			if so.conn.SetReadDeadline(time.Now()) != nil {
+				so.conn.Close()
+			}
 		}
 	}
 	return s.done

@@ -486,23 +486,30 @@ func TestServerQueueBlock(t *testing.T) {
 // and a Shutdown whose context ends first says so.
 func TestServerShutdownDeliversQueued(t *testing.T) {
 	checkLeaks(t)
-	g := newGate()
-	ts := startServer(t, Config{Handler: g, QueueLength: 100, Workers: 2})
-	c := dial(t, ts.addr)
-	const n = 50
-	for i := range n {
-		send(t, c, line(fmt.Sprint("/", i)))
+	const n, workers = 50, 2
+	// queueHeld starts a Server whose workers are held in the handler with
+	// the rest of n datagrams queued behind them.
+	queueHeld := func() (*testServer, *gate) {
+		g := newGate()
+		ts := startServer(t, Config{Handler: g, QueueLength: 100, Workers: workers})
+		c := dial(t, ts.addr)
+		for i := range n {
+			send(t, c, line(fmt.Sprint("/", i)))
+		}
+		ts.waitStats(t, "everything to be queued", func(s Stats) bool { return s.Datagrams == n })
+		return ts, g
 	}
-	ts.waitStats(t, "everything to be queued", func(s Stats) bool { return s.Datagrams == n })
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	if err := ts.Shutdown(ctx); !errors.Is(err, context.Canceled) {
-		t.Errorf("Shutdown with a stuck handler and a done context = %v", err)
-	}
+
+	// With time enough, Shutdown delivers everything queued.
+	ts, g := queueHeld()
+	done := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+		defer cancel()
+		done <- ts.Shutdown(ctx)
+	}()
 	g.open()
-	ctx, cancel = context.WithTimeout(context.Background(), waitTimeout)
-	defer cancel()
-	if err := ts.Shutdown(ctx); err != nil {
+	if err := <-done; err != nil {
 		t.Fatalf("Shutdown: %v", err)
 	}
 	st := ts.Stats()
@@ -511,6 +518,23 @@ func TestServerShutdownDeliversQueued(t *testing.T) {
 	}
 	if err := ts.wait(); !errors.Is(err, ErrServerClosed) {
 		t.Errorf("Serve returned %v", err)
+	}
+
+	// When its context is done first, Shutdown returns and what was not
+	// delivered is counted as discarded.
+	ts, g = queueHeld()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := ts.Shutdown(ctx); !errors.Is(err, context.Canceled) {
+		t.Errorf("Shutdown with a stuck handler and a done context = %v", err)
+	}
+	g.open()
+	if err := ts.wait(); !errors.Is(err, ErrServerClosed) {
+		t.Errorf("Serve returned %v", err)
+	}
+	st = ts.Stats()
+	if st.Parsed > workers || st.Parsed+st.DroppedClosed != n {
+		t.Errorf("after a Shutdown past its deadline: stats %+v, want at most %d parsed and the rest of %d discarded", st, workers, n)
 	}
 }
 
@@ -1060,5 +1084,90 @@ func TestServerBufferStats(t *testing.T) {
 	plain := startServer(t, Config{Handler: HandlerFunc(func(*Request) {})})
 	if st := plain.waitStats(t, "serving", func(s Stats) bool { return s.Sockets == 1 }); st.QueueMaxBytes != 0 || st.QueueBytes != 0 || st.ReadBufferBytes == 0 {
 		t.Errorf("without a queue: %+v", st)
+	}
+}
+
+// TestServerStopAccounting floods a Server and stops it in the middle of
+// the flood, with datagrams held in the kernel's queue: on Linux every
+// datagram sent is counted, as delivered, discarded by Close, or dropped
+// by the kernel (buffer full, or refused once stopping began).
+func TestServerStopAccounting(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("the sockets' queues are drained on Linux only")
+	}
+	for _, how := range []string{"Shutdown", "Close"} {
+		t.Run(how, func(t *testing.T) { testStopAccounting(t, how) })
+	}
+}
+
+func testStopAccounting(t *testing.T, how string) {
+	checkLeaks(t)
+	var held atomic.Bool
+	entered, release := make(chan struct{}), make(chan struct{})
+	var handled atomic.Uint64
+	h := HandlerFunc(func(*Request) {
+		if held.CompareAndSwap(true, false) {
+			close(entered)
+			<-release
+		}
+		handled.Add(1)
+	})
+	// A small receive buffer, so that the flood also overflows it.
+	ts := startServer(t, Config{Handler: h, ReceiveBuffer: 64 << 10})
+	ts.waitStats(t, "serving", func(s Stats) bool { return s.Sockets == 1 })
+	c := dial(t, ts.addr)
+	const flood = 20000
+	dgram := []byte(line("/flood"))
+	sent := make(chan int, 1)
+	go func() {
+		n := 0
+		for range flood {
+			if _, err := c.Write(dgram); err == nil {
+				n++
+			}
+		}
+		sent <- n
+	}()
+	ts.waitStats(t, "the flood to arrive", func(s Stats) bool { return s.Parsed >= 500 })
+
+	// Hold the handler, so that the reader stops in the middle of the
+	// flood and the socket's queue fills, and stop the Server. It cannot
+	// finish while the handler is held, so the socket stays open until the
+	// sender is done.
+	held.Store(true)
+	select {
+	case <-entered:
+	case <-time.After(waitTimeout):
+		t.Fatal("the handler was not called again")
+	}
+	stopped := make(chan error, 1)
+	go func() {
+		if how == "Close" {
+			stopped <- ts.Close()
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+		defer cancel()
+		stopped <- ts.Shutdown(ctx)
+	}()
+	n := <-sent
+	time.Sleep(20 * time.Millisecond) // loopback delivery of the last datagrams
+	close(release)
+	if err := <-stopped; err != nil {
+		t.Fatalf("%s: %v", how, err)
+	}
+	if err := ts.wait(); !errors.Is(err, ErrServerClosed) {
+		t.Errorf("Serve returned %v", err)
+	}
+	st := ts.Stats()
+	t.Logf("sent %d: %+v", n, st)
+	if uint64(n) != st.Datagrams+st.DroppedKernel {
+		t.Errorf("sent %d, but Datagrams %d + DroppedKernel %d = %d", n, st.Datagrams, st.DroppedKernel, st.Datagrams+st.DroppedKernel)
+	}
+	if st.Datagrams != st.Parsed+st.DroppedClosed || st.Parsed != handled.Load() {
+		t.Errorf("Datagrams %d, Parsed %d, DroppedClosed %d, handled %d", st.Datagrams, st.Parsed, st.DroppedClosed, handled.Load())
+	}
+	if how == "Shutdown" && st.DroppedClosed != 0 {
+		t.Errorf("Shutdown discarded %d datagrams", st.DroppedClosed)
 	}
 }

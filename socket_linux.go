@@ -3,6 +3,7 @@ package ingest
 import (
 	"net"
 	"syscall"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -108,4 +109,47 @@ func enableDropCount(conn net.PacketConn) error {
 		return nil
 	}
 	return setSocketOption(rc, unix.SO_RXQ_OVFL, 1)
+}
+
+// closeIntake makes conn's socket refuse every datagram that arrives from
+// now on, with a socket filter that accepts nothing, while what is already
+// queued stays readable. The kernel counts the refused datagrams as drops
+// of the socket (see socketDrops). It reports whether the filter is on.
+func closeIntake(conn net.PacketConn) bool {
+	rc := rawConn(conn)
+	if rc == nil {
+		return false
+	}
+	none := []unix.SockFilter{{Code: unix.BPF_RET | unix.BPF_K, K: 0}}
+	prog := unix.SockFprog{Len: uint16(len(none)), Filter: &none[0]}
+	var serr error
+	if err := rc.Control(func(fd uintptr) {
+		serr = unix.SetsockoptSockFprog(int(fd), unix.SOL_SOCKET, unix.SO_ATTACH_FILTER, &prog)
+	}); err != nil {
+		return false
+	}
+	return serr == nil
+}
+
+// socketDrops returns the kernel's cumulative count of datagrams dropped on
+// conn's socket (the count SO_RXQ_OVFL reports, read with SO_MEMINFO), and
+// false when it cannot be read.
+func socketDrops(conn net.PacketConn) (uint32, bool) {
+	rc := rawConn(conn)
+	if rc == nil {
+		return 0, false
+	}
+	var mem [unix.SK_MEMINFO_VARS]uint32
+	var e syscall.Errno
+	if err := rc.Control(func(fd uintptr) {
+		n := uint32(unsafe.Sizeof(mem))
+		_, _, e = unix.Syscall6(unix.SYS_GETSOCKOPT, fd, unix.SOL_SOCKET, unix.SO_MEMINFO,
+			uintptr(unsafe.Pointer(&mem[0])), uintptr(unsafe.Pointer(&n)), 0)
+		if e == 0 && n < uint32(unsafe.Sizeof(mem)) {
+			e = unix.EINVAL // a kernel without the drop count
+		}
+	}); err != nil || e != 0 {
+		return 0, false
+	}
+	return mem[unix.SK_MEMINFO_DROPS], true
 }

@@ -33,3 +33,10 @@ func enableDropCount(net.PacketConn) error { return nil }
 func newBatchReader(conn net.PacketConn, _ *dropCounter, maxDatagram, _ int) batchReader {
 	return newPortableReader(conn, maxDatagram)
 }
+
+// closeIntake cannot stop a socket's intake here: reading stops with the
+// socket's queue unread.
+func closeIntake(net.PacketConn) bool { return false }
+
+// socketDrops: the kernel's drop count is not read here.
+func socketDrops(net.PacketConn) (uint32, bool) { return 0, false }

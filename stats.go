@@ -41,14 +41,17 @@ type Stats struct {
 	DroppedQueueFull uint64
 	// DroppedKernel counts datagrams the kernel dropped because a socket's
 	// receive buffer was full, as reported by SO_RXQ_OVFL (Linux only;
-	// always 0 elsewhere). A drop shows here once a later datagram arrives on
-	// the same socket.
+	// always 0 elsewhere), and those it refused once the Server began
+	// stopping. While serving, a drop shows here once a later datagram
+	// arrives on the same socket; after the Server stopped, every drop
+	// does. So, on Linux, once Serve has returned, the datagrams sent to the
+	// Server's sockets while it served add up to Datagrams + DroppedKernel.
 	DroppedKernel uint64
 	// DroppedSource counts datagrams from a source outside
 	// Config.AllowedSources.
 	DroppedSource uint64
 	// DroppedClosed counts datagrams that were read or queued but discarded
-	// by Close.
+	// by Close, or by Shutdown when its context was done first.
 	DroppedClosed uint64
 	// HandlerPanics counts handler calls that panicked and were recovered.
 	HandlerPanics uint64
