@@ -12,6 +12,32 @@ import (
 // to a view can never write into the rest of the line.
 func view(b []byte, i, j int) []byte { return b[i:j:j] }
 
+// validAddrField reports whether a remote address field is one value or an
+// address list ("203.0.113.7, 10.0.0.1"): a space is allowed only after a
+// comma. Anything else (a syslog header that was not recognised, two
+// fields run together) would be a silently wrong address.
+func validAddrField(b []byte) bool {
+	i := bytes.IndexByte(b, ' ')
+	if i < 0 {
+		return true
+	}
+	return addrList(b, i)
+}
+
+// addrList is validAddrField past the first space, at i.
+func addrList(b []byte, i int) bool {
+	for {
+		if i == 0 || b[i-1] != ',' {
+			return false
+		}
+		k := bytes.IndexByte(b[i+1:], ' ')
+		if k < 0 {
+			return true
+		}
+		i += 1 + k
+	}
+}
+
 // status3 decodes a three-digit status.
 func status3(a, b, c byte) (int, bool) {
 	a, b, c = a-'0', b-'0', c-'0'

@@ -18,6 +18,7 @@ var (
 	ErrTime              = errors.New("ingest: invalid time")
 	ErrStatus            = errors.New("ingest: invalid status")
 	ErrBytes             = errors.New("ingest: invalid byte count")
+	ErrRemoteAddr        = errors.New("ingest: invalid remote address")
 	ErrUnknownFormat     = errors.New("ingest: unknown format")
 )
 
@@ -31,12 +32,14 @@ const (
 	reasonEmpty reason = iota
 	reasonTooLong
 	reasonSyslogHeader
+	reasonSyslogTime
 	reasonNoMessage
 	reasonMissingField
 	reasonUnterminatedQuote
 	reasonTime
 	reasonStatus
 	reasonBytes
+	reasonRemoteAddr
 	reasonOther
 	numReasons
 )
@@ -46,12 +49,14 @@ var reasonLabels = [numReasons]string{
 	reasonEmpty:             "empty",
 	reasonTooLong:           "too_long",
 	reasonSyslogHeader:      "syslog_header",
+	reasonSyslogTime:        "syslog_time",
 	reasonNoMessage:         "no_message",
 	reasonMissingField:      "missing_field",
 	reasonUnterminatedQuote: "unterminated_quote",
 	reasonTime:              "time",
 	reasonStatus:            "status",
 	reasonBytes:             "bytes",
+	reasonRemoteAddr:        "remote_addr",
 	reasonOther:             "other",
 }
 
@@ -83,7 +88,7 @@ var (
 	errEmpty          = newParseError("", reasonEmpty, ErrEmpty)
 	errTooLong        = newParseError("", reasonTooLong, ErrTooLong)
 	errPriority       = newParseError("syslog priority", reasonSyslogHeader, ErrSyslogHeader)
-	errSyslogTime     = newParseError("syslog timestamp", reasonSyslogHeader, ErrSyslogHeader)
+	errSyslogTime     = newParseError("syslog timestamp", reasonSyslogTime, ErrSyslogHeader)
 	errSyslogField    = newParseError("syslog header field", reasonSyslogHeader, ErrSyslogHeader)
 	errSyslogSD       = newParseError("syslog structured data", reasonSyslogHeader, ErrSyslogHeader)
 	errNoMessage      = newParseError("syslog message", reasonNoMessage, ErrNoMessage)
@@ -100,6 +105,7 @@ var (
 	errTime           = newParseError("time", reasonTime, ErrTime)
 	errStatus         = newParseError("status", reasonStatus, ErrStatus)
 	errBytes          = newParseError("body bytes sent", reasonBytes, ErrBytes)
+	errRemoteAddr     = newParseError("remote address", reasonRemoteAddr, ErrRemoteAddr)
 )
 
 // ErrorReason returns a short, stable label for the reason a line failed

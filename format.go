@@ -374,6 +374,8 @@ func valueError(label string, f field) *parseError {
 	switch f {
 	case fStatus:
 		return newParseError(label, reasonStatus, ErrStatus)
+	case fRemoteAddr:
+		return newParseError(label, reasonRemoteAddr, ErrRemoteAddr)
 	case fBodyBytes, fBytesSent:
 		return newParseError(label, reasonBytes, ErrBytes)
 	case fTimeLocal, fTimeISO, fMsec, fEpochSec, fEpochMsec, fEpochUsec,

@@ -169,6 +169,9 @@ func (o *op) litView(r *Request, s []byte, pos int) (int, error) {
 		return 0, o.errs.missing
 	}
 	if end-pos > 1 || end-pos == 1 && (s[pos] != '-' || !o.dash) {
+		if o.field == fRemoteAddr && !validAddrField(s[pos:end]) {
+			return 0, o.errs.value
+		}
 		r.setString(o.field, s[pos:end:end])
 	}
 	return end + len(o.lit), nil
@@ -184,6 +187,9 @@ func (o *op) quoteView(r *Request, s []byte, pos int) (int, error) {
 		return 0, o.errs.missing
 	}
 	if end-pos > 1 || end-pos == 1 && (s[pos] != '-' || !o.dash) {
+		if o.field == fRemoteAddr && !validAddrField(s[pos:end]) {
+			return 0, o.errs.value
+		}
 		r.setString(o.field, s[pos:end:end])
 	}
 	return end + len(o.lit), nil
@@ -296,6 +302,9 @@ func (p *Parser) runCombinedHead(r *Request, s []byte, pos int, ops []op) (int, 
 		}
 		if end-pos > 1 || end-pos == 1 && (s[pos] != '-' || !o.dash) {
 			if k == 0 {
+				if !validAddrField(s[pos:end]) {
+					return 0, 0, o.errs.value
+				}
 				r.RemoteAddr = s[pos:end:end]
 			} else {
 				r.RemoteUser = s[pos:end:end]

@@ -257,7 +257,7 @@ func TestCompiled_Failure(t *testing.T) {
 	main := mustNginx(t, nginxMain)
 	f(main, good, ErrMissingField, "missing_field", "$http_user_agent")
 	f(main, good+` "1.2.3.4`, ErrUnterminatedQuote, "unterminated_quote", "$http_x_forwarded_for")
-	f(main, `203.0.113.7 ident - [10/Oct/2026:13:55:36 +0000] "GET /a HTTP/1.1" 200 1534 "-" "-" "-"`, ErrMissingField, "missing_field", "$remote_user")
+	f(main, `203.0.113.7 ident - [10/Oct/2026:13:55:36 +0000] "GET /a HTTP/1.1" 200 1534 "-" "-" "-"`, ErrRemoteAddr, "remote_addr", "$remote_addr")
 	f(main, `203.0.113.7 - - [10/Oct/2026:13:55:36 +0000 "GET /a HTTP/1.1" 200 1534 "-" "-" "-"`, ErrTime, "time", "$time_local")
 	f(main, `203.0.113.7 - - [10/Oct/2026:13:55:36 +9900] "GET /a HTTP/1.1" 200 1534 "-" "-" "-"`, ErrTime, "time", "$time_local")
 	f(main, `203.0.113.7 - - [10/Oct/2026] "GET /a HTTP/1.1" 200 1534 "-" "-" "-"`, ErrTime, "time", "$time_local")

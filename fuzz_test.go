@@ -24,6 +24,13 @@ func FuzzParse(f *testing.F) {
 		`<190>1 2026-11-25T21:22:09Z h a p m [x y="\]"] ` + "\xEF\xBB\xBF" + `- - - [10/Oct/2026:13:55:36 +0000] "GET http://h/a HTTP/1.1" 200 1`,
 		`<190>Oct 10 13:55:36 web01 nginx:`,
 		`x - - [ "GET / HTTP/1.1" 200 1 "-" "-"`,
+		// RFC 5424 timestamps, valid and not; a header without <PRI>;
+		// spaces in the remote address.
+		`<190>1 2028-02-29T23:59:60.123456-11:30 h a - - - 1.2.3.4 - - [10/Oct/2026:13:55:36 +0000] "GET / HTTP/1.1" 200 1`,
+		`<190>1 9999-99-99T99:99:99Z h a - - - 1.2.3.4 - - [10/Oct/2026:13:55:36 +0000] "GET / HTTP/1.1" 200 1`,
+		`Nov  5 21:22:09 web01 nginx: 1.2.3.4 - - [10/Oct/2026:13:55:36 +0000] "GET / HTTP/1.1" 200 1 "-" "-"`,
+		`Nov  5 29:22:09 web01 nginx: 1.2.3.4 - - [10/Oct/2026:13:55:36 +0000] "GET / HTTP/1.1" 200 1 "-" "-"`,
+		`1.2.3.4, 5.6.7.8,  9.9.9.9 - - [10/Oct/2026:13:55:36 +0000] "GET / HTTP/1.1" 200 1 "-" "-"`,
 		// Quotes the masks must not take: escaped, bare in the request,
 		// a '?' after the request's first quote.
 		`203.0.113.7 - - [10/Oct/2026:13:55:36 +0000] "GET /a"b?c HTTP/1.1" 200 1 "r\"x" "u\\"`,
@@ -192,6 +199,8 @@ func FuzzCompiledCombined(f *testing.F) {
 		`198.51.100.1, 10.0.0.1 - u [10/Oct/2026:13:55:36 -0530] "GET /a\"b HTTP/1.1" 200 - "\\" "\x22"` + "\r\n",
 		`<190>Nov  5 21:22:09 nginx[12]: unix: - - [10/Oct/2026:13:55:36 +0000] "\x16\x03" 400 0 "-" "-" "x"`,
 		`a b - c [10/Oct/2026:13:55:36 +0000] "GET / HTTP/1.1" 200 1 "-" "-"`,
+		`a, b - c [10/Oct/2026:13:55:36 +0000] "GET / HTTP/1.1" 200 1 "-" "-"`,
+		`Nov  5 21:22:09 web01 nginx: 1.2.3.4 - - [10/Oct/2026:13:55:36 +0000] "GET / HTTP/1.1" 200 1 "-" "-"`,
 		`a - b c [10/Oct/2026:13:55:36 +0000] "GET / HTTP/1.1" 200 1 "-" "-"`,
 		`a - b [x] [10/Oct/2026:13:55:36 +0000] "GET / HTTP/1.1" 200 1 "-" "-"`,
 		`a - b [10/Oct/2026:13:55:36 +0000] "GET /"x" 1 HTTP/1.1" 200 1 "-" "-"`,

@@ -91,9 +91,14 @@ func (p *Parser) Parse(r *Request, line []byte) error {
 	r.Line = line
 	f := p.Format
 	msg := line
-	if line[0] == '<' && (f == nil || f.prog == nil || !f.prog.leadsLT) {
+	if c := line[0]; c == '<' && (f == nil || f.prog == nil || !f.prog.leadsLT) {
 		var err error
 		if msg, err = p.parseEnvelope(r, line); err != nil {
+			return err
+		}
+	} else if c >= 'A' && c <= 'S' { // the months' initials: a header without <PRI>?
+		var err error
+		if msg, err = p.parseNoPRI(r, line); err != nil {
 			return err
 		}
 	}
@@ -141,6 +146,9 @@ func (p *Parser) parseAccess(r *Request, s []byte, kind formatKind) error {
 	j := bytes.LastIndexByte(pre[:i], ' ')
 	if j <= 0 {
 		return errNoAddr
+	}
+	if !validAddrField(pre[:j]) {
+		return errRemoteAddr
 	}
 	r.RemoteAddr = dashless(view(pre, 0, j))
 

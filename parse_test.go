@@ -176,6 +176,13 @@ func TestParse_Success(t *testing.T) {
 	f(nil, `<190>1 2026-11-25T21:22:09.123+00:00 web01 nginx 1234 access - `+body, sys5("web01", "nginx", "1234", "access"))
 	f(nil, `<190>1 2026-11-25T21:22:09Z web01 nginx - - - `+"\xEF\xBB\xBF"+body, sys5("web01", "nginx", "", ""))
 	f(nil, `<190>1 - - - - - [ex@32473 a="1" b="x\"]y"][meta seq="2"] `+body, sys5("", "", "", ""))
+	f(nil, `<190>1 2028-02-29T23:59:60.123456-11:30 web01 nginx - - - `+body, sys5("web01", "nginx", "", ""))
+	// An RFC 3164 header without its <PRI>, as some relays forward it.
+	f(nil, `Oct 10 13:55:36 web01 nginx: `+body, sys(-1, "web01", "nginx", ""))
+	f(nil, `Nov  5 21:22:09 nginx[77]: `+body, sys(-1, "", "nginx", "77"))
+	// An address list keeps its spaces.
+	f(nil, `203.0.113.7, 10.0.0.1 - - [10/Oct/2026:13:55:36 +0000] "GET /a HTTP/1.1"`+tail,
+		with(func(w *want) { w.addr = "203.0.113.7, 10.0.0.1" }))
 }
 
 func TestParse_Failure(t *testing.T) {
@@ -271,10 +278,22 @@ func TestParse_Failure(t *testing.T) {
 	f(nil, `<1900>Oct 10 13:55:36 web01 nginx: `+ok, ErrSyslogHeader, "syslog_header")
 	f(nil, `<19`, ErrSyslogHeader, "syslog_header")
 	f(nil, `<190`, ErrSyslogHeader, "syslog_header")
-	f(nil, `<190>`, ErrSyslogHeader, "syslog_header")
-	f(nil, `<190>Okt 10 13:55:36 web01 nginx: `+ok, ErrSyslogHeader, "syslog_header")
-	f(nil, `<190>Oct 10 25:55:36 web01 nginx: `+ok, ErrSyslogHeader, "syslog_header")
-	f(nil, `<190>2026-10-10T13:55:36Z web01 nginx: `+ok, ErrSyslogHeader, "syslog_header")
+	f(nil, `<190>`, ErrSyslogHeader, "syslog_time")
+	f(nil, `<190>Okt 10 13:55:36 web01 nginx: `+ok, ErrSyslogHeader, "syslog_time")
+	f(nil, `<190>Oct 10 25:55:36 web01 nginx: `+ok, ErrSyslogHeader, "syslog_time")
+	f(nil, `<190>2026-10-10T13:55:36Z web01 nginx: `+ok, ErrSyslogHeader, "syslog_time")
+	// RFC 5424 timestamps are checked as strictly as the access time.
+	for _, stamp := range []string{"9999-99-99T99:99:99Z", "2026-02-29T10:00:00Z", "2026-11-25T24:00:00Z",
+		"2026-11-25T21:22:09", "2026-11-25T21:22:09.Z", "2026-11-25T21:22:09.1234567Z", "2026-11-25T21:22:09+24:00",
+		"2026-11-25 21:22:09Z", "2026-11-25T21:22:09+0000", "20261125T212209Z"} {
+		f(nil, `<190>1 `+stamp+` web01 nginx - - - `+ok, ErrSyslogHeader, "syslog_time")
+	}
+	// A header without <PRI> whose timestamp is not valid is not taken for
+	// a header, and the remote address it leaves is not an address.
+	f(nil, `Oct 10 25:55:36 web01 nginx: `+ok, ErrRemoteAddr, "remote_addr")
+	f(nil, `Okt 10 13:55:36 web01 nginx: `+ok, ErrRemoteAddr, "remote_addr")
+	f(nil, `203.0.113.7 x - - [10/Oct/2026:13:55:36 +0000] "GET /a HTTP/1.1"`+tail, ErrRemoteAddr, "remote_addr")
+	f(nil, `203.0.113.7 ,10.0.0.1 - - [10/Oct/2026:13:55:36 +0000] "GET /a HTTP/1.1"`+tail, ErrRemoteAddr, "remote_addr")
 	// A bad access line inside a good header.
 	f(nil, `<190>Oct 10 13:55:36 web01 nginx: `+pre+`"GET /a HTTP/1.1" 2000 1 "-" "-"`, ErrStatus, "status")
 

@@ -71,7 +71,9 @@ type Request struct {
 	// Envelope says whether the line came inside a syslog header; the
 	// Syslog fields are set only when it did.
 	Envelope Envelope
-	// SyslogPriority is the PRI value: facility*8 + severity (0..191).
+	// SyslogPriority is the PRI value: facility*8 + severity (0..191), or
+	// -1 for an RFC 3164 header that came without its <PRI>
+	// ("Mmm dd hh:mm:ss host tag: ", as some relays forward it).
 	SyslogPriority int
 	// SyslogTime is the header's timestamp as written (RFC 3164 has no year,
 	// so it is left undecoded).

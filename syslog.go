@@ -50,6 +50,19 @@ func (p *Parser) parseEnvelope(r *Request, line []byte) ([]byte, error) {
 	return p.parse3164(r, rest)
 }
 
+// parseNoPRI recognises an RFC 3164 header that came without its <PRI>, as
+// some relays forward it: "Mmm dd hh:mm:ss host tag: ". It returns the
+// message after it, or line unchanged when line does not start with a
+// valid RFC 3164 timestamp and a space. SyslogPriority is then -1.
+func (p *Parser) parseNoPRI(r *Request, line []byte) ([]byte, error) {
+	if len(line) <= rfc3164TimeLen+1 || line[rfc3164TimeLen] != ' ' || !p.check3164Time(line[:rfc3164TimeLen]) {
+		return line, nil
+	}
+	r.Envelope = EnvelopeRFC3164
+	r.SyslogPriority = -1
+	return p.parse3164(r, line)
+}
+
 // syslogPRI decodes the "<" 1*3DIGIT ">" that starts line, at most 191,
 // and returns it with the index of its '>'. Written out for the three
 // lengths rather than as a loop: it runs on every syslog line. A line of
@@ -169,6 +182,47 @@ func valid3164Time(b []byte) bool {
 	return ok1 && ok2 && ok3 && ok4 && day >= 1 && day <= 31 && h <= 23 && m <= 59 && sec <= 60
 }
 
+// valid5424Time checks an RFC 5424 TIMESTAMP as strictly as the access
+// time: "YYYY-MM-DDThh:mm:ss", an optional fraction of 1 to 6 digits, then
+// "Z" or an offset "+hh:mm" or "-hh:mm"; the day must exist in its month,
+// and the second may be 60 (a leap second).
+func valid5424Time(b []byte) bool {
+	if len(b) < len("2006-01-02T15:04:05Z") || b[4] != '-' || b[7] != '-' || b[10] != 'T' || b[13] != ':' || b[16] != ':' {
+		return false
+	}
+	y1, ok1 := digits2(b[0], b[1])
+	y2, ok2 := digits2(b[2], b[3])
+	mo, ok3 := digits2(b[5], b[6])
+	d, ok4 := digits2(b[8], b[9])
+	h, ok5 := digits2(b[11], b[12])
+	mi, ok6 := digits2(b[14], b[15])
+	sec, ok7 := digits2(b[17], b[18])
+	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6 && ok7) || mo < 1 || mo > 12 ||
+		d < 1 || d > daysIn(mo, y1*100+y2) || h > 23 || mi > 59 || sec > 60 {
+		return false
+	}
+	zone := b[19:]
+	if zone[0] == '.' {
+		k := 1
+		for k < len(zone) && zone[k]-'0' <= 9 {
+			k++
+		}
+		if k == 1 || k > 7 {
+			return false
+		}
+		zone = zone[k:]
+	}
+	if len(zone) == 1 {
+		return zone[0] == 'Z'
+	}
+	if len(zone) != 6 || (zone[0] != '+' && zone[0] != '-') || zone[3] != ':' {
+		return false
+	}
+	oh, ok8 := digits2(zone[1], zone[2])
+	om, ok9 := digits2(zone[4], zone[5])
+	return ok8 && ok9 && oh <= 23 && om <= 59
+}
+
 // utf8BOM may start an RFC 5424 message.
 var utf8BOM = []byte("\xEF\xBB\xBF")
 
@@ -186,6 +240,9 @@ func parse5424(r *Request, s []byte) ([]byte, error) {
 		}
 		fields[i] = dashless(tok)
 		s = after
+	}
+	if fields[0] != nil && !valid5424Time(fields[0]) {
+		return nil, errSyslogTime
 	}
 	r.SyslogTime, r.SyslogHost, r.SyslogTag, r.SyslogProcID, r.SyslogMsgID =
 		fields[0], fields[1], fields[2], fields[3], fields[4]
