@@ -11,7 +11,9 @@ import (
 type Growth int
 
 const (
-	// Unknown: not enough samples or GC cycles in the window to judge.
+	// Unknown: not enough samples or GC cycles in the window to judge, or
+	// a rise of the live heap that has not persisted yet (Report.Reason
+	// says which).
 	Unknown Growth = iota
 	// Flat: nothing grew over the window.
 	Flat
@@ -69,7 +71,9 @@ var growthPhrases = [...]string{
 
 var growthExplanations = [...]string{
 	Unknown: "There are too few samples, or too few completed GC cycles, in the window to tell growth " +
-		"from noise: the live heap is only measured when a GC ends. Wait longer or widen the window.",
+		"from noise: the live heap is only measured when a GC ends. Wait longer or widen the window. Or " +
+		"the live heap rose but not steadily over the window: a step, a climb that began late, or one " +
+		"that fell back, as big buffers held by work in flight do; it is judged once it persists or falls back.",
 	Flat: "Nothing grew over the window: the live heap, the memory the Go runtime holds, the goroutine " +
 		"count and the RSS are flat, allowing for the GC sawtooth.",
 	PerKey: "Live bytes and the object count rise together: the program keeps a new value for every new " +

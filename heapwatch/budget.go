@@ -160,6 +160,7 @@ func (s BudgetState) String() string {
 type BudgetReport struct {
 	// BudgetSample is the structure's usage in the newest sample.
 	BudgetSample
+	// State is what the structure did over the window.
 	State BudgetState
 	// BytesTrend and EntriesTrend are fitted to every sample of the window
 	// that carries the structure.

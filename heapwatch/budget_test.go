@@ -327,3 +327,40 @@ func TestFormatRate(t *testing.T) {
 		t.Errorf("formatBytesOf: %q", got)
 	}
 }
+
+// The words of the budget verdicts, on a Report built by hand.
+func TestReport_BudgetWords(t *testing.T) {
+	rising := Trend{Slope: 1, Start: 0, End: 60, N: 60}
+	interner := BudgetReport{BudgetSample: BudgetSample{Name: "interner",
+		Usage: Usage{Bytes: 61 * mib / 10, LimitBytes: 8 * mib, Entries: 3000, LimitEntries: 65536}},
+		State: BudgetFilling, BytesTrend: rising}
+	paths := BudgetReport{BudgetSample: BudgetSample{Name: "paths",
+		Usage: Usage{Bytes: 9800 * 100, Entries: 9800, LimitEntries: 10000}},
+		State: BudgetFilling, EntriesTrend: rising}
+	r := Report{Growth: Filling, Budgets: []BudgetReport{interner, paths},
+		Unaccounted: Trend{Median: 12 * mib, N: 30}, Ceiling: 12*mib + 8*mib + 10000*100}
+	want := "filling declared budgets: interner 6.1 of 8.0 MiB (76%), paths 9,800 of 10,000 (98%); " +
+		"the rest flat at 12.0 MiB (+0 B/min); ceiling 21.0 MiB live"
+	if got := r.String(); got != want {
+		t.Errorf("filling:\ngot  %s\nwant %s", got, want)
+	}
+
+	full := BudgetReport{BudgetSample: BudgetSample{Name: "interner",
+		Usage: Usage{Bytes: 8 * mib, LimitBytes: 8 * mib, Refused: 1e6}}, State: BudgetAtLimit, RefusedPerSecond: 1200}
+	r = Report{Growth: Flat, Window: time.Minute, GCCycles: 20, Retained: Trend{N: 60}, Budgets: []BudgetReport{full}}
+	want = "flat over 1m0s, 20 GC cycles (retained +0 B/min); at budget: interner 8.0 of 8.0 MiB (100%), refusing 1,200/s"
+	if got := r.String(); got != want {
+		t.Errorf("at budget:\ngot  %s\nwant %s", got, want)
+	}
+
+	queue := BudgetReport{BudgetSample: BudgetSample{Name: "queue", Usage: Usage{Bytes: 3 * mib, Entries: 1200}},
+		State: BudgetFilling, BytesTrend: rising}
+	r = Report{Growth: PerKey, Budgets: []BudgetReport{queue},
+		Unaccounted:        Trend{Slope: 1.2 * mib / 60, Fit: 0.98, N: 10},
+		UnaccountedObjects: Trend{Slope: 3100.0 / 60, N: 10}}
+	want = "growing: values kept per distinct key beyond the declared budgets (unaccounted +1.2 MiB/min, " +
+		"objects +3.1k/min, fit 0.98); also filling declared budgets: queue 3.0 MiB, 1,200 entries (no limit)"
+	if got := r.String(); got != want {
+		t.Errorf("beyond:\ngot  %s\nwant %s", got, want)
+	}
+}

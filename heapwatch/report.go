@@ -105,9 +105,8 @@ func (r Report) filling() int {
 	return n
 }
 
-// writeFilling writes the filling budgets, or when none is filling
-// steadily on its own (the sum rose, no single one steadily), those that
-// grew over the window.
+// writeFilling writes the filling budgets; when none is filling steadily
+// on its own, those that grew over the window; when none did, all of them.
 func (r Report) writeFilling(b *strings.Builder) {
 	none := r.filling() == 0
 	sep := ""
@@ -117,6 +116,14 @@ func (r Report) writeFilling(b *strings.Builder) {
 			b.WriteString(sep)
 			writeBudget(b, x)
 			sep = ", "
+		}
+	}
+	if sep == "" { // the sum rose, no one structure did: name them all
+		for i, x := range r.Budgets {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			writeBudget(b, x)
 		}
 	}
 }

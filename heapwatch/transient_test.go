@@ -41,7 +41,7 @@ func burst(seed uint64) proc {
 // Big buffers in flight for part of the window are not kept views: no
 // window over the burst may call it pinned buffers or values per key.
 func TestAnalyze_TransientBuffers(t *testing.T) {
-	for seed := range uint64(20) {
+	for seed := range uint64(10) {
 		s := burst(seed).samples()
 		waited := false
 		for end := 10; end <= len(s); end++ {

@@ -199,25 +199,32 @@ func (c segmentCut) String() string {
 // the number of the path's segments it holds, and why the route was cut
 // after them, if it was.
 //
-// It splits first (see split), then classifies and appends the segments.
 // Runs of literal segments are copied in one piece: path[lit:j-1] is the
 // part of the route not yet appended, always a copy of the path.
 func (t *Templater) appendSegments(dst, path []byte) ([]byte, int, segmentCut) {
-	var spans [MaxMaxSegments]span
-	nspan, why := split(path, t.maxSeg, &spans)
 	out := 0 // the route's length so far, appended or pending
 	lit := 0 // where the pending literal run starts in path
 	j := 1   // the current segment's first byte
-	i := 0
-	for ; i < nspan; i++ {
-		k, m := int(spans[i].end), spans[i].mask
+	nseg := 0
+	why := cutNone
+	lastSeg, auto := t.maxSeg-1, t.auto
+	for {
+		if nseg == lastSeg && lastTooFar(path, j) {
+			why = cutSegments
+			break
+		}
+		k, m := scanSegment(path, j)
+		if k < 0 {
+			why = cutLong
+			break
+		}
 		if m&cBad != 0 {
 			why = cutBytes
 			break
 		}
 		n := k - j
 		class := classLiteral
-		if t.auto && n > 0 {
+		if auto && n > 0 {
 			// The fast cases of t.class, which is not inlined.
 			if m == cDigit {
 				class = classID
@@ -237,34 +244,61 @@ func (t *Templater) appendSegments(dst, path []byte) ([]byte, int, segmentCut) {
 			break
 		}
 		out += 1 + n
+		nseg++
 		if class != classLiteral {
 			dst = append(dst, path[lit:j]...)
 			dst = append(dst, classText[class]...)
 			lit = k
 		}
 		if k == len(path) {
-			return append(dst, path[lit:]...), i + 1, cutNone
+			return append(dst, path[lit:]...), nseg, cutNone
 		}
 		j = k + 1
 	}
 	dst = append(dst, path[lit:j-1]...)
-	return append(dst, restSuffix...), i, why
+	return append(dst, restSuffix...), nseg, why
 }
 
-// class returns the class of segment s, whose byte classes OR to m.
-func (t *Templater) class(s []byte, m uint16) class {
-	if !t.auto || len(s) == 0 {
-		return classLiteral
+// lastTooFar reports whether the segment at j cannot be the path's last
+// that a route keeps: a '/' follows it. A remainder longer than
+// MaxClassLen is not searched: it cannot be one kept segment either.
+func lastTooFar(path []byte, j int) bool {
+	return len(path)-j > MaxClassLen || bytes.IndexByte(path[j:], '/') >= 0
+}
+
+// scanSegment returns the end of the segment that starts at path[j] (the
+// index of the next '/' or len(path)) and the OR of its bytes' classes; or
+// -1 when the segment is longer than MaxClassLen. It reads a byte at a time
+// in the first 32 bytes, then uses IndexByte, so that a long segment that
+// cannot be kept costs little. It is not inlined: in its caller the mask
+// would live on the stack.
+//
+//go:noinline
+func scanSegment(path []byte, j int) (int, uint16) {
+	lim := min(len(path), j+MaxClassLen)
+	var m uint16
+	tab := &byteClass
+	head := path[j:min(lim, j+32)]
+	for i, b := range head {
+		c := tab[b]
+		if c == cSlash {
+			return j + i, m
+		}
+		m |= c
 	}
-	// Short segments without an at sign are numbers or literals; the
-	// other classes need 12 bytes or more.
-	if m == cDigit {
-		return classID
+	k := j + len(head)
+	if len(head) == 32 {
+		if e := bytes.IndexByte(path[k:lim], '/'); e >= 0 {
+			lim = k + e
+		} else if lim < len(path) && path[lim] != '/' {
+			return -1, 0
+		}
+		for _, c := range path[k:lim] {
+			m |= byteClass[c]
+		}
+		k = lim
 	}
-	if len(s) >= minHexLen || m&(cAt|cPct) != 0 {
-		return classify(s, m)
-	}
-	return classLiteral
+	return k, m
 }
 
 // span is a segment found by split: the index just after it, and the OR of
@@ -274,42 +308,20 @@ type span struct {
 	mask uint16
 }
 
-// split finds the segments of path, which begins with '/', up to the bounds:
-// it stores them in spans and returns their number and, when the path goes
-// on after the last of them, why the route is cut there. A segment longer
-// than MaxClassLen ends the split, and so does reaching maxSeg segments: the
-// last segment allowed is stored only if it is the path's last; a remainder
-// longer than MaxClassLen cannot be, so it is not searched.
+// split finds the segments of path, which begins with '/', as
+// appendSegments does: it stores them in spans and returns their number and,
+// when the path goes on after the last of them, why the route is cut there
+// (cutBytes is left to the caller).
 func split(path []byte, maxSeg int, spans *[MaxMaxSegments]span) (int, segmentCut) {
 	n := 0
 	j := 1 // the current segment's first byte
 	for {
-		if n == maxSeg-1 && (len(path)-j > MaxClassLen || bytes.IndexByte(path[j:], '/') >= 0) {
+		if n == maxSeg-1 && lastTooFar(path, j) {
 			return n, cutSegments
 		}
-		// The segment's end, looked for in at most MaxClassLen bytes: one
-		// byte at a time in the first 32, then by IndexByte, so that a
-		// long segment that cannot be kept costs little.
-		lim := min(len(path), j+MaxClassLen)
-		k := j
-		var m uint16
-		for short := min(lim, j+32); k < short; k++ {
-			c := byteClass[path[k]]
-			if c == cSlash {
-				break
-			}
-			m |= c
-		}
-		if k == j+32 {
-			if e := bytes.IndexByte(path[k:lim], '/'); e >= 0 {
-				lim = k + e
-			} else if lim < len(path) && path[lim] != '/' {
-				return n, cutLong
-			}
-			for _, c := range path[k:lim] {
-				m |= byteClass[c]
-			}
-			k = lim
+		k, m := scanSegment(path, j)
+		if k < 0 {
+			return n, cutLong
 		}
 		spans[n] = span{end: int32(k), mask: m}
 		n++
@@ -318,4 +330,18 @@ func split(path []byte, maxSeg int, spans *[MaxMaxSegments]span) (int, segmentCu
 		}
 		j = k + 1
 	}
+}
+
+// class returns the class of segment s, whose byte classes OR to m.
+func (t *Templater) class(s []byte, m uint16) class {
+	if !t.auto || len(s) == 0 {
+		return classLiteral
+	}
+	if m == cDigit {
+		return classID
+	}
+	if len(s) >= minHexLen || m&(cAt|cPct) != 0 {
+		return classify(s, m)
+	}
+	return classLiteral
 }

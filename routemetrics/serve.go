@@ -52,6 +52,9 @@ func (s *Store) ServeLine(r *ingest.Request) {
 		v.resp = 0
 		s.valueErrs[fieldBodyBytes].Add(1)
 	}
+	if r.HasRequestTime && r.RequestTime < 0 {
+		s.valueErrs[fieldRequestTime].Add(1)
+	}
 	if b := r.Var("request_length"); b != nil {
 		if n, ok := parseCount(b); ok {
 			v.req, v.hasReq = n, true

@@ -471,6 +471,22 @@ func TestServeLine(t *testing.T) {
 	}
 }
 
+// TestServeLineNegative checks that a Request built by hand with negative
+// values is counted, and its bad values counted as errors.
+func TestServeLineNegative(t *testing.T) {
+	s := mustNew(t, Config{})
+	s.ServeLine(&ingest.Request{Method: []byte("GET"), Path: []byte("/"), Status: 200,
+		BodyBytesSent: -5, RequestTime: -time.Second, HasRequestTime: true})
+	m := scrape(t, s)
+	if m[`http_requests_total{vhost="",route="/",method="GET",status="200"}`] != "1" ||
+		m[`http_response_size_bytes_total{vhost="",route="/",method="GET",status="200"}`] != "0" ||
+		m[`ingest_route_value_errors_total{field="request_time"}`] != "1" ||
+		m[`ingest_route_value_errors_total{field="body_bytes_sent"}`] != "1" ||
+		countOf(m, "http_request_duration_seconds_count") != 0 {
+		t.Errorf("%v", m)
+	}
+}
+
 func TestServeLineVHostFromTag(t *testing.T) {
 	s := mustNew(t, Config{VHost: "fallback", VHostFromTag: true})
 	var p ingest.Parser
@@ -627,5 +643,50 @@ func TestRequestTimeFromParser(t *testing.T) {
 		m["http_request_duration_seconds_count"+l+"}"] != "1" ||
 		m["http_request_duration_seconds_bucket"+l+`,le="10"}`] != "0" {
 		t.Errorf("%v", m)
+	}
+}
+
+// TestConcurrentExpire counts lines while Expire removes every key over
+// and over: the store's count of series always matches its tables, and it
+// is back to zero, bytes included, once everything is expired.
+func TestConcurrentExpire(t *testing.T) {
+	s := mustNew(t, Config{MaxSeries: 100, SeriesIdle: time.Nanosecond})
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	for w := range 3 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				s.Observe(obs("v", "/r"+strconv.Itoa((i+w)%150), "GET", 200+i%4))
+			}
+		}()
+	}
+	deadline := time.Now().Add(500 * time.Millisecond)
+	for time.Now().Before(deadline) {
+		s.Expire(time.Now().Add(time.Hour))
+		var b bytes.Buffer
+		s.WritePrometheus(&b)
+		if n := s.Stats().Series; n > 100 || n < 0 {
+			t.Fatalf("%d series", n)
+		}
+	}
+	close(stop)
+	wg.Wait()
+	held := 0
+	for i := range s.shards {
+		s.shards[i].t.Load().each(func(g *group) { held += len(*g.entries.Load()) })
+	}
+	if st := s.Stats(); st.Series != held || st.Expired == 0 {
+		t.Errorf("Stats %+v, %d keys in the tables", st, held)
+	}
+	s.Expire(time.Now().Add(2 * time.Hour))
+	if st := s.Stats(); st.Series != 0 || st.Bytes != 0 {
+		t.Errorf("after expiring everything: %+v", st)
 	}
 }

@@ -20,6 +20,7 @@ type ValueError struct {
 	Field string
 }
 
+// Error says which field held the bad value.
 func (e *ValueError) Error() string { return ErrValue.Error() + " in " + e.Field }
 
 // Unwrap returns ErrValue.

@@ -230,8 +230,9 @@ func (s *serveInstance) metrics(t *testing.T) []byte {
 	return body
 }
 
-// value returns the sum of the samples of /metrics whose series (name and
-// labels as written) starts with prefix.
+// metricValue returns the sum of the samples of the /metrics body whose
+// series (name and labels as written) is prefix, or prefix followed by a
+// label list.
 func metricValue(t *testing.T, body []byte, prefix string) float64 {
 	t.Helper()
 	sum := 0.0
@@ -242,8 +243,8 @@ func metricValue(t *testing.T, body []byte, prefix string) float64 {
 		if !strings.HasPrefix(line, prefix) {
 			continue
 		}
-		if rest := line[len(prefix):]; rest[0] != ' ' && rest[0] != '{' && !strings.HasSuffix(prefix, ",") {
-			continue // a longer name
+		if rest := line[len(prefix):]; rest == "" || rest[0] != ' ' && rest[0] != '{' {
+			continue // a longer name, or no value
 		}
 		f := strings.Fields(line[strings.LastIndexByte(line, '}')+1:])
 		if len(f) == 0 {

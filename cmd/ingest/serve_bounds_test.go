@@ -49,7 +49,7 @@ const httpBoundMiB = 64
 // and serve's peak RSS stays under httpBoundMiB.
 func TestServeHTTPBounded(t *testing.T) {
 	if testing.Short() {
-		t.Skip("fills 10,000 paths and sends 400 requests of 1.5 MB: about 15 s")
+		t.Skip("fills 10,000 paths and sends 400 requests of 1.5 MB: several seconds")
 	}
 	if _, err := os.Stat("/proc/self/status"); err != nil {
 		t.Skip("needs /proc to read the child's RSS")

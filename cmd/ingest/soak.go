@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -495,14 +496,20 @@ func (s *soaker) report(run *soakRun) heapwatch.Report {
 	return heapwatch.Analyze(samples, heapwatch.AnalyzeOptions{Window: -1})
 }
 
+// childExitWait is how long a child may take to exit once told to: a
+// receiver with a large heap on a busy machine may need a while to finish
+// a scrape and exit.
+const childExitWait = 15 * time.Second
+
 // stopChildren closes each child's stdin, which tells it to stop, and
-// kills any that has not exited after 15 seconds: a receiver with a
-// large heap may need a while to finish a scrape and exit.
+// kills any that has not exited after childExitWait.
 func (s *soaker) stopChildren() {
 	for _, run := range s.runs {
 		run.stdin.Close()
 	}
-	deadline := time.AfterFunc(15*time.Second, func() {
+	var killed atomic.Bool
+	deadline := time.AfterFunc(childExitWait, func() {
+		killed.Store(true)
 		for _, run := range s.runs {
 			run.cmd.Process.Kill()
 		}
@@ -510,7 +517,12 @@ func (s *soaker) stopChildren() {
 	defer deadline.Stop()
 	for _, run := range s.runs {
 		err := run.cmd.Wait()
-		if err != nil && run.stopped == "" {
+		switch {
+		case err == nil || run.stopped != "":
+		case killed.Load() && run.cmd.ProcessState != nil && !run.cmd.ProcessState.Exited():
+			fmt.Fprintf(s.stderr, "ingest soak: receiver %s did not exit within %v of the end of the load and was killed (its samples are kept)\n",
+				run.name, childExitWait)
+		default:
 			fmt.Fprintf(s.stderr, "ingest soak: receiver %s: %v\n", run.name, err)
 		}
 	}
