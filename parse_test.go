@@ -584,3 +584,34 @@ func TestSyslogTimeCache(t *testing.T) {
 		t.Fatal("a stamp of zero bytes was accepted by a new Parser")
 	}
 }
+
+// TestValidAddrField compares the word-at-a-time check with the rule: a
+// space is allowed only right after a comma.
+func TestValidAddrField(t *testing.T) {
+	ref := func(b []byte) bool {
+		for i, c := range b {
+			if c == ' ' && (i == 0 || b[i-1] != ',') {
+				return false
+			}
+		}
+		return true
+	}
+	for n := range 24 {
+		b := bytes.Repeat([]byte("1"), n)
+		if !validAddrField(b) {
+			t.Errorf("%q rejected", b)
+		}
+		for i := range n {
+			for _, c := range []byte{' ', ',', '\x00', '\xa0', '!'} {
+				v := bytes.Clone(b)
+				v[i] = c
+				if i+1 < n && c == ',' {
+					v[i+1] = ' '
+				}
+				if got, want := validAddrField(v), ref(v); got != want {
+					t.Errorf("validAddrField(%q) = %v, want %v", v, got, want)
+				}
+			}
+		}
+	}
+}
