@@ -209,11 +209,17 @@ func (t *Templater) appendSegments(dst, path []byte) ([]byte, int, segmentCut) {
 	why := cutNone
 	lastSeg, auto := t.maxSeg-1, t.auto
 	for {
+		// Skip the plain literal segments from j on in one call.
+		var k int
+		var m uint16
+		j, nseg, out, k, m = skipLiterals(path, j, nseg, out, lastSeg, auto)
 		if nseg == lastSeg && lastTooFar(path, j) {
 			why = cutSegments
 			break
 		}
-		k, m := scanSegment(path, j)
+		if k < 0 {
+			k, m = scanSegment(path, j)
+		}
 		if k < 0 {
 			why = cutLong
 			break
@@ -257,6 +263,43 @@ func (t *Templater) appendSegments(dst, path []byte) ([]byte, int, segmentCut) {
 	}
 	dst = append(dst, path[lit:j-1]...)
 	return append(dst, restSuffix...), nseg, why
+}
+
+// skipLiterals passes over the segments from the one at j on that are
+// kept as written and change nothing in the route but its length: not the
+// path's last, not a candidate for a class, within the bounds. It returns
+// the next segment's start, the updated count and length of the route and,
+// when it scanned that segment (within its first 32 bytes), its end and
+// mask; else -1 and 0. It is not inlined: in its caller the mask would live
+// on the stack.
+//
+//go:noinline
+func skipLiterals(path []byte, j, nseg, out, lastSeg int, auto bool) (int, int, int, int, uint16) {
+	tab := &byteClass
+	for nseg != lastSeg {
+		head := path[j:min(len(path), j+32)]
+		var m uint16
+		i := 0
+		for ; i < len(head); i++ {
+			c := tab[head[i]]
+			if c == cSlash {
+				break
+			}
+			m |= c
+		}
+		if i == 32 {
+			return j, nseg, out, -1, 0
+		}
+		k := j + i
+		if k == len(path) || out+1+i > MaxRouteLen-len(restSuffix) || m&(cBad|cAt|cPct) != 0 ||
+			auto && (i >= minHexLen || m == cDigit) {
+			return j, nseg, out, k, m
+		}
+		out += 1 + i
+		nseg++
+		j = k + 1
+	}
+	return j, nseg, out, -1, 0
 }
 
 // lastTooFar reports whether the segment at j cannot be the path's last

@@ -60,7 +60,7 @@ type printHeap struct {
 }
 
 // readPrintHeap reads the fields the original daemon printed.
-// runtime.ReadMemStats stops the world briefly but does not run a GC.
+// runtime.ReadMemStats stops the world for a moment but runs no GC.
 func readPrintHeap() *printHeap {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)

@@ -1,7 +1,9 @@
 package loadgen_test
 
 import (
+	"context"
 	"fmt"
+	"net"
 	"time"
 
 	"github.com/flatheap/ingest/cmd/ingest/internal/loadgen"
@@ -23,4 +25,34 @@ func ExampleLineGen() {
 	// Output:
 	// <190>Nov  5 21:22:09 web01 nginx: 198.51.100.38 - - [05/Nov/2026:21:22:09 +0000] "GET /p0iyh/hhqjxj95cp/duuym3 HTTP/1.1" 500 66165 "https://www.example.com/" "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
 	// <190>Nov  5 21:22:09 web01 nginx: 203.0.113.75 - - [05/Nov/2026:21:22:09 +0000] "GET /p1iyh/hhqjxj95cp/duuym3 HTTP/1.1" 200 5214 "https://search.example.org/?q=ingest" "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"
+}
+
+// Send sends a bounded load and says what it sent: with Routes, how many
+// lines each route template made, the truth a receiver's per-route counts
+// must match. Sources spreads the datagrams over several source ports.
+func ExampleSend() {
+	conn, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer conn.Close()
+	res, err := loadgen.Send(context.Background(), loadgen.Config{
+		Targets: []string{conn.LocalAddr().String()},
+		Count:   1000, Rate: 100000, Sources: 4,
+		Routes: true, Unique: 0.1, Seed: 1,
+	}, nil)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println("lines", res.Lines, "junk", res.Junk)
+	for _, rc := range res.Routes[:3] {
+		fmt.Println(rc.Route, rc.Lines)
+	}
+	// Output:
+	// lines 1000 junk 99
+	// / 22
+	// /healthz 14
+	// /auth/login 19
 }

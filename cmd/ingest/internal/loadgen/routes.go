@@ -42,7 +42,7 @@ var RouteTemplates = []string{
 	"/api/v1/users/{id}/orders/{uuid}/items/{id}",
 	"/api/v1/users/{id}/addresses",
 	"/api/v1/users/{id}/addresses/{id}",
-	"/api/v1/users/{id}/sessions/{uuid}",
+	"/api/v1/users/{id}/devices/{uuid}",
 	"/api/v1/orders/{uuid}",
 	"/api/v1/orders/{uuid}/status",
 	"/api/v1/orders/{uuid}/invoice",
