@@ -168,13 +168,7 @@ func (o *op) litView(r *Request, s []byte, pos int) (int, error) {
 	} else if end = findLiteral(s, pos, o); end < 0 {
 		return 0, o.errs.missing
 	}
-	if end-pos > 1 || end-pos == 1 && (s[pos] != '-' || !o.dash) {
-		if o.field == fRemoteAddr && !validAddrField(s[pos:end]) {
-			return 0, o.errs.value
-		}
-		r.setString(o.field, s[pos:end:end])
-	}
-	return end + len(o.lit), nil
+	return o.setView(r, s, pos, end)
 }
 
 // quoteView ends a string field at its closing quote.
@@ -186,6 +180,13 @@ func (o *op) quoteView(r *Request, s []byte, pos int) (int, error) {
 	if !o.at(s, end) {
 		return 0, o.errs.missing
 	}
+	return o.setView(r, s, pos, end)
+}
+
+// setView stores s[pos:end] in the op's string field, unless it is the "-"
+// of an absent value, and returns the position after the op's literal. A
+// remote address with a stray space is an error.
+func (o *op) setView(r *Request, s []byte, pos, end int) (int, error) {
 	if end-pos > 1 || end-pos == 1 && (s[pos] != '-' || !o.dash) {
 		if o.field == fRemoteAddr && !validAddrField(s[pos:end]) {
 			return 0, o.errs.value
