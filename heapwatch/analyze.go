@@ -292,6 +292,15 @@ type Report struct {
 	restBPO Trend // bytes per object outside the tracked structures
 	// What persists judges the rises of Live and Unaccounted by.
 	livePersist, restPersist persistence
+	// The floors of Live and Unaccounted: the lowest of each run of a few
+	// consecutive points, fitted over the window.
+	liveFloor, restFloor Trend
+	// judged is the trend of the live (or unaccounted) heap that rose: its
+	// points, or its floor when only the floor rose steadily.
+	judged Trend
+	// retainedBeside: retained memory rose by more than the runtime needs
+	// for the live growth judged (about twice it), so the line says so too.
+	retainedBeside bool
 }
 
 // Analyze judges how memory grew over the newest samples, which must be
@@ -312,13 +321,23 @@ type Report struct {
 // collection. With fewer than opt.MinGCCycles cycles in the window these
 // three trends are not fitted.
 //
+// The live heap rises when its points do, or when their floor does: the
+// lowest of each run of a few consecutive points, fitted only when some
+// point lies above the floor's line by more than the floor grew. Big
+// buffers live at some collections (a scrape being written every few
+// seconds) put points far above the rest and break the steady order the fit
+// counts; the floor is what every collection found live.
+//
 // The live heap counts as rising only when the rise persists: it rises in
 // both halves of the window (the half that grew less by at least a quarter
 // of the other), the newest quarter of the window keeps most of the rise and
-// the newest point has not fallen back from the highest by more than a
-// quarter of it. A step, a climb that began late in the window and a rise
-// that fell back (big buffers held while responses are in flight, then
-// freed) do not count; a leak counts once it has run for most of a window.
+// the newest points (the median of the newest three) have not fallen below
+// the fitted line's end by more than a quarter of the rise. A step, a climb
+// that began late in the window and a rise that fell back (big buffers held
+// while responses are in flight, then freed) do not count; a leak counts
+// once it has run for most of a window. One reading is not a fall back: a
+// single low newest point (a process letting go of its state as it shuts
+// down) or a single high point does not undo a steady rise.
 //
 // When the samples carry budgets (Monitor.Track), the newest sample's
 // structures (at most MaxBudgets) are tracked through the window: Tracked is
@@ -342,13 +361,17 @@ type Report struct {
 //     if it does, the unaccounted heap, its objects and its bytes per
 //     object are judged as rule 5 judges the whole heap, and the line
 //     names the filling structures too;
-//  5. live heap rises and the rise persists: when objects rise too, PinnedBuffers if the live
-//     heap grows by PinnedBytes or more per new object (the new objects are
-//     small views or keys that keep big buffers alive), else PerKey; when
-//     objects do not rise, PinnedBuffers if bytes per object rise; otherwise
-//     whichever of objects and bytes per object grew more in relative terms
-//     (live bytes are objects times bytes per object, so that one explains
-//     the growth);
+//  5. live heap rises and the rise persists: when objects rise too,
+//     PinnedBuffers if the live heap grows by PinnedBytes or more per new
+//     object (the new objects are small views or keys that keep big buffers
+//     alive), else PerKey; when objects do not rise, PinnedBuffers if bytes
+//     per object rise; otherwise whichever of objects and bytes per object
+//     grew more in relative terms (live bytes are objects times bytes per
+//     object, so that one explains the growth). This comes before retained
+//     memory: a live heap that keeps growing makes the runtime hold more,
+//     and the big buffers that saw above it make it hold more still, so
+//     String names a retained rise of more than twice the live one second
+//     ("; retained memory rises too, ...");
 //  6. retained memory (total minus released) or RSS rises while the live
 //     heap rose by at least a quarter as much, but did not persist: Unknown,
 //     with the reason (buffers in flight; judged again once the rise
@@ -454,10 +477,12 @@ func (r *Report) fitTrends(w []Sample, f *fitter, opt AnalyzeOptions) {
 	}
 	r.Live = f.fit(xs, ys, 0, x1)
 	r.livePersist = f.persistence(r.Live, xs, ys, x1)
+	r.liveFloor = f.fitFloor(xs, ys, x1)
 	if len(names) > 0 {
 		r.Tracked = f.fit(xs, ts, 0, x1)
 		r.Unaccounted = f.fit(xs, us, 0, x1)
 		r.restPersist = f.persistence(r.Unaccounted, xs, us, x1)
+		r.restFloor = f.fitFloor(xs, us, x1)
 	}
 
 	// The lower envelope of objects: groups of whole GC runs, each at least
@@ -535,14 +560,17 @@ func (f *fitter) fitHalves(xs, ys []float64, x1 float64) [2]Trend {
 
 // persists reports whether a rise held: the median of the points of the
 // newest quarter of the window keeps at least 5/8 of the fitted growth over
-// the window (a steady rise keeps about 7/8), the newest point has not
-// fallen from the highest by more than a quarter of the rise to it, and the
-// rise shows in both halves of the window, the one that grew less by at
-// least a quarter of the other. A steady rise passes; a step, a climb that began late in the
-// window, and one that fell back do not. With too few points to fit a half,
-// the halves are not judged.
+// the window (a steady rise keeps about 7/8), the newest points (the median
+// of the newest three) have not fallen below the fitted end by more than a
+// quarter of the growth, and the rise shows in both halves of the window,
+// the one that grew less by at least a quarter of the other. A steady rise
+// passes; a step, a climb that began late in the window, and one that fell
+// back do not. One reading is not a fall back: a single low newest point
+// (a process tearing its state down) or a single high one (a big buffer in
+// flight at one collection) moves neither the median nor the fitted line.
+// With too few points to fit a half, the halves are not judged.
 func persists(p persistence) bool {
-	if p.t.Known() && (p.lastQuarter < p.t.Start+p.t.Growth()*5/8 || p.newest < p.peak-(p.peak-p.t.Start)/4) {
+	if p.t.Known() && (p.lastQuarter < p.t.Start+p.t.Growth()*5/8 || p.newest < p.t.End-p.t.Growth()/4) {
 		return false
 	}
 	if !p.halves[0].Known() || !p.halves[1].Known() {
@@ -552,15 +580,18 @@ func persists(p persistence) bool {
 	return g1 > 0 && g2 > 0 && min(g1, g2) >= max(g1, g2)/4
 }
 
+// newestPoints is how many of the newest points persists takes the median
+// of, so that a fall back shows in at least two of them.
+const newestPoints = 3
+
 // persistence is what persists judges a rise by: its trend, the trends of
-// the window's halves, and the median of the newest quarter's points, the
-// newest point and the highest.
+// the window's halves, the median of the newest quarter's points and that
+// of the newest points.
 type persistence struct {
 	t           Trend
 	halves      [2]Trend
 	lastQuarter float64 // median of the points of the newest quarter of the window
-	newest      float64 // the newest point
-	peak        float64 // the highest point
+	newest      float64 // median of the newest newestPoints points
 }
 
 func (f *fitter) persistence(t Trend, xs, ys []float64, x1 float64) persistence {
@@ -568,10 +599,47 @@ func (f *fitter) persistence(t Trend, xs, ys []float64, x1 float64) persistence 
 	if k, _ := slices.BinarySearch(xs, x1*3/4); k < len(ys) {
 		f.sorted = append(f.sorted[:0], ys[k:]...)
 		p.lastQuarter = median(f.sorted)
-		p.newest = ys[len(ys)-1]
-		p.peak = slices.Max(ys)
+		f.sorted = append(f.sorted[:0], ys[max(len(ys)-newestPoints, 0):]...)
+		p.newest = median(f.sorted)
 	}
 	return p
+}
+
+// fitFloor fits the floor of the points: the lowest of each run of g
+// consecutive points, g from 1 to 4 so that there are at least twice
+// minTrendPoints runs. A GC that ran while big buffers were in flight (a
+// response being built, a scrape being written) marks them live; the floor
+// leaves such points out and keeps what every collection found live. The
+// floor is only fitted (N > 0) when such points exist: some point lies
+// above the floor's line by more than the floor grew over the window.
+// Otherwise the points are noise around their own trend, which judges
+// them.
+func (f *fitter) fitFloor(xs, ys []float64, x1 float64) Trend {
+	g := min(4, max(1, len(xs)/(2*minTrendPoints)))
+	if g == 1 {
+		return Trend{}
+	}
+	f.floorX, f.floorY = f.floorX[:0], f.floorY[:0]
+	for i := 0; i < len(xs); i += g {
+		k := i
+		for j := i + 1; j < min(i+g, len(xs)); j++ {
+			if ys[j] < ys[k] {
+				k = j
+			}
+		}
+		f.floorX = append(f.floorX, xs[k])
+		f.floorY = append(f.floorY, ys[k])
+	}
+	t := f.fit(f.floorX, f.floorY, 0, x1)
+	if !t.Known() || t.Growth() <= 0 {
+		return Trend{}
+	}
+	for i, y := range ys {
+		if y > t.Start+t.Slope*xs[i]+t.Growth() {
+			return t
+		}
+	}
+	return Trend{}
 }
 
 // notSteady is the reason for a rise that did not persist.
@@ -600,14 +668,27 @@ func classify(r *Report, opt AnalyzeOptions) (Growth, string) {
 		}
 		return Flat, fmt.Sprintf("retained memory and RSS flat; %d GC cycles, too few to judge the live heap", r.GCCycles)
 	}
-	// The runtime holds about twice the live heap (GOGC=100), so a steady
-	// live rise of a quarter of the retained rise explains half of it: the
-	// live heap grows, just below its own threshold.
-	liveRose := opt.rising(r.Live, opt.MinBytes) || retainedUp && r.Live.Slope > 0 &&
-		r.Live.Fit >= opt.MinFit && r.Live.Growth() >= r.Retained.Growth()/4
+	// The live heap rises when its points rise, or their floor does: big
+	// buffers in flight at some collections (a scrape being written) put
+	// points far above the rest and break the order the fit counts, while
+	// the floor keeps rising with what the program keeps.
+	liveRose := true
+	switch {
+	case opt.rising(r.Live, opt.MinBytes):
+		r.judged = r.Live
+	case opt.rising(r.liveFloor, opt.MinBytes):
+		r.judged = r.liveFloor
+	case retainedUp && r.Live.Slope > 0 && r.Live.Fit >= opt.MinFit && r.Live.Growth() >= r.Retained.Growth()/4:
+		// The runtime holds about twice the live heap (GOGC=100), so a
+		// steady live rise of a quarter of the retained rise explains
+		// half of it: the live heap grows, just below its own threshold.
+		r.judged = r.Live
+	default:
+		liveRose = false
+	}
 	liveUp := liveRose && persists(r.livePersist)
 	if r.Unaccounted.Known() {
-		restRose := opt.rising(r.Unaccounted, opt.MinBytes) &&
+		restRose := (opt.rising(r.Unaccounted, opt.MinBytes) || opt.rising(r.restFloor, opt.MinBytes)) &&
 			r.Unaccounted.Growth() > opt.BudgetSlack*max(r.Tracked.Growth(), 0)
 		switch {
 		case liveRose && !restRose && r.Tracked.Growth() > 0:
@@ -620,12 +701,21 @@ func classify(r *Report, opt AnalyzeOptions) (Growth, string) {
 		case restRose:
 			liveUp = true
 		}
+		// Growth beyond the budgets is judged on the unaccounted heap.
+		r.judged = r.Unaccounted
+		if !opt.rising(r.Unaccounted, opt.MinBytes) && opt.rising(r.restFloor, opt.MinBytes) {
+			r.judged = r.restFloor
+		}
 	}
 	if liveUp {
-		live, objs, bpo, what := r.Live, r.Objects, r.BytesPerObject, "live heap"
+		objs, bpo, what := r.Objects, r.BytesPerObject, "live heap"
 		if r.Unaccounted.Known() {
-			live, objs, bpo, what = r.Unaccounted, r.UnaccountedObjects, r.restBPO, "heap beyond the tracked budgets"
+			objs, bpo, what = r.UnaccountedObjects, r.restBPO, "heap beyond the tracked budgets"
 		}
+		live := r.judged
+		// The runtime holds about twice the live heap: retained memory
+		// that grew by more than that beside it is named second.
+		r.retainedBeside = retainedUp && r.Retained.Growth() > 2*max(live.Growth(), 0)+opt.MinBytes
 		objUp := opt.rising(objs, opt.MinObjects)
 		bpoUp := opt.rising(bpo, 0)
 		switch {

@@ -115,9 +115,14 @@
 // by over a gigabyte with a few objects each, which is what pinned buffers
 // look like. So a rise of the live heap counts only once it persists: it
 // must show in both halves of the window and the newest points must keep
-// it (see Analyze). A climb that began late in the window, a step, or a
-// rise that fell back is reported as Unknown, with the reason, and the
-// memory the runtime then keeps from the OS as Retained. The price is that
+// it (see Analyze); a single reading, high or low, neither makes nor undoes
+// a rise. Buffers in flight that come and go every few seconds (a big
+// scrape written beside a growing map) leave the points sawing far above
+// what is kept; Analyze then also fits the floor of the points, the least
+// of each few, and a rising floor is a rising live heap. A climb that began
+// late in the window, a step, or a rise that fell back is reported as
+// Unknown, with the reason, and the memory the runtime then keeps from the
+// OS as Retained. The price is that
 // a new leak is named only once it has run for most of a window, that a
 // leak growing in a few big steps (a slice doubling its backing array) is
 // named only when steps land in both halves of a window, and that buffers

@@ -17,7 +17,12 @@ import (
 // heap beyond them: the line says "beyond the declared budgets", gives the
 // unaccounted heap's figures and names the structures filling beside it.
 // A structure at its limit and refusing values adds "; at budget: interner
-// 8.0 of 8.0 MiB (100%), refusing 1,200/s" to any verdict.
+// 8.0 of 8.0 MiB (100%), refusing 1,200/s" to any verdict. PerKey and
+// PinnedBuffers add "; retained memory rises too, by more than the live
+// heap explains (+959.5 MiB/min)" when the memory the runtime holds grew by
+// more than twice the live heap's growth (big short-lived buffers beside
+// the kept values). Their live figures are those of the trend judged: the
+// live points', or their floor's when only the floor rose steadily.
 func (r Report) String() string {
 	var b strings.Builder
 	switch r.Growth {
@@ -58,6 +63,9 @@ func (r Report) writeGrowing(b *strings.Builder) {
 	if beyond {
 		live, objs, name = r.Unaccounted, r.UnaccountedObjects, "unaccounted"
 	}
+	if r.judged.Known() {
+		live = r.judged // the points' trend, or their floor's when only it rose
+	}
 	b.WriteString("growing: ")
 	b.WriteString(r.Growth.Phrase())
 	if beyond {
@@ -88,6 +96,10 @@ func (r Report) writeGrowing(b *strings.Builder) {
 		fit = r.RSS.Fit
 	}
 	fmt.Fprintf(b, ", fit %.2f)", fit)
+	if r.retainedBeside && (r.Growth == PerKey || r.Growth == PinnedBuffers) {
+		fmt.Fprintf(b, "; retained memory rises too, by more than the live heap explains (%s/min)",
+			signedBytes(r.Retained.PerMinute()))
+	}
 	if r.filling() > 0 {
 		b.WriteString("; also filling declared budgets: ")
 		r.writeFilling(b)

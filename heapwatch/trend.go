@@ -63,6 +63,9 @@ type fitter struct {
 	xs, ys    []float64
 	slopes    []float64
 	sorted    []float64
+	// The floor's points (fitFloor), apart from xs and ys, which fit
+	// reuses when it thins the points out.
+	floorX, floorY []float64
 }
 
 // fit fits a Trend to the points (xs[i], ys[i]), xs in seconds since the

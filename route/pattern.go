@@ -28,7 +28,9 @@ func (e *PatternError) Error() string {
 // it is not empty. Patterns stop at a node (end) or take the rest of the
 // path there (multi).
 type node struct {
-	lit   map[string]int32 // literal children by segment text
+	lit   map[string]int32 // literal children by segment text, when many
+	keys  []string         // else the literal children's texts
+	kids  []int32          // and nodes, in the same order
 	wild  int32            // the {name} child; 0 for none (the root is no child)
 	end   []term           // patterns that end at this node
 	multi []term           // patterns with {name...} or a trailing '/' here
@@ -40,6 +42,10 @@ type term struct {
 	idx    int32
 	method string
 }
+
+// smallChildren is the most literal children a node keeps in slices
+// rather than a map.
+const smallChildren = 8
 
 // segKind is the kind of a pattern segment.
 type segKind uint8
@@ -81,6 +87,16 @@ func (t *Templater) compile() error {
 		}
 	}
 	t.setMin(0)
+	for i := range t.nodes {
+		// A few children are found faster by comparing them in turn.
+		if nd := &t.nodes[i]; len(nd.lit) <= smallChildren {
+			for key, c := range nd.lit {
+				nd.keys = append(nd.keys, key)
+				nd.kids = append(nd.kids, c)
+			}
+			nd.lit = nil
+		}
+	}
 	return nil
 }
 
@@ -311,9 +327,18 @@ func (t *Templater) walk(n int32, method, path []byte, s *segs, d int, best int3
 		to = int(s.slash[d+1])
 	}
 	seg := path[from:to]
-	if nd.lit != nil && len(seg) <= t.maxLit {
-		if c, ok := nd.lit[string(seg)]; ok {
-			best = t.walk(c, method, path, s, d+1, best)
+	if len(seg) <= t.maxLit {
+		if nd.lit != nil {
+			if c, ok := nd.lit[string(seg)]; ok {
+				best = t.walk(c, method, path, s, d+1, best)
+			}
+		} else {
+			for i, key := range nd.keys {
+				if key == string(seg) {
+					best = t.walk(nd.kids[i], method, path, s, d+1, best)
+					break
+				}
+			}
 		}
 	}
 	if nd.wild != 0 && len(seg) > 0 {

@@ -172,7 +172,6 @@ func runServe(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		Readers:            *readers,
 		ReceiveBuffer:      *receiveBuffer,
 		MaxDatagram:        *maxDatagram,
-		BatchSize:          serveBatchSize,
 		QueueLength:        *queue,
 		Workers:            *workers,
 		BlockWhenQueueFull: *block,
@@ -184,7 +183,7 @@ func runServe(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return fail("%v", err)
 	}
 	monitor := heapwatch.New(heapwatch.Config{ProfileDir: *profileDir, Logger: logger})
-	if err := trackBudgets(monitor, table, store, cfg); err != nil {
+	if err := trackBudgets(monitor, srv, table, store, *queue > 0); err != nil {
 		return fail("%v", err)
 	}
 	// Without --reuse-port, a port another process holds is an error even
@@ -257,14 +256,11 @@ func runServe(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 }
 
 // serveInterner bounds the path table's Interner: the library's defaults,
-// written out so that its budget can be reported.
-var serveInterner = ingest.InternerConfig{MaxEntries: 1 << 16, MaxBytes: 8 << 20, MaxLen: 512}
+// with MaxLen written out so that the path table's budget can use it.
+var serveInterner = ingest.InternerConfig{MaxLen: 512}
 
 // Estimates of the heap bytes beyond what the structures count themselves.
 const (
-	// serveBatchSize is the Server's BatchSize, written out so that the
-	// readers' buffers can be reported.
-	serveBatchSize = 16
 
 	// serveInternerSlack is what a stored value costs beyond its length:
 	// the Interner's 2 bytes and the rounding up to a size class.
@@ -277,27 +273,22 @@ const (
 
 // trackBudgets registers serve's bounded structures with the heap monitor,
 // so that it tells them filling from a leak: the readers' receive buffers,
-// the Interner, the path table and the route-metric store.
-func trackBudgets(m *heapwatch.Monitor, table *pathTable, store *routemetrics.Store, cfg ingest.Config) error {
-	// The readers' receive buffers are fixed: BatchSize buffers of
-	// MaxDatagram+1 bytes per reader on Linux, one elsewhere, allocated
-	// when serving starts.
-	perReader := int64(1)
-	if recvBatches {
-		perReader = int64(cfg.BatchSize)
-	}
-	readerBytes := int64(max(cfg.Readers, 1)) * perReader * int64(cfg.MaxDatagram+1)
-	return errors.Join(
+// the queue (with --queue), the Interner, the path table and the
+// route-metric store.
+func trackBudgets(m *heapwatch.Monitor, srv *ingest.Server, table *pathTable, store *routemetrics.Store, queue bool) error {
+	errs := []error{
 		m.Track("receive_buffers", func() heapwatch.Usage {
-			return heapwatch.Usage{Bytes: readerBytes, LimitBytes: readerBytes}
+			// Allocated when serving starts, fixed from then on.
+			n := int64(srv.Stats().ReadBufferBytes)
+			return heapwatch.Usage{Bytes: n, LimitBytes: n}
 		}),
 		m.Track("interner", func() heapwatch.Usage {
 			st := table.paths.Stats()
 			return heapwatch.Usage{
 				Bytes:        int64(st.Bytes) + serveInternerSlack*int64(st.Entries),
-				LimitBytes:   int64(serveInterner.MaxBytes) + serveInternerSlack*int64(serveInterner.MaxEntries),
+				LimitBytes:   int64(st.MaxBytes) + serveInternerSlack*int64(st.MaxEntries),
 				Entries:      int64(st.Entries),
-				LimitEntries: int64(serveInterner.MaxEntries),
+				LimitEntries: int64(st.MaxEntries),
 				Refused:      st.Evictions,
 			}
 		}),
@@ -322,7 +313,17 @@ func trackBudgets(m *heapwatch.Monitor, table *pathTable, store *routemetrics.St
 				Refused: st.Overflows,
 			}
 		}),
-	)
+	}
+	if queue {
+		errs = append(errs, m.Track("queue", func() heapwatch.Usage {
+			st := srv.Stats()
+			return heapwatch.Usage{
+				Bytes: int64(st.QueueBytes), LimitBytes: int64(st.QueueMaxBytes),
+				Entries: int64(st.QueueDatagrams), Refused: st.DroppedQueueFull,
+			}
+		}))
+	}
+	return errors.Join(errs...)
 }
 
 // waitListening waits until srv has bound its address, and returns it, or

@@ -9,9 +9,6 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// recvBatches: the Server reads datagrams in batches (recvmmsg).
-const recvBatches = true
-
 // reusePortSupported: --reuse-port works here.
 const reusePortSupported = true
 

@@ -9,9 +9,6 @@ import (
 	"time"
 )
 
-// recvBatches: the Server reads one datagram at a time.
-const recvBatches = false
-
 // reusePortSupported: --reuse-port needs Linux's load-balancing
 // SO_REUSEPORT.
 const reusePortSupported = false

@@ -146,9 +146,10 @@ func TestServeRouteMetrics(t *testing.T) {
 		assert.Contains(t, m, `ingest_budget_used_bytes{name="`+name+`"}`)
 		assert.Positive(t, m[`ingest_budget_limit_bytes{name="`+name+`"}`], name)
 	}
-	if recvBatches {
-		assert.Equal(t, float64(serveBatchSize*65528), m[`ingest_budget_used_bytes{name="receive_buffers"}`])
-	}
+	// The readers' buffers are fixed: at least one datagram buffer.
+	assert.GreaterOrEqual(t, m[`ingest_budget_used_bytes{name="receive_buffers"}`], 65528.0)
+	assert.Equal(t, m[`ingest_budget_limit_bytes{name="receive_buffers"}`], m[`ingest_budget_used_bytes{name="receive_buffers"}`])
+	assert.NotContains(t, m, `ingest_budget_used_bytes{name="queue"}`, "no queue without --queue")
 	assert.Equal(t, 5.0, m[`ingest_budget_used_entries{name="routes"}`])
 	checkPromtool(t, httpAddr)
 
@@ -225,4 +226,14 @@ func TestServeRouteFlagErrors(t *testing.T) {
 	f("--max-series", "--max-series", "0")
 	f("--series-idle", "--series-idle", "0s")
 	f("--vhost", "--vhost", strings.Repeat("v", 300))
+}
+
+// TestServeQueueBudget checks that with --queue the queue is a tracked
+// budget: what a full queue of the longest datagrams would hold.
+func TestServeQueueBudget(t *testing.T) {
+	_, udpAddr, httpAddr, _ := startServe(t, "--queue", "100", "--block")
+	sendLines(t, udpAddr, serveLine("/a", 200))
+	m := scrapeWhenLines(t, httpAddr, 1)
+	assert.Equal(t, 100.0*65528, m[`ingest_budget_limit_bytes{name="queue"}`])
+	assert.Contains(t, m, `ingest_budget_used_bytes{name="queue"}`)
 }
