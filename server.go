@@ -63,14 +63,23 @@ type Config struct {
 	// syslog envelope is detected per line whatever the format.
 	Format *Format
 
-	// Readers is the number of reader goroutines. Default 1. On Linux,
-	// ListenAndServe opens one socket per reader on the same address with
-	// SO_REUSEPORT, and the kernel spreads senders over them by a hash of
-	// their address and port (one sender always lands on the same socket).
-	// Note that any other socket of the same user that sets SO_REUSEPORT
-	// can then join the port and take a share of the traffic. Elsewhere,
-	// and with Serve, the readers share one socket. At most 1024.
+	// Readers is the number of reader goroutines. Default 1. At most 1024.
+	// By default the readers share one socket: each reads it with its own
+	// buffers, and the port stays exclusive to this Server. With ReusePort
+	// on Linux, ListenAndServe opens one socket per reader instead; see
+	// ReusePort.
 	Readers int
+
+	// ReusePort makes ListenAndServe set SO_REUSEPORT on its sockets and
+	// open one socket per reader on the same address. The kernel then
+	// spreads senders over the sockets by a hash of their address and port
+	// (one sender always lands on the same socket), and other sockets of
+	// the same user that set SO_REUSEPORT too, in this process or another,
+	// can bind the same port and take a share of the traffic. Without it,
+	// binding a port that another socket holds fails with an error for
+	// which errors.Is(err, syscall.EADDRINUSE) holds. Linux only: elsewhere
+	// it is ignored. Serve ignores it: the socket is given.
+	ReusePort bool
 
 	// ReceiveBuffer is the receive buffer to ask for on each socket
 	// (SO_RCVBUF), in bytes. Default 8 MiB. When the kernel's limit
@@ -272,18 +281,20 @@ func defaultInt(v *int, def, max int, name string) error {
 	return nil
 }
 
-// ListenAndServe listens on Config.Addr (Config.Readers sockets with
-// SO_REUSEPORT on Linux, one socket elsewhere) and serves until ctx is done
-// or the Server is shut down, like Serve.
+// ListenAndServe listens on Config.Addr (one socket, or with
+// Config.ReusePort on Linux one socket per reader) and serves until ctx is
+// done or the Server is shut down, like Serve. When the address cannot be
+// bound it returns the error at once.
 func (s *Server) ListenAndServe(ctx context.Context) error {
 	if err := s.checkIdle(); err != nil {
 		return err
 	}
+	reuse := s.cfg.ReusePort && reusePortSupported
 	n, perSocket := 1, s.cfg.Readers
-	if socketPerReader && s.cfg.Readers > 1 {
+	if reuse {
 		n, perSocket = s.cfg.Readers, 1
 	}
-	lc := listenConfig(n > 1)
+	lc := listenConfig(reuse)
 	first, err := lc.ListenPacket(ctx, "udp", s.cfg.Addr)
 	if err != nil {
 		return err

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -604,22 +605,20 @@ func TestServerServeTwice(t *testing.T) {
 // TestServerListenAndServe: ListenAndServe with several readers stops when its
 // context ends, after delivering everything read.
 func TestServerListenAndServe(t *testing.T) {
+	for _, reuse := range []bool{false, true} {
+		t.Run(fmt.Sprintf("ReusePort=%v", reuse), func(t *testing.T) { testListenAndServe(t, reuse) })
+	}
+}
+
+func testListenAndServe(t *testing.T, reuse bool) {
 	checkLeaks(t)
 	rec := &recorder{}
-	logs := &logRecorder{}
 	const readers = 2
-	srv, err := NewServer(Config{Handler: rec, Addr: "127.0.0.1:0", Readers: readers, Logger: slog.New(logs)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	errc := make(chan error, 1)
-	go func() { errc <- srv.ListenAndServe(ctx) }()
-	waitFor(t, "ListenAndServe to listen", func() bool { return srv.LocalAddr() != nil })
+	srv, errc, cancel := listenServe(t, Config{Handler: rec, Addr: "127.0.0.1:0", Readers: readers, ReusePort: reuse})
 	addr := srv.LocalAddr().(*net.UDPAddr)
 
-	// Several senders: SO_REUSEPORT spreads them by address and port.
+	// Several senders: with ReusePort the kernel spreads them over the
+	// sockets by address and port.
 	const senders, each = 8, 20
 	for i := range senders {
 		c := dial(t, addr)
@@ -630,7 +629,7 @@ func TestServerListenAndServe(t *testing.T) {
 	waitFor(t, "every line", func() bool { return srv.Stats().Parsed == senders*each })
 	st := srv.Stats()
 	wantSockets := 1
-	if socketPerReader {
+	if reuse && reusePortSupported {
 		wantSockets = readers
 	}
 	if st.Sockets != wantSockets {
@@ -647,6 +646,78 @@ func TestServerListenAndServe(t *testing.T) {
 		}
 	case <-time.After(waitTimeout):
 		t.Fatal("ListenAndServe did not return")
+	}
+}
+
+// listenServe runs c's ListenAndServe until the test ends and waits until
+// it listens. It fails the test when ListenAndServe returns first.
+func listenServe(t *testing.T, c Config) (*Server, chan error, context.CancelFunc) {
+	t.Helper()
+	if c.Logger == nil {
+		c.Logger = slog.New(&logRecorder{})
+	}
+	srv, err := NewServer(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error, 1)
+	go func() { errc <- srv.ListenAndServe(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		srv.Close()
+	})
+	waitFor(t, "ListenAndServe to listen", func() bool {
+		select {
+		case err := <-errc:
+			t.Fatalf("ListenAndServe: %v", err)
+		default:
+		}
+		return srv.LocalAddr() != nil
+	})
+	return srv, errc, cancel
+}
+
+// TestServerReusePort: a port is shared with another Server only when both
+// ask for it, whatever the number of readers; otherwise binding fails with
+// EADDRINUSE.
+func TestServerReusePort(t *testing.T) {
+	if !reusePortSupported {
+		t.Skip("SO_REUSEPORT sharing is Linux only")
+	}
+	checkLeaks(t)
+	h := HandlerFunc(func(*Request) {})
+	first, _, _ := listenServe(t, Config{Handler: h, Addr: "127.0.0.1:0", Readers: 2})
+	addr := first.LocalAddr().String()
+	for _, reuse := range []bool{false, true} {
+		second, err := NewServer(Config{Handler: h, Addr: addr, Readers: 2, ReusePort: reuse, Logger: slog.New(&logRecorder{})})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Before it shared the port, ListenAndServe would serve until the
+		// deadline.
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		err = second.ListenAndServe(ctx)
+		cancel()
+		if !errors.Is(err, syscall.EADDRINUSE) {
+			t.Errorf("ReusePort=%v, beside a Server without it: ListenAndServe returned %v, want EADDRINUSE", reuse, err)
+		}
+	}
+
+	shared, _, _ := listenServe(t, Config{Handler: h, Addr: "127.0.0.1:0", Readers: 2, ReusePort: true})
+	addr = shared.LocalAddr().String()
+	plain, err := NewServer(Config{Handler: h, Addr: addr, Logger: slog.New(&logRecorder{})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	if err := plain.ListenAndServe(ctx); !errors.Is(err, syscall.EADDRINUSE) {
+		t.Errorf("without ReusePort, beside a Server with it: ListenAndServe returned %v, want EADDRINUSE", err)
+	}
+	other, _, _ := listenServe(t, Config{Handler: h, Addr: addr, ReusePort: true})
+	if got := other.LocalAddr().String(); got != addr {
+		t.Errorf("the second Server with ReusePort listens on %s, want %s", got, addr)
 	}
 }
 

@@ -8,10 +8,9 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// socketPerReader: ListenAndServe gives each reader its own socket, bound
-// to the same address with SO_REUSEPORT, so the kernel spreads senders over
-// them.
-const socketPerReader = true
+// reusePortSupported: Config.ReusePort takes effect (SO_REUSEPORT, one
+// socket per reader).
+const reusePortSupported = true
 
 // truncatedLengthKnown: the reader learns a truncated datagram's length as
 // sent (recvmmsg with MSG_TRUNC), and Stats.Bytes counts it.

@@ -4,9 +4,9 @@ package ingest
 
 import "net"
 
-// socketPerReader: without a load-balancing SO_REUSEPORT, the readers
-// share one socket.
-const socketPerReader = false
+// reusePortSupported: without a load-balancing SO_REUSEPORT, Config.ReusePort
+// is ignored and the readers share one socket.
+const reusePortSupported = false
 
 // truncatedLengthKnown: the portable read cannot see past its buffer, so a
 // truncated datagram counts MaxDatagram+1 bytes in Stats.Bytes.
