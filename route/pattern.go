@@ -134,11 +134,16 @@ func (t *Templater) insert(idx int32, method string, segs []patSeg) *PatternErro
 }
 
 // addTerm appends pattern idx to a node's list, unless an earlier pattern
-// there has the same method: the later one could never match.
+// there takes every method it takes (the same method, no method, or GET
+// before HEAD): the later one could never match.
 func (t *Templater) addTerm(list *[]term, idx int32, method string) *PatternError {
 	for _, e := range *list {
 		if e.method == method {
 			return &PatternError{Reason: "duplicates pattern " + strconv.Itoa(int(e.idx)) + " " + strconv.Quote(t.patterns[e.idx])}
+		}
+		if e.method == "" || e.method == "GET" && method == "HEAD" {
+			return &PatternError{Reason: "never matches: pattern " + strconv.Itoa(int(e.idx)) + " " +
+				strconv.Quote(t.patterns[e.idx]) + " comes first and takes the same paths and methods"}
 		}
 	}
 	*list = append(*list, term{idx: idx, method: method})

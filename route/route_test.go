@@ -304,8 +304,17 @@ func TestNew_BadPatterns(t *testing.T) {
 	f("/1/2/3/4/5/6/7/8/9", 0, "9 segments")
 	f("/ok", 0, "duplicates pattern 0")
 
-	if _, err := New(Config{Patterns: []string{"GET /ok", "/ok", "HEAD /ok"}}); err != nil {
+	if _, err := New(Config{Patterns: []string{"HEAD /ok", "GET /ok", "POST /ok", "/ok", "/ok/"}}); err != nil {
 		t.Errorf("different methods: %v", err)
+	}
+	// A later pattern whose methods an earlier one of the same segments
+	// all takes could never match.
+	for _, ps := range [][]string{{"/a", "GET /a"}, {"/a/", "POST /a/"}, {"GET /a", "HEAD /a"},
+		{"/x/{y...}", "DELETE /x/{z...}"}, {"/{x}", "PUT /{y}"}} {
+		var pe *PatternError
+		if _, err := New(Config{Patterns: ps}); !errors.As(err, &pe) || pe.Index != 1 || !strings.Contains(pe.Reason, "pattern 0") {
+			t.Errorf("%q: %v", ps, err)
+		}
 	}
 	if _, err := New(Config{Patterns: []string{"/1/2/3/4/5/6/7/8/9"}, MaxSegments: 9}); err != nil {
 		t.Errorf("MaxSegments 9: %v", err)
