@@ -87,8 +87,9 @@ The UDP port is not shared with another process unless --reuse-port is
 given, to this process and to every other that binds the port: then the
 kernel spreads senders over all of them (SO_REUSEPORT, Linux), by a hash
 of the sender's address and port. Without it, a port held by another
-process exits 2, whatever --readers says. (--readers N alone opens N
-sockets of this process on the port, also with SO_REUSEPORT.)
+process exits 2, whatever --readers says. --readers N alone reads one
+socket with N goroutines; with --reuse-port each reader has its own
+socket in the group.
 
 The start-up line names the UDP and HTTP addresses, the format, the
 allowed networks and the instance. --instance, by default the host name
@@ -108,7 +109,7 @@ func runServe(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := newFlagSet("serve", serveUsage, stderr)
 	listen := fs.String("listen", "127.0.0.1:5514", "UDP `address` to receive access lines on")
 	httpAddr := fs.String("http", "127.0.0.1:9514", "HTTP `address` for /metrics, /routes, /top, /debug/pprof/ and /healthz")
-	readers := fs.Int("readers", 1, "reader goroutines (sockets with SO_REUSEPORT on Linux)")
+	readers := fs.Int("readers", 1, "reader goroutines; they share one socket, or have one each with --reuse-port")
 	receiveBuffer := fs.Int("receive-buffer", 8<<20, "socket receive buffer to ask for, in `bytes`")
 	maxDatagram := fs.Int("max-datagram", 65527, "largest datagram accepted, in `bytes`; longer ones are counted as truncated")
 	formatFlags := addFormatFlags(fs)
@@ -176,7 +177,10 @@ func runServe(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		Workers:            *workers,
 		BlockWhenQueueFull: *block,
 		AllowedSources:     allowed,
-		Logger:             logger,
+		// Without it the readers share one socket, and a port another
+		// process holds is an error whatever --readers says.
+		ReusePort: *reusePort,
+		Logger:    logger,
 	}
 	srv, err := ingest.NewServer(cfg)
 	if err != nil {
@@ -185,14 +189,6 @@ func runServe(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	monitor := heapwatch.New(heapwatch.Config{ProfileDir: *profileDir, Logger: logger})
 	if err := trackBudgets(monitor, srv, table, store, *queue > 0); err != nil {
 		return fail("%v", err)
-	}
-	// Without --reuse-port, a port another process holds is an error even
-	// when the readers' sockets set SO_REUSEPORT among themselves: the
-	// port is tried first with a socket that does not.
-	if !*reusePort {
-		if err := checkPortFree(*listen); err != nil {
-			return fail("%v", err)
-		}
 	}
 	httpLn, err := net.Listen("tcp", *httpAddr)
 	if err != nil {
@@ -203,7 +199,7 @@ func runServe(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	// The Server fails at once when the address cannot be bound: that is a
 	// usage error, like a bad flag.
 	serveErr := make(chan error, 1)
-	go func() { serveErr <- listenAndServe(ctx, srv, cfg, *reusePort) }()
+	go func() { serveErr <- srv.ListenAndServe(ctx) }()
 	udpAddr, err := waitListening(srv, serveErr)
 	if err != nil {
 		httpLn.Close()

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -12,36 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
-
-	"github.com/flatheap/ingest"
 )
-
-// listenAndServe serves srv on cfg.Addr until ctx is done. With reusePort,
-// every socket it opens sets SO_REUSEPORT, so other processes that set it
-// too share the port; the Server does that itself for several readers.
-func listenAndServe(ctx context.Context, srv *ingest.Server, cfg ingest.Config, reusePort bool) error {
-	if !reusePort || cfg.Readers > 1 {
-		return srv.ListenAndServe(ctx)
-	}
-	conn, err := listenReusePort(ctx, cfg.Addr)
-	if err != nil {
-		return err
-	}
-	return srv.Serve(ctx, conn)
-}
-
-// checkPortFree returns an error naming --reuse-port when a socket that
-// does not share its port cannot be bound to addr. Port 0 is always free.
-func checkPortFree(addr string) error {
-	if _, port, err := net.SplitHostPort(addr); err == nil && port == "0" {
-		return nil
-	}
-	c, err := net.ListenPacket("udp", addr)
-	if err != nil {
-		return addrInUseHint(err)
-	}
-	return c.Close()
-}
 
 // addrInUseHint adds to an "address in use" error how to share the port.
 func addrInUseHint(err error) error {
