@@ -281,9 +281,9 @@ for step in "${steps[@]}"; do
 	case $step in
 	capacity)
 		capacity "short lines, 1 reader" short --readers 1
-		capacity "short lines, 2 readers" short --readers 2
+		capacity "short lines, 2 readers" short --readers 2 --reuse-port
 		capacity "2 KiB lines, 1 reader" long --readers 1
-		capacity "2 KiB lines, 2 readers" long --readers 2
+		capacity "2 KiB lines, 2 readers" long --readers 2 --reuse-port
 		;;
 	cpu)
 		cpu 1500 short
