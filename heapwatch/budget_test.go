@@ -353,6 +353,18 @@ func TestReport_BudgetWords(t *testing.T) {
 		t.Errorf("at budget:\ngot  %s\nwant %s", got, want)
 	}
 
+	// Full by entries, its keys' bytes still below their limit: both sides.
+	fullPaths := BudgetReport{BudgetSample: BudgetSample{Name: "paths",
+		Usage: Usage{Bytes: 55 * mib / 10, LimitBytes: 63 * mib / 10, Entries: 10000, LimitEntries: 10000}},
+		State: BudgetFilling, BytesTrend: rising}
+	r = Report{Growth: Filling, Budgets: []BudgetReport{fullPaths},
+		Unaccounted: Trend{Median: 2 * mib, N: 30}, Ceiling: 2*mib + 63*mib/10}
+	want = "filling declared budgets: paths 10,000 of 10,000 (100%), 5.5 of 6.3 MiB; " +
+		"the rest flat at 2.0 MiB (+0 B/min); ceiling 8.3 MiB live"
+	if got := r.String(); got != want {
+		t.Errorf("full by entries:\ngot  %s\nwant %s", got, want)
+	}
+
 	queue := BudgetReport{BudgetSample: BudgetSample{Name: "queue", Usage: Usage{Bytes: 3 * mib, Entries: 1200}},
 		State: BudgetFilling, BytesTrend: rising}
 	r = Report{Growth: PerKey, Budgets: []BudgetReport{queue},

@@ -165,7 +165,9 @@ func (r Report) unbounded() string {
 
 // writeBudget writes "interner 6.1 of 8.0 MiB (76%)" or "paths 9,800 of
 // 10,000 (98%)": the side nearer its limit, or the bytes held when there is
-// no limit.
+// no limit. A structure full by entries whose bytes still have room gets its
+// bytes too ("paths 10,000 of 10,000 (100%), 5.5 of 6.3 MiB"): it can still
+// grow by what its entries hold.
 func writeBudget(b *strings.Builder, x BudgetReport) {
 	b.WriteString(x.Name)
 	b.WriteByte(' ')
@@ -187,6 +189,10 @@ func writeBudget(b *strings.Builder, x BudgetReport) {
 		fmt.Fprintf(b, "%s (%.0f%%)", formatBytesOf(float64(x.Bytes), float64(x.LimitBytes)), 100*fb)
 	default:
 		fmt.Fprintf(b, "%s of %s (%.0f%%)", groupDigits(x.Entries), groupDigits(x.LimitEntries), 100*fe)
+		if fb >= 0 && fe >= 1-budgetMargin && fb < 1-budgetMargin {
+			b.WriteString(", ")
+			b.WriteString(formatBytesOf(float64(x.Bytes), float64(x.LimitBytes)))
+		}
 	}
 }
 
