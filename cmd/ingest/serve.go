@@ -434,6 +434,13 @@ func (d *daemon) serveMetrics(w http.ResponseWriter, r *http.Request) {
 
 // logHeap logs the heap monitor's summary every interval until ctx ends.
 func (d *daemon) logHeap(ctx context.Context, interval time.Duration) {
+	every(ctx, interval, func() {
+		d.logger.Info("heap "+d.monitor.Summary(), "instance", d.instance)
+	})
+}
+
+// every calls f every interval until ctx ends; it returns when ctx ends.
+func every(ctx context.Context, interval time.Duration, f func()) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
@@ -441,7 +448,7 @@ func (d *daemon) logHeap(ctx context.Context, interval time.Duration) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			d.logger.Info("heap "+d.monitor.Summary(), "instance", d.instance)
+			f()
 		}
 	}
 }

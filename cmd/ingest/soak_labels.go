@@ -103,14 +103,5 @@ func (lr *labelsReceiver) run(ctx context.Context, conn *net.UDPConn) error {
 // scrapeEvery calls write with io.Discard every interval until ctx ends,
 // the way a Prometheus server's scrapes exercise an exporter's writer.
 func scrapeEvery(ctx context.Context, interval time.Duration, write func(io.Writer)) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			write(io.Discard)
-		}
-	}
+	every(ctx, interval, func() { write(io.Discard) })
 }
