@@ -157,10 +157,7 @@ func TestServeHTTPBounded(t *testing.T) {
 				assert.Equal(t, sizes[kind], r.size, "a /top answer's size")
 			}
 			if r.body != nil {
-				var rows []struct {
-					Path     string `json:"path"`
-					Requests int64  `json:"requests"`
-				}
+				var rows []topRow
 				require.NoError(t, json.Unmarshal(r.body, &rows))
 				require.Len(t, rows, 10001, "10,000 paths and <other>")
 				assert.Equal(t, otherPath, rows[10000].Path)
@@ -194,14 +191,7 @@ func TestServeSaturates(t *testing.T) {
 		require.NoError(t, err)
 	}
 	scrapeWhenLines(t, httpAddr, 4)
-	code, body := getBody(t, "http://"+httpAddr+"/top")
-	require.Equal(t, http.StatusOK, code)
-	var rows []struct {
-		Path     string `json:"path"`
-		Requests int64  `json:"requests"`
-		Bytes    int64  `json:"bytes"`
-	}
-	require.NoError(t, json.Unmarshal([]byte(body), &rows), body)
+	rows, body := getTop(t, "http://"+httpAddr+"/top")
 	require.Len(t, rows, 2, body)
 	assert.Equal(t, "/big", rows[0].Path)
 	assert.Equal(t, int64(3), rows[0].Requests)

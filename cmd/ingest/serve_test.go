@@ -145,6 +145,26 @@ func getBody(t *testing.T, url string) (int, string) {
 	return resp.StatusCode, string(b)
 }
 
+// topRow is one row of /top's JSON answer: the fields the tests read.
+type topRow struct {
+	Path      string `json:"path"`
+	Requests  int64  `json:"requests"`
+	Bytes     int64  `json:"bytes"`
+	Status2xx int64  `json:"status_2xx"`
+	Status4xx int64  `json:"status_4xx"`
+}
+
+// getTop fetches url, a /top address, and returns its rows and the body;
+// it fails the test unless the answer is a 200 with a JSON array of rows.
+func getTop(t *testing.T, url string) ([]topRow, string) {
+	t.Helper()
+	code, body := getBody(t, url)
+	require.Equal(t, http.StatusOK, code, body)
+	var rows []topRow
+	require.NoError(t, json.Unmarshal([]byte(body), &rows), body)
+	return rows, body
+}
+
 // TestServeEndToEnd runs the daemon, sends known good and bad lines,
 // checks /metrics and /top exactly, stops it with SIGTERM and checks the
 // exit status and the final counts.
@@ -206,15 +226,7 @@ func TestServeEndToEnd(t *testing.T) {
 	assert.Equal(t, 1.0, m[`ingest_heap_growth{kind="unknown"}`]+m[`ingest_heap_growth{kind="flat"}`])
 	assert.Equal(t, 3.0, m["ingest_intern_entries"], "/a, /b and /d are stored")
 
-	code, body := getBody(t, "http://"+httpAddr+"/top?n=10")
-	require.Equal(t, http.StatusOK, code)
-	var top []struct {
-		Path      string `json:"path"`
-		Requests  int64  `json:"requests"`
-		Status2xx int64  `json:"status_2xx"`
-		Status4xx int64  `json:"status_4xx"`
-	}
-	require.NoError(t, json.Unmarshal([]byte(body), &top), body)
+	top, body := getTop(t, "http://"+httpAddr+"/top?n=10")
 	require.Len(t, top, 3, body)
 	assert.Equal(t, "/a", top[0].Path)
 	assert.Equal(t, int64(6), top[0].Requests) // 7 requests, the first under <other>
@@ -224,7 +236,7 @@ func TestServeEndToEnd(t *testing.T) {
 	assert.Equal(t, int64(2), top[1].Status4xx)
 	assert.Equal(t, "<other>", top[2].Path)
 	assert.Equal(t, int64(5), top[2].Requests) // first /a, /b, /c and /d; the second /d
-	code, _ = getBody(t, "http://"+httpAddr+"/top?n=x")
+	code, _ := getBody(t, "http://"+httpAddr+"/top?n=x")
 	assert.Equal(t, http.StatusBadRequest, code)
 
 	code, body = getBody(t, "http://"+httpAddr+"/healthz")
