@@ -2,6 +2,7 @@ package main
 
 import (
 	"math"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -57,7 +58,7 @@ func TestPathTableEviction(t *testing.T) {
 	assert.Equal(t, int64(4), m[otherPath], "/x and /y's first requests, /z's first, and the evicted entry's one")
 	n, keyBytes := tab.usage()
 	assert.Equal(t, 2, n)
-	assert.Equal(t, int64(4), keyBytes, "the keys' lengths follow insertions and evictions")
+	assert.Equal(t, int64(0), keyBytes, "the Interner still stores both keys: they are in its budget")
 
 	tab = newPathTable(ingest.NewInterner(ingest.InternerConfig{}), 2)
 	feed(t, tab, "/x", "/x", "/x", "/y", "/y", "/y") // two entries of 2 requests each
@@ -103,4 +104,25 @@ func TestPathTableSnapshot(t *testing.T) {
 	assert.Same(t, &rows[:1][0], &got[0], "the rows' array is reused")
 	assert.Equal(t, []string{"/c", "/a", "/b"}, []string{got[0].path, got[1].path, got[2].path})
 	assert.Equal(t, int64(3), other.Requests)
+}
+
+// usage counts the bytes of a key only when the table alone holds it: the
+// Interner no longer stores the value, or stores another copy of it.
+func TestPathTableUsageCountsKeysOnce(t *testing.T) {
+	tab := newPathTable(ingest.NewInterner(ingest.InternerConfig{}), 10)
+	feed(t, tab, "/a", "/a", "/bb", "/bb")
+	n, keyBytes := tab.usage()
+	require.Equal(t, 2, n)
+	assert.Equal(t, int64(0), keyBytes)
+
+	// As if the Interner had evicted "/bb" and stored it again since: the
+	// table's key is then a string only the table holds.
+	st := tab.stats["/bb"]
+	delete(tab.stats, "/bb")
+	tab.stats[strings.Clone("/bb")] = st
+	// And a key the Interner does not store at all.
+	tab.stats["/ccc"] = new(pathStat)
+	n, keyBytes = tab.usage()
+	assert.Equal(t, 3, n)
+	assert.Equal(t, int64(len("/bb")+len("/ccc")), keyBytes)
 }
