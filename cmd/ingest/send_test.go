@@ -2,7 +2,7 @@ package main
 
 import (
 	"bytes"
-	"net"
+	"net/netip"
 	"regexp"
 	"strconv"
 	"strings"
@@ -14,14 +14,13 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/flatheap/ingest"
+	"github.com/flatheap/ingest/cmd/ingest/internal/udptest"
 )
 
 // lineSink counts the lines and distinct paths that reach a loopback UDP
 // socket.
 type lineSink struct {
-	conn *net.UDPConn
 	addr string
-	done chan struct{}
 
 	mu    sync.Mutex
 	lines int
@@ -31,30 +30,14 @@ type lineSink struct {
 
 func newLineSink(t *testing.T) *lineSink {
 	t.Helper()
-	conn, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	require.NoError(t, err)
-	require.NoError(t, conn.SetReadBuffer(4<<20))
-	s := &lineSink{conn: conn, addr: conn.LocalAddr().String(), done: make(chan struct{}), paths: map[string]int{}}
-	go s.run()
-	t.Cleanup(func() {
-		s.conn.Close()
-		<-s.done
-	})
-	return s
-}
-
-func (s *lineSink) run() {
-	defer close(s.done)
-	buf := make([]byte, 65536)
+	conn := udptest.Listen(t, "udp4", "127.0.0.1:0")
+	s := &lineSink{addr: conn.LocalAddr().String(), paths: map[string]int{}}
 	var p ingest.Parser
 	var r ingest.Request
-	for {
-		n, err := s.conn.Read(buf)
-		if err != nil {
-			return
-		}
+	udptest.Receive(t, conn, func(dg []byte, _ netip.AddrPort) {
 		s.mu.Lock()
-		for line := range bytes.SplitSeq(buf[:n], []byte{'\n'}) {
+		defer s.mu.Unlock()
+		for line := range bytes.SplitSeq(dg, []byte{'\n'}) {
 			s.lines++
 			if p.Parse(&r, line) != nil {
 				s.bad++
@@ -64,8 +47,8 @@ func (s *lineSink) run() {
 				s.paths[string(r.Path)]++
 			}
 		}
-		s.mu.Unlock()
-	}
+	})
+	return s
 }
 
 // wait returns the lines, distinct paths and unparsed lines received once
@@ -81,16 +64,6 @@ func (s *lineSink) wait(lines int) (got, paths, bad int) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-}
-
-// deadAddr returns a loopback address nothing listens on.
-func deadAddr(t *testing.T) string {
-	t.Helper()
-	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	require.NoError(t, err)
-	addr := c.LocalAddr().String()
-	require.NoError(t, c.Close())
-	return addr
 }
 
 func TestSend_Command(t *testing.T) {
@@ -113,7 +86,7 @@ func TestSend_Command(t *testing.T) {
 	// Refused datagrams: exit 1, with the summary.
 	stdout.Reset()
 	stderr.Reset()
-	code = runSend([]string{"--addr", deadAddr(t), "--count", "200", "--rate", "20000"}, nil, &stdout, &stderr)
+	code = runSend([]string{"--addr", udptest.DeadAddr(t), "--count", "200", "--rate", "20000"}, nil, &stdout, &stderr)
 	assert.Equal(t, 1, code, stderr.String())
 	assert.Contains(t, stdout.String(), "sent lines=200 ")
 }

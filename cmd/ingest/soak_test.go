@@ -6,7 +6,6 @@ import (
 	"encoding/csv"
 	"fmt"
 	"image/png"
-	"net"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -22,6 +21,7 @@ import (
 
 	"github.com/flatheap/ingest"
 	"github.com/flatheap/ingest/cmd/ingest/internal/loadgen"
+	"github.com/flatheap/ingest/cmd/ingest/internal/udptest"
 	"github.com/flatheap/ingest/heapwatch"
 )
 
@@ -131,9 +131,7 @@ func runReceiver(t *testing.T, name string, o receiverOptions, load loadgen.Conf
 	t.Helper()
 	rcv, err := soakReceivers[name](o)
 	require.NoError(t, err)
-	conn, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	require.NoError(t, err)
-	require.NoError(t, conn.SetReadBuffer(4<<20))
+	conn := udptest.Listen(t, "udp4", "127.0.0.1:0")
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- rcv.run(ctx, conn) }()

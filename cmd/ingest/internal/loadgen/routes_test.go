@@ -1,8 +1,8 @@
 package loadgen
 
 import (
+	"bytes"
 	"context"
-	"net"
 	"net/netip"
 	"regexp"
 	"slices"
@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/flatheap/ingest"
+	"github.com/flatheap/ingest/cmd/ingest/internal/udptest"
 	"github.com/flatheap/ingest/route"
 )
 
@@ -158,31 +159,16 @@ func TestConfig_RoutesErrors(t *testing.T) {
 // route, and that every source port was used.
 func TestSend_RoutesFromSources(t *testing.T) {
 	noLeaks(t)
-	conn, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	require.NoError(t, err)
-	require.NoError(t, conn.SetReadBuffer(4<<20))
+	conn := udptest.Listen(t, "udp4", "127.0.0.1:0")
 	var mu sync.Mutex
 	var dgs [][]byte
 	ports := map[netip.AddrPort]int{}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		buf := make([]byte, 65536)
-		for {
-			n, from, err := conn.ReadFromUDPAddrPort(buf)
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			dgs = append(dgs, append([]byte(nil), buf[:n]...))
-			ports[from]++
-			mu.Unlock()
-		}
-	}()
-	defer func() {
-		conn.Close()
-		<-done
-	}()
+	udptest.Receive(t, conn, func(dg []byte, from netip.AddrPort) {
+		mu.Lock()
+		defer mu.Unlock()
+		dgs = append(dgs, bytes.Clone(dg))
+		ports[from]++
+	})
 
 	const n, sources = 3000, 5
 	res, err := Send(context.Background(), Config{

@@ -3,7 +3,7 @@ package loadgen
 import (
 	"bytes"
 	"context"
-	"net"
+	"net/netip"
 	"regexp"
 	"runtime"
 	"strconv"
@@ -17,13 +17,12 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/flatheap/ingest"
+	"github.com/flatheap/ingest/cmd/ingest/internal/udptest"
 )
 
 // receiver collects the datagrams sent to a loopback UDP socket.
 type receiver struct {
-	conn *net.UDPConn
 	addr string
-	done chan struct{}
 
 	mu    sync.Mutex
 	dgs   [][]byte
@@ -36,40 +35,17 @@ const maxReceived = 1 << 20
 
 func newReceiver(t *testing.T, network, addr string) *receiver {
 	t.Helper()
-	ua, err := net.ResolveUDPAddr(network, addr)
-	require.NoError(t, err)
-	conn, err := net.ListenUDP(network, ua)
-	if err != nil && network == "udp6" {
-		t.Skipf("no IPv6 loopback: %v", err)
-	}
-	require.NoError(t, err)
-	require.NoError(t, conn.SetReadBuffer(4<<20))
-	r := &receiver{conn: conn, addr: conn.LocalAddr().String(), done: make(chan struct{})}
-	go r.run()
-	t.Cleanup(r.close)
-	return r
-}
-
-func (r *receiver) run() {
-	defer close(r.done)
-	buf := make([]byte, 65536)
-	for {
-		n, err := r.conn.Read(buf)
-		if err != nil {
-			return
-		}
+	conn := udptest.Listen(t, network, addr)
+	r := &receiver{addr: conn.LocalAddr().String()}
+	udptest.Receive(t, conn, func(dg []byte, _ netip.AddrPort) {
 		r.mu.Lock()
+		defer r.mu.Unlock()
 		if len(r.dgs) < maxReceived {
-			r.dgs = append(r.dgs, bytes.Clone(buf[:n]))
-			r.lines += bytes.Count(buf[:n], []byte{'\n'}) + 1
+			r.dgs = append(r.dgs, bytes.Clone(dg))
+			r.lines += bytes.Count(dg, []byte{'\n'}) + 1
 		}
-		r.mu.Unlock()
-	}
-}
-
-func (r *receiver) close() {
-	r.conn.Close()
-	<-r.done
+	})
+	return r
 }
 
 // wait returns the datagrams received once lines lines have arrived, or
@@ -379,21 +355,11 @@ func TestSendLoad_CountUnpaced(t *testing.T) {
 	assert.Equal(t, int64(10007), res.PerTarget[0].Lines)
 }
 
-// deadAddr returns a loopback address nothing listens on.
-func deadAddr(t *testing.T) string {
-	t.Helper()
-	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	require.NoError(t, err)
-	addr := c.LocalAddr().String()
-	require.NoError(t, c.Close())
-	return addr
-}
-
 func TestSendLoad_ConnectionRefusedIsCounted(t *testing.T) {
 	noLeaks(t)
 	for _, batch := range []int{1, 32} {
 		t.Run(strconv.Itoa(batch), func(t *testing.T) {
-			addr := deadAddr(t)
+			addr := udptest.DeadAddr(t)
 			res := sendOK(t, Config{Targets: []string{addr}, Count: 300, Batch: batch, Rate: 30000})
 			assert.Equal(t, int64(300), res.Lines)
 			assert.Positive(t, res.SendErrors)
