@@ -292,6 +292,9 @@ func TestParse_Failure(t *testing.T) {
 	// a header, and the remote address it leaves is not an address.
 	f(nil, `Oct 10 25:55:36 web01 nginx: `+ok, ErrRemoteAddr, "remote_addr")
 	f(nil, `Okt 10 13:55:36 web01 nginx: `+ok, ErrRemoteAddr, "remote_addr")
+	// Nor is one without a tag: its message would start anywhere.
+	f(nil, `Oct 10 13:55:36 web01 `+ok, ErrRemoteAddr, "remote_addr")
+	f(nil, `Nov  5 21:22:09   -  [10/Oct/2026:13:55:36 +0000] "" 200 1 "" ""`, ErrRemoteAddr, "remote_addr")
 	f(nil, `203.0.113.7 x - - [10/Oct/2026:13:55:36 +0000] "GET /a HTTP/1.1"`+tail, ErrRemoteAddr, "remote_addr")
 	f(nil, `203.0.113.7 ,10.0.0.1 - - [10/Oct/2026:13:55:36 +0000] "GET /a HTTP/1.1"`+tail, ErrRemoteAddr, "remote_addr")
 	// A bad access line inside a good header.

@@ -51,16 +51,23 @@ func (p *Parser) parseEnvelope(r *Request, line []byte) ([]byte, error) {
 }
 
 // parseNoPRI recognises an RFC 3164 header that came without its <PRI>, as
-// some relays forward it: "Mmm dd hh:mm:ss host tag: ". It returns the
-// message after it, or line unchanged when line does not start with a
-// valid RFC 3164 timestamp and a space. SyslogPriority is then -1.
+// some relays forward it: "Mmm dd hh:mm:ss host tag: " or, without the
+// host, "Mmm dd hh:mm:ss tag: ". It returns the message after it, with
+// SyslogPriority -1. Without a valid timestamp, or without a tag, line is
+// not taken for a header and is returned unchanged: the access-line parser
+// then rejects what is left of a header in the remote address.
 func (p *Parser) parseNoPRI(r *Request, line []byte) ([]byte, error) {
 	if len(line) <= rfc3164TimeLen+1 || line[rfc3164TimeLen] != ' ' || !p.check3164Time(line[:rfc3164TimeLen]) {
 		return line, nil
 	}
+	msg, err := p.parse3164(r, line)
+	if err != nil || len(r.SyslogTag) == 0 {
+		r.SyslogTime, r.SyslogHost, r.SyslogTag, r.SyslogProcID = nil, nil, nil, nil
+		return line, nil
+	}
 	r.Envelope = EnvelopeRFC3164
 	r.SyslogPriority = -1
-	return p.parse3164(r, line)
+	return msg, nil
 }
 
 // syslogPRI decodes the "<" 1*3DIGIT ">" that starts line, at most 191,
