@@ -182,14 +182,8 @@ func TestServeHTTPBounded(t *testing.T) {
 // stay at math.MaxInt64 instead of wrapping negative.
 func TestServeSaturates(t *testing.T) {
 	_, udpAddr, httpAddr, _ := startServe(t)
-	conn, err := net.Dial("udp", udpAddr)
-	require.NoError(t, err)
-	defer conn.Close()
 	line := `203.0.113.7 - - [26/Nov/2026:00:30:00 +0000] "GET /big HTTP/1.1" 200 9223372036854775807 "-" "-"`
-	for range 4 {
-		_, err := conn.Write([]byte(line))
-		require.NoError(t, err)
-	}
+	sendLines(t, udpAddr, line, line, line, line)
 	scrapeWhenLines(t, httpAddr, 4)
 	rows, body := getTop(t, "http://"+httpAddr+"/top")
 	require.Len(t, rows, 2, body)

@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -23,18 +22,6 @@ const routesFormat = `$remote_addr - $remote_user [$time_local] "$request" $stat
 func routesLine(request, status, body, reqLen, reqTime, upstream string) string {
 	return `203.0.113.7 - - [26/Nov/2026:00:30:00 +0000] "` + request + `" ` + status + " " + body + " " +
 		reqLen + " " + reqTime + ` "` + upstream + `" "api.example.com"`
-}
-
-// sendLines sends each line as a datagram of its own.
-func sendLines(t *testing.T, udpAddr string, lines ...string) {
-	t.Helper()
-	conn, err := net.Dial("udp", udpAddr)
-	require.NoError(t, err)
-	defer conn.Close()
-	for _, l := range lines {
-		_, err := conn.Write([]byte(l))
-		require.NoError(t, err)
-	}
 }
 
 // sumWhere sums the series of m whose name and labels contain every part.

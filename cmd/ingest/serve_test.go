@@ -135,6 +135,19 @@ func scrapeWhenLines(t *testing.T, httpAddr string, lines float64) map[string]fl
 	}
 }
 
+// sendLines sends each of datagrams to udpAddr as a datagram of its own
+// (a datagram may hold several lines).
+func sendLines(t *testing.T, udpAddr string, datagrams ...string) {
+	t.Helper()
+	conn, err := net.Dial("udp", udpAddr)
+	require.NoError(t, err)
+	defer conn.Close()
+	for _, d := range datagrams {
+		_, err := conn.Write([]byte(d))
+		require.NoError(t, err)
+	}
+}
+
 func getBody(t *testing.T, url string) (int, string) {
 	t.Helper()
 	resp, err := http.Get(url)
@@ -188,13 +201,7 @@ func TestServeEndToEnd(t *testing.T) {
 	datagrams = append(datagrams, `203.0.113.7 - - [26/Nov/2026:25:30:00 +0000] "GET / HTTP/1.1" 200 1 "-" "-"`)
 	datagrams = append(datagrams, "garbage")
 
-	conn, err := net.Dial("udp", udpAddr)
-	require.NoError(t, err)
-	defer conn.Close()
-	for _, d := range datagrams {
-		_, err := conn.Write([]byte(d))
-		require.NoError(t, err)
-	}
+	sendLines(t, udpAddr, datagrams...)
 
 	const lines = 16
 	m := scrapeWhenLines(t, httpAddr, lines)
@@ -303,17 +310,11 @@ func TestServeUsageErrors(t *testing.T) {
 func TestServeLogFormat(t *testing.T) {
 	cmd, udpAddr, httpAddr, _ := startServe(t, "--readers", "2", "--log-format",
 		`'$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent $request_time "$http_x_forwarded_for"'`)
-	conn, err := net.Dial("udp", udpAddr)
-	require.NoError(t, err)
-	defer conn.Close()
-	for _, d := range []string{
+	sendLines(t, udpAddr,
 		`203.0.113.7 - - [26/Nov/2026:00:30:00 +0000] "GET /a HTTP/1.1" 200 5 0.012 "198.51.100.1"`,
 		`203.0.113.7 - - [26/Nov/2026:00:30:00 +0000] "GET /a HTTP/1.1" 200 5 0.013 "-"`,
 		serveLine("/a", 200), // combined: no request time where the format wants one
-	} {
-		_, err := conn.Write([]byte(d))
-		require.NoError(t, err)
-	}
+	)
 	m := scrapeWhenLines(t, httpAddr, 3)
 	assert.Equal(t, 3.0, m["ingest_lines_total"])
 	assert.Equal(t, 2.0, m["ingest_parsed_total"])
