@@ -42,6 +42,17 @@ func scrape(t *testing.T, s *Store) map[string]string {
 	return m
 }
 
+// checkSeries reports each series of want whose value in m, a scrape, is
+// not the one wanted (or that m lacks).
+func checkSeries(t *testing.T, m, want map[string]string) {
+	t.Helper()
+	for k, v := range want {
+		if got, ok := m[k]; !ok || got != v {
+			t.Errorf("%s = %q, want %q", k, got, v)
+		}
+	}
+}
+
 // sumOf adds the values of the series of family name.
 func sumOf(t *testing.T, m map[string]string, name string) uint64 {
 	t.Helper()
@@ -125,11 +136,7 @@ func TestObserveCounts(t *testing.T) {
 		`ingest_series_expired_total`:  "0",
 		`ingest_route_value_errors_total{field="upstream_response_time"}`: "0",
 	}
-	for k, v := range want {
-		if m[k] != v {
-			t.Errorf("%s = %q, want %q", k, m[k], v)
-		}
-	}
+	checkSeries(t, m, want)
 	// No request size where none was logged; no histogram for a class that
 	// observed nothing.
 	for k := range m {
@@ -461,11 +468,7 @@ func TestServeLine(t *testing.T) {
 		`ingest_route_value_errors_total{field="upstream_response_time"}`:                                               "3",
 		`ingest_route_value_errors_total{field="request_length"}`:                                                       "1",
 	}
-	for k, v := range want {
-		if m[k] != v {
-			t.Errorf("%s = %q, want %q", k, m[k], v)
-		}
-	}
+	checkSeries(t, m, want)
 	if countOf(m, "http_upstream_duration_seconds_count") != 1 {
 		t.Error("upstream observed for a line whose value was bad")
 	}
