@@ -288,9 +288,8 @@ func trackBudgets(m *heapwatch.Monitor, srv *ingest.Server, table *pathTable, st
 				Refused:      st.Evictions,
 			}
 		}),
-		// The table's keys are counted here as well as in the Interner
-		// while it still stores them, and here only once it has evicted
-		// them: an upper estimate.
+		// The table's keys are counted here only once the Interner has
+		// evicted them; while it stores them they are in its budget.
 		m.Track("paths", func() heapwatch.Usage {
 			n, keyBytes := table.usage()
 			perKey := int64(servePathEntryBytes + serveInternerSlack)
