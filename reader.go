@@ -74,6 +74,7 @@ func (r *reader) run() {
 			case <-tm.C:
 			case <-s.stopCh:
 				tm.Stop()
+				r.drain(&t)
 				return
 			}
 			continue

@@ -540,7 +540,8 @@ func (s *Server) LocalAddr() net.Addr {
 // Each reader's and worker's counts are read as of one of its publishes,
 // so a datagram a reader counted has its outcome counted too; in queue
 // mode, though, a datagram counted by its reader may still wait for a
-// worker to frame and parse its lines.
+// worker to frame and parse its lines, and a worker may count the lines
+// of a datagram before its reader has published it.
 func (s *Server) Stats() Stats {
 	var st Stats
 	s.mu.Lock()
@@ -562,7 +563,7 @@ func (s *Server) Stats() Stats {
 	if s.queue != nil {
 		st.QueueDatagrams = len(s.queue)
 		st.QueueBytes = int(max(s.queueBytes.Load(), 0))
-		st.QueueMaxBytes = s.cfg.QueueLength * (s.cfg.MaxDatagram + 1)
+		st.QueueMaxBytes = (s.cfg.QueueLength + s.cfg.Readers) * (s.cfg.MaxDatagram + 1)
 	}
 	return st
 }

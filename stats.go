@@ -75,10 +75,12 @@ type Stats struct {
 	// allocated when serving starts and does not change.
 	ReadBufferBytes int
 	// QueueDatagrams and QueueBytes are the datagrams waiting in the queue
-	// (queue mode) and the sum of their lengths, at the time of the call.
-	// QueueMaxBytes is what a full queue of the longest datagrams would
-	// hold: Config.QueueLength × (Config.MaxDatagram+1). All are 0 without
-	// a queue.
+	// (queue mode) and the sum of their lengths, at the time of the call;
+	// QueueBytes includes the copy each reader blocked on a full queue
+	// holds. QueueMaxBytes bounds it: (Config.QueueLength + Readers) ×
+	// (Config.MaxDatagram+1). Neither counts the datagram each worker is
+	// handling nor the spare capacity of the pooled buffers. All are 0
+	// without a queue.
 	QueueDatagrams int
 	QueueBytes     int
 	QueueMaxBytes  int
