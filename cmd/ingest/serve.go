@@ -243,7 +243,12 @@ func runServe(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		status = 1
 	}
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	httpSrv.Shutdown(shutdownCtx)
+	if httpSrv.Shutdown(shutdownCtx) != nil {
+		// A request still running after the grace period (a long
+		// profile, a client that does not read) is cut off, so that no
+		// handler outlives the daemon's stop.
+		httpSrv.Close()
+	}
 	cancel()
 	stopBG()
 	wg.Wait()

@@ -236,9 +236,11 @@ func TestTrackedEstimates(t *testing.T) {
 		}
 		grown := live() - before
 		st := in.Stats()
-		require.Equal(t, n, st.Entries, "path length %d", plen)
-		require.Equal(t, n, tab.len())
-		est := internerBytes(st.Bytes, st.Entries) + n*pathEntryBytes
+		// The Interner admits a second sighting almost always, not always
+		// (its frequency sketch can lose one to a collision).
+		require.GreaterOrEqual(t, st.Entries, n*99/100, "path length %d", plen)
+		require.GreaterOrEqual(t, tab.len(), n*99/100)
+		est := internerBytes(st.Bytes, st.Entries) + int64(tab.len())*pathEntryBytes
 		assert.InEpsilon(t, grown, est, 0.15, "path length %d: grew %d, estimated %d", plen, grown, est)
 		runtime.KeepAlive(tab)
 	}
