@@ -145,8 +145,8 @@ func runServe(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if *reusePort && !reusePortSupported {
 		return fail("--reuse-port needs Linux")
 	}
-	if *maxPaths <= 0 || *heapInterval <= 0 {
-		return fail("--max-paths and --heap-interval must be positive")
+	if *maxPaths <= 0 || *heapInterval <= 0 || *readers <= 0 || *maxDatagram <= 0 {
+		return fail("--max-paths, --heap-interval, --readers and --max-datagram must be positive")
 	}
 	routes, store, err := routeFlags.store()
 	if err != nil {

@@ -16,6 +16,10 @@ import (
 	"github.com/flatheap/ingest/routemetrics"
 )
 
+// maxMaxSeries bounds --max-series: at about 1 KiB a key, a million keys
+// is a gigabyte, past what one instance should hold; scale out instead.
+const maxMaxSeries = 1_000_000
+
 // stringList is a flag that may be given several times.
 type stringList []string
 
@@ -38,7 +42,7 @@ func addRouteFlags(fs *flag.FlagSet) *routeFlags {
 	fs.Var(&f.patterns, "route", "route `pattern` as net/http.ServeMux writes them (\"GET /users/{id}\", \"/static/{file...}\"); repeatable, tried in order before --routes'")
 	f.file = fs.String("routes", "", "`file` of route patterns, one a line; blank lines and lines starting with # are skipped")
 	f.noAuto = fs.Bool("no-auto-routes", false, "keep the path segments no pattern matches as written, instead of replacing numbers, UUIDs, hex strings, tokens and e-mail addresses by {id} {uuid} {hex} {token} {email}")
-	f.maxSeries = fs.Int("max-series", routemetrics.DefaultMaxSeries, "most route-metric series (vhost, route, method, status); new ones beyond it count under route {overflow}")
+	f.maxSeries = fs.Int("max-series", routemetrics.DefaultMaxSeries, "most route-metric series (vhost, route, method, status), at most 1000000 (about 1 KiB each); new ones beyond it count under route {overflow}")
 	f.seriesIdle = fs.Duration("series-idle", routemetrics.DefaultSeriesIdle, "remove a route-metric series after this long without a line")
 	f.buckets = fs.String("buckets", "", "comma-separated histogram bucket bounds in `seconds` (default 0.005,0.01,0.025,0.05,0.1,0.25,0.5,1,2.5,5,10)")
 	f.vhost = fs.String("vhost", "", "vhost label of the lines that log no $host: a fixed `name`, or \"tag\" for the syslog tag")
@@ -85,11 +89,11 @@ func (f *routeFlags) store() (*route.Templater, *routemetrics.Store, error) {
 		}
 		return nil, nil, fmt.Errorf("route patterns: %v", err)
 	}
-	if *f.maxSeries <= 0 {
-		return nil, nil, errors.New("--max-series must be positive")
+	if *f.maxSeries <= 0 || *f.maxSeries > maxMaxSeries {
+		return nil, nil, fmt.Errorf("--max-series must be from 1 to %d", maxMaxSeries)
 	}
-	if *f.seriesIdle <= 0 {
-		return nil, nil, errors.New("--series-idle must be positive")
+	if *f.seriesIdle < 100*time.Millisecond {
+		return nil, nil, errors.New("--series-idle must be at least 100ms")
 	}
 	buckets, err := parseBuckets(*f.buckets)
 	if err != nil {

@@ -294,6 +294,10 @@ func TestServeUsageErrors(t *testing.T) {
 		{"--allow", " , "},
 		{"--allow", ""},
 		{"--max-paths", "0"},
+		{"--readers", "0"},
+		{"--max-datagram", "0"},
+		{"--max-series", "1000001"},
+		{"--series-idle", "1ns"},
 		{"extra"},
 	} {
 		var stdout, stderr bytes.Buffer
