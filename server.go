@@ -13,150 +13,6 @@ import (
 	"github.com/valyala/bytebufferpool"
 )
 
-// Handler handles the lines a Server receives.
-//
-// ServeLine is called once for every line that parsed. The Request and
-// every slice in it are valid only until the handler returns. Do not retain
-// them; use Interner.Intern or Request.Clone for values that must outlive
-// the call. r.Source is the sender's address.
-//
-// ServeLine is called from several goroutines at once when the Server has
-// more than one reader (Config.Readers) or worker (Config.Workers). A
-// panic in ServeLine is recovered, counted in Stats.HandlerPanics and
-// logged (at most once a second); the Server goes on with the next line.
-type Handler interface {
-	ServeLine(r *Request)
-}
-
-// HandlerFunc adapts a function to Handler.
-type HandlerFunc func(r *Request)
-
-// ServeLine calls f(r).
-func (f HandlerFunc) ServeLine(r *Request) { f(r) }
-
-// Defaults for the zero fields of Config.
-const (
-	defaultAddr            = "127.0.0.1:5514"
-	defaultReceiveBuffer   = 8 << 20
-	defaultMaxDatagram     = 65527 // the largest UDP payload without IPv6 jumbograms
-	defaultBatchSize       = 16
-	defaultBadLineInterval = time.Second
-
-	maxMaxDatagram = 65535
-	maxBatchSize   = 1024
-	maxReaders     = 1024
-)
-
-// Config configures a Server. The zero value of every field selects the
-// default given in its comment, so Config{Handler: h} is a working
-// configuration.
-type Config struct {
-	// Addr is the UDP address ListenAndServe listens on, "host:port".
-	// Default "127.0.0.1:5514". Port 0 picks a free port; see
-	// Server.LocalAddr.
-	Addr string
-
-	// Handler receives every line that parsed. Required.
-	Handler Handler
-
-	// Format is the access-line format. Default (nil): FormatCombined. The
-	// syslog envelope is detected per line whatever the format.
-	Format *Format
-
-	// Readers is the number of reader goroutines. Default 1. At most 1024.
-	// By default the readers share one socket: each reads it with its own
-	// buffers, and the port stays exclusive to this Server. With ReusePort
-	// on Linux, ListenAndServe opens one socket per reader instead; see
-	// ReusePort.
-	Readers int
-
-	// ReusePort makes ListenAndServe set SO_REUSEPORT on its sockets and
-	// open one socket per reader on the same address. The kernel then
-	// spreads senders over the sockets by a hash of their address and port
-	// (one sender always lands on the same socket), and other sockets of
-	// the same user that set SO_REUSEPORT too, in this process or another,
-	// can bind the same port and take a share of the traffic. Without it,
-	// binding a port that another socket holds fails with an error for
-	// which errors.Is(err, syscall.EADDRINUSE) holds. Linux only: elsewhere
-	// it is ignored. Serve ignores it: the socket is given.
-	ReusePort bool
-
-	// ReceiveBuffer is the receive buffer to ask for on each socket
-	// (SO_RCVBUF), in bytes. Default 8 MiB. When the kernel's limit
-	// (net.core.rmem_max) is lower, the Server tries SO_RCVBUFFORCE, which
-	// works for a process with CAP_NET_ADMIN. What the kernel granted is in
-	// Stats.ReceiveBuffer, and a warning with that number is logged when it
-	// is less than asked. Negative: leave the socket's buffer as it is.
-	ReceiveBuffer int
-
-	// MaxDatagram is the largest datagram accepted, in bytes. Default
-	// 65527, the largest UDP payload without IPv6 jumbograms, so by default
-	// nothing is truncated. A longer datagram is counted in
-	// Stats.Truncated and not parsed. Each reader holds BatchSize buffers of
-	// MaxDatagram+1 bytes. At most 65535.
-	MaxDatagram int
-
-	// BatchSize is the number of datagrams one recvmmsg call may return on
-	// Linux. Default 16. Elsewhere each read returns one datagram and
-	// BatchSize is ignored. At most 1024.
-	BatchSize int
-
-	// QueueLength, when positive, turns on queue mode: each datagram is
-	// copied once into a pooled buffer sized to it and queued, and Workers
-	// goroutines parse it and call the handler. A full queue drops the
-	// datagram (counted in Stats.DroppedQueueFull) unless BlockWhenQueueFull
-	// is set.
-	//
-	// Default 0: the readers parse and call the handler themselves, with no
-	// copy and no handoff, which costs the least CPU per line. Queue mode is
-	// for a handler that is slow or uneven, whose delays must not hold up
-	// the reading. For high rates, prefer BlockWhenQueueFull with a
-	// QueueLength of a few thousand, so that a burst waits in the socket's
-	// receive buffer rather than being dropped from a full queue.
-	//
-	// The copies allocate nothing once the pool has as many buffers, as
-	// large, as the backlog needs, with two exceptions that bytebufferpool
-	// makes to bound memory: a garbage collection empties the pool (it is
-	// a sync.Pool), and every 42,000 datagrams it recalibrates and from
-	// then on drops buffers larger than the size that covers 95% of them.
-	// So a datagram both larger than the common ones and rarer than about
-	// 1 in 20 allocates its buffer.
-	QueueLength int
-
-	// Workers is the number of worker goroutines in queue mode. Default 1.
-	// It must be 0 when QueueLength is 0.
-	Workers int
-
-	// BlockWhenQueueFull makes a reader wait for room in a full queue
-	// instead of dropping the datagram. While it waits it does not read,
-	// and the socket's receive buffer absorbs the traffic until the kernel
-	// drops it (Stats.DroppedKernel).
-	BlockWhenQueueFull bool
-
-	// AllowedSources, when not empty, lists the networks datagrams may come
-	// from; others are counted in Stats.DroppedSource and not parsed.
-	// IPv4-mapped IPv6 senders (::ffff:a.b.c.d) match IPv4 prefixes. The
-	// list is scanned in order for every datagram: keep it short.
-	AllowedSources []netip.Prefix
-
-	// Logger receives the Server's warnings and errors. Default
-	// slog.Default().
-	Logger *slog.Logger
-
-	// OnBadLine, when set, is called with a sample of the lines that failed
-	// to parse, with the sender's address and the error (see ErrorReason).
-	// The line is valid only during the call. Every failing line is counted
-	// in Stats whether or not it is sampled. OnBadLine runs on the reader or
-	// worker goroutine, possibly on several at once; a panic in it is
-	// recovered and counted like a handler panic.
-	OnBadLine func(line []byte, from netip.AddrPort, err error)
-
-	// BadLineInterval is the sampling period of OnBadLine: it gets the
-	// first failing line and then at most one per interval for the whole
-	// Server. Default 1s. Negative: every failing line.
-	BadLineInterval time.Duration
-}
-
 // ErrServerClosed is returned by Serve and ListenAndServe after Shutdown or
 // Close, and by later calls.
 var ErrServerClosed = errors.New("ingest: server closed")
@@ -213,41 +69,16 @@ type socket struct {
 }
 
 // NewServer checks c, fills in the defaults and returns a Server that is
-// not serving yet.
+// not serving yet. Its error is a *ConfigError, which wraps ErrConfig.
 func NewServer(c Config) (*Server, error) {
-	if c.Handler == nil {
-		return nil, errors.New("ingest: Config.Handler is nil")
-	}
-	if c.Addr == "" {
-		c.Addr = defaultAddr
-	}
-	if err := defaultInt(&c.Readers, 1, maxReaders, "Readers"); err != nil {
+	allowed, err := c.check()
+	if err != nil {
 		return nil, err
-	}
-	if err := defaultInt(&c.MaxDatagram, defaultMaxDatagram, maxMaxDatagram, "MaxDatagram"); err != nil {
-		return nil, err
-	}
-	if err := defaultInt(&c.BatchSize, defaultBatchSize, maxBatchSize, "BatchSize"); err != nil {
-		return nil, err
-	}
-	if c.ReceiveBuffer == 0 {
-		c.ReceiveBuffer = defaultReceiveBuffer
-	}
-	if c.QueueLength < 0 || c.Workers < 0 {
-		return nil, errors.New("ingest: Config.QueueLength and Config.Workers must not be negative")
-	}
-	if c.QueueLength == 0 && (c.Workers != 0 || c.BlockWhenQueueFull) {
-		return nil, errors.New("ingest: Config.Workers and BlockWhenQueueFull need a QueueLength")
-	}
-	if c.QueueLength > 0 && c.Workers == 0 {
-		c.Workers = 1
-	}
-	if c.BadLineInterval == 0 {
-		c.BadLineInterval = defaultBadLineInterval
 	}
 	s := &Server{
 		cfg:     c,
 		handler: c.Handler,
+		allowed: allowed,
 		log:     c.Logger,
 		epoch:   time.Now(),
 		stopCh:  make(chan struct{}),
@@ -257,28 +88,7 @@ func NewServer(c Config) (*Server, error) {
 	if s.log == nil {
 		s.log = slog.Default()
 	}
-	for _, p := range c.AllowedSources {
-		if !p.IsValid() {
-			return nil, errors.New("ingest: invalid prefix in Config.AllowedSources")
-		}
-		// ::ffff:10.0.0.0/104 is 10.0.0.0/8: senders are unmapped.
-		if a := p.Addr(); a.Is4In6() && p.Bits() >= 96 {
-			p = netip.PrefixFrom(a.Unmap(), p.Bits()-96)
-		}
-		s.allowed = append(s.allowed, p.Masked())
-	}
 	return s, nil
-}
-
-// defaultInt sets *v to def when it is 0 and checks 1 <= *v <= max.
-func defaultInt(v *int, def, max int, name string) error {
-	if *v == 0 {
-		*v = def
-	}
-	if *v < 1 || *v > max {
-		return errors.New("ingest: Config." + name + " out of range")
-	}
-	return nil
 }
 
 // ListenAndServe listens on Config.Addr (one socket, or with
