@@ -18,6 +18,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -74,17 +75,17 @@ func buildIngest(t *testing.T) string {
 	return bin
 }
 
-// lockedBuffer is a bytes.Buffer that a child process writes, through
-// the lockedWriter, while the test reads it.
+// lockedBuffer is a bytes.Buffer that a child process writes while the
+// test reads it.
 type lockedBuffer struct {
-	lockedWriter
-	b bytes.Buffer
+	mu sync.Mutex
+	b  bytes.Buffer
 }
 
-func newLockedBuffer() *lockedBuffer {
-	b := new(lockedBuffer)
-	b.w = &b.b
-	return b
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
 }
 
 func (b *lockedBuffer) String() string {
@@ -107,7 +108,7 @@ type child struct {
 // (Pdeathsig) and is killed and waited for at cleanup.
 func startChild(t *testing.T, name, bin string, args ...string) *child {
 	t.Helper()
-	c := &child{name: name, output: newLockedBuffer(), done: make(chan error, 1)}
+	c := &child{name: name, output: new(lockedBuffer), done: make(chan error, 1)}
 	c.cmd = exec.Command(bin, args...)
 	c.cmd.Stdout = c.output
 	c.cmd.Stderr = c.output

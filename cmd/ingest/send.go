@@ -12,7 +12,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/flatheap/ingest/cmd/ingest/internal/loadgen"
+	"github.com/flatheap/ingest/internal/loadgen"
 )
 
 var sendUsage = `Usage: ingest send (--count N | --duration D) [flags]

@@ -14,7 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/flatheap/ingest"
-	"github.com/flatheap/ingest/cmd/ingest/internal/udptest"
+	"github.com/flatheap/ingest/internal/udptest"
 )
 
 // lineSink counts the lines and distinct paths that reach a loopback UDP

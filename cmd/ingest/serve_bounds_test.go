@@ -19,6 +19,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/flatheap/ingest/internal/pathtable"
 )
 
 // procStatusKiB returns a "VmXxx:" figure of /proc/pid/status in KiB.
@@ -160,7 +162,7 @@ func TestServeHTTPBounded(t *testing.T) {
 				var rows []topRow
 				require.NoError(t, json.Unmarshal(r.body, &rows))
 				require.Len(t, rows, 10001, "10,000 paths and <other>")
-				assert.Equal(t, otherPath, rows[10000].Path)
+				assert.Equal(t, pathtable.Other, rows[10000].Path)
 			}
 		case http.StatusServiceUnavailable:
 			busy[kind]++
@@ -331,14 +333,14 @@ func TestGate(t *testing.T) {
 	assert.Nil(t, g.acquire(w3, req.WithContext(ctx)))
 	assert.Equal(t, http.StatusServiceUnavailable, w3.Code)
 
-	ws.rows = append(ws.rows, pathRow{path: "/a"})
+	ws.rows = append(ws.rows, pathtable.Row{Path: "/a"})
 	g.release(ws)
 	assert.Equal(t, "hello", w1.Body.String(), "release flushes")
 	w4 := httptest.NewRecorder()
 	again := g.acquire(w4, req)
 	require.Same(t, ws, again)
 	assert.Empty(t, again.rows)
-	assert.Equal(t, "", again.rows[:1][0].path, "release drops the rows' strings")
+	assert.Equal(t, "", again.rows[:1][0].Path, "release drops the rows' strings")
 	g.release(again)
 }
 

@@ -20,10 +20,22 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/flatheap/ingest"
-	"github.com/flatheap/ingest/cmd/ingest/internal/loadgen"
-	"github.com/flatheap/ingest/cmd/ingest/internal/udptest"
 	"github.com/flatheap/ingest/heapwatch"
+	"github.com/flatheap/ingest/internal/loadgen"
+	"github.com/flatheap/ingest/internal/pathtable"
+	"github.com/flatheap/ingest/internal/udptest"
 )
+
+// TestMain runs the program itself instead of the tests when the test
+// binary is started as a soak child (by TestSoakShort), so the soak runs
+// its receivers without a binary being built.
+func TestMain(m *testing.M) {
+	if os.Getenv("SOAK_TEST_RUN_MAIN") == "1" {
+		main()
+		return
+	}
+	os.Exit(m.Run())
+}
 
 // TestSoakShort runs a short soak of the default scenario with the ingest
 // and naive receivers in child processes (the test binary, see TestMain)
@@ -32,11 +44,11 @@ func TestSoakShort(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs for about 11 seconds")
 	}
-	t.Setenv("INGEST_TEST_RUN_MAIN", "1") // for the children
+	t.Setenv("SOAK_TEST_RUN_MAIN", "1") // for the children
 	out := t.TempDir()
 	var stdout, stderr bytes.Buffer
 	code := runSoak([]string{"--duration", "10s", "--warmup", "4s", "--interval", "200ms", "--table", "2s",
-		"--receivers", "ingest,naive", "--printheap", "--out", out}, nil, &stdout, &stderr)
+		"--receivers", "ingest,naive", "--printheap", "--out", out}, &stdout, &stderr)
 	t.Logf("stdout:\n%s\nstderr:\n%s", stdout.String(), stderr.String())
 	require.Equal(t, 0, code)
 	assert.Regexp(t, `(?m)^  ingest: +flat over `, stdout.String())
@@ -119,8 +131,8 @@ func TestSoakUsage(t *testing.T) {
 		{"--scenario", "routes", "--receivers", "labels,bogus"},
 	} {
 		var stdout, stderr bytes.Buffer
-		assert.Equal(t, 2, runSoak(args, nil, &stdout, &stderr), "%v", args)
-		assert.Contains(t, stderr.String(), "ingest soak: ", "%v", args)
+		assert.Equal(t, 2, runSoak(args, &stdout, &stderr), "%v", args)
+		assert.Contains(t, stderr.String(), "soak: ", "%v", args)
 	}
 }
 
@@ -206,7 +218,7 @@ func TestLabelsReceiver(t *testing.T) {
 }
 
 // TestTrackedEstimates checks the ingest receiver's budget estimates
-// against the live heap that an Interner and a pathTable take when they
+// against the live heap that an Interner and a pathtable.Table take when they
 // fill with paths of a few lengths.
 func TestTrackedEstimates(t *testing.T) {
 	live := func() int64 {
@@ -219,7 +231,7 @@ func TestTrackedEstimates(t *testing.T) {
 	const n = 8000
 	for _, plen := range []int{40, 200, 2048} {
 		in := ingest.NewInterner(soakInterner)
-		tab := newPathTable(in, n)
+		tab := pathtable.New(in, n)
 		path := func(i int) []byte {
 			p := fmt.Appendf(nil, "/u%016x/", i)
 			for len(p) < plen {
@@ -231,16 +243,16 @@ func TestTrackedEstimates(t *testing.T) {
 		var r ingest.Request
 		for i := range n {
 			r.Path = path(i)
-			tab.add(&r) // a first sighting: counted under <other>
-			tab.add(&r) // stored now, and given its entry
+			tab.ServeLine(&r) // a first sighting: counted under <other>
+			tab.ServeLine(&r) // stored now, and given its entry
 		}
 		grown := live() - before
 		st := in.Stats()
 		// The Interner admits a second sighting almost always, not always
 		// (its frequency sketch can lose one to a collision).
 		require.GreaterOrEqual(t, st.Entries, n*99/100, "path length %d", plen)
-		require.GreaterOrEqual(t, tab.len(), n*99/100)
-		est := internerBytes(st.Bytes, st.Entries) + int64(tab.len())*pathEntryBytes
+		require.GreaterOrEqual(t, tab.Len(), n*99/100)
+		est := internerBytes(st.Bytes, st.Entries) + int64(tab.Len())*pathEntryBytes
 		assert.InEpsilon(t, grown, est, 0.15, "path length %d: grew %d, estimated %d", plen, grown, est)
 		runtime.KeepAlive(tab)
 	}

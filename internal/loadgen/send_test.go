@@ -17,7 +17,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/flatheap/ingest"
-	"github.com/flatheap/ingest/cmd/ingest/internal/udptest"
+	"github.com/flatheap/ingest/internal/udptest"
 )
 
 // receiver collects the datagrams sent to a loopback UDP socket.

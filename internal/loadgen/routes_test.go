@@ -15,7 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/flatheap/ingest"
-	"github.com/flatheap/ingest/cmd/ingest/internal/udptest"
+	"github.com/flatheap/ingest/internal/udptest"
 	"github.com/flatheap/ingest/route"
 )
 
