@@ -3,10 +3,7 @@ module github.com/flatheap/ingest
 go 1.26.0
 
 require (
-	github.com/stretchr/testify v1.12.1
 	github.com/valyala/bytebufferpool v1.0.0
 	go.uber.org/goleak v1.3.0
 	golang.org/x/sys v0.50.0
 )
-
-require go.yaml.in/yaml/v3 v3.0.5 // indirect

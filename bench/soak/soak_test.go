@@ -6,6 +6,7 @@ import (
 	"encoding/csv"
 	"fmt"
 	"image/png"
+	"math"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -15,9 +16,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 
 	"github.com/flatheap/ingest"
 	"github.com/flatheap/ingest/heapwatch"
@@ -50,23 +48,43 @@ func TestSoakShort(t *testing.T) {
 	code := runSoak([]string{"--duration", "10s", "--warmup", "4s", "--interval", "200ms", "--table", "2s",
 		"--receivers", "ingest,naive", "--printheap", "--out", out}, &stdout, &stderr)
 	t.Logf("stdout:\n%s\nstderr:\n%s", stdout.String(), stderr.String())
-	require.Equal(t, 0, code)
-	assert.Regexp(t, `(?m)^  ingest: +flat over `, stdout.String())
-	assert.Regexp(t, `(?m)^  naive: +growing: `, stdout.String())
+	if code != 0 {
+		t.Fatalf("code = %v, want 0", code)
+	}
+	if re := `(?m)^  ingest: +flat over `; !regexp.MustCompile(re).MatchString(stdout.String()) {
+		t.Errorf("stdout (logged above) does not match %s", re)
+	}
+	if re := `(?m)^  naive: +growing: `; !regexp.MustCompile(re).MatchString(stdout.String()) {
+		t.Errorf("stdout (logged above) does not match %s", re)
+	}
 	// 1,500 lines/s for 10s, less what a busy machine may cost the pacing.
-	assert.Regexp(t, `(?m)^sent 1[3-5]\d{3} lines in 1[3-5]\d{3} datagrams to each receiver`, stdout.String())
+	if re := `(?m)^sent 1[3-5]\d{3} lines in 1[3-5]\d{3} datagrams to each receiver`; !regexp.MustCompile(re).MatchString(stdout.String()) {
+		t.Errorf("stdout (logged above) does not match %s", re)
+	}
 
 	f, err := os.Open(filepath.Join(out, "long-paths.csv"))
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer f.Close()
 	rows, err := csv.NewReader(f).ReadAll()
-	require.NoError(t, err)
-	require.Greater(t, len(rows), 80, "two receivers sampled 5 times a second for 10s, plus the header")
-	assert.Equal(t, "seconds", rows[0][0])
-	assert.Regexp(t, `(?m)^time +receiver +lines .* GCs +Mallocs +Frees +HeapObjects$`, stdout.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) <= 80 {
+		t.Fatalf("two receivers sampled 5 times a second for 10s, plus the header: len(rows) = %v, want > 80", len(rows))
+	}
+	if rows[0][0] != "seconds" {
+		t.Errorf("rows[0][0] = %q, want \"seconds\"", rows[0][0])
+	}
+	if re := `(?m)^time +receiver +lines .* GCs +Mallocs +Frees +HeapObjects$`; !regexp.MustCompile(re).MatchString(stdout.String()) {
+		t.Errorf("stdout (logged above) does not match %s", re)
+	}
 	col := func(name string) int {
 		i := slices.Index(rows[0], name)
-		require.GreaterOrEqual(t, i, 0, "column %s", name)
+		if i < 0 {
+			t.Fatalf("no column %s", name)
+		}
 		return i
 	}
 	mallocs, frees, objects, budgets := col("memstats_mallocs"), col("memstats_frees"), col("memstats_heap_objects"), col("budgets")
@@ -74,26 +92,44 @@ func TestSoakShort(t *testing.T) {
 	for _, r := range rows[1:] {
 		per[r[1]]++
 		m, err := strconv.ParseUint(r[mallocs], 10, 64)
-		require.NoError(t, err)
+		if err != nil {
+			t.Fatal(err)
+		}
 		f, err := strconv.ParseUint(r[frees], 10, 64)
-		require.NoError(t, err)
+		if err != nil {
+			t.Fatal(err)
+		}
 		o, err := strconv.ParseUint(r[objects], 10, 64)
-		require.NoError(t, err)
-		assert.Equal(t, m-f, o, "HeapObjects is Mallocs - Frees")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if o != m-f {
+			t.Errorf("HeapObjects is Mallocs - Frees: o = %v, want %v", o, m-f)
+		}
 		if r[1] == "ingest" {
-			assert.Regexp(t, `^interner=[0-9]+/[0-9]+:[0-9]+/65536 paths=[0-9]+/[0-9]+:[0-9]+/10000$`, r[budgets])
-		} else {
-			assert.Empty(t, r[budgets])
+			if re := `^interner=[0-9]+/[0-9]+:[0-9]+/65536 paths=[0-9]+/[0-9]+:[0-9]+/10000$`; !regexp.MustCompile(re).MatchString(r[budgets]) {
+				t.Errorf("r[budgets] = %q, want a match for %s", r[budgets], re)
+			}
+		} else if r[budgets] != "" {
+			t.Errorf("%s: budgets %q, want none", r[1], r[budgets])
 		}
 	}
-	assert.Len(t, per, 2)
+	if len(per) != 2 {
+		t.Errorf("len(per) = %d, want 2", len(per))
+	}
 
 	p, err := os.Open(filepath.Join(out, "long-paths.png"))
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer p.Close()
 	img, err := png.Decode(p)
-	require.NoError(t, err)
-	assert.Greater(t, img.Bounds().Dx(), 500)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := img.Bounds().Dx(); got <= 500 {
+		t.Errorf("img.Bounds().Dx() = %v, want > 500", got)
+	}
 }
 
 // TestSoakTableAligned checks that the table's columns stay aligned as
@@ -108,15 +144,21 @@ func TestSoakTableAligned(t *testing.T) {
 	writeSoakRow(&b, cols, short)
 	writeSoakRow(&b, cols, long)
 	lines := strings.Split(strings.TrimSuffix(b.String(), "\n"), "\n")
-	require.Len(t, lines, 3)
+	if len(lines) != 3 {
+		t.Fatalf("len(lines) = %d, want 3", len(lines))
+	}
 	for _, l := range lines[1:] {
-		assert.Len(t, l, len(lines[0]), "%q", l)
+		if len(l) != len(lines[0]) {
+			t.Errorf("%q: len(l) = %d, want %d", l, len(l), len(lines[0]))
+		}
 	}
 	// Each right-aligned column ends where its header ends.
 	for i, name := range []string{"lines", "GCs", "HeapObjects"} {
 		end := strings.Index(lines[0], name) + len(name)
 		v := []string{short[2], short[10], short[13]}[i]
-		assert.Equal(t, v, lines[1][end-len(v):end], "column %s", name)
+		if lines[1][end-len(v):end] != v {
+			t.Errorf("column %s: lines[1][end-len(v):end] = %q, want %q", name, lines[1][end-len(v):end], v)
+		}
 	}
 }
 
@@ -131,8 +173,12 @@ func TestSoakUsage(t *testing.T) {
 		{"--scenario", "routes", "--receivers", "labels,bogus"},
 	} {
 		var stdout, stderr bytes.Buffer
-		assert.Equal(t, 2, runSoak(args, &stdout, &stderr), "%v", args)
-		assert.Contains(t, stderr.String(), "soak: ", "%v", args)
+		if got := runSoak(args, &stdout, &stderr); got != 2 {
+			t.Errorf("%v: runSoak(args, &stdout, &stderr) = %v, want 2", args, got)
+		}
+		if got := stderr.String(); !strings.Contains(got, "soak: ") {
+			t.Errorf("%v: stderr = %q, want it to contain %q", args, got, "soak: ")
+		}
 	}
 }
 
@@ -142,23 +188,37 @@ func TestSoakUsage(t *testing.T) {
 func runReceiver(t *testing.T, name string, o receiverOptions, load loadgen.Config) (soakReceiver, loadgen.Result) {
 	t.Helper()
 	rcv, err := soakReceivers[name](o)
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	conn := udptest.Listen(t, "udp4", "127.0.0.1:0")
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- rcv.run(ctx, conn) }()
 	t.Cleanup(func() {
 		cancel()
-		require.NoError(t, <-done)
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
 	})
 	load.Targets = []string{conn.LocalAddr().String()}
 	res, err := loadgen.Send(context.Background(), load, nil)
-	require.NoError(t, err)
-	require.Zero(t, res.SendErrors)
-	require.Eventually(t, func() bool {
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.SendErrors != 0 {
+		t.Fatalf("res.SendErrors = %v, want 0", res.SendErrors)
+	}
+	// Wait until the receiver has handled every line.
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(5 * time.Millisecond) {
 		lines, _ := rcv.counts()
-		return lines == res.Lines
-	}, 5*time.Second, 5*time.Millisecond, "the receiver handled every line")
+		if lines == res.Lines {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the receiver handled %d lines of %d", lines, res.Lines)
+		}
+	}
 	return rcv, res
 }
 
@@ -170,35 +230,53 @@ func TestIngestReceiver_Routes(t *testing.T) {
 		loadgen.Config{Count: 3000, Rate: 30000, Routes: true, Unique: 0.1, Seed: 4})
 	ir := rcv.(*ingestReceiver)
 	var b bytes.Buffer
-	require.NoError(t, ir.store.WritePrometheus(&b))
+	if err := ir.store.WritePrometheus(&b); err != nil {
+		t.Fatal(err)
+	}
 	perRoute := map[string]int64{}
 	re := regexp.MustCompile(`(?m)^http_requests_total\{[^}]*route="([^"]*)"[^}]*\} ([0-9]+)$`)
 	for _, m := range re.FindAllStringSubmatch(b.String(), -1) {
 		n, err := strconv.ParseInt(m[2], 10, 64)
-		require.NoError(t, err)
+		if err != nil {
+			t.Fatal(err)
+		}
 		perRoute[m[1]] += n
 	}
 	var templated int64
 	for _, rc := range res.Routes {
-		assert.Equal(t, rc.Lines, perRoute[rc.Route], "route %s", rc.Route)
+		if perRoute[rc.Route] != rc.Lines {
+			t.Errorf("route %s: perRoute[rc.Route] = %v, want %v", rc.Route, perRoute[rc.Route], rc.Lines)
+		}
 		templated += perRoute[rc.Route]
 	}
 	var all int64
 	for _, n := range perRoute {
 		all += n
 	}
-	assert.Equal(t, res.Lines, all, "every line counted once")
-	assert.Equal(t, res.Junk, all-templated, "the junk paths count under routes of their own")
+	if all != res.Lines {
+		t.Errorf("every line counted once: all = %v, want %v", all, res.Lines)
+	}
+	if all-templated != res.Junk {
+		t.Errorf("the junk paths count under routes of their own: all-templated = %v, want %v", all-templated, res.Junk)
+	}
 
 	m := heapwatch.New(heapwatch.Config{})
-	require.NoError(t, rcv.track(m))
+	if err := rcv.track(m); err != nil {
+		t.Fatal(err)
+	}
 	var names []string
 	for _, bs := range m.Budgets() {
 		names = append(names, bs.Name)
-		assert.Positive(t, bs.LimitBytes, bs.Name)
-		assert.LessOrEqual(t, bs.Bytes, bs.LimitBytes, bs.Name)
+		if bs.LimitBytes <= 0 {
+			t.Errorf("%v: bs.LimitBytes = %v, want > 0", bs.Name, bs.LimitBytes)
+		}
+		if bs.Bytes > bs.LimitBytes {
+			t.Errorf("%v: bs.Bytes = %v, want <= %v", bs.Name, bs.Bytes, bs.LimitBytes)
+		}
 	}
-	assert.Equal(t, []string{"interner", "paths", "routes"}, names)
+	if want := []string{"interner", "paths", "routes"}; !slices.Equal(names, want) {
+		t.Errorf("budgets %q, want %q", names, want)
+	}
 }
 
 // TestLabelsReceiver checks that the labels receiver keeps one series per
@@ -211,10 +289,18 @@ func TestLabelsReceiver(t *testing.T) {
 	lr.set.WritePrometheus(&b)
 	series := regexp.MustCompile(`(?m)^http_requests_total\{path="[^"]+"\} [0-9]+$`).FindAllString(b.String(), -1)
 	_, keys := rcv.counts()
-	assert.Equal(t, int(keys), len(series))
-	assert.Greater(t, len(series), int(res.Lines)*3/4, "random IDs make most paths new")
-	assert.Contains(t, b.String(), `http_request_duration_seconds_bucket{path="`)
-	assert.Equal(t, `m{path="/a\"b\\c"}`, seriesName("m", []byte(`/a"b\c`)))
+	if len(series) != int(keys) {
+		t.Errorf("len(series) = %v, want %v", len(series), int(keys))
+	}
+	if len(series) <= int(res.Lines)*3/4 {
+		t.Errorf("random IDs make most paths new: len(series) = %v, want > %v", len(series), int(res.Lines)*3/4)
+	}
+	if got := b.String(); !strings.Contains(got, `http_request_duration_seconds_bucket{path="`) {
+		t.Errorf("b.String() = %q, want it to contain %q", got, `http_request_duration_seconds_bucket{path="`)
+	}
+	if got := seriesName("m", []byte(`/a"b\c`)); got != `m{path="/a\"b\\c"}` {
+		t.Errorf("seriesName of /a\"b\\c = %s, want %s", got, `m{path="/a\"b\\c"}`)
+	}
 }
 
 // TestTrackedEstimates checks the ingest receiver's budget estimates
@@ -250,10 +336,16 @@ func TestTrackedEstimates(t *testing.T) {
 		st := in.Stats()
 		// The Interner admits a second sighting almost always, not always
 		// (its frequency sketch can lose one to a collision).
-		require.GreaterOrEqual(t, st.Entries, n*99/100, "path length %d", plen)
-		require.GreaterOrEqual(t, tab.Len(), n*99/100)
+		if st.Entries < n*99/100 {
+			t.Fatalf("path length %d: st.Entries = %v, want >= %v", plen, st.Entries, n*99/100)
+		}
+		if got := tab.Len(); got < n*99/100 {
+			t.Fatalf("tab.Len() = %v, want >= %v", got, n*99/100)
+		}
 		est := internerBytes(st.Bytes, st.Entries) + int64(tab.Len())*pathEntryBytes
-		assert.InEpsilon(t, grown, est, 0.15, "path length %d: grew %d, estimated %d", plen, grown, est)
+		if rel := math.Abs(float64(est-grown)) / float64(grown); rel > 0.15 {
+			t.Errorf("path length %d: grew %d, estimated %d, %.0f%% off; want within 15%%", plen, grown, est, 100*rel)
+		}
 		runtime.KeepAlive(tab)
 	}
 }

@@ -17,9 +17,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
-
 	"github.com/flatheap/ingest/internal/pathtable"
 )
 
@@ -27,11 +24,15 @@ import (
 func procStatusKiB(t *testing.T, pid int, field string) int64 {
 	t.Helper()
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for line := range strings.Lines(string(b)) {
 		if rest, ok := strings.CutPrefix(line, field+":"); ok {
 			v, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
-			require.NoError(t, err, line)
+			if err != nil {
+				t.Fatalf("%v: %v", line, err)
+			}
 			return v
 		}
 	}
@@ -63,7 +64,9 @@ func TestServeHTTPBounded(t *testing.T) {
 	// sighting. 10,500 paths fill the 10,000 entries.
 	const paths = 10500
 	conn, err := net.Dial("udp", udpAddr)
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer conn.Close()
 	filler := strings.Repeat("x", 2048)
 	sent := 0
@@ -74,20 +77,30 @@ func TestServeHTTPBounded(t *testing.T) {
 				// its own, so the route store fills its 10,000 series.
 				p := fmt.Sprintf("/p%06d/%s", j, filler[:2040])
 				_, err := conn.Write([]byte(serveLine(p, 200+rep)))
-				require.NoError(t, err)
+				if err != nil {
+					t.Fatal(err)
+				}
 				sent++
 			}
 		}
 		// Let the reader keep up, so the kernel drops nothing.
 		m := scrapeWhenLines(t, httpAddr, float64(sent))
-		require.Equal(t, float64(sent), m["ingest_lines_total"], "kernel drops %v", m[`ingest_dropped_total{reason="kernel"}`])
+		if m["ingest_lines_total"] != float64(sent) {
+			t.Fatalf("kernel drops %v: m[\"ingest_lines_total\"] = %v, want %v", m[`ingest_dropped_total{reason="kernel"}`], m["ingest_lines_total"], float64(sent))
+		}
 	}
 	m := scrape(t, httpAddr)
-	require.Equal(t, 10000.0, m["ingest_paths"], "a full table")
+	if m["ingest_paths"] != 10000.0 {
+		t.Fatalf("a full table: m[\"ingest_paths\"] = %v, want 10000.0", m["ingest_paths"])
+	}
 	// The store keeps a twentieth of its 10,000 keys for overflow series,
 	// which only a few (vhost, method, status) fill here.
-	require.GreaterOrEqual(t, m["ingest_series"], 9500.0, "a full route store")
-	require.Positive(t, m["ingest_series_overflow_total"])
+	if m["ingest_series"] < 9500.0 {
+		t.Fatalf("a full route store: m[\"ingest_series\"] = %v, want >= 9500.0", m["ingest_series"])
+	}
+	if m["ingest_series_overflow_total"] <= 0 {
+		t.Fatalf("m[\"ingest_series_overflow_total\"] = %v, want > 0", m["ingest_series_overflow_total"])
+	}
 	baseRSS := procStatusKiB(t, pid, "VmRSS")
 
 	client := &http.Client{
@@ -143,7 +156,9 @@ func TestServeHTTPBounded(t *testing.T) {
 	busy := map[string]int{}
 	var sizes = map[string]int64{}
 	for r := range results {
-		require.NoError(t, r.err, r.url)
+		if err := r.err; err != nil {
+			t.Fatalf("%v: %v", r.url, err)
+		}
 		kind := "/metrics"
 		if strings.Contains(r.url, "/top") {
 			kind = "/top"
@@ -156,28 +171,48 @@ func TestServeHTTPBounded(t *testing.T) {
 			}
 			if kind == "/top" {
 				// Every whole answer has the same table (no traffic now).
-				assert.Equal(t, sizes[kind], r.size, "a /top answer's size")
+				if r.size != sizes[kind] {
+					t.Errorf("a /top answer's size: r.size = %v, want %v", r.size, sizes[kind])
+				}
 			}
 			if r.body != nil {
 				var rows []topRow
-				require.NoError(t, json.Unmarshal(r.body, &rows))
-				require.Len(t, rows, 10001, "10,000 paths and <other>")
-				assert.Equal(t, pathtable.Other, rows[10000].Path)
+				if err := json.Unmarshal(r.body, &rows); err != nil {
+					t.Fatal(err)
+				}
+				if len(rows) != 10001 {
+					t.Fatalf("10,000 paths and <other>: len(rows) = %d, want 10001", len(rows))
+				}
+				if rows[10000].Path != pathtable.Other {
+					t.Errorf("rows[10000].Path = %q, want %q", rows[10000].Path, pathtable.Other)
+				}
 			}
 		case http.StatusServiceUnavailable:
 			busy[kind]++
-			assert.Equal(t, "1", r.retryAfter, "a 503 has Retry-After")
+			if r.retryAfter != "1" {
+				t.Errorf("a 503 has Retry-After: r.retryAfter = %q, want \"1\"", r.retryAfter)
+			}
 		default:
 			t.Errorf("%s: status %d", r.url, r.code)
 		}
 	}
 	t.Logf("answered 200: %v, 503: %v; sizes %v; RSS %d KiB after filling, peak %d KiB",
 		ok, busy, sizes, baseRSS, peakRSS)
-	assert.Positive(t, ok["/top"])
-	assert.Positive(t, ok["/metrics"])
-	assert.Equal(t, clients, ok["/top"]+busy["/top"])
-	assert.Equal(t, clients, ok["/metrics"]+busy["/metrics"])
-	assert.Less(t, peakRSS, int64(memoryFactor*httpBoundMiB<<10), "peak RSS in KiB")
+	if ok["/top"] <= 0 {
+		t.Errorf("ok[\"/top\"] = %v, want > 0", ok["/top"])
+	}
+	if ok["/metrics"] <= 0 {
+		t.Errorf("ok[\"/metrics\"] = %v, want > 0", ok["/metrics"])
+	}
+	if ok["/top"]+busy["/top"] != clients {
+		t.Errorf("ok[\"/top\"]+busy[\"/top\"] = %v, want %v", ok["/top"]+busy["/top"], clients)
+	}
+	if ok["/metrics"]+busy["/metrics"] != clients {
+		t.Errorf("ok[\"/metrics\"]+busy[\"/metrics\"] = %v, want %v", ok["/metrics"]+busy["/metrics"], clients)
+	}
+	if peakRSS >= int64(memoryFactor*httpBoundMiB<<10) {
+		t.Errorf("peak RSS in KiB: peakRSS = %v, want < %v", peakRSS, int64(memoryFactor*httpBoundMiB<<10))
+	}
 }
 
 // TestServeSaturates sends body sizes of math.MaxInt64: the per-path sums
@@ -188,11 +223,21 @@ func TestServeSaturates(t *testing.T) {
 	sendLines(t, udpAddr, line, line, line, line)
 	scrapeWhenLines(t, httpAddr, 4)
 	rows, body := getTop(t, "http://"+httpAddr+"/top")
-	require.Len(t, rows, 2, body)
-	assert.Equal(t, "/big", rows[0].Path)
-	assert.Equal(t, int64(3), rows[0].Requests)
-	assert.Equal(t, int64(math.MaxInt64), rows[0].Bytes)
-	assert.Equal(t, int64(math.MaxInt64), rows[1].Bytes, "<other>'s one line")
+	if len(rows) != 2 {
+		t.Fatalf("%v: len(rows) = %d, want 2", body, len(rows))
+	}
+	if rows[0].Path != "/big" {
+		t.Errorf("rows[0].Path = %q, want \"/big\"", rows[0].Path)
+	}
+	if rows[0].Requests != 3 {
+		t.Errorf("rows[0].Requests = %v, want 3", rows[0].Requests)
+	}
+	if rows[0].Bytes != int64(math.MaxInt64) {
+		t.Errorf("rows[0].Bytes = %v, want %v", rows[0].Bytes, int64(math.MaxInt64))
+	}
+	if rows[1].Bytes != int64(math.MaxInt64) {
+		t.Errorf("<other>'s one line: rows[1].Bytes = %v, want %v", rows[1].Bytes, int64(math.MaxInt64))
+	}
 }
 
 // TestServeStartLine checks that the start-up line names the allowed
@@ -201,42 +246,64 @@ func TestServeSaturates(t *testing.T) {
 func TestServeStartLine(t *testing.T) {
 	_, _, httpAddr, _, log := startServeLog(t, "--allow", " 10.0.0.0/8, ,127.0.0.1 ", "--instance", `web "1"`)
 	line := log.find("msg=serving")
-	assert.Contains(t, line, "allow=10.0.0.0/8,127.0.0.1/32")
-	assert.Contains(t, line, `instance="web \"1\""`)
+	if !strings.Contains(line, "allow=10.0.0.0/8,127.0.0.1/32") {
+		t.Errorf("line = %q, want it to contain %q", line, "allow=10.0.0.0/8,127.0.0.1/32")
+	}
+	if !strings.Contains(line, `instance="web \"1\""`) {
+		t.Errorf("line = %q, want it to contain %q", line, `instance="web \"1\""`)
+	}
 	m := scrape(t, httpAddr)
 	found := false
 	for k, v := range m {
 		if strings.HasPrefix(k, "ingest_build_info{") {
 			found = true
-			assert.Contains(t, k, `instance="web \"1\""`)
-			assert.Contains(t, k, `version="`)
-			assert.Equal(t, 1.0, v)
+			if !strings.Contains(k, `instance="web \"1\""`) {
+				t.Errorf("k = %q, want it to contain %q", k, `instance="web \"1\""`)
+			}
+			if !strings.Contains(k, `version="`) {
+				t.Errorf("k = %q, want it to contain %q", k, `version="`)
+			}
+			if v != 1.0 {
+				t.Errorf("v = %v, want 1.0", v)
+			}
 		}
 	}
-	assert.True(t, found, "ingest_build_info")
+	if !found {
+		t.Error("ingest_build_info: found is false")
+	}
 	deadline := time.Now().Add(20 * time.Second)
 	for log.find("msg=\"heap ") == "" && time.Now().Before(deadline) {
 		time.Sleep(20 * time.Millisecond)
 	}
-	assert.Contains(t, log.find("msg=\"heap "), `instance="web \"1\""`)
+	if got := log.find("msg=\"heap "); !strings.Contains(got, `instance="web \"1\""`) {
+		t.Errorf("log.find(\"msg=\\\"heap \") = %q, want it to contain %q", got, `instance="web \"1\""`)
+	}
 
 	// Without --allow: every source, and the default instance is the host
 	// name and the UDP port.
 	_, udpAddr, _, _, log := startServeLog(t)
 	line = log.find("msg=serving")
-	assert.Contains(t, line, "allow=all")
+	if !strings.Contains(line, "allow=all") {
+		t.Errorf("line = %q, want it to contain %q", line, "allow=all")
+	}
 	host, _ := os.Hostname()
 	_, port, _ := net.SplitHostPort(udpAddr)
-	assert.Contains(t, line, "instance="+host+":"+port)
+	if !strings.Contains(line, "instance="+host+":"+port) {
+		t.Errorf("line = %q, want it to contain %q", line, "instance="+host+":"+port)
+	}
 }
 
 // freeUDPPort returns a loopback UDP port that was free a moment ago.
 func freeUDPPort(t *testing.T) string {
 	t.Helper()
 	c, err := net.ListenPacket("udp", "127.0.0.1:0")
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	addr := c.LocalAddr().String()
-	require.NoError(t, c.Close())
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
 	return addr
 }
 
@@ -266,14 +333,24 @@ func TestServeReusePort(t *testing.T) {
 	// A port held by a socket that allows sharing, as another serve
 	// --readers 2 holds it.
 	held, err := listenReusePort(context.Background(), "127.0.0.1:0")
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, readers := range []string{"1", "2"} {
 		code, stderr := runServeTimeout(t, "--listen", held.LocalAddr().String(), "--http", "127.0.0.1:0", "--readers", readers)
-		assert.Equal(t, 2, code, "--readers %s: %s", readers, stderr)
-		assert.Contains(t, stderr, "--reuse-port", "--readers %s", readers)
-		assert.Equal(t, 1, strings.Count(stderr, "\n"), stderr)
+		if code != 2 {
+			t.Errorf("--readers %s: %s: code = %v, want 2", readers, stderr, code)
+		}
+		if !strings.Contains(stderr, "--reuse-port") {
+			t.Errorf("--readers %s: stderr = %q, want it to contain %q", readers, stderr, "--reuse-port")
+		}
+		if got := strings.Count(stderr, "\n"); got != 1 {
+			t.Errorf("%v: strings.Count(stderr, \"\\n\") = %v, want 1", stderr, got)
+		}
 	}
-	require.NoError(t, held.Close())
+	if err := held.Close(); err != nil {
+		t.Fatal(err)
+	}
 
 	// Two processes that both pass --reuse-port share the port; the
 	// kernel spreads senders over them by address and port.
@@ -282,16 +359,24 @@ func TestServeReusePort(t *testing.T) {
 	_, _, httpB, _ := startServe(t, "--listen", addr, "--reuse-port", "--readers", "2")
 	// A third without the flag is refused.
 	code, stderr := runServeTimeout(t, "--listen", addr, "--http", "127.0.0.1:0")
-	assert.Equal(t, 2, code, stderr)
-	assert.Contains(t, stderr, "--reuse-port")
+	if code != 2 {
+		t.Errorf("%v: code = %v, want 2", stderr, code)
+	}
+	if !strings.Contains(stderr, "--reuse-port") {
+		t.Errorf("stderr = %q, want it to contain %q", stderr, "--reuse-port")
+	}
 
 	const senders, each = 64, 5
 	for range senders {
 		c, err := net.Dial("udp", addr)
-		require.NoError(t, err)
+		if err != nil {
+			t.Fatal(err)
+		}
 		for range each {
 			_, err := c.Write([]byte(serveLine("/a", 200)))
-			require.NoError(t, err)
+			if err != nil {
+				t.Fatal(err)
+			}
 		}
 		c.Close()
 	}
@@ -304,9 +389,15 @@ func TestServeReusePort(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	assert.Equal(t, float64(senders*each), a+b)
-	assert.Positive(t, a, "the first process got a share")
-	assert.Positive(t, b, "the second process got a share")
+	if a+b != float64(senders*each) {
+		t.Errorf("a+b = %v, want %v", a+b, float64(senders*each))
+	}
+	if a <= 0 {
+		t.Errorf("the first process got a share: a = %v, want > 0", a)
+	}
+	if b <= 0 {
+		t.Errorf("the second process got a share: b = %v, want > 0", b)
+	}
 }
 
 // TestGate checks that a gate runs at most its slots at once, answers the
@@ -316,31 +407,53 @@ func TestGate(t *testing.T) {
 	req := httptest.NewRequest("GET", "/top", nil)
 	w1 := httptest.NewRecorder()
 	ws := g.acquire(w1, req)
-	require.NotNil(t, ws)
+	if ws == nil {
+		t.Fatal("ws is nil")
+	}
 	ws.out.WriteString("hello")
 
 	w2 := httptest.NewRecorder()
 	start := time.Now()
-	assert.Nil(t, g.acquire(w2, req))
-	assert.GreaterOrEqual(t, time.Since(start), 50*time.Millisecond, "waited before giving up")
-	assert.Equal(t, http.StatusServiceUnavailable, w2.Code)
-	assert.Equal(t, "1", w2.Header().Get("Retry-After"))
+	if got := g.acquire(w2, req); got != nil {
+		t.Errorf("g.acquire(w2, req) = %v, want nil", got)
+	}
+	if got := time.Since(start); got < 50*time.Millisecond {
+		t.Errorf("waited before giving up: time.Since(start) = %v, want >= %v", got, 50*time.Millisecond)
+	}
+	if w2.Code != http.StatusServiceUnavailable {
+		t.Errorf("w2.Code = %v, want %v", w2.Code, http.StatusServiceUnavailable)
+	}
+	if got := w2.Header().Get("Retry-After"); got != "1" {
+		t.Errorf("w2.Header().Get(\"Retry-After\") = %q, want \"1\"", got)
+	}
 
 	// A request whose client went away gives up at once.
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	w3 := httptest.NewRecorder()
-	assert.Nil(t, g.acquire(w3, req.WithContext(ctx)))
-	assert.Equal(t, http.StatusServiceUnavailable, w3.Code)
+	if got := g.acquire(w3, req.WithContext(ctx)); got != nil {
+		t.Errorf("g.acquire(w3, req.WithContext(ctx)) = %v, want nil", got)
+	}
+	if w3.Code != http.StatusServiceUnavailable {
+		t.Errorf("w3.Code = %v, want %v", w3.Code, http.StatusServiceUnavailable)
+	}
 
 	ws.rows = append(ws.rows, pathtable.Row{Path: "/a"})
 	g.release(ws)
-	assert.Equal(t, "hello", w1.Body.String(), "release flushes")
+	if got := w1.Body.String(); got != "hello" {
+		t.Errorf("release flushes: w1.Body = %q, want \"hello\"", got)
+	}
 	w4 := httptest.NewRecorder()
 	again := g.acquire(w4, req)
-	require.Same(t, ws, again)
-	assert.Empty(t, again.rows)
-	assert.Equal(t, "", again.rows[:1][0].Path, "release drops the rows' strings")
+	if again != ws {
+		t.Fatal("not the same pointer")
+	}
+	if len(again.rows) != 0 {
+		t.Errorf("again.rows = %v, want empty", again.rows)
+	}
+	if again.rows[:1][0].Path != "" {
+		t.Errorf("release drops the rows' strings: again.rows[:1][0].Path = %q, want \"\"", again.rows[:1][0].Path)
+	}
 	g.release(again)
 }
 
@@ -348,7 +461,9 @@ func TestGate(t *testing.T) {
 // once and that closing one lets the next in.
 func TestLimitListener(t *testing.T) {
 	inner, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	l := newLimitListener(inner, 1)
 	defer l.Close()
 	accepted := make(chan net.Conn, 2)
@@ -363,7 +478,9 @@ func TestLimitListener(t *testing.T) {
 	}()
 	for range 2 {
 		c, err := net.Dial("tcp", inner.Addr().String())
-		require.NoError(t, err)
+		if err != nil {
+			t.Fatal(err)
+		}
 		defer c.Close()
 	}
 	first := <-accepted
