@@ -174,7 +174,7 @@ func TestSoakUsage(t *testing.T) {
 	} {
 		var stdout, stderr bytes.Buffer
 		if got := runSoak(args, &stdout, &stderr); got != 2 {
-			t.Errorf("%v: runSoak(args, &stdout, &stderr) = %v, want 2", args, got)
+			t.Errorf("%v: exit status %d, want 2", args, got)
 		}
 		if got := stderr.String(); !strings.Contains(got, "soak: ") {
 			t.Errorf("%v: stderr = %q, want it to contain %q", args, got, "soak: ")
