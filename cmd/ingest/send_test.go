@@ -176,6 +176,25 @@ func TestSend_Help(t *testing.T) {
 	}
 }
 
+// TestSend_HelpExample runs the example load of send's usage, with
+// --count 200 --rate 20000 in place of its minute at 1,500 lines/s, and
+// checks that every line arrives and parses.
+func TestSend_HelpExample(t *testing.T) {
+	example := regexp.MustCompile(`(?m)^  ingest send (--rate 1500 --duration 60s .*)$`).FindStringSubmatch(sendUsage)
+	if example == nil {
+		t.Fatal("no example load in send's usage")
+	}
+	args := strings.Fields(strings.NewReplacer("--rate 1500", "--rate 20000", "--duration 60s", "--count 200").Replace(example[1]))
+	rcv := newLineSink(t)
+	var stdout, stderr bytes.Buffer
+	if code := runSend(append(args, "--addr", rcv.addr), nil, &stdout, &stderr); code != 0 {
+		t.Fatalf("send %q: exit status %d, want 0; stderr: %s", args, code, stderr.String())
+	}
+	if lines, _, bad := rcv.wait(200); lines != 200 || bad != 0 {
+		t.Errorf("send %q: received %d lines, %d unparsed; want 200, 0", args, lines, bad)
+	}
+}
+
 func TestSend_RoutesMix(t *testing.T) {
 	var stdout, stderr bytes.Buffer
 	if got := run([]string{"send", "--print-format"}, nil, &stdout, &stderr); got != 0 {

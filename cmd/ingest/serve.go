@@ -39,14 +39,23 @@ SIGUSR1 writes a heap profile into --profile-dir. A bad flag, route
 pattern, routes file or bucket list, or an address in use, exits 2 with
 one line that names it.
 
-The manual (nginx set-up, routes, PromQL, memory and HTTP bounds, scaling
-out) is docs/serve.md in the source repository.
-
 Flags:
+`
+
+// serveManual follows the flags in serve's usage.
+const serveManual = `
+The manual (nginx set-up, routes, PromQL, memory and HTTP bounds, scaling
+out): docs/serve.md in the source repository,
+https://github.com/flatheap/ingest/blob/main/docs/serve.md
 `
 
 func runServe(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := newFlagSet("serve", serveUsage, stderr)
+	usage := fs.Usage
+	fs.Usage = func() {
+		usage()
+		io.WriteString(fs.Output(), serveManual)
+	}
 	flags := addServeFlags(fs)
 	if status, ok := parseFlags(fs, args); !ok {
 		return status

@@ -345,6 +345,21 @@ func TestServeEndToEnd(t *testing.T) {
 	}
 }
 
+// TestServeHelp checks that -h lists the endpoints and the flags, and
+// points to the manual.
+func TestServeHelp(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	if code := runServe([]string{"-h"}, nil, &stdout, &stderr); code != 0 {
+		t.Errorf("exit status %d, want 0", code)
+	}
+	for _, want := range []string{"Usage: ingest serve", "/metrics", "/routes?path=", "/top?n=", "/debug/pprof/", "/healthz",
+		"docs/serve.md", "-listen address", "-max-series int"} {
+		if !strings.Contains(stderr.String(), want) {
+			t.Errorf("serve -h does not say %q", want)
+		}
+	}
+}
+
 // TestServeUsageErrors checks that bad flags and an address in use give a
 // one-line error and exit status 2.
 func TestServeUsageErrors(t *testing.T) {
