@@ -103,14 +103,13 @@ func (lr *labelsReceiver) run(ctx context.Context, conn *net.UDPConn) error {
 // scrapeEvery calls write with io.Discard every interval until ctx ends,
 // the way a Prometheus server's scrapes exercise an exporter's writer.
 func scrapeEvery(ctx context.Context, interval time.Duration, write func(io.Writer)) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
+	scrapes := time.NewTicker(interval)
+	defer scrapes.Stop()
+	for ctx.Err() == nil {
 		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
+		case <-scrapes.C:
 			write(io.Discard)
+		case <-ctx.Done():
 		}
 	}
 }

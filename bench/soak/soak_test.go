@@ -24,13 +24,12 @@ import (
 	"github.com/flatheap/ingest/internal/udptest"
 )
 
-// TestMain runs the program itself instead of the tests when the test
-// binary is started as a soak child (by TestSoakShort), so the soak runs
-// its receivers without a binary being built.
+// TestMain runs a receiver instead of the tests when the soak of
+// TestSoakShort starts the test binary as its child, so the soak runs its
+// receivers without a binary being built.
 func TestMain(m *testing.M) {
-	if os.Getenv("SOAK_TEST_RUN_MAIN") == "1" {
-		main()
-		return
+	if len(os.Args) > 1 && os.Args[1] == childCommand {
+		os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 	}
 	os.Exit(m.Run())
 }
@@ -42,7 +41,6 @@ func TestSoakShort(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs for about 11 seconds")
 	}
-	t.Setenv("SOAK_TEST_RUN_MAIN", "1") // for the children
 	out := t.TempDir()
 	var stdout, stderr bytes.Buffer
 	code := runSoak([]string{"--duration", "10s", "--warmup", "4s", "--interval", "200ms", "--table", "2s",

@@ -21,22 +21,14 @@ func TestParse_TooLong(t *testing.T) {
 
 	// A too-long line in the middle, and one at the end without a newline.
 	res := parseCmd(t, first+huge+"\n"+first+huge)
-	if res.code != 1 {
-		t.Fatalf("res.code = %v, want 1", res.code)
-	}
-	if len(res.objects) != 4 {
-		t.Fatalf("len(res.objects) = %d, want 4", len(res.objects))
-	}
-	if res.objects[0]["path"] != "/api/v1/users/42" {
-		t.Errorf("res.objects[0][\"path\"] = %v, want /api/v1/users/42", res.objects[0]["path"])
-	}
+	checkRun(t, res, 1, 4, true)
+	checkFields(t, "line 1", res.objects[0], map[string]any{"path": "/api/v1/users/42"})
 	failedLine(t, res.objects[1], 2, ingest.ErrTooLong)
-	if res.objects[2]["path"] != "/api/v1/users/42" {
-		t.Errorf("res.objects[2][\"path\"] = %v, want /api/v1/users/42", res.objects[2]["path"])
-	}
+	checkFields(t, "line 3", res.objects[2], map[string]any{"path": "/api/v1/users/42"})
 	failedLine(t, res.objects[3], 4, ingest.ErrTooLong)
-	if got := strings.Split(res.stdout, "\n")[1]; got != `{"line":2,"error":"ingest: line too long"}` {
-		t.Errorf("strings.Split(res.stdout, \"\\n\")[1] = %q, want \"{\\\"line\\\":2,\\\"error\\\":\\\"ingest: line too long\\\"}\"", got)
+	const want = `{"line":2,"error":"ingest: line too long"}`
+	if got := strings.Split(res.stdout, "\n")[1]; got != want {
+		t.Errorf("line 2: %s, want %s", got, want)
 	}
 }
 
@@ -50,37 +42,25 @@ func TestParse_LengthLimit(t *testing.T) {
 	}
 	max := line(ingest.MaxLineLength)
 	if len(max) != ingest.MaxLineLength {
-		t.Fatalf("len(max) = %d, want %d", len(max), ingest.MaxLineLength)
+		t.Fatalf("the line has %d bytes, want %d", len(max), ingest.MaxLineLength)
 	}
 
 	res := parseCmd(t, max+"\n"+max+"\r\n"+max)
-	if res.code != 0 {
-		t.Fatalf("%v: res.code = %v, want 0", res.stdout, res.code)
-	}
-	if len(res.objects) != 3 {
-		t.Fatalf("len(res.objects) = %d, want 3", len(res.objects))
-	}
-	for _, obj := range res.objects {
+	checkRun(t, res, 0, 3, true)
+	for i, obj := range res.objects {
 		p, _ := obj["path"].(string)
 		if want := ingest.MaxLineLength - len(head) - len(tail) + 1; len(p) != want {
-			t.Errorf("path of %d bytes, want %d", len(p), want)
+			t.Errorf("line %d: a path of %d bytes, want %d", i+1, len(p), want)
 		}
 	}
 
 	over := line(ingest.MaxLineLength + 1)
 	res = parseCmd(t, over+"\n"+over+"\r\n"+over+"\n"+max)
-	if res.code != 1 {
-		t.Fatalf("res.code = %v, want 1", res.code)
-	}
-	if len(res.objects) != 4 {
-		t.Fatalf("len(res.objects) = %d, want 4", len(res.objects))
-	}
+	checkRun(t, res, 1, 4, true)
 	for i := range 3 {
 		failedLine(t, res.objects[i], i+1, ingest.ErrTooLong)
 	}
-	if _, ok := res.objects[3]["error"]; ok {
-		t.Errorf("%q in res.objects[3]", "error")
-	}
+	checkFields(t, "line 4", res.objects[3], map[string]any{"error": nil})
 }
 
 func TestParse_UsageErrors(t *testing.T) {
@@ -90,89 +70,61 @@ func TestParse_UsageErrors(t *testing.T) {
 		{"--no-such-flag"},
 	} {
 		res := parseCmd(t, "", args...)
-		if res.code != 2 {
-			t.Errorf("%q: res.code = %v, want 2", args, res.code)
-		}
-		if res.stdout != "" {
-			t.Errorf("%q: res.stdout = %q, want empty", args, res.stdout)
-		}
-		if res.stderr == "" {
-			t.Errorf("%q: res.stderr is empty", args)
+		if res.code != 2 || res.stdout != "" || res.stderr == "" {
+			t.Errorf("%q: exit status %d, stdout %q, stderr %q; want 2, nothing, an error", args, res.code, res.stdout, res.stderr)
 		}
 	}
 	res := parseCmd(t, "", "--format", "json")
-	if res.stderr != "ingest parse: unknown format \"json\": want combined or common\n" {
-		t.Errorf("res.stderr = %q, want \"ingest parse: unknown format \\\"json\\\": want combined or common\\n\"", res.stderr)
+	if want := "ingest parse: unknown format \"json\": want combined or common\n"; res.stderr != want {
+		t.Errorf("stderr %q, want %q", res.stderr, want)
 	}
 
 	res = parseCmd(t, "", "-h")
-	if res.code != 0 {
-		t.Errorf("res.code = %v, want 0", res.code)
+	if res.code != 0 || res.stdout != "" {
+		t.Errorf("-h: exit status %d, stdout %q; want 0, nothing", res.code, res.stdout)
 	}
-	if res.stdout != "" {
-		t.Errorf("res.stdout = %q, want empty", res.stdout)
-	}
-	if !strings.Contains(res.stderr, "Usage: ingest parse") {
-		t.Errorf("res.stderr = %q, want it to contain %q", res.stderr, "Usage: ingest parse")
-	}
-	if !strings.Contains(res.stderr, "-format") {
-		t.Errorf("res.stderr = %q, want it to contain %q", res.stderr, "-format")
+	for _, want := range []string{"Usage: ingest parse", "-format"} {
+		if !strings.Contains(res.stderr, want) {
+			t.Errorf("-h does not say %q: %s", want, res.stderr)
+		}
 	}
 }
 
 func TestParse_IOErrors(t *testing.T) {
 	missing := filepath.Join(t.TempDir(), "missing.log")
+	f := func(what string, res result, objects int, stderr string) {
+		t.Helper()
+		if res.code != 2 || len(res.objects) != objects || res.stderr != stderr {
+			t.Errorf("%s: exit status %d, %d objects, stderr %q; want 2, %d, %q", what, res.code, len(res.objects), res.stderr, objects, stderr)
+		}
+	}
 
 	// Output up to the failing file is written, then nothing more.
-	res := parseCmd(t, "", "testdata/good.log", missing, "testdata/good.log")
-	if res.code != 2 {
-		t.Errorf("res.code = %v, want 2", res.code)
-	}
-	if len(res.objects) != 4 {
-		t.Errorf("len(res.objects) = %d, want 4", len(res.objects))
-	}
-	if res.stderr != "ingest parse: open "+missing+": no such file or directory\n" {
-		t.Errorf("res.stderr = %q, want %q", res.stderr, "ingest parse: open "+missing+": no such file or directory\n")
-	}
+	f("a missing file", parseCmd(t, "", "testdata/good.log", missing, "testdata/good.log"),
+		4, "ingest parse: open "+missing+": no such file or directory\n")
 
 	// A directory opens but cannot be read.
-	res = parseCmd(t, "", "testdata")
-	if res.code != 2 {
-		t.Errorf("res.code = %v, want 2", res.code)
-	}
-	if res.stdout != "" {
-		t.Errorf("res.stdout = %q, want empty", res.stdout)
-	}
-	if !strings.HasPrefix(res.stderr, "ingest parse: read testdata: ") {
-		t.Errorf("%v", res.stderr)
+	res := parseCmd(t, "", "testdata")
+	if res.code != 2 || res.stdout != "" || !strings.HasPrefix(res.stderr, "ingest parse: read testdata: ") {
+		t.Errorf("a directory: exit status %d, stdout %q, stderr %q; want 2, nothing, a read error", res.code, res.stdout, res.stderr)
 	}
 
 	// A read error mid-stream: the complete lines before it are written,
 	// the partial one is not.
 	good := readFile(t, "testdata/good.log")
-	errBroken := errors.New("broken pipe")
-	stdin := io.MultiReader(strings.NewReader(good+"203.0.113.7 - - [10/Oct"), iotest.ErrReader(errBroken))
-	res = parseFrom(t, stdin)
-	if res.code != 2 {
-		t.Errorf("res.code = %v, want 2", res.code)
-	}
-	if len(res.objects) != 4 {
-		t.Errorf("len(res.objects) = %d, want 4", len(res.objects))
-	}
-	if res.stderr != "ingest parse: broken pipe\n" {
-		t.Errorf("res.stderr = %q, want \"ingest parse: broken pipe\\n\"", res.stderr)
-	}
+	stdin := io.MultiReader(strings.NewReader(good+"203.0.113.7 - - [10/Oct"), iotest.ErrReader(errors.New("broken pipe")))
+	f("a read error", parseFrom(t, stdin), 4, "ingest parse: broken pipe\n")
 
 	// A write error is reported once, with status 2.
 	var stderr bytes.Buffer
 	code := runParse([]string{"testdata/good.log"}, nil, failWriter{}, &stderr)
-	if code != 2 {
-		t.Errorf("code = %v, want 2", code)
-	}
-	if got := stderr.String(); got != "ingest parse: disk full\n" {
-		t.Errorf("stderr = %q, want \"ingest parse: disk full\\n\"", got)
-	}
+	f("a write error", result{code: code, stderr: stderr.String()}, 0, "ingest parse: disk full\n")
 }
+
+// failWriter fails every write, as a full disk does.
+type failWriter struct{}
+
+func (failWriter) Write([]byte) (int, error) { return 0, errors.New("disk full") }
 
 // TestParse_ClosedStdout checks that a stdout closed at start, and a pipe
 // whose reader has gone, are I/O errors (status 2), not parse results and
@@ -191,11 +143,8 @@ func TestParse_ClosedStdout(t *testing.T) {
 	status := func(err error) int {
 		t.Helper()
 		exitErr, ok := errors.AsType[*exec.ExitError](err)
-		if !ok {
-			t.Fatalf("want an exit status, got %v: ok is false", err)
-		}
-		if !exitErr.Exited() {
-			t.Fatalf("killed: %v: exitErr.Exited() is false", err)
+		if !ok || !exitErr.Exited() {
+			t.Fatalf("want an exit status, got %v", err)
 		}
 		return exitErr.ExitCode()
 	}
@@ -205,18 +154,16 @@ func TestParse_ClosedStdout(t *testing.T) {
 	cmd.Env = append(os.Environ(), "INGEST_TEST_RUN_MAIN=1")
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
-	if got := status(cmd.Run()); got != 2 {
-		t.Errorf("exit status %d, want 2; stderr: %s", got, stderr.String())
-	}
-	if got := stderr.String(); got != "ingest parse: stdout is closed\n" {
-		t.Errorf("stderr = %q, want \"ingest parse: stdout is closed\\n\"", got)
+	if code := status(cmd.Run()); code != 2 || stderr.String() != "ingest parse: stdout is closed\n" {
+		t.Errorf("closed stdout: exit status %d, stderr %q; want 2, the error", code, stderr.String())
 	}
 
-	// A stdout sent to /dev/null by the shell is not closed.
+	// A stdout sent to /dev/null by the shell is not closed: one line of
+	// two fails.
 	cmd = exec.Command(sh, "-c", `exec "$0" parse "$1" >/dev/null`, os.Args[0], input)
 	cmd.Env = append(os.Environ(), "INGEST_TEST_RUN_MAIN=1")
-	if got := status(cmd.Run()); got != 1 {
-		t.Errorf("one line of two fails: exit status %d, want 1", got)
+	if code := status(cmd.Run()); code != 1 {
+		t.Errorf("stdout to /dev/null: exit status %d, want 1", code)
 	}
 
 	// A pipe whose reader is closed: more output than the pipe holds, so a
@@ -237,17 +184,8 @@ func TestParse_ClosedStdout(t *testing.T) {
 		t.Fatal(err)
 	}
 	pr.Close()
-	if got := status(cmd.Wait()); got != 2 {
-		t.Errorf("exit status %d, want 2; stderr: %s", got, stderr.String())
-	}
-	if got := stderr.String(); !strings.Contains(got, "broken pipe") {
-		t.Errorf("stderr = %q, want it to contain %q", got, "broken pipe")
-	}
-	if got := strings.Count(stderr.String(), "\n"); got != 1 {
-		t.Errorf("%v: strings.Count(stderr.String(), \"\\n\") = %v, want 1", stderr.String(), got)
+	code := status(cmd.Wait())
+	if code != 2 || !strings.Contains(stderr.String(), "broken pipe") || strings.Count(stderr.String(), "\n") != 1 {
+		t.Errorf("a closed pipe: exit status %d, stderr %q; want 2, one line saying broken pipe", code, stderr.String())
 	}
 }
-
-type failWriter struct{}
-
-func (failWriter) Write([]byte) (int, error) { return 0, errors.New("disk full") }

@@ -3,10 +3,12 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -44,20 +46,40 @@ func decodeLines(t *testing.T, out string) []map[string]any {
 		return nil
 	}
 	if !strings.HasSuffix(out, "\n") {
-		t.Fatal("output does not end with a newline: strings.HasSuffix(out, \"\\n\") is false")
+		t.Fatal("output does not end with a newline")
 	}
 	var objs []map[string]any
 	for i, line := range strings.Split(strings.TrimSuffix(out, "\n"), "\n") {
-		if !json.Valid([]byte(line)) {
-			t.Fatalf("output line %d is not valid JSON: %s: json.Valid([]byte(line)) is false", i+1, line)
-		}
 		var m map[string]any
 		if err := json.Unmarshal([]byte(line), &m); err != nil {
-			t.Fatalf("output line %d: %v", i+1, err)
+			t.Fatalf("output line %d is not a JSON object: %v: %s", i+1, err, line)
 		}
 		objs = append(objs, m)
 	}
 	return objs
+}
+
+// checkRun fails t now unless the run exited with code, wrote n objects
+// to stdout and, when quiet, nothing to stderr.
+func checkRun(t *testing.T, res result, code, n int, quiet bool) {
+	t.Helper()
+	if res.code != code || len(res.objects) != n || (quiet && res.stderr != "") {
+		t.Fatalf("exit status %d, %d objects, stderr %q; want %d, %d", res.code, len(res.objects), res.stderr, code, n)
+	}
+}
+
+// checkFields fails t for each field of want that obj does not hold with
+// that value; a nil value wants the field absent.
+func checkFields(t *testing.T, what string, obj, want map[string]any) {
+	t.Helper()
+	for _, k := range slices.Sorted(maps.Keys(want)) {
+		got, ok := obj[k]
+		if want[k] == nil && ok {
+			t.Errorf("%s: %s is %#v, want no such field", what, k, got)
+		} else if want[k] != nil && got != want[k] {
+			t.Errorf("%s: %s is %#v, want %#v", what, k, got, want[k])
+		}
+	}
 }
 
 func readFile(t *testing.T, name string) string {
@@ -69,29 +91,20 @@ func readFile(t *testing.T, name string) string {
 	return string(b)
 }
 
-// failedLine asserts that obj reports line n failing with sentinel.
+// failedLine checks that obj reports line n failing with sentinel.
 func failedLine(t *testing.T, obj map[string]any, n int, sentinel error) {
 	t.Helper()
 	if want := map[string]any{"line": float64(n), "error": obj["error"]}; !maps.Equal(obj, want) {
-		t.Errorf("line %d: %v, want %v", n, obj, want)
+		t.Errorf("line %d: %v, want only line and error", n, obj)
 	}
-	msg, _ := obj["error"].(string)
-	if !strings.HasPrefix(msg, sentinel.Error()) {
-		t.Errorf("line %d: error %q, want %q: strings.HasPrefix(msg, sentinel.Error()) is false", n, msg, sentinel)
+	if msg, _ := obj["error"].(string); !strings.HasPrefix(msg, sentinel.Error()) {
+		t.Errorf("line %d: error %q, want %q", n, msg, sentinel)
 	}
 }
 
 func TestParse_Good(t *testing.T) {
 	res := parseCmd(t, "", "testdata/good.log")
-	if res.code != 0 {
-		t.Fatalf("%v: res.code = %v, want 0", res.stderr, res.code)
-	}
-	if res.stderr != "" {
-		t.Fatalf("res.stderr = %q, want empty", res.stderr)
-	}
-	if len(res.objects) != 4 {
-		t.Fatalf("len(res.objects) = %d, want 4", len(res.objects))
-	}
+	checkRun(t, res, 0, 4, true)
 
 	want := []map[string]any{{
 		"remote_addr": "203.0.113.7", "remote_user": "", "time": "2026-10-10T13:55:36+00:00",
@@ -119,40 +132,24 @@ func TestParse_Good(t *testing.T) {
 	}}
 	for i := range want {
 		if !maps.Equal(res.objects[i], want[i]) {
-			t.Errorf("line %d: res.objects[i] = %v, want %v", i+1, res.objects[i], want[i])
+			t.Errorf("line %d: %v, want %v", i+1, res.objects[i], want[i])
 		}
 	}
 }
 
 func TestParse_FailuresKeepOrder(t *testing.T) {
 	res := parseCmd(t, "", "testdata/mixed.log")
-	if res.code != 1 {
-		t.Fatalf("%v: res.code = %v, want 1", res.stderr, res.code)
-	}
-	if res.stderr != "" {
-		t.Fatalf("res.stderr = %q, want empty", res.stderr)
-	}
-	if len(res.objects) != 8 {
-		t.Fatalf("one object per input line, the last one has no newline: len(res.objects) = %d, want 8", len(res.objects))
-	}
+	checkRun(t, res, 1, 8, true) // one object per input line, the last one has no newline
 
 	paths := map[int]string{1: "/one", 4: "/two", 7: "/three", 8: "/last-no-newline"}
 	for i, obj := range res.objects {
 		n := i + 1
 		if p, ok := paths[n]; ok {
-			if obj["path"] != p {
-				t.Errorf("line %d: obj[\"path\"] = %v, want %v", n, obj["path"], p)
-			}
-			if _, ok := obj["error"]; ok {
-				t.Errorf("line %d: an error, want none: %v", n, obj)
-			}
+			checkFields(t, fmt.Sprintf("line %d", n), obj, map[string]any{"path": p, "error": nil})
 			continue
 		}
-		if obj["line"] != float64(n) {
-			t.Errorf("line %d: %v: obj[\"line\"] = %v, want %v", n, obj, obj["line"], float64(n))
-		}
-		if e, _ := obj["error"].(string); !strings.Contains(e, "ingest: ") {
-			t.Errorf("line %d: error %q, want one that starts \"ingest: \"", n, obj["error"])
+		if e, _ := obj["error"].(string); obj["line"] != float64(n) || !strings.HasPrefix(e, "ingest: ") {
+			t.Errorf("line %d: %v, want its number and an error", n, obj)
 		}
 	}
 	failedLine(t, res.objects[1], 2, ingest.ErrTime)
@@ -165,26 +162,16 @@ func TestParse_EmptyLines(t *testing.T) {
 	first := good[:strings.IndexByte(good, '\n')+1]
 
 	res := parseCmd(t, "\n\r\n"+first+"\n")
-	if res.code != 1 {
-		t.Fatalf("res.code = %v, want 1", res.code)
-	}
-	if len(res.objects) != 4 {
-		t.Fatalf("len(res.objects) = %d, want 4", len(res.objects))
-	}
+	checkRun(t, res, 1, 4, true)
 	failedLine(t, res.objects[0], 1, ingest.ErrEmpty)
 	failedLine(t, res.objects[1], 2, ingest.ErrEmpty)
-	if res.objects[2]["path"] != "/api/v1/users/42" {
-		t.Errorf("res.objects[2][\"path\"] = %v, want /api/v1/users/42", res.objects[2]["path"])
-	}
+	checkFields(t, "line 3", res.objects[2], map[string]any{"path": "/api/v1/users/42"})
 	failedLine(t, res.objects[3], 4, ingest.ErrEmpty)
 
 	// Empty input is no lines, not one empty line.
 	res = parseCmd(t, "")
-	if res.code != 0 {
-		t.Fatalf("res.code = %v, want 0", res.code)
-	}
-	if res.stdout != "" {
-		t.Fatalf("res.stdout = %q, want empty", res.stdout)
+	if res.code != 0 || res.stdout != "" {
+		t.Fatalf("empty input: exit status %d, stdout %q; want 0 and nothing", res.code, res.stdout)
 	}
 }
 
@@ -203,15 +190,10 @@ func TestParse_LineNumbers(t *testing.T) {
 	}
 
 	res := parseCmd(t, "bad from stdin\n", a, "-", b)
-	if res.code != 1 {
-		t.Fatalf("res.code = %v, want 1", res.code)
-	}
-	if len(res.objects) != 6 {
-		t.Fatalf("len(res.objects) = %d, want 6", len(res.objects))
-	}
+	checkRun(t, res, 1, 6, true)
 	for i, obj := range res.objects {
 		if obj["line"] != float64(i+1) {
-			t.Errorf("obj[\"line\"] = %v, want %v", obj["line"], float64(i+1))
+			t.Errorf("object %d has line %v", i+1, obj["line"])
 		}
 	}
 	failedLine(t, res.objects[4], 5, ingest.ErrEmpty)
@@ -220,28 +202,23 @@ func TestParse_LineNumbers(t *testing.T) {
 func TestParse_Stdin(t *testing.T) {
 	good := readFile(t, "testdata/good.log")
 	want := parseCmd(t, "", "testdata/good.log")
-	if want.code != 0 {
-		t.Fatalf("want.code = %v, want 0", want.code)
-	}
+	checkRun(t, want, 0, 4, true)
 
 	for _, args := range [][]string{nil, {"-"}, {"--format", "combined", "-"}} {
 		res := parseCmd(t, good, args...)
-		if res.code != 0 {
-			t.Errorf("%q: res.code = %v, want 0", args, res.code)
-		}
-		if res.stdout != want.stdout {
-			t.Errorf("%q: res.stdout = %q, want %q", args, res.stdout, want.stdout)
+		if res.code != 0 || res.stdout != want.stdout {
+			t.Errorf("%q: exit status %d, stdout %q; want 0, the file's output", args, res.code, res.stdout)
 		}
 	}
 
 	// Reads of any size give the same output.
-	res := parseFrom(t, iotest.OneByteReader(strings.NewReader(good)))
-	if res.stdout != want.stdout {
-		t.Errorf("res.stdout = %q, want %q", res.stdout, want.stdout)
-	}
-	res = parseFrom(t, iotest.DataErrReader(strings.NewReader(good)))
-	if res.stdout != want.stdout {
-		t.Errorf("res.stdout = %q, want %q", res.stdout, want.stdout)
+	for name, r := range map[string]io.Reader{
+		"one byte a read":        iotest.OneByteReader(strings.NewReader(good)),
+		"EOF with the last data": iotest.DataErrReader(strings.NewReader(good)),
+	} {
+		if res := parseFrom(t, r); res.stdout != want.stdout {
+			t.Errorf("%s: stdout %q, want the file's output", name, res.stdout)
+		}
 	}
 }
 
@@ -249,78 +226,41 @@ func TestParse_CRLF(t *testing.T) {
 	lf := readFile(t, "testdata/mixed.log")
 	crlf := strings.ReplaceAll(lf, "\n", "\r\n")
 	if crlf == lf {
-		t.Fatalf("crlf = %q, want anything else", crlf)
+		t.Fatal("the fixture has no newline to replace")
 	}
 
 	want := parseCmd(t, lf)
 	got := parseCmd(t, crlf)
-	if got.code != want.code {
-		t.Errorf("got.code = %v, want %v", got.code, want.code)
-	}
-	if got.stdout != want.stdout {
-		t.Errorf("got.stdout = %q, want %q", got.stdout, want.stdout)
+	if got.code != want.code || got.stdout != want.stdout {
+		t.Errorf("CRLF: exit status %d, stdout %q; want %d, %q", got.code, got.stdout, want.code, want.stdout)
 	}
 	if strings.Contains(got.stdout, `\r`) {
-		t.Errorf("got.stdout = %q contains %q", got.stdout, `\r`)
+		t.Errorf("stdout has an escaped CR: %q", got.stdout)
 	}
 }
 
 func TestParse_FormatCommon(t *testing.T) {
 	res := parseCmd(t, "", "--format", "common", "testdata/common.log")
-	if res.code != 0 {
-		t.Fatalf("%v: res.code = %v, want 0", res.stderr, res.code)
-	}
-	if len(res.objects) != 2 {
-		t.Fatalf("len(res.objects) = %d, want 2", len(res.objects))
-	}
-	if res.objects[0]["path"] != "/index.html" {
-		t.Errorf("res.objects[0][\"path\"] = %v, want /index.html", res.objects[0]["path"])
-	}
-	if res.objects[0]["body_bytes_sent"] != float64(2326) {
-		t.Errorf("res.objects[0][\"body_bytes_sent\"] = %v, want %v", res.objects[0]["body_bytes_sent"], float64(2326))
-	}
-	if res.objects[0]["referer"] != "" {
-		t.Errorf("res.objects[0][\"referer\"] = %v, want ", res.objects[0]["referer"])
-	}
-	if res.objects[0]["user_agent"] != "" {
-		t.Errorf("res.objects[0][\"user_agent\"] = %v, want ", res.objects[0]["user_agent"])
-	}
-	if res.objects[1]["remote_user"] != "bob" {
-		t.Errorf("res.objects[1][\"remote_user\"] = %v, want bob", res.objects[1]["remote_user"])
-	}
-	if res.objects[1]["status"] != float64(404) {
-		t.Errorf("res.objects[1][\"status\"] = %v, want %v", res.objects[1]["status"], float64(404))
-	}
-	if res.objects[1]["body_bytes_sent"] != float64(0) {
-		t.Errorf("res.objects[1][\"body_bytes_sent\"] = %v, want %v", res.objects[1]["body_bytes_sent"], float64(0))
-	}
+	checkRun(t, res, 0, 2, true)
+	checkFields(t, "line 1", res.objects[0], map[string]any{
+		"path": "/index.html", "body_bytes_sent": float64(2326), "referer": "", "user_agent": "",
+	})
+	checkFields(t, "line 2", res.objects[1], map[string]any{
+		"remote_user": "bob", "status": float64(404), "body_bytes_sent": float64(0),
+	})
 
 	// "-format" works as well as "--format", and "combined" is the
 	// default: common lines lack the referer and user agent it wants.
 	res = parseCmd(t, "", "-format=common", "testdata/common.log")
-	if res.code != 0 {
-		t.Fatalf("%v: res.code = %v, want 0", res.stderr, res.code)
-	}
+	checkRun(t, res, 0, 2, true)
 	res = parseCmd(t, "", "testdata/common.log")
-	if res.code != 1 {
-		t.Fatalf("res.code = %v, want 1", res.code)
-	}
-	if len(res.objects) != 2 {
-		t.Fatalf("len(res.objects) = %d, want 2", len(res.objects))
-	}
+	checkRun(t, res, 1, 2, true)
 	if _, ok := res.objects[0]["error"]; !ok {
-		t.Errorf("no %q in res.objects[0]", "error")
+		t.Errorf("a common line parsed as combined: %v, want an error", res.objects[0])
 	}
 
 	// Combined lines are common lines with more fields, which common ignores.
 	res = parseCmd(t, "", "--format", "common", "testdata/good.log")
-	if res.code != 0 {
-		t.Fatalf("%v: res.code = %v, want 0", res.stderr, res.code)
-	}
-	if len(res.objects) != 4 {
-		t.Fatalf("len(res.objects) = %d, want 4", len(res.objects))
-	}
-	if res.objects[0]["user_agent"] != "" {
-		t.Errorf("res.objects[0][\"user_agent\"] = %v, want ", res.objects[0]["user_agent"])
-	}
+	checkRun(t, res, 0, 4, true)
+	checkFields(t, "line 1", res.objects[0], map[string]any{"user_agent": ""})
 }

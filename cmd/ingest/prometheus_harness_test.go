@@ -81,8 +81,9 @@ type lockedBuffer struct {
 
 func (b *lockedBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
+	n, err := b.b.Write(p)
+	b.mu.Unlock()
+	return n, err
 }
 
 func (b *lockedBuffer) String() string {

@@ -66,14 +66,14 @@ func TestServeStartLine(t *testing.T) {
 		}
 	}
 	if !found {
-		t.Error("ingest_build_info: found is false")
+		t.Error("no ingest_build_info")
 	}
 	deadline := time.Now().Add(20 * time.Second)
 	for log.find("msg=\"heap ") == "" && time.Now().Before(deadline) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	if got := log.find("msg=\"heap "); !strings.Contains(got, `instance="web \"1\""`) {
-		t.Errorf("log.find(\"msg=\\\"heap \") = %q, want it to contain %q", got, `instance="web \"1\""`)
+		t.Errorf("heap line %q, want it to name the instance %q", got, `instance="web \"1\""`)
 	}
 
 	// Without --allow: every source, and the default instance is the host

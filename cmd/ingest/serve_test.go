@@ -272,8 +272,8 @@ func TestServeEndToEnd(t *testing.T) {
 		t.Errorf("top[0].Path = %q, want \"/a\"", top[0].Path)
 	}
 	if top[0].Requests != 6 {
-		t.Errorf("top[0].Requests = %v, want 6", top[0].Requests)
-	} // 7 requests, the first under <other>
+		t.Errorf("top[0].Requests = %v, want 6: 7 requests, the first under <other>", top[0].Requests)
+	}
 	if top[0].Status2xx != 6 {
 		t.Errorf("top[0].Status2xx = %v, want 6", top[0].Status2xx)
 	}
@@ -290,8 +290,8 @@ func TestServeEndToEnd(t *testing.T) {
 		t.Errorf("top[2].Path = %q, want \"<other>\"", top[2].Path)
 	}
 	if top[2].Requests != 5 {
-		t.Errorf("top[2].Requests = %v, want 5", top[2].Requests)
-	} // first /a, /b, /c and /d; the second /d
+		t.Errorf("top[2].Requests = %v, want 5: the first /a, /b, /c and /d, and the second /d", top[2].Requests)
+	}
 	code, _ := getBody(t, "http://"+httpAddr+"/top?n=x")
 	if code != http.StatusBadRequest {
 		t.Errorf("code = %v, want %v", code, http.StatusBadRequest)

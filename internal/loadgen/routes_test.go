@@ -83,7 +83,7 @@ func (rt *routeTally) add(line []byte) {
 	}
 	rt.vhosts[string(r.Host)]++
 	if !r.HasRequestTime {
-		t.Fatalf("%s: r.HasRequestTime is false", line)
+		t.Fatalf("%s: no request time", line)
 	}
 	if r.RequestTime <= 0 {
 		t.Fatalf("r.RequestTime = %v, want > 0", r.RequestTime)

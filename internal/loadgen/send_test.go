@@ -255,7 +255,7 @@ func TestSendLoad_LinesPerDatagram(t *testing.T) {
 		for _, d := range dgs {
 			counts[bytes.Count(d, []byte{'\n'})+1]++
 			if bytes.HasSuffix(d, []byte{'\n'}) {
-				t.Error("lines are joined, not terminated: bytes.HasSuffix(d, []byte{'\\n'}) is true")
+				t.Error("a datagram ends with a newline: lines are joined, not terminated")
 			}
 		}
 		if want := map[int]int{10: 9, 5: 1}; !maps.Equal(counts, want) {
@@ -376,7 +376,7 @@ func TestLineGen_Format(t *testing.T) {
 		g := newLineGen(cfg, "web01")
 		line := string(g.AppendLine(nil, now))
 		if !strings.HasPrefix(line, wantPrefix) {
-			t.Errorf("%q does not start with %q: strings.HasPrefix(line, wantPrefix) is false", line, wantPrefix)
+			t.Errorf("%q does not start with %q", line, wantPrefix)
 		}
 		if !strings.Contains(line, " - - [05/Nov/2026:00:30:07 +0000] \"") {
 			t.Errorf("line = %q, want it to contain %q", line, " - - [05/Nov/2026:00:30:07 +0000] \"")
@@ -396,7 +396,7 @@ func TestLineGen_Format(t *testing.T) {
 			t.Errorf("len(r.Path) = %d, want 24", len(r.Path))
 		}
 		if !strings.HasPrefix(string(r.Path), "/") {
-			t.Errorf("%s: strings.HasPrefix(string(r.Path), \"/\") is false", r.Path)
+			t.Errorf("path %q does not start with /", r.Path)
 		}
 	}
 	f("none", "")
