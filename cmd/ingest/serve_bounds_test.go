@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/flatheap/ingest/internal/udptest"
 )
 
 // TestServeSaturates sends body sizes of math.MaxInt64: the per-path sums
@@ -23,17 +25,9 @@ func TestServeSaturates(t *testing.T) {
 	if len(rows) != 2 {
 		t.Fatalf("%v: len(rows) = %d, want 2", body, len(rows))
 	}
-	if rows[0].Path != "/big" {
-		t.Errorf("rows[0].Path = %q, want \"/big\"", rows[0].Path)
-	}
-	if rows[0].Requests != 3 {
-		t.Errorf("rows[0].Requests = %v, want 3", rows[0].Requests)
-	}
-	if rows[0].Bytes != int64(math.MaxInt64) {
-		t.Errorf("rows[0].Bytes = %v, want %v", rows[0].Bytes, int64(math.MaxInt64))
-	}
-	if rows[1].Bytes != int64(math.MaxInt64) {
-		t.Errorf("<other>'s one line: rows[1].Bytes = %v, want %v", rows[1].Bytes, int64(math.MaxInt64))
+	// <other> holds the first line.
+	if r := rows[0]; r.Path != "/big" || r.Requests != 3 || r.Bytes != math.MaxInt64 || rows[1].Bytes != math.MaxInt64 {
+		t.Errorf("/top %+v, want /big with 3 requests, and <other>, both of MaxInt64 bytes", rows)
 	}
 }
 
@@ -90,20 +84,6 @@ func TestServeStartLine(t *testing.T) {
 	}
 }
 
-// freeUDPPort returns a loopback UDP port that was free a moment ago.
-func freeUDPPort(t *testing.T) string {
-	t.Helper()
-	c, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := c.LocalAddr().String()
-	if err := c.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return addr
-}
-
 // runServeTimeout runs runServe in this process and returns its status and
 // stderr; it fails the test if runServe is still running after 20 seconds,
 // as it would be if it had started serving.
@@ -151,7 +131,7 @@ func TestServeReusePort(t *testing.T) {
 
 	// Two processes that both pass --reuse-port share the port; the
 	// kernel spreads senders over them by address and port.
-	addr := freeUDPPort(t)
+	addr := udptest.DeadAddr(t) // free a moment ago
 	_, _, httpA, _ := startServe(t, "--listen", addr, "--reuse-port")
 	_, _, httpB, _ := startServe(t, "--listen", addr, "--reuse-port", "--readers", "2")
 	// A third without the flag is refused.

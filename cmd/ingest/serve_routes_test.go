@@ -180,14 +180,8 @@ func TestServeRouteMetrics(t *testing.T) {
 	if err := json.Unmarshal([]byte(body), &ex); err != nil {
 		t.Fatalf("%v: %v", body, err)
 	}
-	if ex.Route != "/users/{id}/orders" {
-		t.Errorf("ex.Route = %q, want \"/users/{id}/orders\"", ex.Route)
-	}
-	if ex.Rule != "pattern" {
-		t.Errorf("ex.Rule = %q, want \"pattern\"", ex.Rule)
-	}
-	if ex.Pattern != "GET /users/{id}/orders" {
-		t.Errorf("ex.Pattern = %q, want \"GET /users/{id}/orders\"", ex.Pattern)
+	if ex.Route != "/users/{id}/orders" || ex.Rule != "pattern" || ex.Pattern != "GET /users/{id}/orders" {
+		t.Errorf("%+v, want the route /users/{id}/orders, by the pattern GET /users/{id}/orders", ex)
 	}
 	code, body = getBody(t, "http://"+httpAddr+"/routes?path=/orders/42/items?x=1")
 	if code != http.StatusOK {
@@ -196,11 +190,8 @@ func TestServeRouteMetrics(t *testing.T) {
 	if err := json.Unmarshal([]byte(body), &ex); err != nil {
 		t.Fatalf("%v: %v", body, err)
 	}
-	if ex.Route != "/orders/{id}/items" {
-		t.Errorf("ex.Route = %q, want \"/orders/{id}/items\"", ex.Route)
-	}
-	if ex.Rule != "segments" {
-		t.Errorf("ex.Rule = %q, want \"segments\"", ex.Rule)
+	if ex.Route != "/orders/{id}/items" || ex.Rule != "segments" {
+		t.Errorf("%+v, want the route /orders/{id}/items, by segments", ex)
 	}
 	code, _ = getBody(t, "http://"+httpAddr+"/routes")
 	if code != http.StatusBadRequest {
