@@ -1,5 +1,6 @@
-// Command ingest parses, serves, generates and soak-tests HTTP access-log
-// traffic with the ingest library.
+// Command ingest parses HTTP access-log lines, serves per-route metrics
+// from the lines it receives over UDP, and generates such traffic, with
+// the ingest library.
 //
 // Usage:
 //
@@ -15,7 +16,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"slices"
 )
 
 // A command is one subcommand. run gets the arguments after the command's
@@ -33,12 +33,6 @@ var commands = []command{
 	{"parse", "parse access-log lines from files or stdin into JSON, one object per line", runParse},
 	{"send", "send generated access-log lines over UDP (load generator)", runSend},
 	{"serve", "receive access lines over UDP and serve per-route metrics, per-path counts and pprof over HTTP", runServe},
-	{"soak", "run the original daemon's scenario and show whether each receiver's heap is flat", runSoak},
-}
-
-// internalCommands are run by other commands and left out of the usage.
-var internalCommands = []command{
-	{"soak-child", "run one soak receiver (started by soak)", runSoakChild},
 }
 
 func main() {
@@ -65,7 +59,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		}
 		name, args = args[1], []string{args[1], "-h"}
 	}
-	for _, c := range slices.Concat(commands, internalCommands) {
+	for _, c := range commands {
 		if c.name == name {
 			return c.run(args[1:], stdin, stdout, stderr)
 		}

@@ -12,7 +12,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/flatheap/ingest/cmd/ingest/internal/loadgen"
+	"github.com/flatheap/ingest/internal/loadgen"
 )
 
 var sendUsage = `Usage: ingest send (--count N | --duration D) [flags]
@@ -21,6 +21,15 @@ Send generated nginx "combined" access-log lines over UDP, the load a web
 server's access_log syslog: target would send. Every datagram goes to each
 --addr. The run is bounded: set --count, --duration or both (whichever is
 reached first ends it); no run lasts longer than ` + loadgen.MaxRunTime.String() + `.
+
+Paths: a --unique fraction of the lines carry a path never sent before;
+the others cycle through a pool of --paths repeating paths, which is one
+path unless --paths says more. The soak's load (bench/soak, scenario
+long-paths), to point at a receiver of your own:
+
+  ingest send --rate 1500 --duration 60s --path-length 2048 --paths 1000 --unique 0.5
+
+Add --syslog 3164 for the header nginx's access_log syslog: writes.
 
 A progress line goes to stderr every second, and a summary to stdout at the
 end, also after SIGINT or SIGTERM. A datagram refused by the kernel (for
@@ -52,8 +61,8 @@ func runSend(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	duration := fs.Duration("duration", 0, "stop after this long (at most "+loadgen.MaxRunTime.String()+")")
 	count := fs.Int64("count", 0, "stop after this many lines")
 	pathLength := fs.Int("path-length", loadgen.DefaultPathLength, "bytes in each request path")
-	paths := fs.Int("paths", 1, "number of distinct repeating paths")
-	unique := fs.Float64("unique", 0, "fraction 0..1 of lines with a path never sent before; 1 makes every path unique")
+	paths := fs.Int("paths", 1, "size of the pool of repeating paths the lines that are not --unique cycle through")
+	unique := fs.Float64("unique", 0, "fraction 0..1 of lines with a path never sent before, the rest from the --paths pool; 1 makes every path unique")
 	syslogName := fs.String("syslog", "none", "syslog header: none, 3164 or 5424, as nginx writes them")
 	lpd := fs.Int("lines-per-datagram", 1, "lines per datagram, joined with newlines; fewer when a datagram would exceed 65507 bytes")
 	batch := fs.Int("batch", loadgen.DefaultBatch, "datagrams per sendmmsg call on Linux; 1 for one write per datagram")

@@ -10,11 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
-
 	"github.com/flatheap/ingest"
-	"github.com/flatheap/ingest/cmd/ingest/internal/udptest"
+	"github.com/flatheap/ingest/internal/udptest"
 )
 
 // lineSink counts the lines and distinct paths that reach a loopback UDP
@@ -70,25 +67,45 @@ func TestSend_Command(t *testing.T) {
 	rcv := newLineSink(t)
 	var stdout, stderr bytes.Buffer
 	code := run([]string{"send", "--addr", rcv.addr + ", " + rcv.addr, "--count", "50", "--rate", "0", "--syslog", "3164", "--paths", "3", "--path-length", "64"}, nil, &stdout, &stderr)
-	require.Equal(t, 0, code, stderr.String())
-	assert.Empty(t, stderr.String())
+	if code != 0 {
+		t.Fatalf("%v: code = %v, want 0", stderr.String(), code)
+	}
+	if got := stderr.String(); got != "" {
+		t.Errorf("stderr = %q, want empty", got)
+	}
 	out := strings.Split(strings.TrimSuffix(stdout.String(), "\n"), "\n")
-	require.Len(t, out, 3, stdout.String())
-	assert.Regexp(t, `^sent lines=50 datagrams=50 bytes=[0-9]+ errors=0 elapsed=[0-9.]+[mµn]?s rate=[0-9]+ lines/s targets=2$`, out[0])
+	if len(out) != 3 {
+		t.Fatalf("%v: len(out) = %d, want 3", stdout.String(), len(out))
+	}
+	if re := `^sent lines=50 datagrams=50 bytes=[0-9]+ errors=0 elapsed=[0-9.]+[mµn]?s rate=[0-9]+ lines/s targets=2$`; !regexp.MustCompile(re).MatchString(out[0]) {
+		t.Errorf("out[0] = %q, want a match for %s", out[0], re)
+	}
 	for _, o := range out[1:] {
-		assert.Regexp(t, `^target `+regexp.QuoteMeta(rcv.addr)+` lines=50 datagrams=50 bytes=[0-9]+ errors=0 calls=[0-9]+ rate=[0-9]+ lines/s$`, o)
+		if re := `^target ` + regexp.QuoteMeta(rcv.addr) + ` lines=50 datagrams=50 bytes=[0-9]+ errors=0 calls=[0-9]+ rate=[0-9]+ lines/s$`; !regexp.MustCompile(re).MatchString(o) {
+			t.Errorf("o = %q, want a match for %s", o, re)
+		}
 	}
 	lines, paths, bad := rcv.wait(100)
-	assert.Equal(t, 100, lines)
-	assert.Equal(t, 3, paths)
-	assert.Zero(t, bad)
+	if lines != 100 {
+		t.Errorf("lines = %v, want 100", lines)
+	}
+	if paths != 3 {
+		t.Errorf("paths = %v, want 3", paths)
+	}
+	if bad != 0 {
+		t.Errorf("bad = %v, want 0", bad)
+	}
 
 	// Refused datagrams: exit 1, with the summary.
 	stdout.Reset()
 	stderr.Reset()
 	code = runSend([]string{"--addr", udptest.DeadAddr(t), "--count", "200", "--rate", "20000"}, nil, &stdout, &stderr)
-	assert.Equal(t, 1, code, stderr.String())
-	assert.Contains(t, stdout.String(), "sent lines=200 ")
+	if code != 1 {
+		t.Errorf("%v: code = %v, want 1", stderr.String(), code)
+	}
+	if got := stdout.String(); !strings.Contains(got, "sent lines=200 ") {
+		t.Errorf("stdout = %q, want it to contain %q", got, "sent lines=200 ")
+	}
 }
 
 func TestSend_FlagErrors(t *testing.T) {
@@ -96,9 +113,15 @@ func TestSend_FlagErrors(t *testing.T) {
 		t.Helper()
 		var stdout, stderr bytes.Buffer
 		code := runSend(args, nil, &stdout, &stderr)
-		assert.Equal(t, 2, code, "args %q", args)
-		assert.Empty(t, stdout.String())
-		assert.Contains(t, stderr.String(), wantErr, "args %q", args)
+		if code != 2 {
+			t.Errorf("args %q: code = %v, want 2", args, code)
+		}
+		if got := stdout.String(); got != "" {
+			t.Errorf("stdout = %q, want empty", got)
+		}
+		if got := stderr.String(); !strings.Contains(got, wantErr) {
+			t.Errorf("args %q: stderr = %q, want it to contain %q", args, got, wantErr)
+		}
 	}
 	f("must be bounded: set --count, --duration or both")
 	f("must be bounded", "--rate", "10")
@@ -125,45 +148,96 @@ func TestSend_FlagErrors(t *testing.T) {
 	f("invalid value", "--count", "ten")
 	// A target that cannot be resolved is an error too, after the summary.
 	var stdout, stderr bytes.Buffer
-	assert.Equal(t, 2, runSend([]string{"--count", "1", "--addr", "no-such-host.invalid:1"}, nil, &stdout, &stderr))
-	assert.Contains(t, stderr.String(), "ingest send: ")
+	if code := runSend([]string{"--count", "1", "--addr", "no-such-host.invalid:1"}, nil, &stdout, &stderr); code != 2 {
+		t.Errorf("exit status %d, want 2", code)
+	}
+	if got := stderr.String(); !strings.Contains(got, "ingest send: ") {
+		t.Errorf("stderr = %q, want it to contain %q", got, "ingest send: ")
+	}
 }
 
 func TestSend_Help(t *testing.T) {
 	var stdout, stderr bytes.Buffer
-	assert.Equal(t, 0, run([]string{"help", "send"}, nil, &stdout, &stderr))
-	assert.Contains(t, stderr.String(), "Usage: ingest send")
-	assert.Contains(t, stderr.String(), "-lines-per-datagram")
+	if code := run([]string{"help", "send"}, nil, &stdout, &stderr); code != 0 {
+		t.Errorf("exit status %d, want 0", code)
+	}
+	if got := stderr.String(); !strings.Contains(got, "Usage: ingest send") {
+		t.Errorf("stderr = %q, want it to contain %q", got, "Usage: ingest send")
+	}
+	if got := stderr.String(); !strings.Contains(got, "-lines-per-datagram") {
+		t.Errorf("stderr = %q, want it to contain %q", got, "-lines-per-datagram")
+	}
 	stdout.Reset()
-	assert.Equal(t, 0, run([]string{"help"}, nil, &stdout, &stderr))
-	assert.Contains(t, stdout.String(), "send     send generated access-log lines over UDP (load generator)")
+	if code := run([]string{"help"}, nil, &stdout, &stderr); code != 0 {
+		t.Errorf("exit status %d, want 0", code)
+	}
+	if got := stdout.String(); !strings.Contains(got, "send     send generated access-log lines over UDP (load generator)") {
+		t.Errorf("stdout = %q, want it to contain %q", got, "send     send generated access-log lines over UDP (load generator)")
+	}
+}
+
+// TestSend_HelpExample runs the example load of send's usage, with
+// --count 200 --rate 20000 in place of its minute at 1,500 lines/s, and
+// checks that every line arrives and parses.
+func TestSend_HelpExample(t *testing.T) {
+	example := regexp.MustCompile(`(?m)^  ingest send (--rate 1500 --duration 60s .*)$`).FindStringSubmatch(sendUsage)
+	if example == nil {
+		t.Fatal("no example load in send's usage")
+	}
+	args := strings.Fields(strings.NewReplacer("--rate 1500", "--rate 20000", "--duration 60s", "--count 200").Replace(example[1]))
+	rcv := newLineSink(t)
+	var stdout, stderr bytes.Buffer
+	if code := runSend(append(args, "--addr", rcv.addr), nil, &stdout, &stderr); code != 0 {
+		t.Fatalf("send %q: exit status %d, want 0; stderr: %s", args, code, stderr.String())
+	}
+	if lines, _, bad := rcv.wait(200); lines != 200 || bad != 0 {
+		t.Errorf("send %q: received %d lines, %d unparsed; want 200, 0", args, lines, bad)
+	}
 }
 
 func TestSend_RoutesMix(t *testing.T) {
 	var stdout, stderr bytes.Buffer
-	require.Equal(t, 0, run([]string{"send", "--print-format"}, nil, &stdout, &stderr), stderr.String())
+	if got := run([]string{"send", "--print-format"}, nil, &stdout, &stderr); got != 0 {
+		t.Fatalf("%v: got %v, want 0", stderr.String(), got)
+	}
 	format := strings.TrimSuffix(stdout.String(), "\n")
 	_, err := ingest.CompileNginx(format)
-	require.NoError(t, err, format)
+	if err != nil {
+		t.Fatalf("%v: %v", format, err)
+	}
 
 	rcv := newLineSink(t)
 	stdout.Reset()
 	code := run([]string{"send", "--addr", rcv.addr, "--count", "400", "--rate", "0", "--routes-mix",
 		"--unique", "0.25", "--sources", "3", "--syslog", "3164"}, nil, &stdout, &stderr)
-	require.Equal(t, 0, code, stderr.String())
+	if code != 0 {
+		t.Fatalf("%v: code = %v, want 0", stderr.String(), code)
+	}
 	out := stdout.String()
-	assert.Regexp(t, `(?m)^route /api/v1/users/\{id\}/orders/\{uuid\} lines=[0-9]+$`, out)
-	assert.Regexp(t, `(?m)^junk lines=100$`, out)
+	if re := `(?m)^route /api/v1/users/\{id\}/orders/\{uuid\} lines=[0-9]+$`; !regexp.MustCompile(re).MatchString(out) {
+		t.Errorf("out = %q, want a match for %s", out, re)
+	}
+	if re := `(?m)^junk lines=100$`; !regexp.MustCompile(re).MatchString(out) {
+		t.Errorf("out = %q, want a match for %s", out, re)
+	}
 	var sum int
 	for _, m := range regexp.MustCompile(`(?m)^(?:route \S+|junk) lines=([0-9]+)$`).FindAllStringSubmatch(out, -1) {
 		n, err := strconv.Atoi(m[1])
-		require.NoError(t, err)
+		if err != nil {
+			t.Fatal(err)
+		}
 		sum += n
 	}
-	assert.Equal(t, 400, sum, "the routes and the junk add up to the lines sent")
+	if sum != 400 {
+		t.Errorf("the routes and the junk add up to the lines sent: sum = %v, want 400", sum)
+	}
 	// The combined parser reads these lines too: the extra fields come
 	// after the user agent.
 	lines, _, bad := rcv.wait(400)
-	assert.Equal(t, 400, lines)
-	assert.Zero(t, bad)
+	if lines != 400 {
+		t.Errorf("lines = %v, want 400", lines)
+	}
+	if bad != 0 {
+		t.Errorf("bad = %v, want 0", bad)
+	}
 }

@@ -76,7 +76,7 @@ func (p *promWriter) gauge(name, help string, v float64) {
 // follow them (see serveMetrics).
 func (d *daemon) writeMetrics(p *promWriter) {
 	st := d.srv.Stats()
-	in := d.table.paths.Stats()
+	in := d.table.Interner().Stats()
 	heap := heapwatch.Read()
 	report := d.monitor.Report()
 
@@ -113,7 +113,7 @@ func (d *daemon) writeMetrics(p *promWriter) {
 	p.counter("ingest_intern_too_long_total", "Paths longer than the Interner's length limit, kept shortened.", in.TooLong)
 	p.gauge("ingest_intern_entries", "Paths the Interner holds.", float64(in.Entries))
 	p.gauge("ingest_intern_bytes", "Bytes of the paths the Interner holds.", float64(in.Bytes))
-	p.gauge("ingest_paths", "Paths with an entry of their own in the path table (/top).", float64(d.table.len()))
+	p.gauge("ingest_paths", "Paths with an entry of their own in the path table (/top).", float64(d.table.Len()))
 
 	p.gauge("ingest_heap_live_bytes", "Live heap after the last GC.", float64(heap.LiveBytes))
 	p.gauge("ingest_heap_objects", "Live heap objects after the last GC.", float64(heap.Objects))

@@ -52,9 +52,11 @@ func addRouteFlags(fs *flag.FlagSet) *routeFlags {
 // maxRoutesFileLine bounds a line of the --routes file.
 const maxRoutesFileLine = 64 << 10
 
-// store returns the route templater and store the flags describe, after
-// fs.Parse. Its error is one line naming the flag, or the file and line.
-func (f *routeFlags) store() (*route.Templater, *routemetrics.Store, error) {
+// config returns the route-metric store's configuration the flags
+// describe, after fs.Parse: the route templater built, the budget and the
+// buckets checked. Its error is one line naming the flag, or the file and
+// line.
+func (f *routeFlags) config() (routemetrics.Config, error) {
 	patterns := append([]string(nil), f.patterns...)
 	where := make([]string, len(patterns)) // where each pattern comes from
 	for i := range patterns {
@@ -63,7 +65,7 @@ func (f *routeFlags) store() (*route.Templater, *routemetrics.Store, error) {
 	if *f.file != "" {
 		fp, err := os.Open(*f.file)
 		if err != nil {
-			return nil, nil, fmt.Errorf("--routes: %v", err)
+			return routemetrics.Config{}, fmt.Errorf("--routes: %v", err)
 		}
 		defer fp.Close()
 		sc := bufio.NewScanner(fp)
@@ -79,25 +81,25 @@ func (f *routeFlags) store() (*route.Templater, *routemetrics.Store, error) {
 			where = append(where, *f.file+":"+strconv.Itoa(n))
 		}
 		if err := sc.Err(); err != nil {
-			return nil, nil, fmt.Errorf("--routes: %s:%d: %v", *f.file, n+1, err)
+			return routemetrics.Config{}, fmt.Errorf("--routes: %s:%d: %v", *f.file, n+1, err)
 		}
 	}
 	routes, err := route.New(route.Config{Patterns: patterns, NoAutoClasses: *f.noAuto})
 	if err != nil {
 		if pe, ok := errors.AsType[*route.PatternError](err); ok && pe.Index >= 0 && pe.Index < len(where) {
-			return nil, nil, fmt.Errorf("%s: pattern %q: at byte %d: %s", where[pe.Index], pe.Pattern, pe.Offset, pe.Reason)
+			return routemetrics.Config{}, fmt.Errorf("%s: pattern %q: at byte %d: %s", where[pe.Index], pe.Pattern, pe.Offset, pe.Reason)
 		}
-		return nil, nil, fmt.Errorf("route patterns: %v", err)
+		return routemetrics.Config{}, fmt.Errorf("route patterns: %v", err)
 	}
 	if *f.maxSeries <= 0 || *f.maxSeries > maxMaxSeries {
-		return nil, nil, fmt.Errorf("--max-series must be from 1 to %d", maxMaxSeries)
+		return routemetrics.Config{}, fmt.Errorf("--max-series must be from 1 to %d", maxMaxSeries)
 	}
 	if *f.seriesIdle < 100*time.Millisecond {
-		return nil, nil, errors.New("--series-idle must be at least 100ms")
+		return routemetrics.Config{}, errors.New("--series-idle must be at least 100ms")
 	}
 	buckets, err := parseBuckets(*f.buckets)
 	if err != nil {
-		return nil, nil, fmt.Errorf("--buckets: %v", err)
+		return routemetrics.Config{}, fmt.Errorf("--buckets: %v", err)
 	}
 	cfg := routemetrics.Config{
 		Routes:     routes,
@@ -110,6 +112,12 @@ func (f *routeFlags) store() (*route.Templater, *routemetrics.Store, error) {
 	} else {
 		cfg.VHost = *f.vhost
 	}
+	return cfg, nil
+}
+
+// newRouteStore returns the store of cfg. Its error is one line, naming
+// the flag that set what the store refused.
+func newRouteStore(cfg routemetrics.Config) (*routemetrics.Store, error) {
 	store, err := routemetrics.New(cfg)
 	if err != nil {
 		flagName := "route metrics"
@@ -119,9 +127,9 @@ func (f *routeFlags) store() (*route.Templater, *routemetrics.Store, error) {
 		case strings.Contains(err.Error(), "VHost"):
 			flagName = "--vhost"
 		}
-		return nil, nil, fmt.Errorf("%s: %v", flagName, err)
+		return nil, fmt.Errorf("%s: %v", flagName, err)
 	}
-	return routes, store, nil
+	return store, nil
 }
 
 // parseBuckets parses a comma-separated list of bucket bounds; "" is nil,

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"math"
 	"net/http"
 	"os"
 	"os/exec"
@@ -9,9 +10,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 )
 
 // routesFormat is an nginx log_format with the fields the route metrics
@@ -49,11 +47,15 @@ func checkPromtool(t *testing.T, httpAddr string) {
 		return
 	}
 	code, body := getBody(t, "http://"+httpAddr+"/metrics")
-	require.Equal(t, http.StatusOK, code)
+	if code != http.StatusOK {
+		t.Fatalf("code = %v, want %v", code, http.StatusOK)
+	}
 	cmd := exec.Command(promtool, "check", "metrics")
 	cmd.Stdin = strings.NewReader(body)
 	out, err := cmd.CombinedOutput()
-	assert.NoError(t, err, "promtool check metrics: %s", out)
+	if err != nil {
+		t.Errorf("promtool check metrics: %s: %v", out, err)
+	}
 }
 
 // TestServeRouteMetrics sends lines with known routes, sizes and times,
@@ -82,9 +84,15 @@ func TestServeRouteMetrics(t *testing.T) {
 		routesLine("GET /p3 HTTP/1.1", "404", "1", "1", "0.001", "-"),
 	)
 	m := scrapeWhenLines(t, httpAddr, 10)
-	require.Equal(t, 10.0, m["ingest_lines_total"])
-	assert.Equal(t, 8.0, m["ingest_parsed_total"])
-	assert.Equal(t, 2.0, m[`ingest_parse_errors_total{reason="time"}`])
+	if m["ingest_lines_total"] != 10.0 {
+		t.Fatalf("m[\"ingest_lines_total\"] = %v, want 10.0", m["ingest_lines_total"])
+	}
+	if m["ingest_parsed_total"] != 8.0 {
+		t.Errorf("m[\"ingest_parsed_total\"] = %v, want 8.0", m["ingest_parsed_total"])
+	}
+	if m[`ingest_parse_errors_total{reason="time"}`] != 2.0 {
+		t.Errorf("%s = %v, want 2.0", `ingest_parse_errors_total{reason="time"}`, m[`ingest_parse_errors_total{reason="time"}`])
+	}
 
 	const api = `vhost="api.example.com",`
 	users := api + `route="/users/{id}/orders",method="GET",`
@@ -119,43 +127,76 @@ func TestServeRouteMetrics(t *testing.T) {
 	}
 	for k, v := range want {
 		got, ok := m[k]
-		if assert.True(t, ok, "missing %s", k) && v != 0 {
-			assert.InDelta(t, v, got, 1e-9, k)
+		if !ok {
+			t.Errorf("missing %s", k)
+		} else if v != 0 && math.Abs(got-v) > 1e-9 {
+			t.Errorf("%s = %v, want %v", k, got, v)
 		}
 	}
 	// Totals stay exact: every parsed line is in exactly one series.
-	assert.Equal(t, 8.0, sumWhere(m, "http_requests_total{"))
-	assert.Equal(t, 3.0, sumWhere(m, "http_requests_total{", `route="{overflow}"`))
-	assert.Equal(t, 8.0, sumWhere(m, "http_request_duration_seconds_count{"))
+	if got := sumWhere(m, "http_requests_total{"); got != 8.0 {
+		t.Errorf("sum of http_requests_total = %v, want 8.0", got)
+	}
+	if got := sumWhere(m, "http_requests_total{", `route="{overflow}"`); got != 3.0 {
+		t.Errorf("http_requests_total of {overflow} = %v, want 3.0", got)
+	}
+	if got := sumWhere(m, "http_request_duration_seconds_count{"); got != 8.0 {
+		t.Errorf("sum of http_request_duration_seconds_count = %v, want 8.0", got)
+	}
 	// The existing families are still there.
-	assert.Contains(t, m, "ingest_paths")
+	if _, ok := m["ingest_paths"]; !ok {
+		t.Errorf("no %q in m", "ingest_paths")
+	}
 	for _, name := range []string{"interner", "paths", "routes", "receive_buffers"} {
-		assert.Contains(t, m, `ingest_budget_used_bytes{name="`+name+`"}`)
-		assert.Positive(t, m[`ingest_budget_limit_bytes{name="`+name+`"}`], name)
+		if _, ok := m[`ingest_budget_used_bytes{name="`+name+`"}`]; !ok {
+			t.Errorf("no %q in m", `ingest_budget_used_bytes{name="`+name+`"}`)
+		}
+		if m[`ingest_budget_limit_bytes{name="`+name+`"}`] <= 0 {
+			t.Errorf("%s budget limit = %v, want > 0", name, m[`ingest_budget_limit_bytes{name="`+name+`"}`])
+		}
 	}
 	// The readers' buffers are fixed: at least one datagram buffer.
-	assert.GreaterOrEqual(t, m[`ingest_budget_used_bytes{name="receive_buffers"}`], 65528.0)
-	assert.Equal(t, m[`ingest_budget_limit_bytes{name="receive_buffers"}`], m[`ingest_budget_used_bytes{name="receive_buffers"}`])
-	assert.NotContains(t, m, `ingest_budget_used_bytes{name="queue"}`, "no queue without --queue")
-	assert.Equal(t, 5.0, m[`ingest_budget_used_entries{name="routes"}`])
+	if m[`ingest_budget_used_bytes{name="receive_buffers"}`] < 65528.0 {
+		t.Errorf("%s = %v, want >= 65528.0", `ingest_budget_used_bytes{name="receive_buffers"}`, m[`ingest_budget_used_bytes{name="receive_buffers"}`])
+	}
+	if m[`ingest_budget_used_bytes{name="receive_buffers"}`] != m[`ingest_budget_limit_bytes{name="receive_buffers"}`] {
+		t.Errorf("receive_buffers budget: used %v, limit %v; want them equal", m[`ingest_budget_used_bytes{name="receive_buffers"}`], m[`ingest_budget_limit_bytes{name="receive_buffers"}`])
+	}
+	if _, ok := m[`ingest_budget_used_bytes{name="queue"}`]; ok {
+		t.Errorf("no queue without --queue: %q in m", `ingest_budget_used_bytes{name="queue"}`)
+	}
+	if m[`ingest_budget_used_entries{name="routes"}`] != 5.0 {
+		t.Errorf("%s = %v, want 5.0", `ingest_budget_used_entries{name="routes"}`, m[`ingest_budget_used_entries{name="routes"}`])
+	}
 	checkPromtool(t, httpAddr)
 
 	code, body := getBody(t, "http://"+httpAddr+"/routes?path=/users/123/orders&method=GET")
-	require.Equal(t, http.StatusOK, code, body)
+	if code != http.StatusOK {
+		t.Fatalf("%v: code = %v, want %v", body, code, http.StatusOK)
+	}
 	var ex struct {
 		Path, Method, Route, Rule, Pattern string
 	}
-	require.NoError(t, json.Unmarshal([]byte(body), &ex), body)
-	assert.Equal(t, "/users/{id}/orders", ex.Route)
-	assert.Equal(t, "pattern", ex.Rule)
-	assert.Equal(t, "GET /users/{id}/orders", ex.Pattern)
+	if err := json.Unmarshal([]byte(body), &ex); err != nil {
+		t.Fatalf("%v: %v", body, err)
+	}
+	if ex.Route != "/users/{id}/orders" || ex.Rule != "pattern" || ex.Pattern != "GET /users/{id}/orders" {
+		t.Errorf("%+v, want the route /users/{id}/orders, by the pattern GET /users/{id}/orders", ex)
+	}
 	code, body = getBody(t, "http://"+httpAddr+"/routes?path=/orders/42/items?x=1")
-	require.Equal(t, http.StatusOK, code, body)
-	require.NoError(t, json.Unmarshal([]byte(body), &ex), body)
-	assert.Equal(t, "/orders/{id}/items", ex.Route)
-	assert.Equal(t, "segments", ex.Rule)
+	if code != http.StatusOK {
+		t.Fatalf("%v: code = %v, want %v", body, code, http.StatusOK)
+	}
+	if err := json.Unmarshal([]byte(body), &ex); err != nil {
+		t.Fatalf("%v: %v", body, err)
+	}
+	if ex.Route != "/orders/{id}/items" || ex.Rule != "segments" {
+		t.Errorf("%+v, want the route /orders/{id}/items, by segments", ex)
+	}
 	code, _ = getBody(t, "http://"+httpAddr+"/routes")
-	assert.Equal(t, http.StatusBadRequest, code)
+	if code != http.StatusBadRequest {
+		t.Errorf("code = %v, want %v", code, http.StatusBadRequest)
+	}
 }
 
 // TestServeRouteExpiry checks that an idle series is removed and counted,
@@ -164,15 +205,23 @@ func TestServeRouteExpiry(t *testing.T) {
 	_, udpAddr, httpAddr, _ := startServe(t, "--log-format", routesFormat, "--series-idle", "300ms", "--vhost", "ignored")
 	sendLines(t, udpAddr, routesLine("GET /a HTTP/1.1", "200", "1", "1", "0.001", "-"))
 	m := scrapeWhenLines(t, httpAddr, 1)
-	assert.Equal(t, 1.0, m["ingest_series"])
+	if m["ingest_series"] != 1.0 {
+		t.Errorf("m[\"ingest_series\"] = %v, want 1.0", m["ingest_series"])
+	}
 	deadline := time.Now().Add(20 * time.Second)
 	for m["ingest_series_expired_total"] < 1 && time.Now().Before(deadline) {
 		time.Sleep(50 * time.Millisecond)
 		m = scrape(t, httpAddr)
 	}
-	assert.Equal(t, 1.0, m["ingest_series_expired_total"])
-	assert.Equal(t, 0.0, m["ingest_series"])
-	assert.Equal(t, 0.0, sumWhere(m, "http_requests_total{"))
+	if m["ingest_series_expired_total"] != 1.0 {
+		t.Errorf("m[\"ingest_series_expired_total\"] = %v, want 1.0", m["ingest_series_expired_total"])
+	}
+	if m["ingest_series"] != 0.0 {
+		t.Errorf("m[\"ingest_series\"] = %v, want 0.0", m["ingest_series"])
+	}
+	if got := sumWhere(m, "http_requests_total{"); got != 0.0 {
+		t.Errorf("sumWhere(m, \"http_requests_total{\") = %v, want 0.0", got)
+	}
 }
 
 // TestServeRouteVHost checks --vhost: a fixed name, or the syslog tag, for
@@ -182,13 +231,19 @@ func TestServeRouteVHost(t *testing.T) {
 	_, udpAddr, httpAddr, _ := startServe(t, "--vhost", "tag")
 	sendLines(t, udpAddr, line, serveLine("/a", 200))
 	m := scrapeWhenLines(t, httpAddr, 2)
-	assert.Equal(t, 1.0, m[`http_requests_total{vhost="shop",route="/a",method="GET",status="200"}`])
-	assert.Equal(t, 1.0, m[`http_requests_total{vhost="",route="/a",method="GET",status="200"}`])
+	if m[`http_requests_total{vhost="shop",route="/a",method="GET",status="200"}`] != 1.0 {
+		t.Errorf("%s = %v, want 1.0", `http_requests_total{vhost="shop",route="/a",method="GET",status="200"}`, m[`http_requests_total{vhost="shop",route="/a",method="GET",status="200"}`])
+	}
+	if m[`http_requests_total{vhost="",route="/a",method="GET",status="200"}`] != 1.0 {
+		t.Errorf("%s = %v, want 1.0", `http_requests_total{vhost="",route="/a",method="GET",status="200"}`, m[`http_requests_total{vhost="",route="/a",method="GET",status="200"}`])
+	}
 
 	_, udpAddr, httpAddr, _ = startServe(t, "--vhost", "www.example.com")
 	sendLines(t, udpAddr, line)
 	m = scrapeWhenLines(t, httpAddr, 1)
-	assert.Equal(t, 1.0, m[`http_requests_total{vhost="www.example.com",route="/a",method="GET",status="200"}`])
+	if m[`http_requests_total{vhost="www.example.com",route="/a",method="GET",status="200"}`] != 1.0 {
+		t.Errorf("%s = %v, want 1.0", `http_requests_total{vhost="www.example.com",route="/a",method="GET",status="200"}`, m[`http_requests_total{vhost="www.example.com",route="/a",method="GET",status="200"}`])
+	}
 }
 
 // TestServeRouteFlagErrors checks that bad route flags exit 2 with one
@@ -196,13 +251,21 @@ func TestServeRouteVHost(t *testing.T) {
 func TestServeRouteFlagErrors(t *testing.T) {
 	dir := t.TempDir()
 	routes := filepath.Join(dir, "routes.txt")
-	require.NoError(t, os.WriteFile(routes, []byte("# API\nGET /users/{id}\n\n/static/{file...}/x\n"), 0o600))
+	if err := os.WriteFile(routes, []byte("# API\nGET /users/{id}\n\n/static/{file...}/x\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	f := func(want string, args ...string) {
 		t.Helper()
 		code, stderr := runServeTimeout(t, append([]string{"--listen", "127.0.0.1:0", "--http", "127.0.0.1:0"}, args...)...)
-		assert.Equal(t, 2, code, "%v: %s", args, stderr)
-		assert.Equal(t, 1, strings.Count(stderr, "\n"), "%v: %q", args, stderr)
-		assert.Contains(t, stderr, want, "%v", args)
+		if code != 2 {
+			t.Errorf("%v: %s: code = %v, want 2", args, stderr, code)
+		}
+		if got := strings.Count(stderr, "\n"); got != 1 {
+			t.Errorf("%v: %q: strings.Count(stderr, \"\\n\") = %v, want 1", args, stderr, got)
+		}
+		if !strings.Contains(stderr, want) {
+			t.Errorf("%v: stderr = %q, want it to contain %q", args, stderr, want)
+		}
 	}
 	f("--route", "--route", "/a/{")
 	f(routes+":4", "--routes", routes)
@@ -222,6 +285,10 @@ func TestServeQueueBudget(t *testing.T) {
 	_, udpAddr, httpAddr, _ := startServe(t, "--queue", "100", "--block")
 	sendLines(t, udpAddr, serveLine("/a", 200))
 	m := scrapeWhenLines(t, httpAddr, 1)
-	assert.Equal(t, (100.0+1)*65528, m[`ingest_budget_limit_bytes{name="queue"}`])
-	assert.Contains(t, m, `ingest_budget_used_bytes{name="queue"}`)
+	if m[`ingest_budget_limit_bytes{name="queue"}`] != (100.0+1)*65528 {
+		t.Errorf("queue budget limit = %v, want %v", m[`ingest_budget_limit_bytes{name="queue"}`], (100.0+1)*65528)
+	}
+	if _, ok := m[`ingest_budget_used_bytes{name="queue"}`]; !ok {
+		t.Errorf("no %q in m", `ingest_budget_used_bytes{name="queue"}`)
+	}
 }

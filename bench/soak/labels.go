@@ -13,8 +13,8 @@ import (
 	"github.com/VictoriaMetrics/metrics"
 
 	"github.com/flatheap/ingest"
-	"github.com/flatheap/ingest/cmd/ingest/internal/loadgen"
 	"github.com/flatheap/ingest/heapwatch"
+	"github.com/flatheap/ingest/internal/loadgen"
 )
 
 // labelsReceiver is the common exporter pattern: one Prometheus series per
@@ -103,5 +103,13 @@ func (lr *labelsReceiver) run(ctx context.Context, conn *net.UDPConn) error {
 // scrapeEvery calls write with io.Discard every interval until ctx ends,
 // the way a Prometheus server's scrapes exercise an exporter's writer.
 func scrapeEvery(ctx context.Context, interval time.Duration, write func(io.Writer)) {
-	every(ctx, interval, func() { write(io.Discard) })
+	scrapes := time.NewTicker(interval)
+	defer scrapes.Stop()
+	for ctx.Err() == nil {
+		select {
+		case <-scrapes.C:
+			write(io.Discard)
+		case <-ctx.Done():
+		}
+	}
 }

@@ -1,24 +1,28 @@
-package main
+// Package pathtable counts requests per raw path with bounded memory: the
+// table behind "ingest serve"'s /top and the soak's ingest receiver. Keys
+// are interned, so a kept key never pins the buffer of the line it came
+// from, and at most a fixed number of paths get an entry of their own; the
+// rest count under Other, so the totals stay exact.
+package pathtable
 
 import (
 	"cmp"
 	"math"
 	"slices"
-	"strconv"
 	"sync"
 	"unsafe"
 
 	"github.com/flatheap/ingest"
 )
 
-// otherPath is the key under which pathTable counts requests whose path it
+// Other is the key under which a Table counts the requests whose path it
 // does not keep.
-const otherPath = "<other>"
+const Other = "<other>"
 
-// pathStat is what pathTable keeps per path. Every count saturates at
+// Stat is what a Table keeps per path. Every count saturates at
 // math.MaxInt64 instead of wrapping: a sum that reached it means "at least
 // this much".
-type pathStat struct {
+type Stat struct {
 	Requests int64
 	Bytes    int64
 	// Status counts responses by class: Status[1] is 1xx ... Status[5] is
@@ -38,7 +42,8 @@ func addSat(a, b int64) int64 {
 	return a + b
 }
 
-func (s *pathStat) add(r *ingest.Request) {
+// Add counts r.
+func (s *Stat) Add(r *ingest.Request) {
 	s.Requests = addSat(s.Requests, 1)
 	s.Bytes = addSat(s.Bytes, r.BodyBytesSent)
 	class := r.Status / 100
@@ -48,7 +53,7 @@ func (s *pathStat) add(r *ingest.Request) {
 	s.Status[class] = addSat(s.Status[class], 1)
 }
 
-func (s *pathStat) merge(o *pathStat) {
+func (s *Stat) merge(o *Stat) {
 	s.Requests = addSat(s.Requests, o.Requests)
 	s.Bytes = addSat(s.Bytes, o.Bytes)
 	for i, n := range o.Status {
@@ -56,7 +61,7 @@ func (s *pathStat) merge(o *pathStat) {
 	}
 }
 
-// pathTable aggregates requests per path with bounded memory, the way a
+// A Table aggregates requests per path with bounded memory, the way a
 // daemon should: the keys are interned strings, so a kept key never pins
 // the buffer of the line it came from, and at most maxPaths of them are
 // kept. A path gets its own entry only once the Interner has stored it,
@@ -68,27 +73,36 @@ func (s *pathStat) merge(o *pathStat) {
 // When the table is full, a newly stored path may take the place of an
 // entry that has counted only one request (see evictOneLocked).
 //
-// A pathTable is safe for concurrent use.
-type pathTable struct {
+// A Table is safe for concurrent use.
+type Table struct {
 	paths    *ingest.Interner
 	maxPaths int
 
 	mu    sync.Mutex
-	stats map[string]*pathStat
-	other pathStat
+	stats map[string]*Stat
+	other Stat
 }
 
-func newPathTable(paths *ingest.Interner, maxPaths int) *pathTable {
-	return &pathTable{
+// New returns a Table that interns its keys with paths and keeps at most
+// maxPaths of them.
+func New(paths *ingest.Interner, maxPaths int) *Table {
+	return &Table{
 		paths:    paths,
 		maxPaths: maxPaths,
-		stats:    make(map[string]*pathStat),
+		stats:    make(map[string]*Stat),
 	}
 }
 
-// add counts r under its path. It allocates nothing when the path is
-// already kept.
-func (t *pathTable) add(r *ingest.Request) {
+// Interner returns the Interner the table keys paths with.
+func (t *Table) Interner() *ingest.Interner { return t.paths }
+
+// MaxPaths returns the most paths the table keeps an entry for.
+func (t *Table) MaxPaths() int { return t.maxPaths }
+
+// ServeLine counts r under its path: a Table is an ingest.Handler. It
+// allocates nothing when the path is already kept, and retains neither r
+// nor its slices.
+func (t *Table) ServeLine(r *ingest.Request) {
 	key, stored := t.paths.Lookup(r.Path)
 	if !stored {
 		// Counts the sighting; the copy it returns when it does not store
@@ -103,11 +117,11 @@ func (t *pathTable) add(r *ingest.Request) {
 		if !stored || (len(t.stats) >= t.maxPaths && !t.evictOneLocked()) {
 			st = &t.other
 		} else {
-			st = new(pathStat)
+			st = new(Stat)
 			t.stats[key] = st
 		}
 	}
-	st.add(r)
+	st.Add(r)
 }
 
 // evictSample is how many entries evictOneLocked looks at.
@@ -122,7 +136,7 @@ const evictSample = 8
 // that has counted two requests is never evicted, and the totals do not
 // change. The entries looked at are the first of a map iteration, which
 // starts at a random place.
-func (t *pathTable) evictOneLocked() bool {
+func (t *Table) evictOneLocked() bool {
 	n := 0
 	for key, st := range t.stats {
 		if st.Requests <= 1 {
@@ -137,42 +151,42 @@ func (t *pathTable) evictOneLocked() bool {
 	return false
 }
 
-// pathRow is one path and its counts, as a snapshot copies them.
-type pathRow struct {
-	path string
-	pathStat
+// Row is one path and its counts, as Snapshot copies them.
+type Row struct {
+	Path string
+	Stat
 }
 
-// snapshot appends a copy of every kept entry to rows[:0], sorted by
+// Snapshot appends a copy of every kept entry to rows[:0], sorted by
 // requests, most first (ties by path), and returns it with the "<other>"
 // entry. It allocates only when rows has less capacity than the table
-// has entries, which is at most maxPaths: a caller that reuses rows holds
-// at most maxPaths rows, whatever the number of calls. The paths are the
+// has entries, which is at most MaxPaths: a caller that reuses rows holds
+// at most MaxPaths rows, whatever the number of calls. The paths are the
 // interned strings, shared, not copied.
-func (t *pathTable) snapshot(rows []pathRow) ([]pathRow, pathStat) {
+func (t *Table) Snapshot(rows []Row) ([]Row, Stat) {
 	rows = rows[:0]
 	t.mu.Lock()
 	for path, st := range t.stats {
-		rows = append(rows, pathRow{path, *st})
+		rows = append(rows, Row{path, *st})
 	}
 	other := t.other
 	t.mu.Unlock()
-	slices.SortFunc(rows, func(a, b pathRow) int {
+	slices.SortFunc(rows, func(a, b Row) int {
 		if c := cmp.Compare(b.Requests, a.Requests); c != 0 {
 			return c
 		}
-		return cmp.Compare(a.path, b.path)
+		return cmp.Compare(a.Path, b.Path)
 	})
 	return rows, other
 }
 
-// usage returns the number of paths kept and the bytes of the keys that
+// Usage returns the number of paths kept and the bytes of the keys that
 // only the table holds: those the Interner has evicted since. The keys it
 // still stores, the same strings, are in its own budget; counting them here
 // too would count them twice, and each eviction would then move bytes out of
 // both budgets while the heap kept them. It looks every key up (no lock in
 // the Interner, about a millisecond for 10,000 keys, under the table's lock).
-func (t *pathTable) usage() (entries int, keyBytes int64) {
+func (t *Table) Usage() (entries int, keyBytes int64) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	for k := range t.stats {
@@ -183,34 +197,9 @@ func (t *pathTable) usage() (entries int, keyBytes int64) {
 	return len(t.stats), keyBytes
 }
 
-// len returns the number of paths kept, "<other>" not included.
-func (t *pathTable) len() int {
+// Len returns the number of paths kept, Other not included.
+func (t *Table) Len() int {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return len(t.stats)
-}
-
-// appendTopRow appends one object of /top's JSON array, preceded by a
-// comma and a newline unless it is the first.
-func appendTopRow(dst []byte, path string, st *pathStat, first bool) []byte {
-	if !first {
-		dst = append(dst, ",\n"...)
-	}
-	dst = append(dst, `{"path":`...)
-	dst = ingest.AppendJSONString(dst, path)
-	dst = appendJSONInt(dst, `,"requests":`, st.Requests)
-	dst = appendJSONInt(dst, `,"bytes":`, st.Bytes)
-	dst = appendJSONInt(dst, `,"status_1xx":`, st.Status[1])
-	dst = appendJSONInt(dst, `,"status_2xx":`, st.Status[2])
-	dst = appendJSONInt(dst, `,"status_3xx":`, st.Status[3])
-	dst = appendJSONInt(dst, `,"status_4xx":`, st.Status[4])
-	dst = appendJSONInt(dst, `,"status_5xx":`, st.Status[5])
-	dst = appendJSONInt(dst, `,"status_other":`, st.Status[0])
-	return append(dst, '}')
-}
-
-// appendJSONInt appends key, which holds the JSON punctuation around the
-// name, and v.
-func appendJSONInt(dst []byte, key string, v int64) []byte {
-	return strconv.AppendInt(append(dst, key...), v, 10)
 }

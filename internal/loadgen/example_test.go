@@ -6,7 +6,7 @@ import (
 	"net"
 	"time"
 
-	"github.com/flatheap/ingest/cmd/ingest/internal/loadgen"
+	"github.com/flatheap/ingest/internal/loadgen"
 )
 
 // A LineGen makes the same lines from the same seed; only the time varies.

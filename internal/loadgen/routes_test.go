@@ -3,6 +3,7 @@ package loadgen
 import (
 	"bytes"
 	"context"
+	"math"
 	"net/netip"
 	"regexp"
 	"slices"
@@ -11,11 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
-
 	"github.com/flatheap/ingest"
-	"github.com/flatheap/ingest/cmd/ingest/internal/udptest"
+	"github.com/flatheap/ingest/internal/udptest"
 	"github.com/flatheap/ingest/route"
 )
 
@@ -52,7 +50,9 @@ type routeTally struct {
 
 func newRouteTally(t *testing.T, junkLen int) *routeTally {
 	f, err := ingest.CompileNginx(RoutesLogFormat)
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	rt := &routeTally{t: t, res: templateRegexps(), routes: make([]int64, len(RouteTemplates)), junkLen: junkLen, vhosts: map[string]int{}}
 	rt.p.Format = f
 	return rt
@@ -61,7 +61,9 @@ func newRouteTally(t *testing.T, junkLen int) *routeTally {
 func (rt *routeTally) add(line []byte) {
 	t := rt.t
 	t.Helper()
-	require.NoError(t, rt.p.Parse(&rt.r, line), "%s", line)
+	if err := rt.p.Parse(&rt.r, line); err != nil {
+		t.Fatalf("%s: %v", line, err)
+	}
 	r := &rt.r
 	path := string(r.Path)
 	if strings.HasPrefix(path, "/u") && len(path) == rt.junkLen {
@@ -71,59 +73,99 @@ func (rt *routeTally) add(line []byte) {
 		for i < len(rt.res) && !rt.res[i].MatchString(path) {
 			i++
 		}
-		require.Less(t, i, len(rt.res), "path %s matches no template", path)
+		if i >= len(rt.res) {
+			t.Fatalf("path %s matches no template: i = %v, want < %v", path, i, len(rt.res))
+		}
 		rt.routes[i]++
 	}
-	require.Contains(t, RouteVhosts, string(r.Host))
+	if !slices.Contains(RouteVhosts, string(r.Host)) {
+		t.Fatalf("RouteVhosts = %q, want it to contain %q", RouteVhosts, string(r.Host))
+	}
 	rt.vhosts[string(r.Host)]++
-	require.True(t, r.HasRequestTime, "%s", line)
-	require.Positive(t, r.RequestTime)
-	require.LessOrEqual(t, r.RequestTime, 10*time.Second)
+	if !r.HasRequestTime {
+		t.Fatalf("%s: no request time", line)
+	}
+	if r.RequestTime <= 0 {
+		t.Fatalf("r.RequestTime = %v, want > 0", r.RequestTime)
+	}
+	if r.RequestTime > 10*time.Second {
+		t.Fatalf("r.RequestTime = %v, want <= %v", r.RequestTime, 10*time.Second)
+	}
 	up := string(r.Var("upstream_response_time"))
 	switch {
 	case up == "" || up == "-": // the parser may give "-" as empty
 		rt.dashes++
 	case strings.Contains(up, ","):
-		require.Regexp(t, `^[0-9]+\.[0-9]{3}, [0-9]+\.[0-9]{3} : [0-9]+\.[0-9]{3}$`, up)
+		if re := `^[0-9]+\.[0-9]{3}, [0-9]+\.[0-9]{3} : [0-9]+\.[0-9]{3}$`; !regexp.MustCompile(re).MatchString(up) {
+			t.Fatalf("up = %q, want a match for %s", up, re)
+		}
 		rt.lists++
 	default:
-		require.Regexp(t, `^[0-9]+\.[0-9]{3}$`, up, "%s", line)
+		if re := `^[0-9]+\.[0-9]{3}$`; !regexp.MustCompile(re).MatchString(up) {
+			t.Fatalf("%s: up = %q, want a match for %s", line, up, re)
+		}
 	}
 }
 
 func TestLineGen_Routes(t *testing.T) {
-	require.Len(t, RouteTemplates, len(routeTemplates))
-	require.GreaterOrEqual(t, len(RouteTemplates), 45)
+	if len(RouteTemplates) != len(routeTemplates) {
+		t.Fatalf("len(RouteTemplates) = %d, want %d", len(RouteTemplates), len(routeTemplates))
+	}
+	if len(RouteTemplates) < 45 {
+		t.Fatalf("len(RouteTemplates) = %v, want >= 45", len(RouteTemplates))
+	}
 	for _, syslog := range []string{"none", "3164"} {
 		g, err := NewLineGen(Config{Routes: true, Unique: 0.2, Syslog: syslog, Seed: 3}, "web01")
-		require.NoError(t, err)
+		if err != nil {
+			t.Fatal(err)
+		}
 		rt := newRouteTally(t, 2048)
 		now := time.Date(2026, 11, 5, 21, 22, 9, 0, time.UTC)
 		const n = 10000
 		var buf []byte
 		for range n {
 			buf = g.AppendLine(buf[:0], now)
-			require.LessOrEqual(t, len(buf), g.MaxLine())
+			if len(buf) > g.MaxLine() {
+				t.Fatalf("len(buf) = %v, want <= %v", len(buf), g.MaxLine())
+			}
 			rt.add(buf)
 		}
 		routes, junk := g.Routes()
-		assert.Equal(t, int64(n/5), junk, "Unique 0.2 of the lines are junk")
-		assert.Equal(t, rt.junk, junk)
-		for i, rc := range routes {
-			assert.Equal(t, RouteTemplates[i], rc.Route)
-			assert.Equal(t, rt.routes[i], rc.Lines, "route %s", rc.Route)
-			assert.Positive(t, rc.Lines, "route %s never made", rc.Route)
+		if junk != int64(n/5) {
+			t.Errorf("Unique 0.2 of the lines are junk: junk = %v, want %v", junk, int64(n/5))
 		}
-		assert.Len(t, rt.vhosts, len(RouteVhosts))
-		assert.InDelta(t, n/8, rt.lists, n/40, "about one in eight upstream times is a list")
-		assert.InDelta(t, n/8, rt.dashes, n/40, "about one in eight is \"-\"")
+		if junk != rt.junk {
+			t.Errorf("junk = %v, want %v", junk, rt.junk)
+		}
+		for i, rc := range routes {
+			if rc.Route != RouteTemplates[i] {
+				t.Errorf("rc.Route = %q, want %q", rc.Route, RouteTemplates[i])
+			}
+			if rc.Lines != rt.routes[i] {
+				t.Errorf("route %s: rc.Lines = %v, want %v", rc.Route, rc.Lines, rt.routes[i])
+			}
+			if rc.Lines <= 0 {
+				t.Errorf("route %s never made: rc.Lines = %v, want > 0", rc.Route, rc.Lines)
+			}
+		}
+		if len(rt.vhosts) != len(RouteVhosts) {
+			t.Errorf("len(rt.vhosts) = %d, want %d", len(rt.vhosts), len(RouteVhosts))
+		}
+		if math.Abs(float64(rt.lists)-float64(n/8)) > n/40 {
+			t.Errorf("about one in eight upstream times is a list: rt.lists = %v, want %v ± %v", rt.lists, n/8, n/40)
+		}
+		if math.Abs(float64(rt.dashes)-float64(n/8)) > n/40 {
+			t.Errorf("about one in eight is \"-\": rt.dashes = %v, want %v ± %v", rt.dashes, n/8, n/40)
+		}
 	}
 }
 
 func TestLineGen_RoutesDeterministic(t *testing.T) {
 	lines := func(seed int64, at time.Time) []string {
 		g, err := NewLineGen(Config{Routes: true, Unique: 0.1, PathLength: 100, Seed: seed}, "web01")
-		require.NoError(t, err)
+		if err != nil {
+			t.Fatal(err)
+		}
 		var out []string
 		for range 50 {
 			out = append(out, string(g.AppendLine(nil, at)))
@@ -132,26 +174,44 @@ func TestLineGen_RoutesDeterministic(t *testing.T) {
 	}
 	now := time.Date(2026, 11, 5, 0, 30, 0, 0, time.UTC)
 	a := lines(1, now)
-	assert.Equal(t, a, lines(1, now))
-	assert.NotEqual(t, a, lines(2, now))
+	if got := lines(1, now); !slices.Equal(got, a) {
+		t.Errorf("lines(1, now) = %q, want %q", got, a)
+	}
+	if got := lines(2, now); slices.Equal(got, a) {
+		t.Errorf("lines(2, now) = %q, want anything else", got)
+	}
 	// Only the time differs at another time.
 	b := lines(1, now.Add(time.Hour))
 	for i := range a {
-		assert.Equal(t, a[i], strings.Replace(b[i], "01:30:00", "00:30:00", 1))
+		if got := strings.Replace(b[i], "01:30:00", "00:30:00", 1); got != a[i] {
+			t.Errorf("got %q, want %q", got, a[i])
+		}
 	}
 }
 
 func TestConfig_RoutesErrors(t *testing.T) {
 	_, err := Config{Count: 1, Routes: true, Paths: 2}.Normalize()
-	assert.ErrorContains(t, err, "paths 2 with routes")
+	if err == nil || !strings.Contains(err.Error(), "paths 2 with routes") {
+		t.Errorf("error %v, want one containing %q", err, "paths 2 with routes")
+	}
 	_, err = Config{Count: 1, Routes: true, Unique: 0.5, PathLength: 10}.Normalize()
-	assert.ErrorContains(t, err, "path length 10 out of range")
+	if err == nil || !strings.Contains(err.Error(), "path length 10 out of range") {
+		t.Errorf("error %v, want one containing %q", err, "path length 10 out of range")
+	}
 	_, err = Config{Count: 1, Sources: MaxSources + 1}.Normalize()
-	assert.ErrorContains(t, err, "sources 257 out of range")
+	if err == nil || !strings.Contains(err.Error(), "sources 257 out of range") {
+		t.Errorf("error %v, want one containing %q", err, "sources 257 out of range")
+	}
 	c, err := Config{Count: 1, Routes: true}.Normalize()
-	require.NoError(t, err)
-	assert.Equal(t, 2048, c.PathLength, "junk paths are 2 KiB by default")
-	assert.Equal(t, 1, c.Sources)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.PathLength != 2048 {
+		t.Errorf("junk paths are 2 KiB by default: c.PathLength = %v, want 2048", c.PathLength)
+	}
+	if c.Sources != 1 {
+		t.Errorf("c.Sources = %v, want 1", c.Sources)
+	}
 }
 
 // TestSend_RoutesFromSources sends route traffic from several source
@@ -175,9 +235,15 @@ func TestSend_RoutesFromSources(t *testing.T) {
 		Targets: []string{conn.LocalAddr().String()}, Count: n, Rate: 50000, Routes: true,
 		Unique: 0.3, PathLength: 300, Sources: sources, LinesPerDatagram: 2, Batch: 4, Seed: 9,
 	}, nil)
-	require.NoError(t, err)
-	require.Equal(t, int64(n), res.Lines)
-	require.Zero(t, res.SendErrors)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Lines != int64(n) {
+		t.Fatalf("res.Lines = %v, want %v", res.Lines, int64(n))
+	}
+	if res.SendErrors != 0 {
+		t.Fatalf("res.SendErrors = %v, want 0", res.SendErrors)
+	}
 
 	deadline := time.Now().Add(5 * time.Second)
 	for {
@@ -191,10 +257,16 @@ func TestSend_RoutesFromSources(t *testing.T) {
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	require.Len(t, dgs, int(res.Datagrams))
-	assert.Len(t, ports, sources)
+	if len(dgs) != int(res.Datagrams) {
+		t.Fatalf("len(dgs) = %d, want %d", len(dgs), int(res.Datagrams))
+	}
+	if len(ports) != sources {
+		t.Errorf("len(ports) = %d, want %d", len(ports), sources)
+	}
 	for p, c := range ports {
-		assert.InDelta(t, int(res.Datagrams)/sources, c, 4, "port %v", p)
+		if math.Abs(float64(c)-float64(int(res.Datagrams)/sources)) > 4 {
+			t.Errorf("port %v: c = %v, want %v ± %v", p, c, int(res.Datagrams)/sources, 4)
+		}
 	}
 	rt := newRouteTally(t, 300)
 	for _, d := range dgs {
@@ -202,14 +274,22 @@ func TestSend_RoutesFromSources(t *testing.T) {
 			rt.add([]byte(line))
 		}
 	}
-	assert.Equal(t, res.Junk, rt.junk)
-	assert.InDelta(t, n*3/10, res.Junk, 1)
+	if rt.junk != res.Junk {
+		t.Errorf("rt.junk = %v, want %v", rt.junk, res.Junk)
+	}
+	if math.Abs(float64(res.Junk)-float64(n*3/10)) > 1 {
+		t.Errorf("res.Junk = %v, want %v ± %v", res.Junk, n*3/10, 1)
+	}
 	var sum int64
 	for i, rc := range res.Routes {
-		assert.Equal(t, rt.routes[i], rc.Lines, "route %s", rc.Route)
+		if rc.Lines != rt.routes[i] {
+			t.Errorf("route %s: rc.Lines = %v, want %v", rc.Route, rc.Lines, rt.routes[i])
+		}
 		sum += rc.Lines
 	}
-	assert.Equal(t, int64(n), sum+res.Junk)
+	if sum+res.Junk != int64(n) {
+		t.Errorf("sum+res.Junk = %v, want %v", sum+res.Junk, int64(n))
+	}
 }
 
 // TestLineGen_RoutesTemplated checks that the route package's automatic
@@ -218,9 +298,13 @@ func TestSend_RoutesFromSources(t *testing.T) {
 // junk paths become.
 func TestLineGen_RoutesTemplated(t *testing.T) {
 	tm, err := route.New(route.Config{})
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	g, err := NewLineGen(Config{Routes: true, Unique: 0.1, Seed: 5}, "web01")
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	rt := newRouteTally(t, 2048)
 	junkRoutes := map[string]int{}
 	var buf []byte
@@ -235,8 +319,12 @@ func TestLineGen_RoutesTemplated(t *testing.T) {
 			continue
 		}
 		i := slices.IndexFunc(rt.res, func(re *regexp.Regexp) bool { return re.Match(r.Path) })
-		require.Equal(t, RouteTemplates[i], got, "path %s", r.Path)
+		if got != RouteTemplates[i] {
+			t.Fatalf("path %s: got = %q, want %q", r.Path, got, RouteTemplates[i])
+		}
 	}
 	t.Logf("%d junk paths gave %d routes", rt.junk, len(junkRoutes))
-	assert.Positive(t, len(junkRoutes))
+	if len(junkRoutes) <= 0 {
+		t.Errorf("len(junkRoutes) = %v, want > 0", len(junkRoutes))
+	}
 }

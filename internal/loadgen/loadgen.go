@@ -1,6 +1,6 @@
 // Package loadgen generates access-log traffic and sends it over UDP at a
-// steady rate: the load generator behind "ingest send", the load of
-// "ingest soak", and of the command's end-to-end tests.
+// steady rate: the load generator behind "ingest send", the load of the
+// soak (bench/soak), and of the command's end-to-end tests.
 //
 // Send sends a bounded load (a count of lines, a duration, or both) to one
 // or more UDP targets, paced in batches on a monotonic clock, with

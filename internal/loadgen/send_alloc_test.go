@@ -6,8 +6,6 @@ import (
 	"net"
 	"testing"
 	"time"
-
-	"github.com/stretchr/testify/require"
 )
 
 // testAllocs fails the test when fn allocates.
@@ -26,7 +24,9 @@ var sinkLine []byte
 func TestLineGen_NoAllocs(t *testing.T) {
 	for _, syslog := range []string{"none", "3164", "5424"} {
 		cfg, err := Config{Count: 1, Syslog: syslog, PathLength: 2048, Paths: 100, Unique: 0.5}.Normalize()
-		require.NoError(t, err)
+		if err != nil {
+			t.Fatal(err)
+		}
 		g := newLineGen(cfg, "web01")
 		buf := make([]byte, 0, g.maxLine)
 		now := time.Date(2026, 11, 26, 0, 30, 0, 0, time.Local)
@@ -37,7 +37,9 @@ func TestLineGen_NoAllocs(t *testing.T) {
 		sinkLine = buf
 	}
 	cfg, err := Config{Count: 1, Routes: true, Unique: 0.3}.Normalize()
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	g := newLineGen(cfg, "web01")
 	buf := make([]byte, 0, g.maxLine)
 	now := time.Date(2026, 11, 26, 0, 30, 0, 0, time.Local)
@@ -50,7 +52,9 @@ func TestLineGen_NoAllocs(t *testing.T) {
 
 func TestLoadBatch_FillNoAllocs(t *testing.T) {
 	cfg, err := Config{Count: 1, Syslog: "5424", PathLength: 512, LinesPerDatagram: 7, Unique: 1}.Normalize()
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	g := newLineGen(cfg, "web01")
 	b := newLoadBatch(cfg, g.maxLine)
 	now := time.Now()
@@ -67,16 +71,22 @@ func TestLoadBatch_FillNoAllocs(t *testing.T) {
 // the receiving socket: the kernel drops what does not fit.
 func TestSender_NoAllocs(t *testing.T) {
 	sink, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer sink.Close()
 	for _, batch := range []int{1, 32} {
 		cfg, err := Config{Count: 1, Targets: []string{sink.LocalAddr().String()}, Batch: batch}.Normalize()
-		require.NoError(t, err)
+		if err != nil {
+			t.Fatal(err)
+		}
 		g := newLineGen(cfg, "web01")
 		b := newLoadBatch(cfg, g.maxLine)
 		b.fill(g, batch, time.Now())
 		tg, err := dialTarget(cfg.Targets[0], batch, 1)
-		require.NoError(t, err)
+		if err != nil {
+			t.Fatal(err)
+		}
 		var tr TargetResult
 		testAllocs(t, "send", func() {
 			if err := tg.send(b, &tr); err != nil {
@@ -84,6 +94,8 @@ func TestSender_NoAllocs(t *testing.T) {
 			}
 		})
 		tg.close()
-		require.Positive(t, tr.Datagrams)
+		if tr.Datagrams <= 0 {
+			t.Fatalf("tr.Datagrams = %v, want > 0", tr.Datagrams)
+		}
 	}
 }

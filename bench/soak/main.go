@@ -1,0 +1,251 @@
+// Command soak sends access-log lines over loopback UDP to several
+// receivers, each in a child process of its own, and shows whether each
+// one's heap stays flat: the ingest library's way beside the usual ways a
+// daemon keeps per-path state. From the repository's root:
+//
+//	go run -C bench/soak . [flags]
+//
+// It lives in a module of its own so that the library's module requires
+// none of what only the comparison needs (a plotting library, a metrics
+// library). The program runs its receivers by running itself again with
+// the child command as its first argument; see child.go.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/flatheap/ingest/internal/loadgen"
+)
+
+var soakUsage = `Usage: soak [flags]   (from the repository root: go run -C bench/soak . [flags])
+
+Send access-log lines over loopback UDP to several receivers and show
+whether each receiver's heap stays flat. Each receiver runs in a child
+process of its own and gets the same load from one sender:
+
+  ingest  the library: fixed receive buffers, zero-copy parsing, per-path
+          counts keyed by interned paths, at most --max-paths of them
+  naive   the usual daemon: string(buf[:n]) per datagram, a strings-based
+          parse into a struct of string fields, a plain map keyed by path
+  views   the naive optimisation: zero-copy views into pooled read buffers
+          kept as map keys
+  labels  the common exporter pattern: one Prometheus series (a counter and
+          a histogram, github.com/VictoriaMetrics/metrics) per raw path
+
+Each scenario has its receivers (--receivers chooses others). In the routes
+scenario the ingest receiver also keeps per-route metrics, as "ingest
+serve" does.
+
+The children are sampled with the heapwatch package every --interval (the
+child forces a GC when none ran since its last sample, so that the live heap
+is current). A receiver's bounded structures (the ingest receiver's
+Interner, path table and route store) are tracked as heapwatch budgets. Each
+sample also records what a heap monitor built on runtime.MemStats
+prints: Mallocs, Frees and HeapObjects, read before any GC the child
+forces (in the table with --printheap). A table is printed every
+--table; at the end each receiver gets a verdict, judged by robust trends
+over the run after --warmup: flat; filling declared budgets, with the
+projected ceiling of its live heap; or growing, with the slope and the kind
+of growth. A CSV of every sample and a PNG plot of live heap and RSS go to
+--out.
+
+Scenarios:
+%s
+Exit status: 0 when the ingest receiver is flat, or filling its declared
+budgets with a projected live-heap ceiling under --max-memory; 1 when it is
+growing, was stopped or cannot be judged; 2 for usage and setup errors.
+Without the ingest receiver, the same test applies to every receiver run,
+and any that fails makes the status 1.
+
+Flags:
+`
+
+// A soakScenario is a named load and the receivers it runs by default.
+type soakScenario struct {
+	name, about string
+	load        loadgen.Config
+	receivers   []string
+}
+
+var soakScenarios = []soakScenario{
+	{"long-paths", "the case the library was built for: 1,500 lines/s, 2 KiB paths, half of the lines with a path never seen before (the default)",
+		loadgen.Config{Rate: 1500, PathLength: 2048, Paths: 1000, Unique: 0.5}, []string{"ingest", "naive", "views"}},
+	{"short-paths", "1,500 lines/s, every path \"/\"",
+		loadgen.Config{Rate: 1500, PathLength: 1, Paths: 1}, []string{"ingest", "naive", "views"}},
+	{"stress", "as fast as the sender goes, every 2 KiB path distinct",
+		loadgen.Config{Rate: 0, PathLength: 2048, Unique: 1}, []string{"ingest", "naive", "views"}},
+	{"routes", "route traffic at 1,500 lines/s: API paths from about 50 templates with random IDs and UUIDs, a fifth of them 2 KiB junk paths instead",
+		loadgen.Config{Rate: 1500, Routes: true, Unique: 0.2}, []string{"ingest", "labels"}},
+}
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+// run runs the soak, or with childCommand first in args one receiver, and
+// returns the exit status.
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == childCommand {
+		return runChild(args[1:], stdin, stdout, stderr)
+	}
+	return runSoak(args, stdout, stderr)
+}
+
+// newFlags returns a flag set that prints nothing itself: parseArgs does.
+func newFlags(name string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	return fs
+}
+
+// parseArgs parses args into fs. When it returns ok false, the program
+// exits with status: 0 after -h, which printed usage and the flags'
+// defaults, and 2 after a bad flag, which printed one line.
+func parseArgs(fs *flag.FlagSet, usage string, args []string, stderr io.Writer) (status int, ok bool) {
+	err := fs.Parse(args)
+	if errors.Is(err, flag.ErrHelp) {
+		io.WriteString(stderr, usage)
+		fs.SetOutput(stderr)
+		fs.PrintDefaults()
+		return 0, false
+	}
+	if err != nil {
+		return usageError(stderr, "%v (-h for help)", err), false
+	}
+	return 0, true
+}
+
+// usageError prints one line to stderr, prefixed with the program's name,
+// and returns exit status 2.
+func usageError(stderr io.Writer, format string, a ...any) int {
+	fmt.Fprintf(stderr, "soak: "+format+"\n", a...)
+	return 2
+}
+
+func runSoak(args []string, stdout, stderr io.Writer) int {
+	fs := newFlags("soak")
+	scenarioName := fs.String("scenario", soakScenarios[0].name, "`name` of the load: "+scenarioNames())
+	duration := fs.Duration("duration", 60*time.Second, "how long to send")
+	warmup := fs.Duration("warmup", 0, "samples before this are left out of the verdict (default: a quarter of --duration, at most 15s)")
+	interval := fs.Duration("interval", time.Second, "time between heap samples")
+	tableEvery := fs.Duration("table", 5*time.Second, "time between progress tables")
+	receiverList := fs.String("receivers", "", "comma-separated `receivers` to run, of "+strings.Join(soakReceiverNames, ",")+" (default: the scenario's)")
+	maxPaths := fs.Int("max-paths", 10000, "paths the ingest receiver keeps before counting under <other>")
+	maxMemory := fs.Int64("max-memory", 4<<30, "stop a receiver whose RSS or Go runtime memory (mapped, touched or not) passes this many `bytes`")
+	outDir := fs.String("out", "soak-out", "`directory` for the CSV and the PNG")
+	printHeapCols := fs.Bool("printheap", false, "add the runtime.MemStats figures a MemStats-based heap monitor prints (Mallocs, Frees, HeapObjects) to the table")
+	if status, ok := parseArgs(fs, fmt.Sprintf(soakUsage, scenarioHelp()), args, stderr); !ok {
+		return status
+	}
+	fail := func(format string, a ...any) int { return usageError(stderr, format, a...) }
+	if fs.NArg() > 0 {
+		return fail("unexpected argument %q", fs.Arg(0))
+	}
+	i := slices.IndexFunc(soakScenarios, func(s soakScenario) bool { return s.name == *scenarioName })
+	if i < 0 {
+		return fail("unknown scenario %q: want %s", *scenarioName, scenarioNames())
+	}
+	sc := soakScenarios[i]
+	if *duration <= 0 || *interval <= 0 || *tableEvery <= 0 || *maxPaths <= 0 || *maxMemory <= 0 || *warmup < 0 {
+		return fail("--duration, --interval, --table, --max-paths and --max-memory must be positive")
+	}
+	if *warmup == 0 {
+		*warmup = min(*duration/4, 15*time.Second)
+	}
+	if *warmup >= *duration {
+		return fail("--warmup %v leaves nothing of --duration %v to judge", *warmup, *duration)
+	}
+	check := sc.load
+	check.Duration = *duration
+	if _, err := check.Normalize(); err != nil {
+		return fail("scenario %s: %v", sc.name, err)
+	}
+	names := sc.receivers
+	if *receiverList != "" {
+		names = strings.Split(*receiverList, ",")
+	}
+	for _, n := range names {
+		if _, ok := soakReceivers[n]; !ok {
+			return fail("unknown receiver %q: want some of %s", n, strings.Join(soakReceiverNames, ","))
+		}
+	}
+	if err := os.MkdirAll(*outDir, 0o755); err != nil {
+		return fail("%v", err)
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return fail("cannot find this program to run the receivers: %v", err)
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+
+	// The children write their errors to stderr from goroutines of
+	// os/exec's when stderr is not a file.
+	stderr = &lockedWriter{w: stderr}
+	s := &soaker{
+		scenario: sc, duration: *duration, warmup: *warmup, interval: *interval,
+		maxMemory: uint64(*maxMemory), stdout: stdout, stderr: stderr, printHeap: *printHeapCols,
+		reports: make(chan taggedReport, 64),
+	}
+	if err := s.start(exe, names, *maxPaths); err != nil {
+		s.stopChildren()
+		s.drain()
+		return fail("%v", err)
+	}
+	fmt.Fprintf(stdout, "soak %s: %s\nreceivers: %s; sending for %v, verdict over the samples after %v\n\n",
+		sc.name, sc.about, s.describeRuns(), *duration, *warmup)
+	res, sendErr := s.run(ctx, *tableEvery)
+	s.stopChildren()
+	s.drain()
+	if sendErr != nil {
+		fmt.Fprintf(stderr, "soak: sender: %v\n", sendErr)
+	}
+	fmt.Fprintf(stdout, "\nsent %d lines in %d datagrams to each receiver in %v (%.0f lines/s), %d send errors\n",
+		res.Lines, res.Datagrams, res.Elapsed.Round(time.Millisecond), res.LinesPerSecond(), res.SendErrors)
+
+	status := s.verdicts()
+
+	base := filepath.Join(*outDir, sc.name)
+	if err := s.writeCSV(base + ".csv"); err != nil {
+		fmt.Fprintf(stderr, "soak: %v\n", err)
+		status = max(status, 2)
+	}
+	if err := writeSoakPlot(base+".png", "soak "+sc.name, s.runs); err != nil {
+		fmt.Fprintf(stderr, "soak: plot: %v\n", err)
+		status = max(status, 2)
+	}
+	fmt.Fprintf(stdout, "wrote %s.csv and %s.png\n", base, base)
+	if ctx.Err() != nil {
+		return max(status, 1) // interrupted: the run was not the one asked for
+	}
+	return status
+}
+
+func scenarioNames() string {
+	var names []string
+	for _, s := range soakScenarios {
+		names = append(names, s.name)
+	}
+	return strings.Join(names, ", ")
+}
+
+func scenarioHelp() string {
+	var b strings.Builder
+	for _, s := range soakScenarios {
+		fmt.Fprintf(&b, "  %-12s %s\n", s.name, s.about)
+	}
+	return b.String()
+}

@@ -1,0 +1,348 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"fmt"
+	"image/png"
+	"math"
+	"os"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/flatheap/ingest"
+	"github.com/flatheap/ingest/heapwatch"
+	"github.com/flatheap/ingest/internal/loadgen"
+	"github.com/flatheap/ingest/internal/pathtable"
+	"github.com/flatheap/ingest/internal/udptest"
+)
+
+// TestMain runs a receiver instead of the tests when the soak of
+// TestSoakShort starts the test binary as its child, so the soak runs its
+// receivers without a binary being built.
+func TestMain(m *testing.M) {
+	if len(os.Args) > 1 && os.Args[1] == childCommand {
+		os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+	}
+	os.Exit(m.Run())
+}
+
+// TestSoakShort runs a short soak of the default scenario with the ingest
+// and naive receivers in child processes (the test binary, see TestMain)
+// and checks the verdicts, the exit status, the CSV and the PNG.
+func TestSoakShort(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs for about 11 seconds")
+	}
+	out := t.TempDir()
+	var stdout, stderr bytes.Buffer
+	code := runSoak([]string{"--duration", "10s", "--warmup", "4s", "--interval", "200ms", "--table", "2s",
+		"--receivers", "ingest,naive", "--printheap", "--out", out}, &stdout, &stderr)
+	t.Logf("stdout:\n%s\nstderr:\n%s", stdout.String(), stderr.String())
+	if code != 0 {
+		t.Fatalf("code = %v, want 0", code)
+	}
+	if re := `(?m)^  ingest: +flat over `; !regexp.MustCompile(re).MatchString(stdout.String()) {
+		t.Errorf("stdout (logged above) does not match %s", re)
+	}
+	if re := `(?m)^  naive: +growing: `; !regexp.MustCompile(re).MatchString(stdout.String()) {
+		t.Errorf("stdout (logged above) does not match %s", re)
+	}
+	// 1,500 lines/s for 10s, less what a busy machine may cost the pacing.
+	if re := `(?m)^sent 1[3-5]\d{3} lines in 1[3-5]\d{3} datagrams to each receiver`; !regexp.MustCompile(re).MatchString(stdout.String()) {
+		t.Errorf("stdout (logged above) does not match %s", re)
+	}
+
+	csvText, err := os.ReadFile(filepath.Join(out, "long-paths.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := csv.NewReader(bytes.NewReader(csvText)).ReadAll()
+	if err != nil {
+		t.Fatalf("the CSV: %v", err)
+	}
+	if len(rows) <= 80 {
+		t.Fatalf("two receivers sampled 5 times a second for 10s, plus the header: len(rows) = %v, want > 80", len(rows))
+	}
+	if rows[0][0] != "seconds" {
+		t.Errorf("rows[0][0] = %q, want \"seconds\"", rows[0][0])
+	}
+	if re := `(?m)^time +receiver +lines .* GCs +Mallocs +Frees +HeapObjects$`; !regexp.MustCompile(re).MatchString(stdout.String()) {
+		t.Errorf("stdout (logged above) does not match %s", re)
+	}
+	col := func(name string) int {
+		i := slices.Index(rows[0], name)
+		if i < 0 {
+			t.Fatalf("no column %s", name)
+		}
+		return i
+	}
+	mallocs, frees, objects, budgets := col("memstats_mallocs"), col("memstats_frees"), col("memstats_heap_objects"), col("budgets")
+	per := map[string]int{}
+	for _, r := range rows[1:] {
+		per[r[1]]++
+		m, err := strconv.ParseUint(r[mallocs], 10, 64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f, err := strconv.ParseUint(r[frees], 10, 64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		o, err := strconv.ParseUint(r[objects], 10, 64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if o != m-f {
+			t.Errorf("HeapObjects is Mallocs - Frees: o = %v, want %v", o, m-f)
+		}
+		if r[1] == "ingest" {
+			if re := `^interner=[0-9]+/[0-9]+:[0-9]+/65536 paths=[0-9]+/[0-9]+:[0-9]+/10000$`; !regexp.MustCompile(re).MatchString(r[budgets]) {
+				t.Errorf("r[budgets] = %q, want a match for %s", r[budgets], re)
+			}
+		} else if r[budgets] != "" {
+			t.Errorf("%s: budgets %q, want none", r[1], r[budgets])
+		}
+	}
+	if len(per) != 2 {
+		t.Errorf("len(per) = %d, want 2", len(per))
+	}
+
+	p, err := os.Open(filepath.Join(out, "long-paths.png"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	img, err := png.Decode(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := img.Bounds().Dx(); got <= 500 {
+		t.Errorf("img.Bounds().Dx() = %v, want > 500", got)
+	}
+}
+
+// TestSoakTableAligned checks that the table's columns stay aligned as
+// numbers grow.
+func TestSoakTableAligned(t *testing.T) {
+	var b bytes.Buffer
+	cols := append(slices.Clip(soakColumns), printHeapColumns...)
+	short := []string{"1s", "ingest", "1", "2", "3.0 MiB", "4", "5", "6.0 MiB", "7.0 MiB", "8", "9", "10", "11", "12"}
+	long := []string{"59s", "labels", "89999", "76000", "1234.5 MiB", "12345678", "1170", "2345.6 MiB", "2400.0 MiB", "17", "123", "987654321", "987000000", "654321"}
+	s := &soaker{stdout: &b, printHeap: true}
+	s.printTableHeader()
+	writeSoakRow(&b, cols, short)
+	writeSoakRow(&b, cols, long)
+	lines := strings.Split(strings.TrimSuffix(b.String(), "\n"), "\n")
+	if len(lines) != 3 {
+		t.Fatalf("len(lines) = %d, want 3", len(lines))
+	}
+	for _, l := range lines[1:] {
+		if len(l) != len(lines[0]) {
+			t.Errorf("%q: len(l) = %d, want %d", l, len(l), len(lines[0]))
+		}
+	}
+	// Each right-aligned column ends where its header ends.
+	for i, name := range []string{"lines", "GCs", "HeapObjects"} {
+		end := strings.Index(lines[0], name) + len(name)
+		v := []string{short[2], short[10], short[13]}[i]
+		if lines[1][end-len(v):end] != v {
+			t.Errorf("column %s: lines[1][end-len(v):end] = %q, want %q", name, lines[1][end-len(v):end], v)
+		}
+	}
+}
+
+// TestSoakUsage checks the usage errors.
+func TestSoakUsage(t *testing.T) {
+	for _, args := range [][]string{
+		{"--scenario", "nosuch"},
+		{"--receivers", "ingest,nosuch"},
+		{"--duration", "0s"},
+		{"--duration", "10s", "--warmup", "10s"},
+		{"extra"},
+		{"--scenario", "routes", "--receivers", "labels,bogus"},
+	} {
+		var stdout, stderr bytes.Buffer
+		if got := runSoak(args, &stdout, &stderr); got != 2 {
+			t.Errorf("%v: exit status %d, want 2", args, got)
+		}
+		if got := stderr.String(); !strings.Contains(got, "soak: ") {
+			t.Errorf("%v: stderr = %q, want it to contain %q", args, got, "soak: ")
+		}
+	}
+}
+
+// runReceiver runs the named receiver on a loopback socket, sends it the
+// load, waits until it has handled every line, and returns it with the
+// send result; the receiver is stopped at the end of the test.
+func runReceiver(t *testing.T, name string, o receiverOptions, load loadgen.Config) (soakReceiver, loadgen.Result) {
+	t.Helper()
+	rcv, err := soakReceivers[name](o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn := udptest.Listen(t, "udp4", "127.0.0.1:0")
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- rcv.run(ctx, conn) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	})
+	load.Targets = []string{conn.LocalAddr().String()}
+	res, err := loadgen.Send(context.Background(), load, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.SendErrors != 0 {
+		t.Fatalf("res.SendErrors = %v, want 0", res.SendErrors)
+	}
+	// Wait until the receiver has handled every line.
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		lines, _ := rcv.counts()
+		if lines == res.Lines {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the receiver handled %d lines of %d", lines, res.Lines)
+		}
+	}
+	return rcv, res
+}
+
+// TestIngestReceiver_Routes checks that the ingest receiver counts route
+// traffic in its route store, exactly per route, and reports its three
+// budgets.
+func TestIngestReceiver_Routes(t *testing.T) {
+	rcv, res := runReceiver(t, "ingest", receiverOptions{maxPaths: 100, routes: true},
+		loadgen.Config{Count: 3000, Rate: 30000, Routes: true, Unique: 0.1, Seed: 4})
+	ir := rcv.(*ingestReceiver)
+	var b bytes.Buffer
+	if err := ir.store.WritePrometheus(&b); err != nil {
+		t.Fatal(err)
+	}
+	perRoute := map[string]int64{}
+	re := regexp.MustCompile(`(?m)^http_requests_total\{[^}]*route="([^"]*)"[^}]*\} ([0-9]+)$`)
+	for _, m := range re.FindAllStringSubmatch(b.String(), -1) {
+		n, err := strconv.ParseInt(m[2], 10, 64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		perRoute[m[1]] += n
+	}
+	var templated int64
+	for _, rc := range res.Routes {
+		if perRoute[rc.Route] != rc.Lines {
+			t.Errorf("route %s: perRoute[rc.Route] = %v, want %v", rc.Route, perRoute[rc.Route], rc.Lines)
+		}
+		templated += perRoute[rc.Route]
+	}
+	var all int64
+	for _, n := range perRoute {
+		all += n
+	}
+	if all != res.Lines {
+		t.Errorf("every line counted once: all = %v, want %v", all, res.Lines)
+	}
+	if all-templated != res.Junk {
+		t.Errorf("the junk paths count under routes of their own: all-templated = %v, want %v", all-templated, res.Junk)
+	}
+
+	m := heapwatch.New(heapwatch.Config{})
+	if err := rcv.track(m); err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, bs := range m.Budgets() {
+		names = append(names, bs.Name)
+		if bs.LimitBytes <= 0 {
+			t.Errorf("%v: bs.LimitBytes = %v, want > 0", bs.Name, bs.LimitBytes)
+		}
+		if bs.Bytes > bs.LimitBytes {
+			t.Errorf("%v: bs.Bytes = %v, want <= %v", bs.Name, bs.Bytes, bs.LimitBytes)
+		}
+	}
+	if want := []string{"interner", "paths", "routes"}; !slices.Equal(names, want) {
+		t.Errorf("budgets %q, want %q", names, want)
+	}
+}
+
+// TestLabelsReceiver checks that the labels receiver keeps one series per
+// distinct raw path.
+func TestLabelsReceiver(t *testing.T) {
+	rcv, res := runReceiver(t, "labels", receiverOptions{maxPaths: 100, routes: true},
+		loadgen.Config{Count: 500, Rate: 20000, Routes: true, Seed: 2})
+	lr := rcv.(*labelsReceiver)
+	var b bytes.Buffer
+	lr.set.WritePrometheus(&b)
+	series := regexp.MustCompile(`(?m)^http_requests_total\{path="[^"]+"\} [0-9]+$`).FindAllString(b.String(), -1)
+	_, keys := rcv.counts()
+	if len(series) != int(keys) {
+		t.Errorf("len(series) = %v, want %v", len(series), int(keys))
+	}
+	if len(series) <= int(res.Lines)*3/4 {
+		t.Errorf("random IDs make most paths new: len(series) = %v, want > %v", len(series), int(res.Lines)*3/4)
+	}
+	if got := b.String(); !strings.Contains(got, `http_request_duration_seconds_bucket{path="`) {
+		t.Errorf("b.String() = %q, want it to contain %q", got, `http_request_duration_seconds_bucket{path="`)
+	}
+	if got := seriesName("m", []byte(`/a"b\c`)); got != `m{path="/a\"b\\c"}` {
+		t.Errorf("seriesName of /a\"b\\c = %s, want %s", got, `m{path="/a\"b\\c"}`)
+	}
+}
+
+// TestTrackedEstimates checks the ingest receiver's budget estimates
+// against the live heap that an Interner and a pathtable.Table take when they
+// fill with paths of a few lengths.
+func TestTrackedEstimates(t *testing.T) {
+	live := func() int64 {
+		runtime.GC()
+		runtime.GC()
+		var m runtime.MemStats
+		runtime.ReadMemStats(&m)
+		return int64(m.HeapAlloc)
+	}
+	const n = 8000
+	for _, plen := range []int{40, 200, 2048} {
+		in := ingest.NewInterner(soakInterner)
+		tab := pathtable.New(in, n)
+		path := func(i int) []byte {
+			p := fmt.Appendf(nil, "/u%016x/", i)
+			for len(p) < plen {
+				p = append(p, 'a'+byte(len(p)%26))
+			}
+			return p
+		}
+		before := live()
+		var r ingest.Request
+		for i := range n {
+			r.Path = path(i)
+			tab.ServeLine(&r) // a first sighting: counted under <other>
+			tab.ServeLine(&r) // stored now, and given its entry
+		}
+		grown := live() - before
+		st := in.Stats()
+		// The Interner admits a second sighting almost always, not always
+		// (its frequency sketch can lose one to a collision).
+		if st.Entries < n*99/100 {
+			t.Fatalf("path length %d: st.Entries = %v, want >= %v", plen, st.Entries, n*99/100)
+		}
+		if got := tab.Len(); got < n*99/100 {
+			t.Fatalf("tab.Len() = %v, want >= %v", got, n*99/100)
+		}
+		est := internerBytes(st.Bytes, st.Entries) + int64(tab.Len())*pathEntryBytes
+		if rel := math.Abs(float64(est-grown)) / float64(grown); rel > 0.15 {
+			t.Errorf("path length %d: grew %d, estimated %d, %.0f%% off; want within 15%%", plen, grown, est, 100*rel)
+		}
+		runtime.KeepAlive(tab)
+	}
+}

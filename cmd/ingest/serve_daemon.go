@@ -1,0 +1,290 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/flatheap/ingest"
+	"github.com/flatheap/ingest/heapwatch"
+	"github.com/flatheap/ingest/internal/pathtable"
+	"github.com/flatheap/ingest/route"
+	"github.com/flatheap/ingest/routemetrics"
+)
+
+// daemon is serve's running state: what its HTTP handlers and background
+// loops share, and what it stops in order.
+type daemon struct {
+	cfg      serveConfig
+	srv      *ingest.Server
+	table    *pathtable.Table
+	store    *routemetrics.Store
+	routes   *route.Templater
+	monitor  *heapwatch.Monitor
+	logger   *slog.Logger
+	instance string
+	version  string
+	started  time.Time
+
+	// The gates bound the memory of the responses that grow with the
+	// tables, and of the profiler's.
+	topGate, metricsGate, pprofGate *gate
+
+	httpLn   net.Listener
+	httpSrv  *http.Server
+	serveErr chan error         // ListenAndServe's result
+	stopBG   context.CancelFunc // ends the background loops
+	bg       sync.WaitGroup     // the HTTP server and the background loops
+}
+
+// newDaemon builds the daemon of cfg: the route store, the path table, the
+// Server and the handlers each line goes to, the heap monitor and its
+// budgets, and the HTTP listener. Nothing runs yet. Its error is one line.
+func newDaemon(cfg serveConfig, stderr io.Writer) (*daemon, error) {
+	store, err := newRouteStore(cfg.routeMetrics)
+	if err != nil {
+		return nil, err
+	}
+	var logger *slog.Logger
+	if cfg.logJSON {
+		logger = slog.New(slog.NewJSONHandler(stderr, nil))
+	} else {
+		logger = slog.New(slog.NewTextHandler(stderr, nil))
+	}
+	table := pathtable.New(ingest.NewInterner(serveInterner), cfg.maxPaths)
+	// Each line counts in the path table (/top) and in the route metrics,
+	// in this order, on the goroutine that parsed it.
+	handlers := lineHandlers{table, store}
+	srv, err := ingest.NewServer(ingest.Config{
+		Addr:               cfg.listen,
+		Handler:            handlers,
+		Format:             cfg.format,
+		Readers:            cfg.readers,
+		ReceiveBuffer:      cfg.receiveBuffer,
+		MaxDatagram:        cfg.maxDatagram,
+		QueueLength:        cfg.queue,
+		Workers:            cfg.workers,
+		BlockWhenQueueFull: cfg.block,
+		AllowedSources:     cfg.allow,
+		// Without it the readers share one socket, and a port another
+		// process holds is an error whatever --readers says.
+		ReusePort: cfg.reusePort,
+		Logger:    logger,
+	})
+	if err != nil {
+		return nil, err
+	}
+	monitor := heapwatch.New(heapwatch.Config{ProfileDir: cfg.profileDir, Logger: logger})
+	if err := trackBudgets(monitor, srv, table, store, cfg.queue > 0); err != nil {
+		return nil, err
+	}
+	httpLn, err := net.Listen("tcp", cfg.httpAddr)
+	if err != nil {
+		return nil, err
+	}
+	return &daemon{
+		cfg: cfg, srv: srv, table: table, store: store, routes: cfg.routeMetrics.Routes,
+		monitor: monitor, logger: logger, instance: cfg.instance,
+		version: buildVersion(), started: time.Now(),
+		topGate:     newGate(heavySlots, heavyWait, responseWriteTimeout),
+		metricsGate: newGate(heavySlots, heavyWait, responseWriteTimeout),
+		pprofGate:   newGate(heavySlots, 0, 0),
+		httpLn:      httpLn,
+		serveErr:    make(chan error, 1),
+	}, nil
+}
+
+// lineHandlers hands each line to every handler in turn.
+type lineHandlers []ingest.Handler
+
+func (hs lineHandlers) ServeLine(r *ingest.Request) {
+	for _, h := range hs {
+		h.ServeLine(r)
+	}
+}
+
+// start starts receiving until ctx ends, and once the UDP address is bound,
+// logs the start-up line and starts the HTTP server and the background
+// loops. When the address cannot be bound it closes what newDaemon opened
+// and returns the error.
+func (d *daemon) start(ctx context.Context) error {
+	go func() { d.serveErr <- d.srv.ListenAndServe(ctx) }()
+	udpAddr, err := waitListening(d.srv, d.serveErr)
+	if err != nil {
+		d.httpLn.Close()
+		return addrInUseHint(err)
+	}
+	if d.instance == "" {
+		d.instance = defaultInstance(udpAddr)
+	}
+	cfg := &d.cfg
+	d.logger.Info("serving", "udp", udpAddr.String(), "http", d.httpLn.Addr().String(),
+		"format", cfg.format.Name(), "allow", allowText(cfg.allow), "reuse_port", cfg.reusePort,
+		"instance", d.instance, "max_paths", cfg.maxPaths, "routes", len(d.routes.Patterns()),
+		"auto_routes", cfg.autoRoutes, "max_series", cfg.routeMetrics.MaxSeries,
+		"series_idle", cfg.routeMetrics.SeriesIdle.String(), "profile_dir", cfg.profileDir)
+
+	d.httpSrv = newHTTPServer(d.mux())
+	httpLn := newLimitListener(d.httpLn, maxHTTPConns)
+	d.bg.Go(func() {
+		if err := d.httpSrv.Serve(httpLn); !errors.Is(err, http.ErrServerClosed) {
+			d.logger.Error("http server stopped", "err", err)
+		}
+	})
+	bg, stopBG := context.WithCancel(context.Background())
+	d.stopBG = stopBG
+	d.bg.Go(func() { d.monitor.Run(bg) })
+	d.bg.Go(func() { d.logHeap(bg, cfg.heapInterval) })
+	d.bg.Go(func() { d.expireRoutes(bg.Done(), expiryInterval(cfg.routeMetrics.SeriesIdle)) })
+	return nil
+}
+
+// wait writes a heap profile on each SIGUSR1 until receiving stops, which
+// ListenAndServe does once ctx ends and it has delivered what was queued.
+// Then it stops the HTTP server and the background loops, prints the final
+// counts to stdout and returns the exit status: 1 when receiving stopped
+// on an error.
+func (d *daemon) wait(stdout io.Writer) int {
+	stopProfiles := d.monitor.ProfileOnSignal(syscall.SIGUSR1)
+	defer stopProfiles()
+	status := 0
+	if err := <-d.serveErr; !errors.Is(err, context.Canceled) && !errors.Is(err, ingest.ErrServerClosed) {
+		d.logger.Error("receiving stopped", "err", err)
+		status = 1
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	if d.httpSrv.Shutdown(shutdownCtx) != nil {
+		// A request still running after the grace period (a long
+		// profile, a client that does not read) is cut off, so that no
+		// handler outlives the daemon's stop.
+		d.httpSrv.Close()
+	}
+	cancel()
+	d.stopBG()
+	d.bg.Wait()
+	d.printFinal(stdout)
+	return status
+}
+
+// serveInterner bounds the path table's Interner: the library's defaults,
+// with MaxLen written out so that the path table's budget can use it.
+var serveInterner = ingest.InternerConfig{MaxLen: 512}
+
+// Estimates of the heap bytes beyond what the structures count themselves.
+const (
+	// serveInternerSlack is what a stored value costs beyond its length:
+	// the Interner's 2 bytes and the rounding up to a size class.
+	serveInternerSlack = 32
+	// servePathEntryBytes is what a path table entry costs beyond its
+	// interned key: the 64-byte pathtable.Stat and a map slot (a string
+	// and a pointer) at as little as half load after the map grew.
+	servePathEntryBytes = 64 + 2*(16+8+1)
+)
+
+// trackBudgets registers serve's bounded structures with the heap monitor,
+// so that it tells them filling from a leak: the readers' receive buffers,
+// the queue (with --queue), the Interner, the path table and the
+// route-metric store.
+func trackBudgets(m *heapwatch.Monitor, srv *ingest.Server, table *pathtable.Table, store *routemetrics.Store, queue bool) error {
+	errs := []error{
+		m.Track("receive_buffers", func() heapwatch.Usage {
+			// Allocated when serving starts, fixed from then on.
+			n := int64(srv.Stats().ReadBufferBytes)
+			return heapwatch.Usage{Bytes: n, LimitBytes: n}
+		}),
+		m.Track("interner", func() heapwatch.Usage {
+			st := table.Interner().Stats()
+			return heapwatch.Usage{
+				Bytes:        int64(st.Bytes) + serveInternerSlack*int64(st.Entries),
+				LimitBytes:   int64(st.MaxBytes) + serveInternerSlack*int64(st.MaxEntries),
+				Entries:      int64(st.Entries),
+				LimitEntries: int64(st.MaxEntries),
+				Refused:      st.Evictions,
+			}
+		}),
+		// The table's keys are counted here only once the Interner has
+		// evicted them; while it stores them they are in its budget.
+		m.Track("paths", func() heapwatch.Usage {
+			n, keyBytes := table.Usage()
+			perKey := int64(servePathEntryBytes + serveInternerSlack)
+			return heapwatch.Usage{
+				Bytes:        int64(n)*perKey + keyBytes,
+				LimitBytes:   int64(table.MaxPaths()) * (perKey + int64(serveInterner.MaxLen)),
+				Entries:      int64(n),
+				LimitEntries: int64(table.MaxPaths()),
+			}
+		}),
+		m.Track("routes", func() heapwatch.Usage {
+			st := store.Stats()
+			return heapwatch.Usage{
+				Bytes: st.Bytes, LimitBytes: st.LimitBytes,
+				Entries: int64(st.Series), LimitEntries: int64(st.Limit),
+				Refused: st.Overflows,
+			}
+		}),
+	}
+	if queue {
+		errs = append(errs, m.Track("queue", func() heapwatch.Usage {
+			st := srv.Stats()
+			return heapwatch.Usage{
+				Bytes: int64(st.QueueBytes), LimitBytes: int64(st.QueueMaxBytes),
+				Entries: int64(st.QueueDatagrams), Refused: st.DroppedQueueFull,
+			}
+		}))
+	}
+	return errors.Join(errs...)
+}
+
+// waitListening waits until srv has bound its address, and returns it, or
+// returns the error ListenAndServe ended with.
+func waitListening(srv *ingest.Server, serveErr <-chan error) (net.Addr, error) {
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
+	for {
+		if a := srv.LocalAddr(); a != nil {
+			return a, nil
+		}
+		select {
+		case err := <-serveErr:
+			return nil, err
+		case <-tick.C:
+		}
+	}
+}
+
+// logHeap logs the heap monitor's summary every interval until ctx ends.
+func (d *daemon) logHeap(ctx context.Context, interval time.Duration) {
+	every(ctx, interval, func() {
+		d.logger.Info("heap "+d.monitor.Summary(), "instance", d.instance)
+	})
+}
+
+// every calls f every interval until ctx ends; it returns when ctx ends.
+func every(ctx context.Context, interval time.Duration, f func()) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			f()
+		}
+	}
+}
+
+// printFinal writes the final counts, one "name value" per line.
+func (d *daemon) printFinal(w io.Writer) {
+	st := d.srv.Stats()
+	fmt.Fprintf(w, "datagrams %d\nbytes %d\nlines %d\nparsed %d\nparse_errors %d\ntruncated %d\n",
+		st.Datagrams, st.Bytes, st.Lines, st.Parsed, st.ParseErrors, st.Truncated)
+	fmt.Fprintf(w, "dropped_queue_full %d\ndropped_kernel %d\ndropped_source %d\ndropped_closed %d\nhandler_panics %d\npaths %d\n",
+		st.DroppedQueueFull, st.DroppedKernel, st.DroppedSource, st.DroppedClosed, st.HandlerPanics, d.table.Len())
+}
