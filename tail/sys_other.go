@@ -20,9 +20,9 @@ type fileStat struct {
 
 var errNoSys = errors.New("tail: not supported on this system")
 
-func statName(string, *fileStat) error   { return errNoSys }
-func fstat(int, *fileStat) error          { return errNoSys }
-func openFile(string) (int, error)        { return -1, errNoSys }
+func statName(string, *fileStat) error      { return errNoSys }
+func fstat(int, *fileStat) error            { return errNoSys }
+func openFile(string) (int, error)          { return -1, errNoSys }
 func pread(int, []byte, int64) (int, error) { return 0, errNoSys }
-func closeFile(int)                       {}
-func isNotExist(err error) bool           { return errors.Is(err, fs.ErrNotExist) }
+func closeFile(int)                         {}
+func isNotExist(err error) bool             { return errors.Is(err, fs.ErrNotExist) }

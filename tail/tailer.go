@@ -55,13 +55,13 @@ type Tailer struct {
 	dirs     map[string]*dir
 	wds      map[int]*dir
 	names    map[string]*watched
-	order    []*watched         // names, in the order they were added
-	byID     map[fileID]*file   // open files, remembered ones, checkpointed ones
-	orphans  []*file            // open files without a name: old ones being finished
-	ckNames  map[string]bool    // names the loaded checkpoint had a file for
-	open     int                // files open
-	starting bool               // the first pass: new files start at the end
-	overflow bool               // inotify lost events: check everything
+	order    []*watched       // names, in the order they were added
+	byID     map[fileID]*file // open files, remembered ones, checkpointed ones
+	orphans  []*file          // open files without a name: old ones being finished
+	ckNames  map[string]bool  // names the loaded checkpoint had a file for
+	open     int              // files open
+	starting bool             // the first pass: new files start at the end
+	overflow bool             // inotify lost events: check everything
 
 	stateDirty     bool
 	lastCheckpoint time.Time
