@@ -38,6 +38,10 @@ type Tailer struct {
 	done    chan struct{} // closed when Run has returned
 	stopped atomic.Bool
 	w       watcher // nil when polling; set before Run starts reading
+	// stoppingFn and eventFn are t.stopping and t.event, made once: a
+	// method value passed on allocates.
+	stoppingFn func() bool
+	eventFn    func(wd int, kind evKind, name []byte)
 
 	// Everything below is owned by the goroutine that calls Run.
 	p       ingest.Parser
@@ -130,6 +134,7 @@ func New(c Config) (*Tailer, error) {
 		byID:   make(map[fileID]*file),
 	}
 	t.fh, _ = c.Handler.(FileHandler)
+	t.stoppingFn, t.eventFn = t.stopping, t.event
 	t.p.Format = c.Format
 	for _, p := range c.Paths {
 		p = filepath.Clean(p)
@@ -308,7 +313,7 @@ func (t *Tailer) wait() {
 		until = minTime(until, t.lastCheckpoint.Add(t.cfg.CheckpointInterval))
 	}
 	if t.w != nil {
-		err := t.w.wait(until, t.stopping, t.event)
+		err := t.w.wait(until, t.stoppingFn, t.eventFn)
 		if err != nil && !t.stopping() {
 			t.cfg.Logger.Error("tail: reading inotify events failed; polling from now on", "err", err)
 			t.mu.Lock()

@@ -1,0 +1,128 @@
+package tail
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/flatheap/ingest"
+	"github.com/flatheap/ingest/routemetrics"
+)
+
+// benchLine returns an nginx combined line of exactly size bytes, "\n"
+// included, for user id: the path /api/v1/users/<id>/orders, padded with a
+// query string.
+func benchLine(id, size int) []byte {
+	pre := `203.0.113.7 - - [10/Oct/2026:13:55:36 +0000] "GET /api/v1/users/` + strconv.Itoa(id) + `/orders?q=`
+	post := ` HTTP/1.1" 200 1534 "https://example.com/start" "Mozilla/5.0 (X11; Linux x86_64) Chrome/120.0.0.0"` + "\n"
+	pad := size - len(pre) - len(post)
+	if pad < 1 {
+		panic("line too short for its fields")
+	}
+	return []byte(pre + string(bytes.Repeat([]byte{'x'}, pad)) + post)
+}
+
+// benchFile writes a file of about 32 MiB of lines of size bytes and
+// returns its name and line count.
+func benchFile(b *testing.B, size int) (string, int) {
+	name := filepath.Join(b.TempDir(), "access.log")
+	n := (32 << 20) / size
+	buf := make([]byte, 0, n*size)
+	for i := range n {
+		buf = append(buf, benchLine(i%1000, size)...)
+	}
+	if err := os.WriteFile(name, buf, 0o644); err != nil {
+		b.Fatal(err)
+	}
+	return name, n
+}
+
+// BenchmarkRead reads a file of 250-byte or 2 KiB lines from its start to
+// its end, as a pass does (fstat, fingerprint, reads, framing, parsing)
+// into a routemetrics.Store. One op is the whole file; lines/s and ns/line
+// are the figures to compare. Run it with -cpu 1.
+func BenchmarkRead(b *testing.B) {
+	for _, size := range []int{250, 2048} {
+		b.Run(strconv.Itoa(size)+"B", func(b *testing.B) {
+			name, n := benchFile(b, size)
+			store, err := routemetrics.New(routemetrics.Config{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			handled := 0
+			h := ingest.HandlerFunc(func(r *ingest.Request) {
+				store.ServeLine(r)
+				handled++
+			})
+			s := newSyncTailer(b, name, h)
+			f := s.w.cur
+			s.follow() // warm the page cache, the store and the parser
+			if handled != n {
+				b.Fatalf("%d lines handed over, want %d", handled, n)
+			}
+			b.SetBytes(int64(n * size))
+			b.ReportAllocs()
+			var ms0, ms1 runtime.MemStats
+			runtime.ReadMemStats(&ms0)
+			start := time.Now()
+			ops := 0
+			for b.Loop() {
+				f.offset, f.size, f.mtime = 0, 0, 0
+				want := handled + n
+				s.follow()
+				if handled != want || f.offset != int64(n*size) {
+					b.Fatalf("%d lines handed over, want %d; offset %d", handled, want, f.offset)
+				}
+				ops++
+			}
+			elapsed := time.Since(start)
+			runtime.ReadMemStats(&ms1)
+			lines := float64(ops * n)
+			b.ReportMetric(lines/elapsed.Seconds(), "lines/s")
+			b.ReportMetric(float64(elapsed.Nanoseconds())/lines, "ns/line")
+			b.ReportMetric(float64(ms1.Mallocs-ms0.Mallocs)/lines, "allocs/line")
+			if st := s.Stats(); st.Parsed != uint64(handled) || st.ParseErrors != 0 {
+				b.Fatalf("stats %+v", st)
+			}
+		})
+	}
+}
+
+// BenchmarkFollowWrites measures a running Tailer woken by inotify for
+// each line written: one op is one line appended and handed over. allocs/op
+// is what the event loop allocates per wake.
+func BenchmarkFollowWrites(b *testing.B) {
+	_, name := tempLog(b)
+	if err := os.WriteFile(name, nil, 0o644); err != nil {
+		b.Fatal(err)
+	}
+	var handled atomic.Int64
+	r := start(b, Config{Paths: []string{name}, Handler: ingest.HandlerFunc(func(*ingest.Request) { handled.Add(1) })})
+	waitFor(b, "the file", func() bool { return r.Stats().Files == 1 })
+	if !r.Stats().Inotify {
+		b.Skip("no inotify")
+	}
+	fh, err := os.OpenFile(name, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer fh.Close()
+	line := benchLine(1, 250)
+	b.SetBytes(int64(len(line)))
+	b.ReportAllocs()
+	want := int64(0)
+	for b.Loop() {
+		if _, err := fh.Write(line); err != nil {
+			b.Fatal(err)
+		}
+		want++
+		for handled.Load() != want {
+			runtime.Gosched()
+		}
+	}
+}
