@@ -81,10 +81,14 @@ func (t *Tailer) check(w *watched) bool {
 	}
 	if f := w.cur; f != nil {
 		if f.id == st.id {
+			w.seen = t.now
 			t.follow(f)
 			return false
 		}
 		t.leave(w)
+		// Rotated more than once since the last look: the files in
+		// between were never seen.
+		t.readSkipped(w.name, w.seen)
 	}
 	if w.alias {
 		if f := t.byID[st.id]; f != nil && f.fd >= 0 && f.w != nil {
@@ -159,7 +163,7 @@ func (t *Tailer) arrive(w *watched) {
 		same := st.size >= f.offset && t.sameStart(f, st.size)
 		if same || !f.done {
 			t.open++
-			f.w, w.cur, f.done, f.grew = w, f, false, t.now
+			f.w, w.cur, f.done, f.grew, w.seen = w, f, false, t.now, t.now
 			if f.name == "" {
 				f.name = w.name
 			}
@@ -184,7 +188,7 @@ func (t *Tailer) arrive(w *watched) {
 	}
 	t.byID[st.id] = f
 	t.open++
-	w.cur = f
+	w.cur, w.seen = f, t.now
 	t.stateDirty = true
 	t.follow(f)
 }
@@ -324,6 +328,92 @@ func (t *Tailer) findSibling(name string, id fileID, fp fingerprint, offset int6
 		closeFile(fd)
 	}
 	return best
+}
+
+// skippedSlack is how much earlier than the last look at a name a file's
+// modification time may be and still count as after it: file times come
+// from a coarser clock.
+const skippedSlack = time.Second
+
+// readSkipped reads, from their start, the files beside name (same
+// beginning, not compressed) that were modified after since and are
+// unknown: neither their device and inode nor their first bytes are those
+// of a file known. They were put at the name and rotated away before the
+// Tailer looked (two rotations between two looks, or rotations while it
+// was stopped). Without modification times (outside Linux) it does
+// nothing.
+func (t *Tailer) readSkipped(name string, since time.Time) {
+	if since.IsZero() {
+		return
+	}
+	dirPath, base := filepath.Split(name)
+	entries, err := os.ReadDir(filepath.Clean(dirPath))
+	if err != nil {
+		return
+	}
+	var found []*file
+	var mtimes []int64
+	after := since.Add(-skippedSlack).UnixNano()
+	for _, e := range entries {
+		n := e.Name()
+		if n == base || !strings.HasPrefix(n, base) || e.IsDir() || hasAnySuffix(n, compressedExt) {
+			continue
+		}
+		full := filepath.Join(dirPath, n)
+		if t.names[full] != nil {
+			continue
+		}
+		var st fileStat
+		if statName(full, &st) != nil || !st.regular || st.size == 0 || st.mtime == 0 || st.mtime < after {
+			continue
+		}
+		if t.byID[st.id] != nil {
+			continue
+		}
+		fd, err := openFile(full)
+		if err != nil {
+			continue
+		}
+		if fstat(fd, &st) != nil || t.byID[st.id] != nil || t.copyOfKnown(fd) {
+			closeFile(fd)
+			continue
+		}
+		found = append(found, &file{id: st.id, fd: fd, name: name, grew: t.now})
+		mtimes = append(mtimes, st.mtime)
+	}
+	// Oldest first: the order they were written in.
+	for len(found) > 0 {
+		i := 0
+		for j := range mtimes {
+			if mtimes[j] < mtimes[i] {
+				i = j
+			}
+		}
+		f := found[i]
+		found, mtimes = slices.Delete(found, i, i+1), slices.Delete(mtimes, i, i+1)
+		if t.open >= t.cfg.MaxFiles {
+			closeFile(f.fd)
+			t.pub.update(func(s *Stats) { s.FilesRefused++ })
+			continue
+		}
+		t.byID[f.id] = f
+		t.open++
+		t.orphans = append(t.orphans, f)
+		t.pub.update(func(s *Stats) { s.SkippedRead++ })
+		t.follow(f)
+	}
+}
+
+// copyOfKnown reports whether the open file fd starts with the bytes of a
+// known file's fingerprint: a copy of it.
+func (t *Tailer) copyOfKnown(fd int) bool {
+	n, _ := pread(fd, t.fpBuf2, 0)
+	for _, g := range t.byID {
+		if g.fp.n > 0 && g.fp.n <= n && fpOf(t.fpBuf2[:g.fp.n]) == g.fp {
+			return true
+		}
+	}
+	return false
 }
 
 func hasAnySuffix(s string, suffixes []string) bool {

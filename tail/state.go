@@ -18,8 +18,15 @@ import (
 // StateFile is the name of the checkpoint file in Config.StateDir.
 const StateFile = "tail-state.json"
 
-// stateHeader is the first line of a checkpoint file.
-const stateHeader = `{"tail_state":1}`
+// stateVersion is the version of the checkpoint format.
+const stateVersion = 1
+
+// stateHead is the first line of a checkpoint file: the version, and when
+// it was written (unix ms).
+type stateHead struct {
+	Version int   `json:"tail_state"`
+	Time    int64 `json:"time"`
+}
 
 // maxStateLine bounds one line of the checkpoint file (a file name is at
 // most 4 KiB on Linux).
@@ -63,9 +70,11 @@ func (t *Tailer) loadState() error {
 	for sc.Scan() {
 		line++
 		if line == 1 {
-			if sc.Text() != stateHeader {
-				return fmt.Errorf("%w: %s: line 1 is not %s", ErrState, path, stateHeader)
+			var h stateHead
+			if err := json.Unmarshal(sc.Bytes(), &h); err != nil || h.Version != stateVersion {
+				return fmt.Errorf("%w: %s: line 1 is not a version %d header", ErrState, path, stateVersion)
 			}
+			t.ckTime = time.UnixMilli(h.Time)
 			continue
 		}
 		var e stateEntry
@@ -126,6 +135,13 @@ func (t *Tailer) recoverState() {
 		t.open++
 		t.orphans = append(t.orphans, c)
 	}
+	// Files a rotation put in place and rotated away again while the
+	// Tailer was stopped: never seen, modified since the checkpoint.
+	for _, w := range t.order {
+		if t.ckNames[w.name] {
+			t.readSkipped(w.name, t.ckTime)
+		}
+	}
 	t.stateDirty = true
 }
 
@@ -145,8 +161,11 @@ func (t *Tailer) maybeCheckpoint(force bool) {
 func (t *Tailer) writeState() {
 	t.lastCheckpoint = t.now
 	t.prune()
-	b := append(t.stateBuf[:0], stateHeader...)
-	b = append(b, '\n')
+	b := append(t.stateBuf[:0], `{"tail_state":`...)
+	b = strconv.AppendInt(b, stateVersion, 10)
+	b = append(b, `,"time":`...)
+	b = strconv.AppendInt(b, t.now.UnixMilli(), 10)
+	b = append(b, "}\n"...)
 	for _, f := range t.byID {
 		b = appendEntry(b, f)
 	}

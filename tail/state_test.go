@@ -28,7 +28,8 @@ func readState(t testing.TB, dir string) []stateEntry {
 	}
 	defer f.Close()
 	sc := bufio.NewScanner(f)
-	if !sc.Scan() || sc.Text() != stateHeader {
+	var h stateHead
+	if !sc.Scan() || json.Unmarshal(sc.Bytes(), &h) != nil || h.Version != stateVersion || h.Time == 0 {
 		t.Fatalf("no header in the checkpoint")
 	}
 	var es []stateEntry
@@ -229,7 +230,7 @@ func TestStateBounded(t *testing.T) {
 func TestCorruptState(t *testing.T) {
 	_, name := tempLog(t)
 	state := t.TempDir()
-	if err := os.WriteFile(filepath.Join(state, StateFile), []byte(stateHeader+"\n{not json\n"), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(state, StateFile), []byte(`{"tail_state":1,"time":1}`+"\n{not json\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	tl, err := New(Config{Paths: []string{name}, Handler: newCollector(), StateDir: state, Logger: quietLogger()})
@@ -243,7 +244,7 @@ func TestCorruptState(t *testing.T) {
 
 func writeStateFile(t testing.TB, dir string, es ...stateEntry) {
 	t.Helper()
-	b := []byte(stateHeader + "\n")
+	b := []byte(`{"tail_state":1,"time":` + itoa(time.Now().UnixMilli()) + "}\n")
 	for _, e := range es {
 		j, err := json.Marshal(e)
 		if err != nil {

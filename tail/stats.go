@@ -43,6 +43,11 @@ type Stats struct {
 	// read from where the Tailer was in the file when it was truncated; a
 	// copy may hold nothing more.
 	CopiesRead uint64
+	// SkippedRead counts files found beside a followed name, modified since
+	// the Tailer last looked at it and unknown to it: put at the name and
+	// rotated away again before it looked (while it was stopped, or two
+	// rotations within one look), and read from their start.
+	SkippedRead uint64
 	// LostBytes counts bytes known to have been written and never read: the
 	// rest of a truncated file whose copy was not found (at least the part
 	// the Tailer had seen the size of).

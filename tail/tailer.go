@@ -63,6 +63,7 @@ type Tailer struct {
 	byID     map[fileID]*file // open files, remembered ones, checkpointed ones
 	orphans  []*file          // open files without a name: old ones being finished
 	ckNames  map[string]bool  // names the loaded checkpoint had a file for
+	ckTime   time.Time        // when the loaded checkpoint was written
 	open     int              // files open
 	starting bool             // the first pass: new files start at the end
 	overflow bool             // inotify lost events: check everything
@@ -109,6 +110,9 @@ type watched struct {
 	dirty    bool  // the name may point elsewhere: stat it
 	modified bool  // the file may have grown
 	alias    bool  // the file is followed under another name
+	// seen is when the name was last known to point to cur: files
+	// modified since that rotation took away unseen are looked for.
+	seen time.Time
 }
 
 // New checks c, fills in the defaults and returns a Tailer that is not
@@ -498,6 +502,7 @@ func (t *Tailer) pass(full bool) {
 		case w.modified:
 			w.modified = false
 			if w.cur != nil {
+				w.seen = t.now // else a name event would be pending
 				t.follow(w.cur)
 			}
 		}
