@@ -86,10 +86,10 @@ func (t *Tailer) check(w *watched) bool {
 			return false
 		}
 		t.leave(w)
-		// Rotated more than once since the last look: the files in
-		// between were never seen.
-		t.readSkipped(w.name, w.seen)
 	}
+	// Rotated more than once since the last look: the files in between
+	// were never seen.
+	t.readSkipped(w.name, w.seen)
 	if w.alias {
 		if f := t.byID[st.id]; f != nil && f.fd >= 0 && f.w != nil {
 			return false // still followed under its other name
@@ -290,7 +290,7 @@ func (t *Tailer) findSibling(name string, id fileID, fp fingerprint, offset int6
 	var best *file
 	for _, e := range entries {
 		n := e.Name()
-		if n == base || !strings.HasPrefix(n, base) || e.IsDir() || hasAnySuffix(n, compressedExt) {
+		if e.IsDir() || !rotatedName(n, base) {
 			continue
 		}
 		full := filepath.Join(dirPath, n)
@@ -356,7 +356,7 @@ func (t *Tailer) readSkipped(name string, since time.Time) {
 	after := since.Add(-skippedSlack).UnixNano()
 	for _, e := range entries {
 		n := e.Name()
-		if n == base || !strings.HasPrefix(n, base) || e.IsDir() || hasAnySuffix(n, compressedExt) {
+		if e.IsDir() || !rotatedName(n, base) {
 			continue
 		}
 		full := filepath.Join(dirPath, n)
@@ -414,6 +414,17 @@ func (t *Tailer) copyOfKnown(fd int) bool {
 		}
 	}
 	return false
+}
+
+// rotatedName reports whether n may be a name rotation gave a file named
+// base: base followed by ".", "-" or "_" and a suffix with a digit
+// (access.log.1, access.log-20261206), and not compressed.
+func rotatedName(n, base string) bool {
+	if len(n) <= len(base)+1 || !strings.HasPrefix(n, base) || hasAnySuffix(n, compressedExt) {
+		return false
+	}
+	rest := n[len(base):]
+	return strings.IndexByte(".-_", rest[0]) >= 0 && strings.ContainsAny(rest, "0123456789")
 }
 
 func hasAnySuffix(s string, suffixes []string) bool {

@@ -5,6 +5,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/flatheap/ingest"
 )
@@ -35,6 +36,7 @@ func newSyncTailer(t testing.TB, name string, h ingest.Handler) *syncTailer {
 	if err != nil {
 		t.Fatal(err)
 	}
+	tl.now = time.Now()
 	tl.addName(name, false)
 	s := &syncTailer{Tailer: tl, w: tl.names[name], out: out}
 	tl.check(s.w)

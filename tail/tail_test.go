@@ -338,3 +338,51 @@ func TestMaxFiles(t *testing.T) {
 		t.Fatalf("files %d refused %d", st.Files, st.FilesRefused)
 	}
 }
+
+// TestRotatedTwiceBetweenLooks: a file put at the name and rotated away
+// before the Tailer looked is found beside the name and read whole; files
+// that do not look rotated are left alone.
+func TestRotatedTwiceBetweenLooks(t *testing.T) {
+	dir, name := tempLog(t)
+	appendFile(t, name, lines(0, 10))
+	c := newCollector()
+	s := newSyncTailer(t, name, c)
+	s.now = time.Now()
+	s.follow()
+	mv := func(from, to string) {
+		t.Helper()
+		if err := os.Rename(filepath.Join(dir, from), filepath.Join(dir, to)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mv("access.log", "access.log.1")
+	appendFile(t, name, lines(10, 20)) // never seen at the name
+	mv("access.log.1", "access.log.2")
+	mv("access.log", "access.log.1")
+	appendFile(t, name, lines(20, 30))
+	appendFile(t, filepath.Join(dir, "access.log.bak"), lines(100, 110))
+	s.now = time.Now()
+	s.check(s.w)
+	c.exactly(t, 0, 30)
+	if st := s.Stats(); st.SkippedRead != 1 || st.Rotations != 1 {
+		t.Fatalf("stats %+v", st)
+	}
+}
+
+func TestRotatedName(t *testing.T) {
+	f := func(n string, want bool) {
+		t.Helper()
+		if got := rotatedName(n, "access.log"); got != want {
+			t.Fatalf("rotatedName(%q) = %v", n, got)
+		}
+	}
+	f("access.log.1", true)
+	f("access.log-20261206", true)
+	f("access.log_2", true)
+	f("access.log.1.gz", false)
+	f("access.log-20261206.zst", false)
+	f("access.log.bak", false)
+	f("access.log", false)
+	f("access.logs.1", false)
+	f("error.log.1", false)
+}
