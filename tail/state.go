@@ -55,6 +55,9 @@ func (t *Tailer) loadState() error {
 	if t.cfg.StateDir == "" {
 		return nil
 	}
+	if err := os.MkdirAll(t.cfg.StateDir, 0o755); err != nil {
+		return fmt.Errorf("%w: %w", ErrState, err)
+	}
 	path := filepath.Join(t.cfg.StateDir, StateFile)
 	b, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
@@ -121,6 +124,9 @@ func (t *Tailer) recoverState() {
 			delete(t.byID, id) // nothing was read of it: nothing to resume
 			continue
 		}
+		if t.renumbered(f) {
+			continue
+		}
 		c := t.findSibling(f.name, id, f.fp, f.offset, true)
 		delete(t.byID, id)
 		if c == nil {
@@ -143,6 +149,32 @@ func (t *Tailer) recoverState() {
 		}
 	}
 	t.stateDirty = true
+}
+
+// renumbered reports whether the file at f's name, under another device
+// and inode, starts with f's first bytes and holds f's offset: the same
+// file, whose device number changed across a reboot (some network and
+// overlay file systems). f is then known by the new numbers.
+func (t *Tailer) renumbered(f *file) bool {
+	if t.names[f.name] == nil || f.fp.n == 0 {
+		return false
+	}
+	fd, err := openFile(f.name)
+	if err != nil {
+		return false
+	}
+	defer closeFile(fd)
+	var st fileStat
+	if fstat(fd, &st) != nil || !st.regular || st.size < f.offset || t.byID[st.id] != nil {
+		return false
+	}
+	if n, _ := pread(fd, t.fpBuf2[:f.fp.n], 0); n != f.fp.n || fpOf(t.fpBuf2[:n]) != f.fp {
+		return false
+	}
+	delete(t.byID, f.id)
+	f.id = st.id
+	t.byID[f.id] = f
+	return true
 }
 
 // maybeCheckpoint writes the checkpoint when something changed and the

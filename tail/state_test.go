@@ -269,3 +269,26 @@ func rotatedAs(run int) string {
 	}
 	return "access.log-2026120" + strconv.Itoa(run)
 }
+
+// TestRenumberedDevice: a file at its name whose device number changed
+// (across a reboot) is known by its first bytes, and resumed.
+func TestRenumberedDevice(t *testing.T) {
+	_, name := tempLog(t)
+	state := t.TempDir()
+	appendFile(t, name, lines(0, 10))
+	c := newCollector()
+	r := start(t, stateConfig(c, state, name))
+	r.settle(t, c, 10)
+	r.stop(t)
+	es := readState(t, state)
+	es[0].Dev++
+	writeStateFile(t, state, es...)
+	appendFile(t, name, lines(10, 20))
+	r = start(t, stateConfig(c, state, name))
+	r.settle(t, c, 20)
+	r.stop(t)
+	c.exactly(t, 0, 20)
+	if st := r.Stats(); st.FilesMissing != 0 {
+		t.Fatalf("stats %+v", st)
+	}
+}
