@@ -43,7 +43,12 @@ type Config struct {
 
 	// Handler receives every line that parsed. Required. It is called on
 	// the Tailer's goroutine, one line at a time. When it is also a
-	// FileHandler, ServeFileLine is called instead of ServeLine.
+	// FileHandler, ServeFileLine is called instead of ServeLine. The
+	// Request and every slice in it are valid only until the handler
+	// returns. Do not retain them; use Interner.Intern or Request.Clone for
+	// values that must outlive the call. A panic in the handler is
+	// recovered, counted in Stats.HandlerPanics and logged (at most once a
+	// second); the Tailer goes on with the next line.
 	Handler ingest.Handler
 
 	// Format is the access-line format. Default (nil):
