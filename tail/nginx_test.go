@@ -398,14 +398,19 @@ func TestNginxRotationKilled(t *testing.T) {
 		cfg, _ := json.Marshal(childConfig{Pattern: filepath.Join(n.logs, "*.access.log"), State: state, Out: out})
 		child = exec.Command(os.Args[0], "-test.run=^TestTailChild$", "-test.v")
 		child.Env = append(os.Environ(), "TAIL_TEST_CHILD="+string(cfg))
-		child.Stdout, child.Stderr = os.Stderr, os.Stderr
+		var output bytes.Buffer // shown when the test fails
+		child.Stdout, child.Stderr = &output, &output
 		if err := child.Start(); err != nil {
 			t.Fatal(err)
 		}
+		c := child
 		t.Cleanup(func() {
-			if child.ProcessState == nil {
-				child.Process.Kill()
-				child.Wait()
+			if c.ProcessState == nil {
+				c.Process.Kill() // by its process id
+				c.Wait()
+			}
+			if t.Failed() {
+				t.Logf("child %d output:\n%s", c.Process.Pid, output.String())
 			}
 		})
 	}
