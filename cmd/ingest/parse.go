@@ -2,17 +2,22 @@ package main
 
 import (
 	"bufio"
+	"context"
+	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/signal"
+	"slices"
 	"strconv"
 	"syscall"
 
 	"github.com/flatheap/ingest"
+	filetail "github.com/flatheap/ingest/tail"
 )
 
-var parseUsage = `Usage: ingest parse [--format combined|common | --log-format BODY | --apache-format FORMAT] [FILE...]
+var parseUsage = `Usage: ingest parse [--format combined|common | --log-format BODY | --apache-format FORMAT] [--follow] [FILE...]
 
 Parse access-log lines from each FILE in turn, or from stdin when no FILE is
 given or FILE is "-", and write one JSON object per input line to stdout, in
@@ -37,6 +42,12 @@ is also its line number in the output. A line longer than ` + maxLineText + ` by
 skipped without being held in memory and reported as "` + tooLongText + `".
 A last line without a newline counts as a line.
 
+With --follow, each FILE (a name or a glob pattern) is read from its start
+and then followed as it grows, through rotation (rename or copytruncate),
+like tail -F, until SIGINT or SIGTERM; the output is flushed whenever every
+file has been read to its end. A line then counts once it ends with a
+newline, or once its file was rotated away.
+
 Exit status: 0 when every line parsed, 1 when some did not, 2 for a usage
 error or when a file cannot be read or stdout written (a closed stdout or
 a pipe whose reader went away included); the lines before the failure are
@@ -53,6 +64,7 @@ var (
 func runParse(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := newFlagSet("parse", parseUsage, stderr)
 	formatFlags := addFormatFlags(fs)
+	follow := fs.Bool("follow", false, "follow each FILE through rotation until interrupted, like tail -F")
 	if status, ok := parseFlags(fs, args); !ok {
 		return status
 	}
@@ -71,6 +83,9 @@ func runParse(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		}
 	}
 	files := fs.Args()
+	if *follow {
+		return followParse(files, format, stdout, stderr)
+	}
 	if len(files) == 0 {
 		files = []string{"-"}
 	}
@@ -163,6 +178,61 @@ func (lp *lineParser) parse(rd io.Reader) error {
 			return nil
 		}
 	}
+}
+
+// followParse runs "ingest parse --follow": the objects are those of parse,
+// written as a tail.Tailer hands the lines over.
+func followParse(files []string, format *ingest.Format, stdout, stderr io.Writer) int {
+	if len(files) == 0 || slices.Contains(files, "-") {
+		fmt.Fprintln(stderr, "ingest parse: --follow needs FILE names")
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	lp := &lineParser{out: bufio.NewWriterSize(stdout, 64<<10)}
+	var werr error
+	write := func(r *ingest.Request, fail error) {
+		if lp.lines++; fail == nil {
+			lp.buf = append(r.AppendJSON(lp.buf[:0]), '\n')
+		} else {
+			lp.failed++
+			lp.buf = append(appendLineError(lp.buf[:0], lp.lines, fail), '\n')
+		}
+		if _, err := lp.out.Write(lp.buf); err != nil && werr == nil {
+			werr = err
+			cancel()
+		}
+	}
+	t, err := filetail.New(filetail.Config{
+		Paths: files, Format: format, FromBeginning: true, BadLineInterval: -1,
+		Handler:   ingest.HandlerFunc(func(r *ingest.Request) { write(r, nil) }),
+		OnBadLine: func(_ []byte, _ string, err error) { write(nil, err) },
+		OnWait: func() {
+			if err := lp.out.Flush(); err != nil && werr == nil {
+				werr = err
+				cancel()
+			}
+		},
+		Logger: slog.New(slog.NewTextHandler(stderr, nil)),
+	})
+	if err == nil {
+		if err = t.Run(ctx); errors.Is(err, context.Canceled) {
+			err = werr
+		}
+	}
+	if ferr := lp.out.Flush(); err == nil {
+		err = ferr
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "ingest parse: %v\n", err)
+		return 2
+	}
+	if lp.failed > 0 {
+		return 1
+	}
+	return 0
 }
 
 // stdoutClosed reports whether f, the process's stdout, was closed when
