@@ -7,12 +7,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 
 	"github.com/flatheap/ingest"
 )
@@ -24,10 +23,16 @@ func followLine(path string) string {
 func appendTo(t *testing.T, name, s string) {
 	t.Helper()
 	f, err := os.OpenFile(name, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	_, err = f.WriteString(s)
-	require.NoError(t, err)
-	require.NoError(t, f.Close())
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
 }
 
 // TestParseFollow runs "ingest parse --follow FILE" as a process: it
@@ -43,8 +48,12 @@ func TestParseFollow(t *testing.T) {
 	cmd.Env = append(os.Environ(), "INGEST_TEST_RUN_MAIN=1")
 	cmd.Stderr = os.Stderr
 	out, err := cmd.StdoutPipe()
-	require.NoError(t, err)
-	require.NoError(t, cmd.Start())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
 	defer cmd.Process.Kill() // by its process id, should the test fail first
 	objs := make(chan map[string]any, 16)
 	go func() {
@@ -62,7 +71,9 @@ func TestParseFollow(t *testing.T) {
 		t.Helper()
 		select {
 		case m, ok := <-objs:
-			require.True(t, ok, "output ended early")
+			if !ok {
+				t.Fatal("output ended early")
+			}
 			return m
 		case <-time.After(20 * time.Second):
 			t.Fatal("no output line within 20s")
@@ -70,34 +81,56 @@ func TestParseFollow(t *testing.T) {
 		}
 	}
 
-	assert.Equal(t, "/a", next()["path"])
+	wantPath := func(want string) {
+		t.Helper()
+		if got := next()["path"]; got != want {
+			t.Errorf("path %v, want %s", got, want)
+		}
+	}
+	wantPath("/a")
 	bad := next()
-	assert.EqualValues(t, 2, bad["line"])
-	assert.Contains(t, bad["error"], ingest.ErrMissingField.Error())
+	if msg, _ := bad["error"].(string); bad["line"] != 2.0 || !strings.Contains(msg, ingest.ErrMissingField.Error()) {
+		t.Errorf("bad line reported as %v, want line 2 with %q", bad, ingest.ErrMissingField)
+	}
 
 	appendTo(t, name, followLine("/b"))
-	assert.Equal(t, "/b", next()["path"])
+	wantPath("/b")
 
 	// Rotation: the old file is finished, the new one followed.
-	require.NoError(t, os.Rename(name, name+".1"))
+	if err := os.Rename(name, name+".1"); err != nil {
+		t.Fatal(err)
+	}
 	appendTo(t, name+".1", followLine("/c"))
 	appendTo(t, name, followLine("/d"))
-	got := []any{next()["path"], next()["path"]}
-	assert.ElementsMatch(t, []any{"/c", "/d"}, got)
+	got := []string{}
+	for range 2 {
+		p, _ := next()["path"].(string)
+		got = append(got, p)
+	}
+	slices.Sort(got)
+	if !slices.Equal(got, []string{"/c", "/d"}) {
+		t.Errorf("paths after the rotation %q, want /c and /d", got)
+	}
 
-	require.NoError(t, cmd.Process.Signal(syscall.SIGINT))
-	_, open := <-objs
-	assert.False(t, open, "no more output")
+	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	if m, open := <-objs; open {
+		t.Errorf("more output after SIGINT: %v", m)
+	}
 	err = cmd.Wait()
 	exitErr, ok := errors.AsType[*exec.ExitError](err)
-	require.True(t, ok, "exit: %v", err)
-	assert.Equal(t, 1, exitErr.ExitCode(), "one line failed")
+	if !ok || exitErr.ExitCode() != 1 {
+		t.Errorf("exit %v, want status 1: one line failed", err)
+	}
 }
 
 func TestParseFollowUsage(t *testing.T) {
 	res := parseCmd(t, "", "--follow")
-	assert.Equal(t, 2, res.code)
-	assert.Contains(t, res.stderr, "--follow needs FILE names")
-	res = parseCmd(t, "", "--follow", "-")
-	assert.Equal(t, 2, res.code)
+	if res.code != 2 || !strings.Contains(res.stderr, "--follow needs FILE names") {
+		t.Errorf("--follow without a file: status %d, %q", res.code, res.stderr)
+	}
+	if res = parseCmd(t, "", "--follow", "-"); res.code != 2 {
+		t.Errorf("--follow -: status %d, want 2", res.code)
+	}
 }
