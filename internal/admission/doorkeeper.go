@@ -50,10 +50,10 @@ type doorkeeper struct {
 	// but tests keep fewer to measure the false-positive rate the
 	// arithmetic above predicts.
 	fpMask uint64
-	rotMu      sync.Mutex // held while rotating
-	_          cpu.CacheLinePad
-	count      atomic.Int64 // sampled insertions into the current generation
-	_          cpu.CacheLinePad
+	rotMu  sync.Mutex // held while rotating
+	_      cpu.CacheLinePad
+	count  atomic.Int64 // sampled insertions into the current generation
+	_      cpu.CacheLinePad
 }
 
 // bucketSlots is the number of slots in a bucket: one cache line.
