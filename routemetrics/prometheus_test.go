@@ -15,7 +15,7 @@ func TestPromtool(t *testing.T) {
 	if err != nil {
 		t.Skip("promtool not on PATH")
 	}
-	s := mustNew(t, Config{MaxSeries: 50})
+	s := mustNew(t, firstCome(Config{MaxSeries: 50}))
 	for i := range 100 {
 		o := obs("h"+strconv.Itoa(i%3)+`.ex"am\ple`, "/r"+strconv.Itoa(i)+"/{id}", []string{"GET", "POST", "BREW"}[i%3], []int{200, 404, 503, 0}[i%4])
 		o.ResponseBytes = int64(i)
@@ -43,7 +43,7 @@ func TestPromtool(t *testing.T) {
 // TestHelpOncePerFamily checks that each family has one HELP and one TYPE
 // line, before its samples, and that its samples are contiguous.
 func TestHelpOncePerFamily(t *testing.T) {
-	s := mustNew(t, Config{})
+	s := mustNew(t, firstCome(Config{}))
 	for i := range 50 {
 		o := obs("v", "/r"+strconv.Itoa(i%7), "GET", 200+i%3*100)
 		o.Duration, o.HasDuration = time.Millisecond, true

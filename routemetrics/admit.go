@@ -1,0 +1,289 @@
+package routemetrics
+
+import (
+	"github.com/flatheap/ingest/internal/admission"
+)
+
+// Catch-all routes. Each counts the lines of keys without a series of
+// their own, per vhost and method, so that the sum over all series still
+// equals the lines observed.
+const (
+	// Unadmitted is the route of the series that count the lines of routes
+	// not yet seen often enough to get a series of their own (see
+	// Config.AdmitAfter), per vhost, method and status class: their status
+	// label is the class, "1xx" to "5xx", or "other".
+	Unadmitted = "{unadmitted}"
+	// Unmatched is the route of the series that count the lines whose
+	// route matched no pattern and whose status is one of
+	// Config.CollapseUnmatched, per vhost, method and status.
+	Unmatched = "{unmatched}"
+)
+
+// How victims are sampled when the budget is full: up to sampleGroups
+// regular groups, at most samplePerShard from each shard, from at most
+// sampleShards shards, beginning with the candidate's.
+const (
+	sampleGroups   = 16
+	samplePerShard = 8
+	sampleShards   = 8
+)
+
+// statusSet is a set of statuses 0..599.
+type statusSet [10]uint64
+
+func (s *statusSet) add(st uint16)      { s[st>>6] |= 1 << (st & 63) }
+func (s *statusSet) has(st uint16) bool { return st < 600 && s[st>>6]&(1<<(st&63)) != 0 }
+
+// list returns the statuses of s, in order.
+func (s *statusSet) list() []int {
+	var l []int
+	for st := uint16(0); st < 600; st++ {
+		if s.has(st) {
+			l = append(l, int(st))
+		}
+	}
+	return l
+}
+
+// classStatus returns the status an {unadmitted} series is kept under:
+// the class, 1 to 5, or 0.
+func classStatus(status uint16) uint16 { return uint16(statusClass(status)) }
+
+// observeNew counts a line whose key has no entry: the group g (nil when
+// the route is new to the store) of hash h in shard sh lacks it. In order:
+// a collapsed status of an unmatched route goes to {unmatched}; a new
+// route not seen often enough goes to {unadmitted}; else the key gets an
+// entry if the budget has room, or takes the place of a colder group when
+// the candidate wins against it; else the line goes to {overflow}.
+//
+//go:noinline
+func (s *Store) observeNew(key []byte, h uint64, sh *shard, g *group, status uint16, v *values, pattern bool) {
+	if g != nil {
+		pattern = g.pattern
+	}
+	if !pattern && s.collapse.has(status) {
+		s.collapsed.Add(1)
+		s.countCatchAll(key, Unmatched, status, v)
+		return
+	}
+	est := 0
+	if g == nil {
+		est = s.adm.Record(h)
+		if !pattern && est < s.admitAfter {
+			s.unadmitted.Add(1)
+			s.countCatchAll(key, Unadmitted, classStatus(status), v)
+			return
+		}
+	}
+	if s.insert(key, h, sh, status, kindRegular, est, pattern, v) != nil {
+		return
+	}
+	if s.evict {
+		if g != nil {
+			// A new status of a held route competes with the route's
+			// own count.
+			sh.mu.Lock()
+			est = s.freq(g)
+			sh.mu.Unlock()
+		}
+		if s.makeRoom(h, est, g) && s.insert(key, h, sh, status, kindRegular, est, pattern, v) != nil {
+			return
+		}
+	}
+	s.overflows.Add(1)
+	s.countCatchAll(key, Overflow, status, v)
+}
+
+// countCatchAll counts v in the catch-all series (vhost of key, route rt,
+// method of key, status), or in the global one when the catch-all budget
+// is full.
+func (s *Store) countCatchAll(key []byte, rt string, status uint16, v *values) {
+	var kb [keyCap]byte
+	ck := catchAllKey(kb[:0], key, rt)
+	if s.update(ck, status, v) {
+		return
+	}
+	h, sh := s.shardOf(ck)
+	if s.insert(ck, h, sh, status, kindCatchAll, 0, false, v) != nil {
+		return
+	}
+	s.countGlobal(v)
+}
+
+// countGlobal counts v in the global catch-all series, whose slot is
+// always free.
+func (s *Store) countGlobal(v *values) {
+	var kb [keyCap]byte
+	gk := globalKey(kb[:0])
+	if s.update(gk, 0, v) {
+		return
+	}
+	h, sh := s.shardOf(gk)
+	s.insert(gk, h, sh, 0, kindGlobal, 0, false, v)
+}
+
+// catchAllKey appends to dst the key (vhost of key, rt, method of key).
+func catchAllKey(dst, key []byte, rt string) []byte {
+	i := 0
+	for key[i] != keySep {
+		i++
+	}
+	dst = append(dst, key[:i+1]...)
+	dst = append(dst, rt...)
+	return append(dst, keySep, key[len(key)-1])
+}
+
+// globalKey appends the global catch-all's key to dst.
+func globalKey(dst []byte) []byte {
+	dst = append(dst, Overflow...)
+	dst = append(dst, keySep)
+	dst = append(dst, Overflow...)
+	return append(dst, keySep, methodOther)
+}
+
+// overflowEntry returns the entry an evicted key (vhost, method, status)
+// folds into: its {overflow} series, created if need be, or the global
+// catch-all.
+func (s *Store) overflowEntry(g *group, status uint16) *entry {
+	var kb [keyCap]byte
+	k := append(kb[:0], g.vhost...)
+	k = append(k, keySep)
+	k = append(k, Overflow...)
+	k = append(k, keySep, g.method)
+	h, sh := s.shardOf(k)
+	if e := s.insert(k, h, sh, status, kindCatchAll, 0, false, nil); e != nil {
+		return e
+	}
+	gk := globalKey(kb[:0])
+	h, sh = s.shardOf(gk)
+	return s.insert(gk, h, sh, 0, kindGlobal, 0, false, nil)
+}
+
+// total returns the lines counted in g's entries.
+func (g *group) total() uint64 {
+	var n uint64
+	for _, e := range *g.entries.Load() {
+		n += e.requests.Load()
+	}
+	return n
+}
+
+// lastSeen returns the latest stamp of g's entries.
+func (g *group) lastSeen() int64 {
+	var t int64
+	for _, e := range *g.entries.Load() {
+		t = max(t, e.seen.Load())
+	}
+	return t
+}
+
+// freq returns a regular group's frequency on the admission scale: the
+// estimate it was admitted with plus its lines since, aged with the
+// filter's halvings. The group's shard's mutex is held.
+func (s *Store) freq(g *group) int { return g.freq.Value(s.adm, g.total()) }
+
+// makeRoom samples regular groups, from the shard of hash h on, for the
+// coldest one other than self, and evicts it if a candidate of estimate
+// est beats it (admission.Filter.Admit). It reports whether it evicted.
+func (s *Store) makeRoom(h uint64, est int, self *group) bool {
+	victim, vsh, vf := s.sampleVictim(h, self)
+	if victim == nil || !s.adm.Admit(est, vf) {
+		return false
+	}
+	return s.evictGroup(vsh, victim, vf)
+}
+
+// sampleVictim returns the coldest regular group of a sample, its shard
+// and its frequency; among equals, the one that saw a line least lately.
+func (s *Store) sampleVictim(h uint64, self *group) (*group, *shard, int) {
+	var best *group
+	var bestSh *shard
+	bestF, bestSeen := admission.MaxEstimate+1, int64(0)
+	mask := len(s.shards) - 1
+	start := int(h >> (64 - s.shardBits))
+	sampled := 0
+	for i := 0; i < sampleShards && sampled < sampleGroups && i <= mask; i++ {
+		sh := &s.shards[(start+i)&mask]
+		sh.mu.Lock()
+		n := 0
+		// A map's iteration starts at a random place: a random sample.
+		for _, g := range sh.t.Load().m {
+			if g.kind != kindRegular || g == self {
+				continue
+			}
+			f, seen := s.freq(g), g.lastSeen()
+			if f < bestF || f == bestF && seen < bestSeen {
+				best, bestSh, bestF, bestSeen = g, sh, f, seen
+			}
+			n++
+			sampled++
+			if n == samplePerShard || sampled == sampleGroups {
+				break
+			}
+		}
+		sh.mu.Unlock()
+		if bestF == 0 {
+			break
+		}
+	}
+	return best, bestSh, bestF
+}
+
+// evictGroup removes the regular group g from shard sh, if it is still
+// there and no more frequent than f, and folds its counters into the
+// {overflow} series of its vhost and method. It reports whether it
+// removed it.
+func (s *Store) evictGroup(sh *shard, g *group, f int) bool {
+	sh.mu.Lock()
+	t := sh.t.Load()
+	if !t.holds(g) || s.freq(g) > f {
+		sh.mu.Unlock()
+		return false
+	}
+	es := *g.entries.Load()
+	var hs [numClasses]*classHist
+	size := groupBytes + int64(len(g.key)) + int64(len(es)-1)*entryBytes
+	for c := range g.hists {
+		if hs[c] = g.hists[c].Load(); hs[c] != nil {
+			hs[c].fold.Store(&retiringHist)
+			size += histBytes(len(s.bounds))
+		}
+	}
+	for _, e := range es {
+		e.fold.Store(&retiring)
+	}
+	sh.t.Store(t.without([]*group{g}))
+	s.release(kindRegular, len(es))
+	s.bytes.Add(-size)
+	sh.mu.Unlock()
+
+	// The destinations may be in other shards: no lock is held now.
+	var dest [numClasses]*classHist
+	for _, e := range es {
+		to := s.overflowEntry(g, e.status)
+		s.finish(e, to)
+		if c := statusClass(e.status); dest[c] == nil {
+			dest[c] = to.ch
+		}
+	}
+	for c, h := range hs {
+		if h == nil {
+			continue
+		}
+		to := dest[c]
+		if to == nil {
+			// No entry of its class was left: any destination keeps
+			// the totals.
+			to = s.overflowEntry(g, es[0].status).ch
+		}
+		s.finishHist(h, to)
+	}
+	s.evicted.Add(uint64(len(es)))
+	s.evictedRing[s.evictedPos.Add(1)%evictedRingSize].Store(g.hash)
+	return true
+}
+
+// holds reports whether g is one of t's groups.
+func (t *table) holds(g *group) bool {
+	return t.m[g.hash] == g || t.coll[g.key] == g
+}
