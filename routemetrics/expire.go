@@ -37,6 +37,11 @@ func (s *Store) Expire(now time.Time) int {
 		t := sh.t.Load()
 		var emptied []*group
 		t.each(func(g *group) {
+			if g.kind == kindRegular {
+				// Read every count at least once between two halvings
+				// of the filter, so that it ages exactly.
+				s.freq(g)
+			}
 			n, empty := s.expireGroup(g, cutoff)
 			removed += n
 			if empty {

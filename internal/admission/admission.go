@@ -319,8 +319,9 @@ func (f *Filter) Bytes() int64 { return f.sketch.bytes() + f.dk.bytes() }
 // estimates: the estimate the key was admitted with, plus its sightings
 // since, halved at each halving of the sketch and capped at MaxEstimate.
 // The owner keeps its own running total of the key's sightings (a counter
-// it has anyway), and a Count remembers where that total stood; it ages
-// lazily, when read. A Count is not safe for concurrent use: the owner
+// it has anyway), and a Count remembers where that total stood when it
+// was last read; it ages when read, so an owner should read its counts
+// at least once between halvings (see Value). A Count is not safe for concurrent use: the owner
 // guards it as it guards the key's slot. Its zero value is a count of 0
 // at epoch 0.
 type Count struct {
@@ -342,13 +343,21 @@ func (c *Count) Value(f *Filter, total uint64) int {
 	if total < c.base {
 		c.base = total
 	}
-	n := min(uint64(c.carry)+(total-c.base), MaxEstimate)
-	if e := f.Epoch(); e != c.epoch {
-		// Sightings since the last read are taken to be as old as the
-		// oldest halving since: a count read rarely ages a little fast.
-		n >>= min(e-c.epoch, 8)
-		c.epoch, c.base, c.carry = e, total, uint8(n)
+	recent := total - c.base
+	var n uint64
+	if e := f.Epoch(); e == c.epoch {
+		n = min(uint64(c.carry)+recent, MaxEstimate)
+	} else {
+		// d halvings since the last read. Nothing tells when the
+		// sightings since came: they are taken to be as late as they
+		// can be, after all but the last halving, so that a key seen
+		// lately is not taken for a cold one. An owner that reads its
+		// counts at least once between halvings makes this exact.
+		d := min(e-c.epoch, 8)
+		n = min(uint64(c.carry)>>d+recent>>(d-1), MaxEstimate)
+		c.epoch = e
 	}
+	c.base, c.carry = total, uint8(n)
 	return int(n)
 }
 

@@ -160,6 +160,7 @@ func TestCount(t *testing.T) {
 	if c.Value(f, 5) != 6 {
 		t.Fatalf("Value = %d, want 6", c.Value(f, 5))
 	}
+	// Read before the halving: exact.
 	f.Halve()
 	if c.Value(f, 5) != 3 {
 		t.Fatalf("after a halving: %d, want 3", c.Value(f, 5))
@@ -175,14 +176,16 @@ func TestCount(t *testing.T) {
 	if c.Value(f, 40) != MaxEstimate || c.Value(f, 41) != MaxEstimate {
 		t.Fatalf("after Rebase: %d", c.Value(f, 40))
 	}
+	// Three halvings unread, with 8 sightings meanwhile: the 15 halved
+	// three times, the 8 taken to be after the first two halvings.
 	for range 3 {
 		f.Halve()
 	}
-	if c.Value(f, 41) != 1 {
-		t.Fatalf("after three halvings: %d, want 15>>3 = 1", c.Value(f, 41))
+	if got, want := c.Value(f, 49), 15>>3+8>>2; got != want {
+		t.Fatalf("after three halvings: %d, want %d", got, want)
 	}
 	// A total that went down counts as no sighting.
-	if c.Value(f, 10) != 1 || c.Value(f, 11) != 2 {
+	if c.Value(f, 10) != 3 || c.Value(f, 11) != 4 {
 		t.Fatalf("after a lower total: %d", c.Value(f, 11))
 	}
 	for range 9 {
@@ -190,6 +193,19 @@ func TestCount(t *testing.T) {
 	}
 	if c.Value(f, 11) != 0 {
 		t.Fatalf("after nine halvings: %d", c.Value(f, 11))
+	}
+	// A key read between halvings ages exactly.
+	var d Count
+	d.Start(f, 2, 1)
+	total := uint64(1)
+	for range 4 {
+		total += 6
+		d.Value(f, total)
+		f.Halve()
+	}
+	// 2+6 = 8 -> 4; +6 = 10 -> 5; +6 = 11 -> 5; +6 = 11 -> 5.
+	if got := d.Value(f, total); got != 5 {
+		t.Fatalf("read between halvings: %d, want 5", got)
 	}
 }
 
