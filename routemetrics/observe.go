@@ -3,6 +3,7 @@ package routemetrics
 import (
 	"hash/maphash"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/flatheap/ingest/internal/admission"
@@ -63,6 +64,9 @@ func New(cfg Config) (*Store, error) {
 	empty := &table{m: map[uint64]*group{}}
 	for i := range s.shards {
 		s.shards[i].t.Store(empty)
+	}
+	for c := range s.sinkHist {
+		s.sinkHist[c].v = make([]atomic.Uint64, 2*(len(s.bounds)+2))
 	}
 	s.advance(time.Now().UnixNano())
 	s.buf = make([]byte, 0, bufSize)
