@@ -21,11 +21,14 @@ const (
 
 // How victims are sampled when the budget is full: up to sampleGroups
 // regular groups, at most samplePerShard from each shard, from at most
-// sampleShards shards, beginning with the candidate's.
+// sampleShards shards, beginning with the candidate's. A large store
+// fills the sample from two shards; a small one, whose groups are spread
+// thin over its 64 shards, may look at all of them (an empty shard costs
+// a lock and an unlock).
 const (
 	sampleGroups   = 16
 	samplePerShard = 8
-	sampleShards   = 8
+	sampleShards   = 64
 )
 
 // statusSet is a set of statuses 0..599.
