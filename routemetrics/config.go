@@ -121,7 +121,7 @@ type Config struct {
 	// key. At the default of 65,536 (2 MiB), a first sighting is
 	// remembered for 3 to 6 seconds of a flood of 20,000 new paths a
 	// second, and a path seen once passes for one seen twice about once
-	// in 5e13. At most MaxSketchKeys.
+	// in 2e11. At most MaxSketchKeys.
 	DoorkeeperKeys int
 	// NoEviction keeps held routes in place when the budget is full: a
 	// new route then counts in {overflow}, first come first served, as a

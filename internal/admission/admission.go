@@ -8,7 +8,7 @@
 //   - a doorkeeper, a table of recent first sightings, absorbs them: a key
 //     seen once lately costs the frequency sketch nothing, and a key never
 //     seen is told from a key seen once with a false-positive rate of about
-//     2e-14 at its design load (see doorkeeper.go for the arithmetic);
+//     4e-12 at its design load (see doorkeeper.go for the arithmetic);
 //   - a count-min sketch of 4-bit counters (Caffeine's layout: the four
 //     counters of a key in one 64-byte block) counts the later sightings;
 //   - aging halves every counter after 10 x Keys counted sightings, and at
@@ -209,9 +209,10 @@ func (f *Filter) mix(h uint64) uint64 {
 // the doorkeeper's memory thus returns 2 or more.
 func (f *Filter) Record(h uint64) int {
 	x := f.mix(h)
-	seen, full := f.dk.visit(x)
+	seen, full, gen := f.dk.visit(x)
 	if full {
-		f.Rotate()
+		f.dk.rotate(gen)
+		f.lastRotate.Store(f.now.Load())
 	}
 	if !seen {
 		return 1
@@ -263,13 +264,14 @@ func (f *Filter) Tick(now time.Time) {
 	if last := f.lastRotate.Load(); last == 0 {
 		f.lastRotate.CompareAndSwap(0, t)
 	} else if t-last >= f.period && f.lastRotate.CompareAndSwap(last, t) {
-		f.dk.rotate()
+		f.dk.rotate(f.dk.cur.Load())
 	}
 }
 
-// Rotate makes the doorkeeper forget its older generation now.
+// Rotate starts a new generation of the doorkeeper now: the keys of the
+// older one are forgotten.
 func (f *Filter) Rotate() {
-	f.dk.rotate()
+	f.dk.rotate(f.dk.cur.Load())
 	f.lastRotate.Store(f.now.Load())
 }
 

@@ -13,7 +13,7 @@ func fillBoth(d *doorkeeper, n int, rng *rand.Rand) []uint64 {
 	keys := make([]uint64, 0, 2*n)
 	for gen := range 2 {
 		if gen == 1 {
-			d.rotate()
+			d.rotate(d.cur.Load())
 		}
 		for range n {
 			x := rng.Uint64()
@@ -26,9 +26,9 @@ func fillBoth(d *doorkeeper, n int, rng *rand.Rand) []uint64 {
 
 // TestDoorkeeperFalsePositives looks up keys never inserted in a doorkeeper
 // of the default size whose two generations both hold their design load.
-// The arithmetic gives 12 x 2^-49 per lookup (2e-14): none of 4 million
-// should pass. A Bloom filter of 1 Mbit and k = 7 would let about 26,000 of
-// them through at this load (6.5e-3).
+// The arithmetic gives 4 x 2^-40 per lookup (4e-12): none of 4 million
+// should pass. A Bloom filter of 1 Mbit and k = 7 would let about
+// 26,000 of them through at this load (6.5e-3).
 func TestDoorkeeperFalsePositives(t *testing.T) {
 	d := newDoorkeeper(DefaultDoorkeeper)
 	rng := rand.New(rand.NewPCG(11, 12))
@@ -50,25 +50,22 @@ func TestDoorkeeperFalsePositives(t *testing.T) {
 }
 
 // TestDoorkeeperFalsePositiveModel checks the arithmetic behind the rate
-// above where it can be measured: with fingerprints cut to 12 bits (11
-// once the lowest is set), the rate is the slots a lookup compares with
-// times 2^-11.
+// above where it can be measured: with fingerprints cut to 12 bits, the
+// rate is the live slots a lookup compares with times 2^-12.
 func TestDoorkeeperFalsePositiveModel(t *testing.T) {
 	const load = 1 << 14
 	d := newDoorkeeper(load)
-	d.fpMask = 0xfff | ^uint64(0)<<d.shift
+	d.fpMask = 0xfff<<9 | ^uint64(0)<<d.shift
 	rng := rand.New(rand.NewPCG(13, 14))
 	fillBoth(d, load, rng)
 	used := 0
-	for _, g := range d.gens {
-		for i := range g {
-			if g[i].Load() != 0 {
-				used++
-			}
+	for i := range d.slots {
+		if d.slots[i].Load() != 0 {
+			used++
 		}
 	}
-	perBucket := float64(used) / float64(len(d.gens[0])/bucketSlots)
-	want := perBucket / (1 << 11)
+	perBucket := float64(used) / float64(len(d.slots)/bucketSlots)
+	want := perBucket / (1 << 12)
 	lookups := 2_000_000
 	if testing.Short() || raceEnabled {
 		lookups = 300_000
@@ -80,7 +77,7 @@ func TestDoorkeeperFalsePositiveModel(t *testing.T) {
 		}
 	}
 	got := float64(fp) / float64(lookups)
-	t.Logf("%.1f slots used per bucket pair: predicted rate %.5f, measured %.5f", perBucket, want, got)
+	t.Logf("%.1f slots used per bucket: predicted rate %.5f, measured %.5f", perBucket, want, got)
 	if got < 0.85*want || got > 1.15*want {
 		t.Errorf("measured false-positive rate %.5f, predicted %.5f", got, want)
 	}
@@ -97,7 +94,7 @@ func TestDoorkeeperMemory(t *testing.T) {
 	keys := make([]uint64, load)
 	for i := range keys {
 		keys[i] = rng.Uint64()
-		if seen, _ := d.visit(keys[i]); seen {
+		if seen, _, _ := d.visit(keys[i]); seen {
 			t.Fatalf("key %d seen before its first sighting", i)
 		}
 	}
@@ -115,14 +112,14 @@ func TestDoorkeeperMemory(t *testing.T) {
 	if !d.contains(kept) || !d.contains(again) {
 		t.Skip("the test's keys were forgotten by overflow")
 	}
-	d.rotate()
+	d.rotate(d.cur.Load())
 	if !d.contains(kept) {
 		t.Error("a key forgotten after one rotation")
 	}
-	if seen, _ := d.visit(again); !seen {
+	if seen, _, _ := d.visit(again); !seen {
 		t.Error("a key not seen after one rotation")
 	}
-	d.rotate()
+	d.rotate(d.cur.Load())
 	if d.contains(kept) {
 		t.Error("a key remembered after two rotations")
 	}
@@ -140,7 +137,7 @@ func TestDoorkeeperRotatesAtLoad(t *testing.T) {
 		n := 0
 		for {
 			n++
-			if _, full := d.visit(rng.Uint64()); full {
+			if _, full, _ := d.visit(rng.Uint64()); full {
 				break
 			}
 			if n > 4*load {
