@@ -99,18 +99,51 @@ func (s *Store) observeNew(key []byte, h uint64, sh *shard, g *group, status uin
 
 // countCatchAll counts v in the catch-all series (vhost of key, route rt,
 // method of key, status), or in the global one when the catch-all budget
-// is full.
+// is full. The catch-all group a vhost and method used last is kept in a
+// small cache, which spares a flood of new paths a second hash and
+// lookup per line.
 func (s *Store) countCatchAll(key []byte, rt string, status uint16, v *values) {
+	i := 0
+	for key[i] != keySep {
+		i++
+	}
+	vhost, method := key[:i], key[len(key)-1]
+	slot := &s.catchCache[catchSlot(vhost, method, rt)]
+	if g := slot.Load(); g != nil && g.method == method && g.route == rt && g.vhost == string(vhost) {
+		// A group removed since is no longer in the cache (Expire
+		// clears it), or its entries are retired: add drains them.
+		if e := g.find(status); e != nil {
+			s.add(e, v)
+			return
+		}
+	}
 	var kb [keyCap]byte
 	ck := catchAllKey(kb[:0], key, rt)
-	if s.update(ck, status, v) {
-		return
-	}
 	h, sh := s.shardOf(ck)
-	if s.insert(ck, h, sh, status, kindCatchAll, 0, false, v) != nil {
+	if g := sh.t.Load().get(h, ck); g != nil {
+		if e := g.find(status); e != nil {
+			slot.Store(g)
+			s.add(e, v)
+			return
+		}
+	}
+	if e := s.insert(ck, h, sh, status, kindCatchAll, 0, false, v); e != nil {
 		return
 	}
 	s.countGlobal(v)
+}
+
+// catchCacheSize is the number of slots of the catch-all cache.
+const catchCacheSize = 64
+
+// catchSlot returns the cache slot of a vhost, method and catch-all route:
+// a cheap mix of their lengths and edge bytes.
+func catchSlot(vhost []byte, method byte, rt string) int {
+	h := uint(len(vhost))*0x9e37 + uint(method)*0x45d9 + uint(len(rt))*0x1b87
+	if len(vhost) > 0 {
+		h += uint(vhost[0])*0x2c1b + uint(vhost[len(vhost)-1])*0x7f4a
+	}
+	return int(h>>4^h) & (catchCacheSize - 1)
 }
 
 // countGlobal counts v in the global catch-all series, whose slot is

@@ -53,6 +53,13 @@ func (s *Store) Expire(now time.Time) int {
 		}
 		sh.mu.Unlock()
 	}
+	if removed > 0 {
+		// Drop the cache's groups, which may be among the removed: the
+		// next lines look them up again.
+		for i := range s.catchCache {
+			s.catchCache[i].Store(nil)
+		}
+	}
 	s.expired.Add(uint64(removed))
 	return removed
 }

@@ -23,6 +23,7 @@ func TestClockOwnCacheLine(t *testing.T) {
 		{"evicted", unsafe.Offsetof(s.evicted), unsafe.Sizeof(s.evicted)},
 		{"evictedRing", unsafe.Offsetof(s.evictedRing), unsafe.Sizeof(s.evictedRing)},
 		{"evictedPos", unsafe.Offsetof(s.evictedPos), unsafe.Sizeof(s.evictedPos)},
+		{"catchCache", unsafe.Offsetof(s.catchCache), unsafe.Sizeof(s.catchCache)},
 		{"sink", unsafe.Offsetof(s.sink), unsafe.Sizeof(s.sink)},
 		{"sinkHist", unsafe.Offsetof(s.sinkHist), unsafe.Sizeof(s.sinkHist)},
 		{"bytes", unsafe.Offsetof(s.bytes), unsafe.Sizeof(s.bytes)},

@@ -74,6 +74,9 @@ type Store struct {
 	// Explain.
 	evictedRing [evictedRingSize]atomic.Uint64
 	evictedPos  atomic.Uint64
+	// catchCache holds catch-all groups lately counted in, by vhost,
+	// method and route (see countCatchAll).
+	catchCache [catchCacheSize]atomic.Pointer[group]
 	// sink receives the counts of expired keys, which leave the
 	// exposition; it is never written out, and Stats reads it.
 	sink     entry
