@@ -110,9 +110,10 @@ func (s *Store) countCatchAll(key []byte, rt string, status uint16, v *values) {
 	vhost, method := key[:i], key[len(key)-1]
 	slot := &s.catchCache[catchSlot(vhost, method, rt)]
 	if g := slot.Load(); g != nil && g.method == method && g.route == rt && g.vhost == string(vhost) {
-		// A group removed since is no longer in the cache (Expire
-		// clears it), or its entries are retired: add drains them.
-		if e := g.find(status); e != nil {
+		// Expire clears the cache, but a line that looked the group up
+		// before may store it again: a retired entry is not used (and
+		// one retired from now on moves what add puts in it).
+		if e := g.find(status); e != nil && e.fold.Load() == nil {
 			s.add(e, v)
 			return
 		}
