@@ -47,10 +47,11 @@ const (
 // Fixed label values.
 const (
 	// Overflow is the route of the series that count the lines whose key
-	// did not fit in the budget; they keep the line's vhost, method and
-	// status. When even the overflow series are full, the line goes to the
-	// one catch-all series: vhost and route Overflow, method "OTHER",
-	// status "other".
+	// did not fit in the budget (it was admitted, but did not beat the
+	// coldest route held), and the counts of evicted keys; they keep the
+	// line's vhost, method and status. When even the catch-all series are
+	// full, the line goes to the one global catch-all series: vhost and
+	// route Overflow, method "OTHER", status "other".
 	Overflow = "{overflow}"
 	// Other replaces a vhost or route longer than its bound. (Status codes
 	// outside 100-599 get the status label "other".)
@@ -74,9 +75,11 @@ type Config struct {
 	// classes, no patterns.
 	Routes *route.Templater
 	// MaxSeries is the most keys (vhost, route, method, status) the store
-	// holds, overflow series included; default DefaultMaxSeries. A
-	// twentieth of it (at least one key) is kept for the overflow series,
-	// so keys with their own route overflow at MaxSeries - MaxSeries/20.
+	// holds, catch-all series included; default DefaultMaxSeries. A
+	// twentieth of it (at least one key) is kept for the catch-all series
+	// ({overflow}, {unadmitted}, {unmatched}) and the last slot for the
+	// global one, so routes of their own have MaxSeries - MaxSeries/20
+	// keys.
 	MaxSeries int
 	// SeriesIdle is how long a key may see no line before Expire removes
 	// it; default DefaultSeriesIdle.
