@@ -1,6 +1,8 @@
 package routemetrics
 
 import (
+	"bytes"
+
 	"github.com/flatheap/ingest/internal/admission"
 )
 
@@ -103,11 +105,7 @@ func (s *Store) observeNew(key []byte, h uint64, sh *shard, g *group, status uin
 // small cache, which spares a flood of new paths a second hash and
 // lookup per line.
 func (s *Store) countCatchAll(key []byte, rt string, status uint16, v *values) {
-	i := 0
-	for key[i] != keySep {
-		i++
-	}
-	vhost, method := key[:i], key[len(key)-1]
+	vhost, method := key[:bytes.IndexByte(key, keySep)], key[len(key)-1]
 	slot := &s.catchCache[catchSlot(vhost, method, rt)]
 	if g := slot.Load(); g != nil && g.method == method && g.route == rt && g.vhost == string(vhost) {
 		// Expire clears the cache, but a line that looked the group up
@@ -119,7 +117,7 @@ func (s *Store) countCatchAll(key []byte, rt string, status uint16, v *values) {
 		}
 	}
 	var kb [keyCap]byte
-	ck := catchAllKey(kb[:0], key, rt)
+	ck := catchAllKey(kb[:0], vhost, method, rt)
 	h, sh := s.shardOf(ck)
 	if g := sh.t.Load().get(h, ck); g != nil {
 		if e := g.find(status); e != nil {
@@ -159,15 +157,12 @@ func (s *Store) countGlobal(v *values) {
 	s.insert(gk, h, sh, 0, kindGlobal, 0, false, v)
 }
 
-// catchAllKey appends to dst the key (vhost of key, rt, method of key).
-func catchAllKey(dst, key []byte, rt string) []byte {
-	i := 0
-	for key[i] != keySep {
-		i++
-	}
-	dst = append(dst, key[:i+1]...)
+// catchAllKey appends to dst the key (vhost, rt, method).
+func catchAllKey(dst, vhost []byte, method byte, rt string) []byte {
+	dst = append(dst, vhost...)
+	dst = append(dst, keySep)
 	dst = append(dst, rt...)
-	return append(dst, keySep, key[len(key)-1])
+	return append(dst, keySep, method)
 }
 
 // globalKey appends the global catch-all's key to dst.

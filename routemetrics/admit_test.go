@@ -360,3 +360,22 @@ func TestConfigAdmission(t *testing.T) {
 		t.Errorf("a sketch for 100,000 keys: %+v", st)
 	}
 }
+
+// TestRouteSpelledLikeCatchAll checks that a route spelled like a
+// catch-all shares its series without upsetting the budget's accounting.
+func TestRouteSpelledLikeCatchAll(t *testing.T) {
+	s := mustNew(t, Config{MaxSeries: 100})
+	for i := range 3 {
+		s.Observe(obs("v", Unadmitted, "GET", 200+i))           // a route named {unadmitted}
+		s.Observe(obs("v", "/new"+strconv.Itoa(i), "GET", 200)) // counted in {unadmitted}
+		s.Observe(obs("v", Overflow, "GET", 500))
+	}
+	checkBudget(t, s)
+	// Keys stamped since the clock last moved outlive one Expire.
+	s.Expire(time.Now().Add(time.Hour))
+	s.Expire(time.Now().Add(2 * time.Hour))
+	checkBudget(t, s)
+	if st := s.Stats(); st.Series != 0 || s.regular.Load() != 0 || s.catchAlls.Load() != 0 {
+		t.Errorf("after expiring everything: %+v, %d regular, %d catch-all", st, s.regular.Load(), s.catchAlls.Load())
+	}
+}

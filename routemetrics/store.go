@@ -341,6 +341,11 @@ func (s *Store) insert(key []byte, h uint64, sh *shard, status uint16, kind uint
 			return e
 		}
 	}
+	if g != nil {
+		// A key of an existing group is of the group's kind, whatever
+		// the caller asked: a route may be spelled like a catch-all.
+		kind = g.kind
+	}
 	if !s.take(kind) {
 		return nil
 	}
