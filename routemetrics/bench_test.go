@@ -247,7 +247,7 @@ func (w *countingWriter) Write(p []byte) (int, error) {
 // fill10k returns a store with 10,000 keys, 2,500 groups of four statuses
 // of two classes, each class with request and upstream histograms.
 func fill10k(tb testing.TB) *Store {
-	s := mustNew(tb, Config{MaxSeries: 20000})
+	s := mustNew(tb, Config{MaxSeries: 20000, AdmitAfter: 1}) // each key seen once: admit on sight
 	for i := range 2500 {
 		for _, st := range []int{200, 201, 500, 503} {
 			o := obs("shop.example", "/api/v1/res"+strconv.Itoa(i)+"/{id}", "GET", st)
