@@ -263,7 +263,7 @@ func TestOverflow(t *testing.T) {
 
 func TestTinyBudgets(t *testing.T) {
 	for _, max := range []int{1, 2, 3} {
-		s := mustNew(t, firstCome(Config{MaxSeries: max}))
+		s := mustNew(t, Config{MaxSeries: max})
 		for i := range 50 {
 			s.Observe(obs("v"+strconv.Itoa(i%7), "/r"+strconv.Itoa(i), "GET", 200+i%3))
 		}
@@ -522,7 +522,7 @@ func TestServeLineVHostFromTag(t *testing.T) {
 // TestConcurrent counts lines from several goroutines while others scrape
 // and expire, and checks that no line is lost.
 func TestConcurrent(t *testing.T) {
-	s := mustNew(t, firstCome(Config{MaxSeries: 200}))
+	s := mustNew(t, Config{MaxSeries: 200})
 	const writers, per = 4, 5000
 	var wg sync.WaitGroup
 	stop := make(chan struct{})
@@ -829,7 +829,7 @@ func TestDefaultBucketsCopy(t *testing.T) {
 	saved := DefaultBuckets[0]
 	DefaultBuckets[0] = 7
 	defer func() { DefaultBuckets[0] = saved }()
-	s := mustNew(t, firstCome(Config{}))
+	s := mustNew(t, Config{})
 	if s.bounds[0] != 5*int64(time.Millisecond) || s.le[0] != "0.005" || len(s.le) != 12 {
 		t.Errorf("bounds %v, le %v", s.bounds, s.le)
 	}
