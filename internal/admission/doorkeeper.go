@@ -41,9 +41,10 @@ import (
 // n = 100,000, which lets dozens of one-off paths in a million through.
 //
 // False negatives: a bucket holds eight keys; with both generations at
-// their design load, fewer than 2.2% of buckets would hold more
-// (Poisson(4) > 8), so under 1% of first sightings are forgotten early
-// (TestDoorkeeperMemory measures it).
+// their design load, 2.1% of buckets would hold more (Poisson(4) > 8), and
+// an insertion into a full bucket pushes out a key: then 0.9% of the keys
+// are gone (TestDoorkeeperMemory), fewer while the generations fill. A
+// route whose first sighting was pushed out needs one more line.
 type doorkeeper struct {
 	slots []atomic.Uint64
 	cur   atomic.Uint32 // the current generation
