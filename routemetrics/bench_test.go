@@ -19,15 +19,49 @@ func reportCPU(b *testing.B, start int64) {
 	}
 }
 
-// benchStore returns a store holding the key of r, and that key's entry.
+// benchStore returns a store holding the key of r, and that key's entry:
+// r is served twice, so that its route is admitted.
 func benchStore(b *testing.B, cfg Config, r *ingest.Request) (*Store, *entry) {
 	s := mustNew(b, cfg)
 	s.ServeLine(r)
+	s.ServeLine(r)
 	var e *entry
 	for i := range s.shards {
-		s.shards[i].t.Load().each(func(g *group) { e = (*g.entries.Load())[0] })
+		s.shards[i].t.Load().each(func(g *group) {
+			if g.kind == kindRegular {
+				e = (*g.entries.Load())[0]
+			}
+		})
+	}
+	if e == nil {
+		b.Fatal("the route was not admitted on its second line")
 	}
 	return s, e
+}
+
+// junkPath10 rewrites the ten letters of p, /wp-admin/xxxxxxxxxx.php,
+// with n in base 26: a distinct path for each n, as a scanner sends.
+func junkPath10(p []byte, n int) { setLetters(p[10:20], n) }
+
+// nextLetters moves the letters of b, an odometer in base 26, to their next
+// value: a distinct value at each call, for 26^len(b) calls, at the cost
+// of about one byte written.
+func nextLetters(b []byte) {
+	for i := range b {
+		if b[i] < 'z' {
+			b[i]++
+			return
+		}
+		b[i] = 'a'
+	}
+}
+
+// setLetters writes n in base 26, as letters, over b.
+func setLetters(b []byte, n int) {
+	for k := range b {
+		b[k] = byte('a' + n%26)
+		n /= 26
+	}
 }
 
 func shortRequest() *ingest.Request {
@@ -62,7 +96,7 @@ func BenchmarkRouteMetrics(b *testing.B) {
 		s, e := benchStore(b, Config{}, r)
 		o := &Observation{VHost: r.Host, Route: []byte("/api/v1/users/{id}/orders/{id}/items"), Method: r.Method,
 			Status: r.Status, ResponseBytes: r.BodyBytesSent, Duration: r.RequestTime, HasDuration: true}
-		if s.Observe(o); s.Stats().Series != 1 {
+		if s.Observe(o); e.requests.Load() != 2 {
 			b.Fatal("the route templater and the Observation disagree")
 		}
 		before := e.requests.Load()
@@ -78,8 +112,37 @@ func BenchmarkRouteMetrics(b *testing.B) {
 		}
 		reportCPU(b, cpu)
 	})
+	b.Run("new-junk-key", func(b *testing.B) {
+		// A scanner's path, never seen before: templated, looked up,
+		// recorded by the admission filter (a first sighting) and
+		// counted in the vhost's {unadmitted} series.
+		s := mustNew(b, Config{})
+		r := shortRequest()
+		r.Status = 404
+		r.Path = []byte("/wp-admin/aaaaaaaaaa.php")
+		s.ServeLine(r) // the {unadmitted} series exists
+		series := s.Stats().Series
+		b.ReportAllocs()
+		b.SetBytes(int64(len(r.Path)))
+		unadmitted := s.unadmitted.Load()
+		cpu := cpuTime()
+		for b.Loop() {
+			nextLetters(r.Path[10:20])
+			s.ServeLine(r)
+			unadmitted++
+			if s.unadmitted.Load() != unadmitted {
+				b.Fatal("a new path not counted as unadmitted")
+			}
+		}
+		reportCPU(b, cpu)
+		if s.Stats().Series != series {
+			b.Fatalf("%d series, want %d: a path seen once got one", s.Stats().Series, series)
+		}
+	})
 	b.Run("overflow-2KiB-junk", func(b *testing.B) {
-		s := mustNew(b, Config{MaxSeries: 1000})
+		// First come, first served, as before admission: a full store,
+		// and distinct junk paths overflow.
+		s := mustNew(b, Config{MaxSeries: 1000, AdmitAfter: 1, NoEviction: true})
 		r := shortRequest()
 		for i := range 1000 {
 			r.Path = []byte("/fill/k" + strconv.Itoa(i))
@@ -123,6 +186,7 @@ func BenchmarkRouteMetrics(b *testing.B) {
 		b.SetBytes(int64(len(r0.Path)))
 		start := e.requests.Load()
 		var lines atomic.Uint64
+		b.ResetTimer() // New's tables are not the lines' cost
 		b.RunParallel(func(pb *testing.PB) {
 			r := shortRequest()
 			n := uint64(0)
@@ -145,6 +209,7 @@ func BenchmarkRouteMetrics(b *testing.B) {
 		b.ReportAllocs()
 		var seq atomic.Uint64
 		var lines atomic.Uint64
+		b.ResetTimer() // New's tables are not the lines' cost
 		b.RunParallel(func(pb *testing.PB) {
 			r := shortRequest()
 			i := seq.Add(1) * 17
@@ -182,7 +247,7 @@ func (w *countingWriter) Write(p []byte) (int, error) {
 // fill10k returns a store with 10,000 keys, 2,500 groups of four statuses
 // of two classes, each class with request and upstream histograms.
 func fill10k(tb testing.TB) *Store {
-	s := mustNew(tb, Config{MaxSeries: 20000})
+	s := mustNew(tb, Config{MaxSeries: 20000, AdmitAfter: 1}) // each key seen once: admit on sight
 	for i := range 2500 {
 		for _, st := range []int{200, 201, 500, 503} {
 			o := obs("shop.example", "/api/v1/res"+strconv.Itoa(i)+"/{id}", "GET", st)

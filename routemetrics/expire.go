@@ -7,9 +7,11 @@ import (
 
 // Expire removes the keys that saw no line for SeriesIdle before now, and
 // returns how many it removed (counted in ingest_series_expired_total).
-// A removed key's counts vanish with it: Prometheus sees its series end,
-// and a later line for the same key starts it again from zero, which
-// rate() and increase() handle as a counter reset.
+// A removed key's counts leave the exposition with it (Stats counts them
+// in ExpiredRequests): Prometheus sees its series end, and a later line
+// for the same key starts it again from zero, which rate() and increase()
+// handle as a counter reset. A route that comes back after its keys
+// expired is admitted again as a new one (see Config.AdmitAfter).
 //
 // Idleness is measured on the store's clock, which Expire and
 // WritePrometheus advance to the time they are called with: a line is
@@ -20,7 +22,8 @@ import (
 // comes; a key may be removed up to one interval between such calls
 // early. Call Expire (or scrape) at least ten times per SeriesIdle. Expire
 // starts no goroutine: the owner calls it, for example from a ticker or
-// before each scrape.
+// before each scrape. Its clock also ages the admission filter (see
+// Config.AdmitWindow).
 func (s *Store) Expire(now time.Time) int {
 	t := now.UnixNano()
 	prev := s.advance(t)
@@ -34,6 +37,11 @@ func (s *Store) Expire(now time.Time) int {
 		t := sh.t.Load()
 		var emptied []*group
 		t.each(func(g *group) {
+			if g.kind == kindRegular {
+				// Read every count at least once between two halvings
+				// of the filter, so that it ages exactly.
+				s.freq(g)
+			}
 			n, empty := s.expireGroup(g, cutoff)
 			removed += n
 			if empty {
@@ -44,6 +52,13 @@ func (s *Store) Expire(now time.Time) int {
 			sh.t.Store(t.without(emptied))
 		}
 		sh.mu.Unlock()
+	}
+	if removed > 0 {
+		// Drop the cache's groups, which may be among the removed: the
+		// next lines look them up again.
+		for i := range s.catchCache {
+			s.catchCache[i].Store(nil)
+		}
 	}
 	s.expired.Add(uint64(removed))
 	return removed
@@ -71,11 +86,16 @@ func (t *table) without(gone []*group) *table {
 	return n
 }
 
-// advance moves the clock forward to t, and returns its value before.
+// advance moves the clock forward to t, gives it to the admission filter,
+// and returns the clock's value before.
 func (s *Store) advance(t int64) int64 {
 	for {
 		c := s.clock.Load()
-		if t <= c || s.clock.CompareAndSwap(c, t) {
+		if t <= c {
+			return c
+		}
+		if s.clock.CompareAndSwap(c, t) {
+			s.adm.Tick(time.Unix(0, t))
 			return c
 		}
 	}
@@ -84,10 +104,12 @@ func (s *Store) advance(t int64) int64 {
 // expireGroup removes g's entries last seen before cutoff, and reports how
 // many it removed and whether g is left empty; the shard's mutex is held.
 // Each entry's stamp is read once: a line may stamp it again at any time,
-// and what is removed must be what is counted as removed.
+// and what is removed must be what is counted as removed. The counts of
+// removed entries, and of histograms whose class has no entry left, go to
+// the store's sink (see retire.go), which Stats reads.
 func (s *Store) expireGroup(g *group, cutoff int64) (int, bool) {
 	old := *g.entries.Load()
-	var kept []*entry // nil until an entry is removed
+	var kept, gone []*entry // nil until an entry is removed
 	var used [numClasses]bool
 	for i, e := range old {
 		if e.seen.Load() >= cutoff {
@@ -101,30 +123,56 @@ func (s *Store) expireGroup(g *group, cutoff int64) (int, bool) {
 			kept = make([]*entry, i, len(old))
 			copy(kept, old[:i])
 		}
+		gone = append(gone, e)
 	}
-	if kept == nil {
+	if gone == nil {
 		return 0, false
+	}
+	var before uint64
+	if g.kind == kindRegular {
+		before = g.total()
 	}
 	removed := len(old) - len(kept)
 	size := int64(removed) * entryBytes
 	if len(kept) == 0 {
 		// The first entry is part of the group.
 		size += groupBytes + int64(len(g.key)) - entryBytes
-		for c := range g.hists {
-			if g.hists[c].Load() != nil {
-				size += histBytes(len(s.bounds))
-			}
-		}
-	} else {
-		g.entries.Store(&kept)
-		for c := range g.hists {
-			if !used[c] && g.hists[c].Load() != nil {
-				g.hists[c].Store(nil)
-				size += histBytes(len(s.bounds))
-			}
+	}
+	// Histograms before entries: a line that finds its entry retired
+	// then finds its histogram retired too, if it is.
+	var dead [numClasses]*classHist
+	for c := range g.hists {
+		if h := g.hists[c].Load(); h != nil && !used[c] {
+			dead[c] = h
+			h.fold.Store(&s.sinkHist[c])
+			size += histBytes(len(s.bounds))
 		}
 	}
-	s.series.Add(int64(-removed))
+	for _, e := range gone {
+		e.fold.Store(&s.sink)
+	}
+	if len(kept) > 0 {
+		g.entries.Store(&kept)
+		for c, h := range dead {
+			if h != nil {
+				g.hists[c].Store(nil)
+			}
+		}
+		if g.kind == kindRegular {
+			// The route keeps its count: its total drops by the lines
+			// of the removed statuses.
+			g.freq.Rebase(s.adm, before, g.total())
+		}
+	}
+	for _, e := range gone {
+		s.moveEntry(e, &s.sink)
+	}
+	for c, h := range dead {
+		if h != nil {
+			s.moveHist(h, &s.sinkHist[c])
+		}
+	}
+	s.release(g.kind, removed)
 	s.bytes.Add(-size)
 	return removed, len(kept) == 0
 }
@@ -135,16 +183,35 @@ type Stats struct {
 	Series int
 	// Limit is Config.MaxSeries.
 	Limit int
-	// Bytes is an estimate of the memory the keys hold: fixed sizes of the
-	// store's structures per key, group and histogram, plus the bytes of
-	// the labels. LimitBytes is the most it can reach: Limit keys, each
-	// with its own longest labels and histogram.
+	// Bytes is an estimate of the memory the store holds: the admission
+	// filter's tables (AdmissionBytes, fixed by New), and fixed sizes of
+	// the store's structures per key, group and histogram plus the bytes
+	// of the labels. LimitBytes is the most it can reach: the tables and
+	// Limit keys, each with its own longest labels and histogram.
 	Bytes, LimitBytes int64
-	// Overflows counts the lines counted in an overflow series because
-	// their key did not fit in the budget.
+	// AdmissionBytes is the memory of the admission filter's sketch and
+	// doorkeeper, allocated by New.
+	AdmissionBytes int64
+	// Overflows counts the lines counted in an {overflow} series because
+	// their key did not fit in the budget (and, with eviction, did not
+	// beat the coldest key sampled).
 	Overflows uint64
-	// Expired counts the keys Expire removed.
-	Expired uint64
+	// Unadmitted counts the lines counted in an {unadmitted} series
+	// because their route had not been seen often enough.
+	Unadmitted uint64
+	// Collapsed counts the lines counted in an {unmatched} series: their
+	// route matched no pattern and their status is one of
+	// Config.CollapseUnmatched.
+	Collapsed uint64
+	// Evicted counts the keys removed to make room for a more frequent
+	// route; their counts went to {overflow} series.
+	Evicted uint64
+	// Expired counts the keys Expire removed, and ExpiredRequests the
+	// lines counted in them: the lines that left the exposition. The sum
+	// of http_requests_total plus ExpiredRequests is every line counted.
+	Expired, ExpiredRequests uint64
+	// Halvings counts the agings of the admission filter's frequencies.
+	Halvings uint64
 	// ValueErrors counts the values that could not be counted, by field:
 	// upstream_response_time, request_length, request_time,
 	// body_bytes_sent.
@@ -153,14 +220,21 @@ type Stats struct {
 
 // Stats returns the store's counters.
 func (s *Store) Stats() Stats {
+	used, limit := s.Usage()
 	st := Stats{
-		Series:      int(s.series.Load()),
-		Limit:       int(s.maxSeries),
-		Bytes:       s.bytes.Load(),
-		LimitBytes:  s.maxSeries * s.maxKeyBytes(),
-		Overflows:   s.overflows.Load(),
-		Expired:     s.expired.Load(),
-		ValueErrors: make(map[string]uint64, numFields),
+		Series:          int(s.series.Load()),
+		Limit:           int(s.maxSeries),
+		Bytes:           used,
+		LimitBytes:      limit,
+		AdmissionBytes:  s.admBytes,
+		Overflows:       s.overflows.Load(),
+		Unadmitted:      s.unadmitted.Load(),
+		Collapsed:       s.collapsed.Load(),
+		Evicted:         s.evicted.Load(),
+		Expired:         s.expired.Load(),
+		ExpiredRequests: s.sink.requests.Load(),
+		Halvings:        s.adm.Stats().Halvings,
+		ValueErrors:     make(map[string]uint64, numFields),
 	}
 	for i := range s.valueErrs {
 		st.ValueErrors[fieldNames[i]] = s.valueErrs[i].Load()
@@ -171,8 +245,9 @@ func (s *Store) Stats() Stats {
 // Usage returns the estimated bytes the store holds and the most it can
 // hold (Stats.Bytes and Stats.LimitBytes), in the shape a heap monitor's
 // budget takes. It costs no allocation. It counts the keys held: while a
-// scrape runs, the keys that expired since it began stay in memory too,
-// so the live heap can reach about twice limit until the scrape ends.
+// scrape runs, the keys that expired or were evicted since it began stay
+// in memory too, so the live heap can reach about twice limit until the
+// scrape ends.
 func (s *Store) Usage() (used, limit int64) {
-	return s.bytes.Load(), s.maxSeries * s.maxKeyBytes()
+	return s.admBytes + s.bytes.Load(), s.admBytes + s.maxSeries*s.maxKeyBytes()
 }

@@ -20,7 +20,9 @@ func FuzzObserve(f *testing.F) {
 	f.Add(bytes.Repeat([]byte{0xc3}, 200), bytes.Repeat([]byte("/\xe2\x82"), 100), []byte("POST"), 503, []byte("999999999, 999999999"))
 	f.Fuzz(func(t *testing.T, vhost, route, method []byte, status int, upstream []byte) {
 		const maxSeries = 2
-		s, err := New(Config{MaxSeries: maxSeries})
+		// First come, first served: every route admitted on its first
+		// line, none evicted (FuzzModel covers admission and eviction).
+		s, err := New(Config{MaxSeries: maxSeries, AdmitAfter: 1, NoEviction: true})
 		if err != nil {
 			t.Fatal(err)
 		}

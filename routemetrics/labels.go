@@ -64,12 +64,21 @@ const numClasses = 6
 
 var classNames = [numClasses]string{"other", "1xx", "2xx", "3xx", "4xx", "5xx"}
 
-func statusClass(status uint16) int { return int(status / 100) }
+// statusClass returns the class of a key's status. The statuses 1 to 5 are
+// those of {unadmitted} series, which count a class: they are their own
+// class.
+func statusClass(status uint16) int {
+	if status < 100 {
+		return int(status)
+	}
+	return int(status / 100)
+}
 
-// appendStatus appends the status label of a key's status.
+// appendStatus appends the status label of a key's status: the code, the
+// class ("2xx") of an {unadmitted} series, or "other".
 func appendStatus(dst []byte, status uint16) []byte {
-	if status == 0 {
-		return append(dst, "other"...)
+	if status < 100 {
+		return append(dst, classNames[status]...)
 	}
 	return append(dst, byte('0'+status/100), byte('0'+status/10%10), byte('0'+status%10))
 }

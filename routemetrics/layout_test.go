@@ -16,6 +16,16 @@ func TestClockOwnCacheLine(t *testing.T) {
 		off, size uintptr
 	}{
 		{"series", unsafe.Offsetof(s.series), unsafe.Sizeof(s.series)},
+		{"regular", unsafe.Offsetof(s.regular), unsafe.Sizeof(s.regular)},
+		{"catchAlls", unsafe.Offsetof(s.catchAlls), unsafe.Sizeof(s.catchAlls)},
+		{"unadmitted", unsafe.Offsetof(s.unadmitted), unsafe.Sizeof(s.unadmitted)},
+		{"collapsed", unsafe.Offsetof(s.collapsed), unsafe.Sizeof(s.collapsed)},
+		{"evicted", unsafe.Offsetof(s.evicted), unsafe.Sizeof(s.evicted)},
+		{"evictedRing", unsafe.Offsetof(s.evictedRing), unsafe.Sizeof(s.evictedRing)},
+		{"evictedPos", unsafe.Offsetof(s.evictedPos), unsafe.Sizeof(s.evictedPos)},
+		{"catchCache", unsafe.Offsetof(s.catchCache), unsafe.Sizeof(s.catchCache)},
+		{"sink", unsafe.Offsetof(s.sink), unsafe.Sizeof(s.sink)},
+		{"sinkHist", unsafe.Offsetof(s.sinkHist), unsafe.Sizeof(s.sinkHist)},
 		{"bytes", unsafe.Offsetof(s.bytes), unsafe.Sizeof(s.bytes)},
 		{"overflows", unsafe.Offsetof(s.overflows), unsafe.Sizeof(s.overflows)},
 		{"expired", unsafe.Offsetof(s.expired), unsafe.Sizeof(s.expired)},

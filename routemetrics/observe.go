@@ -3,8 +3,10 @@ package routemetrics
 import (
 	"hash/maphash"
 	"strconv"
+	"sync/atomic"
 	"time"
 
+	"github.com/flatheap/ingest/internal/admission"
 	"github.com/flatheap/ingest/route"
 )
 
@@ -39,6 +41,11 @@ type Observation struct {
 	// histogram when HasUpstream is set.
 	Upstream    time.Duration
 	HasUpstream bool
+	// Pattern says that Route came from a pattern the operator configured
+	// (route.Templater.AppendMatch reports it): the route is admitted on
+	// its first line, and its statuses are never collapsed (see
+	// Config.CollapseUnmatched).
+	Pattern bool
 }
 
 // New returns an empty Store configured by cfg, or an error wrapping
@@ -58,7 +65,10 @@ func New(cfg Config) (*Store, error) {
 	for i := range s.shards {
 		s.shards[i].t.Store(empty)
 	}
-	s.clock.Store(time.Now().UnixNano())
+	for c := range s.sinkHist {
+		s.sinkHist[c].v = make([]atomic.Uint64, 2*(len(s.bounds)+2))
+	}
+	s.advance(time.Now().UnixNano())
 	s.buf = make([]byte, 0, bufSize)
 	return s, nil
 }
@@ -95,8 +105,9 @@ func (s *Store) configure(cfg Config) error {
 	s.idle = int64(cfg.SeriesIdle)
 	n := int64(cfg.MaxSeries)
 	s.maxSeries = n
-	s.overflowCap = n - 1
-	s.regularCap = n - max(1, n/20)
+	reserve := max(1, n/20)
+	s.regularCap = n - reserve
+	s.catchAllCap = reserve - 1
 	s.routes = cfg.Routes
 	if s.routes == nil {
 		t, err := route.New(route.Config{})
@@ -107,6 +118,47 @@ func (s *Store) configure(cfg Config) error {
 	}
 	s.vhost = []byte(cfg.VHost)
 	s.vhostFromTag = cfg.VHostFromTag
+	return s.configureAdmission(cfg)
+}
+
+// configureAdmission checks and applies the admission and eviction fields
+// of cfg, whose MaxSeries has its default.
+func (s *Store) configureAdmission(cfg Config) error {
+	switch {
+	case cfg.AdmitAfter < 0 || cfg.AdmitAfter > MaxAdmitAfter:
+		return &configError{"AdmitAfter", strconv.Itoa(cfg.AdmitAfter) + " is not between 1 and " + strconv.Itoa(MaxAdmitAfter)}
+	case cfg.AdmitAfter == 0:
+		cfg.AdmitAfter = DefaultAdmitAfter
+	}
+	switch {
+	case cfg.AdmitWindow < 0:
+		return &configError{"AdmitWindow", cfg.AdmitWindow.String() + " is negative"}
+	case cfg.AdmitWindow == 0:
+		cfg.AdmitWindow = DefaultAdmitWindow
+	}
+	switch {
+	case cfg.SketchKeys < 0 || cfg.SketchKeys > MaxSketchKeys:
+		return &configError{"SketchKeys", strconv.Itoa(cfg.SketchKeys) + " is not between 1 and " + strconv.Itoa(MaxSketchKeys)}
+	case cfg.SketchKeys == 0:
+		cfg.SketchKeys = max(DefaultSketchKeys, min(cfg.MaxSeries, MaxSketchKeys))
+	}
+	if cfg.DoorkeeperKeys < 0 || cfg.DoorkeeperKeys > MaxSketchKeys {
+		return &configError{"DoorkeeperKeys", strconv.Itoa(cfg.DoorkeeperKeys) + " is not between 1 and " + strconv.Itoa(MaxSketchKeys)}
+	}
+	for _, st := range cfg.CollapseUnmatched {
+		if st < 100 || st > 599 {
+			return &configError{"CollapseUnmatched", "status " + strconv.Itoa(st) + " is not between 100 and 599"}
+		}
+		s.collapse.add(uint16(st))
+	}
+	adm, err := admission.New(admission.Config{Keys: cfg.SketchKeys, Doorkeeper: cfg.DoorkeeperKeys, Period: cfg.AdmitWindow})
+	if err != nil {
+		return &configError{"SketchKeys", err.Error()}
+	}
+	s.adm = adm
+	s.admBytes = adm.Bytes()
+	s.admitAfter = cfg.AdmitAfter
+	s.evict = !cfg.NoEviction
 	return nil
 }
 
@@ -144,7 +196,7 @@ func (s *Store) Observe(o *Observation) error {
 		v.hasUp = false
 		err = s.valueError(fieldUpstream)
 	}
-	s.observe(key, statusKey(o.Status), &v)
+	s.observe(key, statusKey(o.Status), &v, o.Pattern)
 	return err
 }
 

@@ -27,6 +27,9 @@ const (
 	helpLimit     = "# HELP ingest_series_limit Most route-metric series the store holds.\n# TYPE ingest_series_limit gauge\n"
 	helpOverflow  = "# HELP ingest_series_overflow_total Lines counted in an {overflow} series because their key did not fit in the series budget.\n# TYPE ingest_series_overflow_total counter\n"
 	helpExpired   = "# HELP ingest_series_expired_total Route-metric series removed after being idle.\n# TYPE ingest_series_expired_total counter\n"
+	helpEvicted   = "# HELP ingest_series_evicted_total Route-metric series removed to make room for a more frequent route; their counts went to the {overflow} series of their vhost, method and status.\n# TYPE ingest_series_evicted_total counter\n"
+	helpUnadmit   = "# HELP ingest_series_unadmitted_total Lines counted in an {unadmitted} series because their route had not been seen often enough to get a series of its own.\n# TYPE ingest_series_unadmitted_total counter\n"
+	helpCollapsed = "# HELP ingest_series_collapsed_total Lines counted in an {unmatched} series because their route matched no pattern and their status is collapsed.\n# TYPE ingest_series_collapsed_total counter\n"
 	helpValueErrs = "# HELP ingest_route_value_errors_total Values that could not be counted (the line was counted without them), by log field.\n# TYPE ingest_route_value_errors_total counter\n"
 )
 
@@ -42,7 +45,10 @@ const (
 // series' values are read one at a time, so a histogram's buckets, sum and
 // count may be a few lines apart from its series' request counter.
 //
-// A scrape advances the clock Expire measures idleness with.
+// A scrape advances the clock Expire measures idleness with, and so ages
+// the admission filter (see Config.AdmitWindow). A series evicted or
+// expired while a scrape runs is left out of it: its counts are on their
+// way to their destination, which the scrape may have read before.
 func (s *Store) WritePrometheus(w io.Writer) error {
 	s.scrapeMu.Lock()
 	defer s.scrapeMu.Unlock()
@@ -82,6 +88,18 @@ func (s *Store) WritePrometheus(w io.Writer) error {
 	p.buf = append(p.buf, helpExpired...)
 	p.buf = append(p.buf, "ingest_series_expired_total "...)
 	p.buf = strconv.AppendUint(p.buf, s.expired.Load(), 10)
+	p.buf = append(p.buf, '\n')
+	p.buf = append(p.buf, helpEvicted...)
+	p.buf = append(p.buf, "ingest_series_evicted_total "...)
+	p.buf = strconv.AppendUint(p.buf, s.evicted.Load(), 10)
+	p.buf = append(p.buf, '\n')
+	p.buf = append(p.buf, helpUnadmit...)
+	p.buf = append(p.buf, "ingest_series_unadmitted_total "...)
+	p.buf = strconv.AppendUint(p.buf, s.unadmitted.Load(), 10)
+	p.buf = append(p.buf, '\n')
+	p.buf = append(p.buf, helpCollapsed...)
+	p.buf = append(p.buf, "ingest_series_collapsed_total "...)
+	p.buf = strconv.AppendUint(p.buf, s.collapsed.Load(), 10)
 	p.buf = append(p.buf, '\n')
 	p.buf = append(p.buf, helpValueErrs...)
 	for i := range s.valueErrs {
@@ -136,6 +154,9 @@ func (p *promWriter) counters(help, name string, snap []*group, value func(*entr
 	p.buf = append(p.buf, help...)
 	for _, g := range snap {
 		for _, e := range *g.entries.Load() {
+			if e.fold.Load() != nil {
+				continue // retired since the snapshot: its counts moved
+			}
 			v, ok := value(e)
 			if !ok {
 				continue
@@ -161,7 +182,7 @@ func (s *Store) histograms(p *promWriter, help, name string, which int, snap []*
 	for _, g := range snap {
 		for c := range g.hists {
 			h := g.hists[c].Load()
-			if h == nil {
+			if h == nil || h.fold.Load() != nil {
 				continue
 			}
 			part := histPart(h.v, which, nb)

@@ -37,7 +37,7 @@ func (s *Store) ServeLine(r *ingest.Request) {
 	key := appendBounded(kb[:0], vhost, MaxVHostLen)
 	key = append(key, keySep)
 	start := len(key)
-	key = s.routes.Append(key, r.Method, r.Path)
+	key, pattern := s.routes.AppendMatch(key, r.Method, r.Path)
 	if rt := key[start:]; len(rt) > MaxRouteLen || !isASCII(rt) && !utf8.Valid(rt) {
 		// A pattern's route may hold any bytes: bound it as Observe does.
 		key = fixRoute(key, start)
@@ -69,7 +69,7 @@ func (s *Store) ServeLine(r *ingest.Request) {
 			s.valueErrs[fieldUpstream].Add(1)
 		}
 	}
-	s.observe(key, statusKey(r.Status), &v)
+	s.observe(key, statusKey(r.Status), &v, pattern)
 }
 
 var _ ingest.Handler = (*Store)(nil)

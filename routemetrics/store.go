@@ -1,7 +1,6 @@
 package routemetrics
 
 import (
-	"bytes"
 	"hash/maphash"
 	"strings"
 	"sync"
@@ -9,6 +8,9 @@ import (
 	"time"
 	"unsafe"
 
+	"golang.org/x/sys/cpu"
+
+	"github.com/flatheap/ingest/internal/admission"
 	"github.com/flatheap/ingest/route"
 )
 
@@ -35,41 +37,65 @@ type Store struct {
 	le        []string // bucket bounds as "le" label values, +Inf last
 	idle      int64    // ns
 	maxSeries int64
-	// regularCap is how many keys with their own route may exist; the
-	// rest of the budget, up to maxSeries-1, is for overflow series, and
-	// the last slot for the catch-all series.
+	// regularCap is how many keys with their own route may exist, and
+	// catchAllCap how many catch-all series ({overflow}, {unadmitted},
+	// {unmatched}); the last slot of the budget is the global catch-all's.
 	regularCap   int64
-	overflowCap  int64
+	catchAllCap  int64
 	vhost        []byte
 	vhostFromTag bool
 	routes       *route.Templater
 	shards       []shard
 	shardBits    uint
+	adm          *admission.Filter
+	admitAfter   int
+	evict        bool
+	collapse     statusSet // statuses whose lines of unmatched routes are collapsed
+	admBytes     int64     // the admission filter's tables
 
 	// The fields above are set by New; every line reads them and clock.
 	// clock is written rarely, but the counters below are written by
 	// lines that overflow and by inserts: the padding keeps them off
 	// clock's cache line.
 	clock atomic.Int64 // ns since the epoch, advanced by Expire and scrapes
-	_     [64]byte
+	_     cpu.CacheLinePad
 
-	series    atomic.Int64 // keys held
-	bytes     atomic.Int64 // estimated bytes held
-	overflows atomic.Uint64
-	expired   atomic.Uint64
-	valueErrs [numFields]atomic.Uint64
+	series     atomic.Int64 // keys held: regular + catchAlls + the global one
+	regular    atomic.Int64 // keys with their own route
+	catchAlls  atomic.Int64 // catch-all keys but the global one
+	bytes      atomic.Int64 // estimated bytes the keys hold
+	overflows  atomic.Uint64
+	unadmitted atomic.Uint64
+	collapsed  atomic.Uint64
+	expired    atomic.Uint64
+	evicted    atomic.Uint64
+	valueErrs  [numFields]atomic.Uint64
+	// evictedRing holds the hashes of the last groups evicted, for
+	// Explain.
+	evictedRing [evictedRingSize]atomic.Uint64
+	evictedPos  atomic.Uint64
+	// catchCache holds catch-all groups lately counted in, by vhost,
+	// method and route (see countCatchAll).
+	catchCache [catchCacheSize]atomic.Pointer[group]
+	// sink receives the counts of expired keys, which leave the
+	// exposition; it is never written out, and Stats reads it.
+	sink     entry
+	sinkHist [numClasses]classHist
 
 	scrapeMu sync.Mutex
 	buf      []byte   // guarded by scrapeMu
 	snap     []*group // guarded by scrapeMu
 }
 
+// evictedRingSize is how many evictions Explain remembers.
+const evictedRingSize = 256
+
 type shard struct {
-	mu sync.Mutex // held by the writers of t: insert and Expire
+	mu sync.Mutex // held by the writers of t: insert, Expire, eviction
 	// t is replaced, never modified, under mu; lines read it without a
 	// lock.
 	t atomic.Pointer[table]
-	_ [48]byte // keep shards on separate cache lines
+	_ cpu.CacheLinePad // keep shards on separate cache lines
 }
 
 // A table is a shard's groups. It is immutable once published.
@@ -125,6 +151,13 @@ type group struct {
 	vhost  string // views of key
 	route  string
 	method uint8
+	kind   uint8 // kindRegular, kindCatchAll or kindGlobal
+	// pattern: the route came from one of the Templater's patterns (or
+	// Observation.Pattern).
+	pattern bool
+	// freq is a regular group's frequency on the admission filter's
+	// scale, guarded by the shard's mutex.
+	freq admission.Count
 	// entries is replaced, never modified in place, under the shard's
 	// mutex.
 	entries atomic.Pointer[[]*entry]
@@ -138,6 +171,13 @@ type group struct {
 	first      entry
 }
 
+// Kinds of group.
+const (
+	kindRegular  = iota // a route of its own: admitted, evictable
+	kindCatchAll        // {overflow}, {unadmitted} or {unmatched} of a vhost
+	kindGlobal          // the one series for lines no other series takes
+)
+
 // An entry is one key's counters.
 type entry struct {
 	status    uint16
@@ -147,6 +187,11 @@ type entry struct {
 	reqBytes  atomic.Uint64
 	seen      atomic.Int64    // the store's clock at the last line
 	hist      []atomic.Uint64 // its class's classHist.v
+	ch        *classHist      // that classHist
+	// fold is nil while the entry is held. Once it is retired (evicted or
+	// expired), it is &retiring until its counts have a destination,
+	// then that destination: see retire.go.
+	fold atomic.Pointer[entry]
 }
 
 // classHist holds the request-time and upstream-time histograms of one
@@ -154,6 +199,9 @@ type entry struct {
 // (not cumulative; +Inf last) and the sum in nanoseconds.
 type classHist struct {
 	v []atomic.Uint64
+	// fold is nil while the histogram is held; once retired, as
+	// entry.fold.
+	fold atomic.Pointer[classHist]
 }
 
 // Histogram indexes.
@@ -200,37 +248,19 @@ func (s *Store) maxKeyBytes() int64 {
 	return groupBytes + keyCap + histBytes(len(s.bounds))
 }
 
-// observe adds v to the key (key, status), or to its overflow series when
-// the key is new and the budget is full.
-func (s *Store) observe(key []byte, status uint16, v *values) {
-	if s.update(key, status, v) {
-		return
+// observe adds v to the key (key, status): lock-free when the key exists,
+// else through observeNew, which decides on admission, eviction and the
+// catch-all series. pattern says whether the route came from a pattern.
+func (s *Store) observe(key []byte, status uint16, v *values, pattern bool) {
+	h, sh := s.shardOf(key)
+	g := sh.t.Load().get(h, key)
+	if g != nil {
+		if e := g.find(status); e != nil {
+			s.add(e, v)
+			return
+		}
 	}
-	if s.series.Load() < s.regularCap && s.insert(key, status, v, s.regularCap) {
-		return
-	}
-	s.overflows.Add(1)
-	// The same vhost and method, route Overflow.
-	var kb [keyCap]byte
-	vhost := key[:bytes.IndexByte(key, keySep)]
-	ok := append(kb[:0], vhost...)
-	ok = append(ok, keySep)
-	ok = append(ok, Overflow...)
-	ok = append(ok, keySep, key[len(key)-1])
-	if s.update(ok, status, v) || s.insert(ok, status, v, s.overflowCap) {
-		return
-	}
-	// The catch-all: the last slot of the budget is kept for it.
-	ok = append(kb[:0], Overflow...)
-	ok = append(ok, keySep)
-	ok = append(ok, Overflow...)
-	ok = append(ok, keySep, methodOther)
-	if s.update(ok, 0, v) || s.insert(ok, 0, v, s.maxSeries) {
-		return
-	}
-	// Unreachable while the invariant holds: series other than the
-	// catch-all never take the last slot.
-	panic("routemetrics: no room for the catch-all series")
+	s.observeNew(key, h, sh, g, status, v, pattern)
 }
 
 // shardOf returns the hash of key and its shard.
@@ -240,9 +270,9 @@ func (s *Store) shardOf(key []byte) (uint64, *shard) {
 }
 
 // update adds v to an existing key and reports whether it found it. It
-// takes no lock. A line that meets its key while Expire removes it is
-// counted in the removed key, and goes with it, as a line counted just
-// before the removal would.
+// takes no lock. A line that meets its key while it is retired (evicted or
+// expired) moves what it added to where the key's counts went (see
+// retire.go).
 func (s *Store) update(key []byte, status uint16, v *values) bool {
 	h, sh := s.shardOf(key)
 	g := sh.t.Load().get(h, key)
@@ -266,7 +296,7 @@ func (g *group) find(status uint16) *entry {
 	return nil
 }
 
-// add counts v in e.
+// add counts v in e, and moves it on if e was retired meanwhile.
 func (s *Store) add(e *entry, v *values) {
 	e.requests.Add(1)
 	if v.resp > 0 {
@@ -287,67 +317,124 @@ func (s *Store) add(e *entry, v *values) {
 	if c := s.clock.Load(); e.seen.Load() != c {
 		e.seen.Store(c)
 	}
+	if e.fold.Load() != nil {
+		s.drain(e)
+	}
 }
 
-// insert creates the key (key, status) and adds v to it, unless the store
-// already holds limit keys; it reports whether v was counted.
-func (s *Store) insert(key []byte, status uint16, v *values, limit int64) bool {
-	hk, sh := s.shardOf(key)
+// insert returns the entry of the key (key, status), creating it, and its
+// group of kind kind if need be, unless the store holds as many keys of
+// that kind as their limit allows: then it returns nil. A new regular
+// group starts with the admission estimate est. When v is not nil it is
+// counted in the entry under the shard's mutex, before a new entry is
+// published.
+func (s *Store) insert(key []byte, h uint64, sh *shard, status uint16, kind uint8, est int, pattern bool, v *values) *entry {
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	t := sh.t.Load()
-	g := t.get(hk, key)
+	g := t.get(h, key)
 	if g != nil {
 		if e := g.find(status); e != nil {
-			s.add(e, v)
-			return true
+			if v != nil {
+				s.add(e, v)
+			}
+			return e
 		}
 	}
-	// Take a slot of the budget.
-	for {
-		n := s.series.Load()
-		if n >= limit {
-			return false
-		}
-		if s.series.CompareAndSwap(n, n+1) {
-			break
-		}
+	if g != nil {
+		// A key of an existing group is of the group's kind, whatever
+		// the caller asked: a route may be spelled like a catch-all.
+		kind = g.kind
+	}
+	if !s.take(kind) {
+		return nil
 	}
 	var size int64
-	if g == nil {
+	newGroup := g == nil
+	if newGroup {
 		k := string(key)
 		i := strings.IndexByte(k, keySep)
 		j := i + 1 + strings.IndexByte(k[i+1:], keySep)
-		g = &group{key: k, hash: hk, vhost: k[:i], route: k[i+1 : j], method: k[len(k)-1]}
+		g = &group{key: k, hash: h, vhost: k[:i], route: k[i+1 : j], method: k[len(k)-1], kind: kind, pattern: pattern}
 		size += groupBytes + int64(len(k))
 	} else {
 		size += entryBytes
 	}
 	c := statusClass(status)
-	h := g.hists[c].Load()
-	if h == nil {
-		h = &classHist{v: make([]atomic.Uint64, 2*(len(s.bounds)+2))}
-		g.hists[c].Store(h)
+	ch := g.hists[c].Load()
+	if ch == nil {
+		ch = &classHist{v: make([]atomic.Uint64, 2*(len(s.bounds)+2))}
+		g.hists[c].Store(ch)
 		size += histBytes(len(s.bounds))
 	}
 	// The entry is complete before a line or a scrape, which take no
 	// lock, can see it.
 	var e *entry
-	if old := g.entries.Load(); old == nil {
+	if newGroup {
 		e = &g.first
-		e.status, e.hist = status, h.v
+		e.status, e.hist, e.ch = status, ch.v, ch
+		e.seen.Store(s.clock.Load())
 		g.firstArr[0] = e
 		g.firstSlice = g.firstArr[:]
 		g.entries.Store(&g.firstSlice)
+		if kind == kindRegular {
+			// The line counted below is among the sightings est covers.
+			g.freq.Start(s.adm, est, 1)
+		}
+		if v != nil {
+			s.add(e, v)
+		}
 		sh.t.Store(t.with(g))
 	} else {
-		e = &entry{status: status, hist: h.v}
-		es := make([]*entry, len(*old), len(*old)+1)
-		copy(es, *old)
+		e = &entry{status: status, hist: ch.v, ch: ch}
+		e.seen.Store(s.clock.Load())
+		if v != nil {
+			s.add(e, v)
+		}
+		old := *g.entries.Load()
+		es := make([]*entry, len(old), len(old)+1)
+		copy(es, old)
 		es = append(es, e)
 		g.entries.Store(&es)
 	}
 	s.bytes.Add(size)
-	s.add(e, v)
-	return true
+	return e
+}
+
+// take takes a slot of the budget for a key of kind kind, and reports
+// whether there was one.
+func (s *Store) take(kind uint8) bool {
+	var n *atomic.Int64
+	var limit int64
+	switch kind {
+	case kindRegular:
+		n, limit = &s.regular, s.regularCap
+	case kindCatchAll:
+		n, limit = &s.catchAlls, s.catchAllCap
+	default:
+		// The global catch-all: one key, whose slot is always free.
+		s.series.Add(1)
+		return true
+	}
+	for {
+		c := n.Load()
+		if c >= limit {
+			return false
+		}
+		if n.CompareAndSwap(c, c+1) {
+			s.series.Add(1)
+			return true
+		}
+	}
+}
+
+// release gives back the slots of n keys of kind kind.
+func (s *Store) release(kind uint8, n int) {
+	switch kind {
+	case kindRegular:
+		s.regular.Add(int64(-n))
+	case kindCatchAll:
+		s.catchAlls.Add(int64(-n))
+	}
+	s.series.Add(int64(-n))
 }

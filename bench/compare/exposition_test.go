@@ -67,7 +67,9 @@ type expoPeer struct {
 }
 
 func ingestPeer(tb testing.TB) expoPeer {
-	s, err := routemetrics.New(routemetrics.Config{MaxSeries: 20000, Buckets: expoBuckets})
+	// AdmitAfter 1: every key gets its series on its first line, as in
+	// the peers, which keep every series they are given.
+	s, err := routemetrics.New(routemetrics.Config{MaxSeries: 20000, Buckets: expoBuckets, AdmitAfter: 1})
 	if err != nil {
 		tb.Fatal(err)
 	}
