@@ -20,6 +20,8 @@ const (
 	defaultMaxPoints      = 200
 	defaultPinnedBytes    = 8 << 10
 	defaultBudgetSlack    = 0.25
+	defaultWarmUp         = 60 * time.Second
+	defaultOffHeapBytes   = 4 << 20
 )
 
 // AnalyzeOptions tunes Analyze. The zero value uses the defaults; a zero
@@ -80,6 +82,24 @@ type AnalyzeOptions struct {
 	// structure is seen once it grows by more than a quarter of what the
 	// structure grows by in the same window.
 	BudgetSlack float64
+	// WarmUp is how long a process warms up: its heap grows to its first
+	// goals, the runtime maps its first spans and stacks, pools and caches
+	// fill, and the RSS climbs with them. A process younger than WarmUp at
+	// the newest sample (Sample.Start tells its age) is told it is warming
+	// up rather than growing, unless the growth persists over the window
+	// (see Analyze), and RSS growth outside the Go heap is only judged
+	// against the samples taken after it. Default 60s; negative means no
+	// warm-up by time (samples without a Start have none either). A
+	// process that has completed fewer than MinGCCycles GC cycles since it
+	// started is warming up whatever its age.
+	WarmUp time.Duration
+	// OffHeapBytes is the least growth of the RSS beyond the growth of the
+	// memory the runtime retains, over the samples after the warm-up, for
+	// OffHeap. A healthy daemon's RSS moves by a few hundred kilobytes to a
+	// few megabytes in its first minutes as the runtime and the kernel
+	// settle (docs/heap-growth.md gives the figures measured); growth
+	// outside the Go heap is named only above that. Default 4 MiB.
+	OffHeapBytes float64
 }
 
 func (o AnalyzeOptions) withDefaults() AnalyzeOptions {
@@ -116,14 +136,27 @@ func (o AnalyzeOptions) withDefaults() AnalyzeOptions {
 	if o.MaxPoints < minTrendPoints {
 		o.MaxPoints = defaultMaxPoints
 	}
+	if o.WarmUp == 0 {
+		o.WarmUp = defaultWarmUp
+	}
+	if o.OffHeapBytes <= 0 {
+		o.OffHeapBytes = defaultOffHeapBytes
+	}
 	return o
 }
 
 // rising reports whether t counts as a rise under o, with floor the least
 // absolute growth over the window.
 func (o AnalyzeOptions) rising(t Trend, floor float64) bool {
+	return o.risingAgainst(t, floor, t.Median)
+}
+
+// risingAgainst is rising with the growth measured against level rather
+// than t's own median: for a part of a quantity, such as the retained
+// memory beyond the heap goal, whose own level may be near 0.
+func (o AnalyzeOptions) risingAgainst(t Trend, floor, level float64) bool {
 	return t.N >= minTrendPoints && t.Slope > 0 && t.Fit >= o.MinFit &&
-		t.Growth() >= floor && t.Growth() >= o.GrowthFraction*math.Abs(t.Median)
+		t.Growth() >= floor && t.Growth() >= o.GrowthFraction*math.Abs(level)
 }
 
 // Report is the result of Analyze: the kind of growth and the trends it was
@@ -146,6 +179,14 @@ type Report struct {
 	Live, Objects, BytesPerObject, Retained, Goroutines, RSS Trend
 	// Last is the newest sample analyzed.
 	Last Sample
+	// Age is how long the process had run at the newest sample
+	// (Last.Time - Last.Start), or 0 when its start is unknown.
+	Age time.Duration
+	// WarmingUp says the process is warming up: it has completed fewer
+	// than MinGCCycles GC cycles since it started, or it is younger than
+	// AnalyzeOptions.WarmUp and what rose has not risen steadily over the
+	// window. Growth is then Unknown and String says "warming up (...)".
+	WarmingUp bool
 
 	// Budgets are the structures tracked in the newest sample (at most
 	// MaxBudgets), in its order, as the window saw them: the figures a
@@ -176,6 +217,16 @@ type Report struct {
 	// retainedBeside: retained memory rose by more than the runtime needs
 	// for the live growth judged (about twice it), so the line says so too.
 	retainedBeside bool
+	// What persists judges the rises of retained memory and goroutines by.
+	retainedPersist, goroutinesPersist persistence
+	// rssAfter and retainedAfter are fitted to the samples taken after the
+	// warm-up only (all of them when the process's start is unknown): the
+	// baseline growth outside the Go heap is judged against.
+	rssAfter, retainedAfter Trend
+	rssAfterPersist         persistence
+	// retainedExcess is the retained memory beyond what the runtime keeps
+	// for its heap goal (see heldBeyondGoal); unknown without heap goals.
+	retainedExcess Trend
 }
 
 // Analyze judges how memory grew over the newest samples, which must be
@@ -292,6 +343,9 @@ func Analyze(samples []Sample, opt AnalyzeOptions) Report {
 		GCCycles: last.GCCycles - w[0].GCCycles,
 		Last:     last,
 	}
+	if !last.Start.IsZero() && last.Time.After(last.Start) {
+		r.Age = last.Time.Sub(last.Start)
+	}
 	f := fitter{maxPoints: opt.MaxPoints}
 	r.fitTrends(w, &f, opt)
 	r.analyzeBudgets(w, budgetNames(last), &f, opt)
@@ -321,8 +375,37 @@ func (r *Report) fitTrends(w []Sample, f *fitter, opt AnalyzeOptions) {
 		return f.fit(xs, ys, 0, x1)
 	}
 	r.Retained = series(nil, func(s Sample) float64 { return float64(s.Retained()) })
+	r.retainedPersist = f.persistence(r.Retained, xs, ys, x1)
+	if slices.ContainsFunc(w, func(s Sample) bool { return s.HeapGoal == 0 }) {
+		r.retainedExcess = Trend{}
+	} else {
+		r.retainedExcess = series(nil, heldBeyondGoal)
+	}
 	r.Goroutines = series(nil, func(s Sample) float64 { return float64(s.Goroutines) })
+	r.goroutinesPersist = f.persistence(r.Goroutines, xs, ys, x1)
 	r.RSS = series(func(s Sample) bool { return s.RSSKnown }, func(s Sample) float64 { return float64(s.RSS) })
+
+	// The baseline for growth outside the Go heap: the samples after the
+	// warm-up, fitted over their own span.
+	warm := func(s Sample) bool { return s.Start.IsZero() || opt.WarmUp < 0 || s.Time.Sub(s.Start) >= opt.WarmUp }
+	if i := slices.IndexFunc(w, warm); i >= 0 {
+		after, from := w[i:], sec(w[i])
+		xs, ys = xs[:0], ys[:0]
+		for _, s := range after {
+			xs = append(xs, sec(s))
+			ys = append(ys, float64(s.Retained()))
+		}
+		r.retainedAfter = f.fit(xs, ys, from, x1)
+		xs, ys = xs[:0], ys[:0]
+		for _, s := range after {
+			if s.RSSKnown {
+				xs = append(xs, sec(s))
+				ys = append(ys, float64(s.RSS))
+			}
+		}
+		r.rssAfter = f.fit(xs, ys, from, x1)
+		r.rssAfterPersist = f.persistenceFrom(r.rssAfter, xs, ys, from, x1)
+	}
 
 	if r.GCCycles < opt.MinGCCycles {
 		return
@@ -409,6 +492,21 @@ func (r *Report) fitTrends(w []Sample, f *fitter, opt AnalyzeOptions) {
 	}
 }
 
+// scavengeGoal is the share of the heap goal the runtime's scavenger lets
+// the heap keep before it returns free memory to the OS: 10% above the goal.
+const scavengeGoal = 1.1
+
+// heldBeyondGoal is the memory of s that its heap goal does not explain:
+// the heap memory held (objects, unused slots, free spans not returned)
+// beyond what the scavenger keeps for the goal, and everything the runtime
+// holds outside the heap (stacks, metadata). A heap that grows into its
+// goal between two rare collections adds nothing to it; fragmentation,
+// spans that are never returned and growing runtime metadata do.
+func heldBeyondGoal(s Sample) float64 {
+	heap := float64(s.HeapObjects + s.HeapUnused + s.HeapFree)
+	return max(heap-scavengeGoal*float64(s.HeapGoal), 0) + float64(s.Retained()) - heap
+}
+
 // project sets r.Ceiling from the unaccounted heap and the budgets' limits.
 func (r *Report) project() {
 	if len(r.Budgets) == 0 || !r.Unaccounted.Known() {
@@ -425,12 +523,12 @@ func (r *Report) project() {
 	r.Ceiling = c
 }
 
-// fitHalves fits the points before x1/2 and those from it on, each over
-// its half of the window.
-func (f *fitter) fitHalves(xs, ys []float64, x1 float64) [2]Trend {
-	mid := x1 / 2
+// fitHalvesFrom fits the points before the middle of the span from x0 to x1
+// and those from it on, each over its half of the span.
+func (f *fitter) fitHalvesFrom(xs, ys []float64, x0, x1 float64) [2]Trend {
+	mid := x0 + (x1-x0)/2
 	k, _ := slices.BinarySearch(xs, mid)
-	return [2]Trend{f.fit(xs[:k], ys[:k], 0, mid), f.fit(xs[k:], ys[k:], mid, x1)}
+	return [2]Trend{f.fit(xs[:k], ys[:k], x0, mid), f.fit(xs[k:], ys[k:], mid, x1)}
 }
 
 // persists reports whether a rise held: the median of the points of the
@@ -470,8 +568,13 @@ type persistence struct {
 }
 
 func (f *fitter) persistence(t Trend, xs, ys []float64, x1 float64) persistence {
-	p := persistence{t: t, halves: f.fitHalves(xs, ys, x1)}
-	if k, _ := slices.BinarySearch(xs, x1*3/4); k < len(ys) {
+	return f.persistenceFrom(t, xs, ys, 0, x1)
+}
+
+// persistenceFrom is persistence over the span from x0 to x1.
+func (f *fitter) persistenceFrom(t Trend, xs, ys []float64, x0, x1 float64) persistence {
+	p := persistence{t: t, halves: f.fitHalvesFrom(xs, ys, x0, x1)}
+	if k, _ := slices.BinarySearch(xs, x0+(x1-x0)*3/4); k < len(ys) {
 		f.sorted = append(f.sorted[:0], ys[k:]...)
 		p.lastQuarter = median(f.sorted)
 		f.sorted = append(f.sorted[:0], ys[max(len(ys)-newestPoints, 0):]...)
@@ -525,23 +628,48 @@ func notSteady(what string, t Trend) string {
 
 // classify applies the decision order documented on Analyze.
 func classify(r *Report, opt AnalyzeOptions) (Growth, string) {
+	// The process is warming up while it has completed fewer than
+	// MinGCCycles collections in its life, and, in its first WarmUp,
+	// wherever a rise has not held over the window.
+	young := !r.Last.Start.IsZero() && opt.WarmUp > 0 && r.Age < opt.WarmUp
+	warming := func(what string) (Growth, string) {
+		r.WarmingUp = true
+		return Unknown, warmingReason(r, opt, what)
+	}
+	if r.Last.GCCycles < opt.MinGCCycles {
+		return warming("")
+	}
 	if r.Samples < opt.MinSamples {
+		if young {
+			return warming("")
+		}
 		return Unknown, fmt.Sprintf("%d samples in the window, need %d", r.Samples, opt.MinSamples)
 	}
 	if opt.rising(r.Goroutines, opt.MinGoroutines) {
+		if young && !persists(r.goroutinesPersist) {
+			return warming(fmt.Sprintf("goroutines rose by %.0f", r.Goroutines.Growth()))
+		}
 		return GoroutineLeak, "goroutines rise"
 	}
-	retainedUp := opt.rising(r.Retained, opt.MinBytes)
+	// Retained memory rises when it grows by more than the runtime needs
+	// for its heap goal: a heap growing into its goal between two rare
+	// collections, or behind a goal that rose with the live heap, holds
+	// more memory the way a growing heap must.
+	retainedUp := opt.rising(r.Retained, opt.MinBytes) &&
+		(!r.retainedExcess.Known() || opt.risingAgainst(r.retainedExcess, opt.MinBytes, r.Retained.Median))
 	rssUp := opt.rising(r.RSS, opt.MinBytes)
+	offHeap, offHeapWhy := offHeapRise(r, opt, young)
 	if r.GCCycles < opt.MinGCCycles || !r.Live.Known() {
 		switch {
+		case retainedUp && young:
+			return warming(fmt.Sprintf("retained memory rose by %s with %d GC cycles in the window", formatBytes(r.Retained.Growth()), r.GCCycles))
 		case retainedUp:
-			return Unknown, fmt.Sprintf("retained memory rises but %d GC cycles in the window, need %d to judge the live heap",
-				r.GCCycles, opt.MinGCCycles)
-		case rssUp:
-			return OffHeap, "RSS rises, retained memory flat (too few GC cycles to judge the live heap)"
+			return Unknown, fmt.Sprintf("retained memory rises but %d GC cycles in the window, need %d to judge the live heap "+
+				"(Config.ForceGC runs them)", r.GCCycles, opt.MinGCCycles)
+		case offHeap:
+			return OffHeap, "RSS rises beyond the retained memory (too few GC cycles to judge the live heap)"
 		}
-		return Flat, fmt.Sprintf("retained memory and RSS flat; %d GC cycles, too few to judge the live heap", r.GCCycles)
+		return Flat, fmt.Sprintf("retained memory and RSS flat%s; %d GC cycles, too few to judge the live heap", offHeapWhy, r.GCCycles)
 	}
 	// The live heap rises when its points rise, or their floor does: big
 	// buffers in flight at some collections (a scrape being written) put
@@ -562,8 +690,9 @@ func classify(r *Report, opt AnalyzeOptions) (Growth, string) {
 		liveRose = false
 	}
 	liveUp := liveRose && persists(r.livePersist)
+	restRose := false
 	if r.Unaccounted.Known() {
-		restRose := (opt.rising(r.Unaccounted, opt.MinBytes) || opt.rising(r.restFloor, opt.MinBytes)) &&
+		restRose = (opt.rising(r.Unaccounted, opt.MinBytes) || opt.rising(r.restFloor, opt.MinBytes)) &&
 			r.Unaccounted.Growth() > opt.BudgetSlack*max(r.Tracked.Growth(), 0)
 		switch {
 		case liveRose && !restRose && r.Tracked.Growth() > 0:
@@ -606,21 +735,70 @@ func classify(r *Report, opt AnalyzeOptions) (Growth, string) {
 			return PinnedBuffers, what + " rises, mostly by bigger objects"
 		}
 	}
+	if (retainedUp || rssUp) && r.Unaccounted.Known() && !restRose && r.Live.Growth() > 0 &&
+		r.Tracked.Growth() >= (1-opt.BudgetSlack)*r.Live.Growth() {
+		// The live heap rose too little or too unevenly to count on its
+		// own (a receiver starved of CPU fills its structures in fits),
+		// but the tracked structures hold the rise and the rest is flat:
+		// the memory around it rose with the structures.
+		return Filling, "live heap rises within the tracked budgets, unevenly; the rest flat"
+	}
 	if (retainedUp || rssUp) && r.Live.Slope > 0 && !persists(r.livePersist) &&
 		r.Live.Growth() >= max(r.Retained.Growth(), r.RSS.Growth())/4 {
 		// The live heap climbed enough to explain the rest, but not steadily
 		// over the window: big buffers in flight, a burst, or a leak that
 		// started late in the window. Wait for it to persist or fall back.
+		if young {
+			return warming(fmt.Sprintf("live heap rose by %s", formatBytes(r.Live.Growth())))
+		}
 		return Unknown, notSteady("live heap", r.Live)
 	}
 	if retainedUp {
-		return Retained, "retained memory rises, live heap flat"
+		// In the first minute the runtime maps its first spans: only
+		// memory beyond what the heap goal explains, rising steadily,
+		// counts then.
+		if young && (!r.retainedExcess.Known() || !persists(r.retainedPersist)) {
+			return warming(fmt.Sprintf("retained memory rose by %s", formatBytes(r.Retained.Growth())))
+		}
+		return Retained, "retained memory rises beyond what the heap goal explains, live heap flat"
 	}
-	if rssUp && r.Retained.Slope > 0 && r.Retained.Growth() >= r.RSS.Growth()/2 {
-		return Retained, "RSS rises with the memory the runtime retains, live heap flat"
+	if offHeap {
+		return OffHeap, "RSS rises beyond the retained memory, retained memory and live heap flat"
 	}
-	if rssUp {
-		return OffHeap, "RSS rises, retained memory and live heap flat"
+	if young && rssUp {
+		return warming(fmt.Sprintf("RSS rose by %s", formatBytes(r.RSS.Growth())))
 	}
-	return Flat, "live heap, retained memory, goroutines and RSS flat"
+	return Flat, "live heap, retained memory, goroutines and RSS flat" + offHeapWhy
+}
+
+// offHeapRise reports whether the RSS grew outside the Go heap: over the
+// samples after the warm-up, the RSS rose, steadily and persistently, by
+// OffHeapBytes or more beyond what the retained memory grew. A process
+// still warming up has no such baseline yet. When the RSS rose but not by
+// that much, why says so, for the Flat line.
+func offHeapRise(r *Report, opt AnalyzeOptions, young bool) (up bool, why string) {
+	t := r.rssAfter
+	if young || !opt.rising(t, opt.MinBytes) {
+		return false, ""
+	}
+	beyond := t.Growth() - max(r.retainedAfter.Growth(), 0)
+	if beyond >= opt.OffHeapBytes && persists(r.rssAfterPersist) {
+		return true, ""
+	}
+	return false, fmt.Sprintf(" (RSS %s beyond the retained memory since the warm-up, under the %s floor for memory outside the Go heap)",
+		signedBytes(beyond), formatBytes(opt.OffHeapBytes))
+}
+
+// warmingReason is the reason of a report on a process warming up:
+// "warming up (2 of 4 GC cycles)", or "warming up (25s of 1m0s; retained
+// memory rose by 1.2 MiB, not steadily yet)".
+func warmingReason(r *Report, opt AnalyzeOptions, what string) string {
+	if r.Last.GCCycles < opt.MinGCCycles {
+		return fmt.Sprintf("warming up (%d of %d GC cycles)", r.Last.GCCycles, opt.MinGCCycles)
+	}
+	reason := fmt.Sprintf("warming up (%v of %v", r.Age.Round(time.Second), opt.WarmUp)
+	if what != "" {
+		reason += "; " + what + ", not steadily yet"
+	}
+	return reason + ")"
 }
