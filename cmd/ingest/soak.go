@@ -55,11 +55,19 @@ of growth. A CSV of every sample and a PNG plot of live heap and RSS go to
 
 Scenarios:
 %s
+A verdict that is still unknown when the load ends (a rise that has not
+persisted or fallen back yet, as buffers in flight make on a busy machine)
+is not growth: the load goes on, judged every 5s over the newest
+(--duration minus --warmup) of samples, a window that slides past a step,
+for at most --extend more, until the verdict is decided.
+
 Exit status: 0 when the ingest receiver is flat, or filling its declared
 budgets with a projected live-heap ceiling under --max-memory; 1 when it is
-growing, was stopped or cannot be judged; 2 for usage and setup errors.
-Without the ingest receiver, the same test applies to every receiver run,
-and any that fails makes the status 1.
+growing, filling past --max-memory, or was stopped (--max-memory, or an
+interrupt); 2 for usage and setup errors; 3 when its verdict is still
+undecided after --extend. Without the ingest receiver, the same test
+applies to every receiver run: 1 when any fails, else 3 when any is
+undecided.
 
 Flags:
 `
@@ -111,12 +119,14 @@ func runSoak(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	scenarioName := fs.String("scenario", soakScenarios[0].name, "`name` of the load: "+scenarioNames())
 	duration := fs.Duration("duration", 60*time.Second, "how long to send")
 	warmup := fs.Duration("warmup", 0, "samples before this are left out of the verdict (default: a quarter of --duration, at most 15s)")
+	extend := fs.Duration("extend", -1, "at most this much more load while the verdict is undecided at the end of --duration (default: --duration minus --warmup; 0: never)")
 	interval := fs.Duration("interval", time.Second, "time between heap samples")
 	tableEvery := fs.Duration("table", 5*time.Second, "time between progress tables")
 	receiverList := fs.String("receivers", "", "comma-separated `receivers` to run, of "+strings.Join(soakReceiverNames, ",")+" (default: the scenario's)")
 	maxPaths := fs.Int("max-paths", 10000, "paths the ingest receiver keeps before counting under <other>")
 	maxMemory := fs.Int64("max-memory", 4<<30, "stop a receiver whose RSS or Go runtime memory (mapped, touched or not) passes this many `bytes`")
 	outDir := fs.String("out", "soak-out", "`directory` for the CSV and the PNG")
+	profileEvery := fs.Duration("profile-every", 0, "write an exact heap profile of each receiver (runtime.GC, then the heap profile) into --out every this long; 0 = none")
 	printHeapCols := fs.Bool("printheap", false, "add the original daemon's MemStats figures (Mallocs, Frees, HeapObjects) to the table")
 	if status, ok := parseFlags(fs, args); !ok {
 		return status
@@ -138,6 +148,9 @@ func runSoak(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	if *warmup >= *duration {
 		return fail("--warmup %v leaves nothing of --duration %v to judge", *warmup, *duration)
+	}
+	if *extend < 0 {
+		*extend = *duration - *warmup
 	}
 	check := sc.load
 	check.Duration = *duration
@@ -168,8 +181,8 @@ func runSoak(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	// os/exec's when stderr is not a file.
 	stderr = &lockedWriter{w: stderr}
 	s := &soaker{
-		scenario: sc, duration: *duration, warmup: *warmup, interval: *interval,
-		maxMemory: uint64(*maxMemory), stdout: stdout, stderr: stderr, printHeap: *printHeapCols,
+		scenario: sc, duration: *duration, warmup: *warmup, extend: *extend, interval: *interval,
+		maxMemory: uint64(*maxMemory), profileDir: *outDir, profileEvery: *profileEvery, stdout: stdout, stderr: stderr, printHeap: *printHeapCols,
 		reports: make(chan taggedReport, 64),
 	}
 	if err := s.start(exe, names, *maxPaths); err != nil {
@@ -187,6 +200,10 @@ func runSoak(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stdout, "\nsent %d lines in %d datagrams to each receiver in %v (%.0f lines/s), %d send errors\n",
 		res.Lines, res.Datagrams, res.Elapsed.Round(time.Millisecond), res.LinesPerSecond(), res.SendErrors)
+	if s.extended > 0 {
+		fmt.Fprintf(stdout, "the load went on %v past --duration (at most %v) while the verdict was undecided\n",
+			s.extended, s.extend)
+	}
 
 	status := s.verdicts()
 
@@ -214,6 +231,14 @@ type soaker struct {
 	stdout, stderr             io.Writer
 	printHeap                  bool // the table shows the MemStats figures
 
+	// extend bounds the load added while the verdict is undecided at the
+	// end of duration; extended is what was added.
+	extend, extended time.Duration
+	// The children write exact heap profiles into profileDir every
+	// profileEvery; 0: none.
+	profileDir   string
+	profileEvery time.Duration
+
 	runs    []*soakRun
 	reports chan taggedReport
 	readers sync.WaitGroup // one goroutine per child, reading its stdout
@@ -226,7 +251,8 @@ func (s *soaker) start(exe string, names []string, maxPaths int) error {
 	for i, name := range names {
 		cmd := exec.Command(exe, "soak-child", "--receiver", name,
 			"--interval", s.interval.String(), "--max-paths", strconv.Itoa(maxPaths),
-			"--routes="+strconv.FormatBool(s.scenario.load.Routes))
+			"--routes="+strconv.FormatBool(s.scenario.load.Routes),
+			"--profile-dir", s.profileDir, "--profile-every", s.profileEvery.String())
 		cmd.Stderr = s.stderr
 		in, err := cmd.StdinPipe()
 		if err != nil {
@@ -296,15 +322,22 @@ func (s *soaker) run(ctx context.Context, tableEvery time.Duration) (loadgen.Res
 		res loadgen.Result
 		err error
 	}
+	// One load for --duration and all of --extend, so that an extension
+	// goes on without a pause and without sending a path twice; it is cut
+	// short once the verdict is decided.
+	load.Duration = s.duration + s.extend
+	sendCtx, stopSending := context.WithCancel(ctx)
+	defer stopSending()
 	sendDone := make(chan sent, 1)
 	s.start0 = time.Now()
 	go func() {
-		res, err := loadgen.Send(ctx, load, nil)
+		res, err := loadgen.Send(sendCtx, load, nil)
 		sendDone <- sent{res, err}
 	}()
 
 	table := time.NewTicker(tableEvery)
 	defer table.Stop()
+	decide := time.After(s.duration)
 	var result sent
 	var grace <-chan time.Time // after the load, time for a last sample
 	s.printTableHeader()
@@ -314,6 +347,17 @@ func (s *soaker) run(ctx context.Context, tableEvery time.Duration) (loadgen.Res
 			s.record(tr)
 		case <-table.C:
 			s.printTable()
+		case <-decide:
+			decide = nil
+			if why := s.undecided(); why != "" && s.extended < s.extend {
+				step := min(soakExtendStep, s.extend-s.extended)
+				s.extended += step
+				decide = time.After(step)
+				fmt.Fprintf(s.stdout, "undecided after %v: %s; going on for %v (%v of at most %v)\n",
+					s.duration+s.extended-step, why, step, s.extended, s.extend)
+				continue
+			}
+			stopSending()
 		case result = <-sendDone:
 			grace = time.After(2 * s.interval)
 		case <-grace:
@@ -321,6 +365,26 @@ func (s *soaker) run(ctx context.Context, tableEvery time.Duration) (loadgen.Res
 			return result.res, result.err
 		}
 	}
+}
+
+// soakExtendStep is how often the verdict is judged again while the load
+// goes on past --duration.
+const soakExtendStep = 5 * time.Second
+
+// undecided returns why the verdict that decides the exit status is still
+// unknown, or "" when it is decided: the ingest receiver's when it runs,
+// else any receiver's.
+func (s *soaker) undecided() string {
+	sawIngest := slices.ContainsFunc(s.runs, func(r *soakRun) bool { return r.name == "ingest" })
+	for _, run := range s.runs {
+		if run.stopped != "" || (sawIngest && run.name != "ingest") {
+			continue
+		}
+		if rep := s.report(run); rep.Growth == heapwatch.Unknown {
+			return run.name + ": " + rep.String()
+		}
+	}
+	return ""
 }
 
 // record keeps a report and stops a child that passed --max-memory. Both
@@ -430,11 +494,12 @@ func (s *soaker) printTable() {
 }
 
 // verdicts prints each receiver's verdict and returns the exit status: the
-// ingest receiver's when it ran, else 1 when any receiver failed.
+// ingest receiver's when it ran (0 passed, 1 failed, 3 undecided), else 1
+// when any receiver failed, else 3 when any is undecided.
 func (s *soaker) verdicts() int {
 	fmt.Fprintln(s.stdout, "\nverdicts (trends over the samples after the warm-up, or over all of a receiver's samples when it was stopped):")
-	sawIngest, ingestFailed := false, false
-	var othersFailed []string
+	sawIngest, ingestStatus := false, 0
+	var failed, undecided []string
 	for _, run := range s.runs {
 		rep := s.report(run)
 		line := rep.String()
@@ -450,23 +515,40 @@ func (s *soaker) verdicts() int {
 			line += "; " + run.stopped
 		}
 		fmt.Fprintf(s.stdout, "  %-7s %s\n", run.name+":", line)
-		failed := !pass || run.stopped != ""
-		if run.name == "ingest" {
-			sawIngest, ingestFailed = true, failed
+		var status int
+		switch {
+		case run.stopped != "":
+			status = 1
+		case rep.Growth == heapwatch.Unknown:
+			status = 3 // undecided, which is not growth
+		case !pass:
+			status = 1
 		}
-		if failed {
-			othersFailed = append(othersFailed, run.name)
+		if run.name == "ingest" {
+			sawIngest, ingestStatus = true, status
+		}
+		switch status {
+		case 1:
+			failed = append(failed, run.name)
+		case 3:
+			undecided = append(undecided, run.name)
 		}
 	}
 	switch {
-	case sawIngest && ingestFailed:
+	case sawIngest && ingestStatus == 1:
 		fmt.Fprintln(s.stdout, "ingest is neither flat nor filling its declared budgets within --max-memory")
 		return 1
+	case sawIngest && ingestStatus == 3:
+		fmt.Fprintf(s.stdout, "ingest's verdict is undecided after %v of load past --duration (--extend %v)\n", s.extended, s.extend)
+		return 3
 	case sawIngest:
 		return 0
-	case len(othersFailed) > 0:
-		fmt.Fprintf(s.stdout, "neither flat nor filling declared budgets within --max-memory: %s\n", strings.Join(othersFailed, ", "))
+	case len(failed) > 0:
+		fmt.Fprintf(s.stdout, "neither flat nor filling declared budgets within --max-memory: %s\n", strings.Join(failed, ", "))
 		return 1
+	case len(undecided) > 0:
+		fmt.Fprintf(s.stdout, "undecided after %v of load past --duration (--extend %v): %s\n", s.extended, s.extend, strings.Join(undecided, ", "))
+		return 3
 	}
 	return 0
 }
@@ -485,7 +567,11 @@ func (s *soaker) passes(rep heapwatch.Report) bool {
 }
 
 // report analyses a run's samples after the warm-up; or all of them when
-// the run was stopped early, perhaps before the warm-up ended.
+// the run was stopped early, perhaps before the warm-up ended. Once the
+// load went on past --duration, it analyses the newest (--duration minus
+// --warmup) of them: a window as long as the one first judged, which
+// slides past a step that left it undecided. The children's warm-up is
+// the soak's: the samples judged are all past it.
 func (s *soaker) report(run *soakRun) heapwatch.Report {
 	var samples []heapwatch.Sample
 	for _, row := range run.rows {
@@ -493,7 +579,14 @@ func (s *soaker) report(run *soakRun) heapwatch.Report {
 			samples = append(samples, row.sample)
 		}
 	}
-	return heapwatch.Analyze(samples, heapwatch.AnalyzeOptions{Window: -1})
+	opt := heapwatch.AnalyzeOptions{Window: -1, WarmUp: s.warmup}
+	if s.extended > 0 && run.stopped == "" {
+		opt.Window = s.duration - s.warmup
+	}
+	if opt.WarmUp <= 0 || run.stopped != "" {
+		opt.WarmUp = -1 // no warm-up left to wait for
+	}
+	return heapwatch.Analyze(samples, opt)
 }
 
 // childExitWait is how long a child may take to exit once told to: a

@@ -245,3 +245,67 @@ func TestTrackedEstimates(t *testing.T) {
 		runtime.KeepAlive(tab)
 	}
 }
+
+// TestTrackedEstimates_Evicted checks the ingest receiver's budgets once
+// the Interner has evicted paths that the path table still keeps as keys:
+// those keys stay alive through the table alone, and the paths budget must
+// count them, or the heap they hold grows outside every declared budget.
+func TestTrackedEstimates_Evicted(t *testing.T) {
+	live := func() int64 {
+		runtime.GC()
+		runtime.GC()
+		var m runtime.MemStats
+		runtime.ReadMemStats(&m)
+		return int64(m.HeapAlloc)
+	}
+	path := func(set byte, i int) []byte {
+		// One slash, 600 bytes: shortened to the Interner's MaxLen, 495
+		// bytes of prefix and a checksum.
+		p := fmt.Appendf(nil, "/%c%016x-", set, i)
+		for len(p) < 600 {
+			p = append(p, 'a'+byte(len(p)%26))
+		}
+		return p
+	}
+	const n = 4000
+	in := ingest.NewInterner(soakInterner)
+	ir := &ingestReceiver{paths: in, table: newPathTable(in, n)}
+	m := heapwatch.New(heapwatch.Config{})
+	require.NoError(t, ir.track(m))
+	tracked := func() int64 {
+		var sum int64
+		for _, b := range m.Budgets() {
+			sum += b.Bytes
+		}
+		return sum
+	}
+
+	before, trackedBefore := live(), tracked()
+	var r ingest.Request
+	for i := range n {
+		r.Path = path('a', i)
+		ir.table.add(&r) // a first sighting, counted under <other>
+		ir.table.add(&r) // stored now, and given its entry
+	}
+	keys, orphans, _ := ir.table.orphans()
+	require.Equal(t, n, keys)
+	require.Zero(t, orphans)
+	if est, grown := tracked()-trackedBefore, live()-before; !assert.InEpsilon(t, grown, est, 0.15) {
+		t.Logf("before eviction: grew %d, tracked %d", grown, est)
+	}
+	// Other paths fill the Interner past its byte budget, so that it
+	// evicts most of the table's keys.
+	for i := range 20000 {
+		b := path('b', i)
+		for range 4 { // seen more often than the table's paths: the Interner prefers them
+			in.Intern(b)
+		}
+	}
+	grown, est := live()-before, tracked()-trackedBefore
+	keys, orphans, orphanBytes := ir.table.orphans()
+	t.Logf("grew %d, tracked %d; %d keys only the table holds (%d bytes); interner %+v", grown, est, orphans, orphanBytes, in.Stats())
+	require.Equal(t, n, keys)
+	require.Greater(t, orphans, n/2, "the Interner evicted most of the table's keys")
+	assert.InEpsilon(t, grown, est, 0.15, "grew %d, tracked %d (%d keys only the table holds, %d bytes)", grown, est, orphans, orphanBytes)
+	runtime.KeepAlive(ir)
+}

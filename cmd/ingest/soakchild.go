@@ -11,7 +11,9 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -112,6 +114,8 @@ func runSoakChild(args []string, stdin io.Reader, stdout, stderr io.Writer) int 
 	interval := fs.Duration("interval", time.Second, "time between heap samples")
 	maxPaths := fs.Int("max-paths", 10000, "paths the ingest receiver keeps before counting under <other>")
 	routes := fs.Bool("routes", false, "the lines are route traffic in loadgen's routes log_format")
+	profileDir := fs.String("profile-dir", "", "write an exact heap profile (runtime.GC, then the heap profile) into this `directory` every --profile-every")
+	profileEvery := fs.Duration("profile-every", 0, "time between exact heap profiles; 0 = none")
 	if status, ok := parseFlags(fs, args); !ok {
 		return status
 	}
@@ -119,6 +123,12 @@ func runSoakChild(args []string, stdin io.Reader, stdout, stderr io.Writer) int 
 	if !ok || *interval <= 0 || *maxPaths <= 0 {
 		fmt.Fprintf(stderr, "ingest soak-child: bad flags: receiver %q, interval %v, max-paths %d\n", *name, *interval, *maxPaths)
 		return 2
+	}
+	if *profileDir != "" && *profileEvery > 0 {
+		// Record every allocation, so that two profiles differ by exactly
+		// what the live heap gained: the sampled default (one in 512 KiB)
+		// misses the small objects of a map or a table.
+		runtime.MemProfileRate = 1
 	}
 	rcv, err := newReceiver(receiverOptions{maxPaths: *maxPaths, routes: *routes})
 	if err != nil {
@@ -156,6 +166,7 @@ func runSoakChild(args []string, stdin io.Reader, stdout, stderr io.Writer) int 
 	tick := time.NewTicker(*interval)
 	defer tick.Stop()
 	var lastGC uint64
+	prof := childProfiler{dir: *profileDir, every: *profileEvery, receiver: *name, start: time.Now(), stderr: stderr}
 	for {
 		select {
 		case <-ctx.Done():
@@ -172,6 +183,7 @@ func runSoakChild(args []string, stdin io.Reader, stdout, stderr io.Writer) int 
 				continue
 			}
 		}
+		prof.maybe(rcv)
 		ph := readPrintHeap() // before any GC this loop forces, as the original monitor saw it
 		s := mon.Read()
 		if s.GCCycles == lastGC {
@@ -187,6 +199,71 @@ func runSoakChild(args []string, stdin io.Reader, stdout, stderr io.Writer) int 
 			cancel() // the parent is gone
 		}
 	}
+}
+
+// childProfiler writes exact heap profiles of a soak child: runtime.GC,
+// then the heap profile, so that two of them diffed with
+// "go tool pprof -base" show what the live heap gained between them.
+type childProfiler struct {
+	dir      string
+	every    time.Duration
+	receiver string
+	start    time.Time
+	next     time.Duration
+	stderr   io.Writer
+}
+
+func (p *childProfiler) maybe(rcv soakReceiver) {
+	if p.dir == "" || p.every <= 0 {
+		return
+	}
+	at := time.Since(p.start)
+	if at < p.next {
+		return
+	}
+	p.next = (at/p.every + 1) * p.every
+	runtime.GC()
+	path := filepath.Join(p.dir, fmt.Sprintf("heap-%s-%03.0fs.pb.gz", p.receiver, at.Seconds()))
+	f, err := os.Create(path)
+	if err == nil {
+		err = pprof.Lookup("heap").WriteTo(f, 0)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+	}
+	if err != nil {
+		fmt.Fprintf(p.stderr, "ingest soak-child %s: profile: %v\n", p.receiver, err)
+		return
+	}
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	line := fmt.Sprintf("ingest soak-child %s: %s: live %d B, %d objects", p.receiver, path, ms.HeapAlloc, ms.HeapObjects)
+	if ir, ok := rcv.(*ingestReceiver); ok {
+		keys, orphans, orphanBytes := ir.table.orphans()
+		st := ir.paths.Stats()
+		line += fmt.Sprintf("; interner %d entries, %d B; path table %d keys, %d not held by the interner (%d B)",
+			st.Entries, internerBytes(st.Bytes, st.Entries), keys, orphans, orphanBytes)
+	}
+	fmt.Fprintln(p.stderr, line)
+}
+
+// orphans counts the path table's keys and those of them the Interner no
+// longer holds (evicted since), with the heap bytes those keys keep alive:
+// each is one object of its length plus 2 bytes, in its size class. It
+// looks every key up, under the table's lock (about a millisecond for
+// 10,000 keys).
+func (t *pathTable) orphans() (keys, orphans int, bytes int64) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for key := range t.stats {
+		keys++
+		s, ok := t.paths.Lookup(unsafe.Slice(unsafe.StringData(key), len(key)))
+		if !ok || unsafe.StringData(s) != unsafe.StringData(key) {
+			orphans++
+			bytes += int64(objectSize(len(key) + 2))
+		}
+	}
+	return keys, orphans, bytes
 }
 
 // ingestReceiver is the library's way: a Server with fixed receive
@@ -281,11 +358,17 @@ func (ir *ingestReceiver) track(m *heapwatch.Monitor) error {
 	if err != nil {
 		return err
 	}
+	// The table's keys are the Interner's strings. While it stores them
+	// they are in its budget; once it has evicted one, the table alone
+	// keeps it alive, so it counts here: up to a whole key of MaxLen per
+	// entry once the Interner has moved on to other paths.
 	err = m.Track("paths", func() heapwatch.Usage {
-		n := int64(ir.table.len())
+		n, _, keyBytes := ir.table.orphans()
 		return heapwatch.Usage{
-			Bytes: n * pathEntryBytes, LimitBytes: int64(ir.table.maxPaths) * pathEntryBytes,
-			Entries: n, LimitEntries: int64(ir.table.maxPaths),
+			Bytes:        int64(n)*pathEntryBytes + keyBytes,
+			LimitBytes:   int64(ir.table.maxPaths) * (pathEntryBytes + int64(objectSize(soakInterner.MaxLen+2))),
+			Entries:      int64(n),
+			LimitEntries: int64(ir.table.maxPaths),
 		}
 	})
 	if err != nil || ir.store == nil {
