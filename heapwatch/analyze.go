@@ -224,9 +224,10 @@ type Report struct {
 	// baseline growth outside the Go heap is judged against.
 	rssAfter, retainedAfter Trend
 	rssAfterPersist         persistence
-	// retainedExcess is the retained memory beyond what the runtime keeps
-	// for its heap goal (see heldBeyondGoal); unknown without heap goals.
-	retainedExcess Trend
+	// heapBeyondGoal is the heap memory held beyond what the scavenger
+	// keeps for the heap goal, outsideHeap what the runtime retains outside
+	// the heap (stacks, metadata); unknown without heap goals.
+	heapBeyondGoal, outsideHeap Trend
 }
 
 // Analyze judges how memory grew over the newest samples, which must be
@@ -270,14 +271,33 @@ type Report struct {
 // their bytes at each live-heap point and Unaccounted the live heap minus
 // them; UnaccountedObjects is the object count minus their entries.
 //
+// A process warms up (Report.WarmingUp): its heap grows to its first goals
+// and the runtime maps its first spans, so its retained memory and RSS
+// climb for a minute or two. It is warming up while it has completed fewer
+// than MinGCCycles collections since it started, and in its first
+// opt.WarmUp (its age comes from Sample.Start) any rise that has not
+// persisted over the window (as the live heap's must, see above) leaves it
+// warming up rather than growing. Retained memory counts as rising only
+// when the memory beyond what the heap goal explains rises (samples that
+// carry HeapGoal): the heap memory held above 1.1 times the goal (what the
+// scavenger lets the heap keep), or the runtime's memory outside the heap
+// by OffHeapBytes or more. Growth outside the Go heap is judged over the
+// samples taken after the warm-up only: the RSS must rise, steadily and
+// persistently, by OffHeapBytes more than the retained memory did.
+//
 // The kind of growth is decided in this order, each rule only if the ones
 // before did not apply:
 //
-//  1. fewer than MinSamples samples: Unknown;
-//  2. goroutines rise: GoroutineLeak (a leak grows every other figure too);
-//  3. too few GC cycles: Unknown if retained memory rises (live heap and
-//     garbage cannot be told apart), OffHeap if RSS rises, else Flat (an
-//     idle process: nothing allocates, nothing grows);
+//  1. fewer than MinGCCycles collections since the process started:
+//     Unknown, warming up; fewer than MinSamples samples: Unknown (warming
+//     up in the first WarmUp);
+//  2. goroutines rise: GoroutineLeak (a leak grows every other figure too),
+//     unless the process is in its first WarmUp and the rise did not
+//     persist (warming up);
+//  3. too few GC cycles in the window: Unknown if retained memory rises
+//     (live heap and garbage cannot be told apart; warming up in the first
+//     WarmUp), OffHeap if the RSS rose outside the Go heap (see above),
+//     else Flat (an idle process: nothing allocates, nothing grows);
 //  4. with structures tracked: Filling if the live heap rises, the tracked
 //     bytes grew and the unaccounted heap does not rise (or grew by no more
 //     than BudgetSlack times the tracked growth), whether or not the rise
@@ -298,18 +318,25 @@ type Report struct {
 //     and the big buffers that saw above it make it hold more still, so
 //     String names a retained rise of more than twice the live one second
 //     ("; retained memory rises too, ...");
-//  6. retained memory (total minus released) or RSS rises while the live
-//     heap rose by at least a quarter as much, but did not persist: Unknown,
-//     with the reason (buffers in flight; judged again once the rise
-//     persists or falls back);
-//  7. retained memory (total minus released) rises: Retained, unless
+//  6. retained memory or RSS rises, with structures tracked whose growth
+//     holds at least 1-BudgetSlack of the live heap's growth and the
+//     unaccounted heap not rising: Filling (a live heap that rose too
+//     unevenly to count on its own, as a process starved of CPU fills its
+//     structures in fits);
+//  7. retained memory or RSS rises while the live heap rose by at least a
+//     quarter as much, but did not persist: Unknown, with the reason
+//     (buffers in flight; judged again once the rise persists or falls
+//     back), or warming up in the first WarmUp;
+//  8. retained memory rises: Retained (in the first WarmUp only if the
+//     heap goal is known and the rise persists, else warming up), unless
 //     the live heap rose steadily (Fit >= MinFit) and persistently by at
 //     least a quarter as many bytes, below its own thresholds: the runtime
 //     holds about twice the live heap (GOGC=100), so that explains half the
 //     rise, and rules 4 and 5 apply as if the live heap had risen;
-//  8. RSS rises: Retained if retained memory grew by at least half as
-//     much, else OffHeap;
-//  9. Flat.
+//  9. the RSS rose outside the Go heap: OffHeap; an RSS rising otherwise
+//     in the first WarmUp: warming up;
+//  10. Flat, whose reason says when the RSS rose beyond the retained
+//     memory by less than OffHeapBytes.
 //
 // Apart from the verdict, each tracked structure gets a BudgetState: at its
 // limit (within 5%) with Usage.Refused rising is BudgetAtLimit, a tuning
@@ -376,10 +403,9 @@ func (r *Report) fitTrends(w []Sample, f *fitter, opt AnalyzeOptions) {
 	}
 	r.Retained = series(nil, func(s Sample) float64 { return float64(s.Retained()) })
 	r.retainedPersist = f.persistence(r.Retained, xs, ys, x1)
-	if slices.ContainsFunc(w, func(s Sample) bool { return s.HeapGoal == 0 }) {
-		r.retainedExcess = Trend{}
-	} else {
-		r.retainedExcess = series(nil, heldBeyondGoal)
+	if !slices.ContainsFunc(w, func(s Sample) bool { return s.HeapGoal == 0 }) {
+		r.heapBeyondGoal = series(nil, heapBeyondGoal)
+		r.outsideHeap = series(nil, func(s Sample) float64 { return float64(s.Retained()) - heapHeld(s) })
 	}
 	r.Goroutines = series(nil, func(s Sample) float64 { return float64(s.Goroutines) })
 	r.goroutinesPersist = f.persistence(r.Goroutines, xs, ys, x1)
@@ -496,15 +522,16 @@ func (r *Report) fitTrends(w []Sample, f *fitter, opt AnalyzeOptions) {
 // the heap keep before it returns free memory to the OS: 10% above the goal.
 const scavengeGoal = 1.1
 
-// heldBeyondGoal is the memory of s that its heap goal does not explain:
-// the heap memory held (objects, unused slots, free spans not returned)
-// beyond what the scavenger keeps for the goal, and everything the runtime
-// holds outside the heap (stacks, metadata). A heap that grows into its
-// goal between two rare collections adds nothing to it; fragmentation,
-// spans that are never returned and growing runtime metadata do.
-func heldBeyondGoal(s Sample) float64 {
-	heap := float64(s.HeapObjects + s.HeapUnused + s.HeapFree)
-	return max(heap-scavengeGoal*float64(s.HeapGoal), 0) + float64(s.Retained()) - heap
+// heapHeld is the heap memory s holds from the OS: objects, unused slots
+// in spans, and free spans not returned.
+func heapHeld(s Sample) float64 { return float64(s.HeapObjects + s.HeapUnused + s.HeapFree) }
+
+// heapBeyondGoal is the heap memory of s beyond what the scavenger lets
+// the heap keep for its goal. A heap growing into its goal between two
+// rare collections adds nothing to it; fragmentation and spans that are
+// never returned do.
+func heapBeyondGoal(s Sample) float64 {
+	return max(heapHeld(s)-scavengeGoal*float64(s.HeapGoal), 0)
 }
 
 // project sets r.Ceiling from the unaccounted heap and the budgets' limits.
@@ -654,9 +681,12 @@ func classify(r *Report, opt AnalyzeOptions) (Growth, string) {
 	// Retained memory rises when it grows by more than the runtime needs
 	// for its heap goal: a heap growing into its goal between two rare
 	// collections, or behind a goal that rose with the live heap, holds
-	// more memory the way a growing heap must.
-	retainedUp := opt.rising(r.Retained, opt.MinBytes) &&
-		(!r.retainedExcess.Known() || opt.risingAgainst(r.retainedExcess, opt.MinBytes, r.Retained.Median))
+	// more memory the way a growing heap must. Outside the heap, the
+	// runtime's metadata grows with the heap by a megabyte or two as a
+	// process warms up: that part counts above OffHeapBytes.
+	retainedUp := opt.rising(r.Retained, opt.MinBytes) && (!r.heapBeyondGoal.Known() ||
+		opt.risingAgainst(r.heapBeyondGoal, opt.MinBytes, r.Retained.Median) ||
+		opt.rising(r.outsideHeap, opt.OffHeapBytes))
 	rssUp := opt.rising(r.RSS, opt.MinBytes)
 	offHeap, offHeapWhy := offHeapRise(r, opt, young)
 	if r.GCCycles < opt.MinGCCycles || !r.Live.Known() {
@@ -757,7 +787,7 @@ func classify(r *Report, opt AnalyzeOptions) (Growth, string) {
 		// In the first minute the runtime maps its first spans: only
 		// memory beyond what the heap goal explains, rising steadily,
 		// counts then.
-		if young && (!r.retainedExcess.Known() || !persists(r.retainedPersist)) {
+		if young && (!r.heapBeyondGoal.Known() || !persists(r.retainedPersist)) {
 			return warming(fmt.Sprintf("retained memory rose by %s", formatBytes(r.Retained.Growth())))
 		}
 		return Retained, "retained memory rises beyond what the heap goal explains, live heap flat"

@@ -44,11 +44,14 @@ func quietSeries(t *testing.T, path string) []Sample {
 // paths' daemon completes 3 GC cycles in three minutes. Replayed as a
 // Monitor sees it, a window of a minute ending at every second, no
 // verdict may be growth, the first ones say they are warming up, and no
-// summary prints a live heap of 0 B.
+// summary prints a live heap of 0 B. The third series is the short paths'
+// daemon for two minutes with Config.ForceGC: -1, which forces a
+// collection when none has ended for 12s: its verdict is decided from
+// the first minute on.
 func TestAnalyze_QuietDaemon(t *testing.T) {
-	for _, name := range []string{"quiet-long-paths", "quiet-short-paths"} {
+	for _, name := range []string{"quiet-long-paths", "quiet-short-paths", "quiet-short-paths-forcegc"} {
 		s := quietSeries(t, "testdata/"+name+".jsonl")
-		if len(s) < 170 {
+		if len(s) < 120 {
 			t.Fatalf("%s: %d samples", name, len(s))
 		}
 		warming := 0
@@ -74,7 +77,15 @@ func TestAnalyze_QuietDaemon(t *testing.T) {
 				t.Errorf("%s, first sample: %s", name, sum)
 			}
 		}
-		t.Logf("%s: warming up in %d of %d windows; last: %s", name, warming, len(s), Analyze(s, AnalyzeOptions{Window: time.Minute}))
+		last := Analyze(s, AnalyzeOptions{Window: time.Minute})
+		t.Logf("%s: warming up in %d of %d windows; last: %s", name, warming, len(s), last)
+		if strings.HasSuffix(name, "-forcegc") {
+			for end := 62; end <= len(s); end++ { // past the first minute
+				if r := Analyze(s[:end], AnalyzeOptions{Window: time.Minute}); r.Growth == Unknown {
+					t.Errorf("%s, %ds in: %s", name, end-1, r)
+				}
+			}
+		}
 	}
 }
 
