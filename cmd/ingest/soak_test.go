@@ -309,3 +309,75 @@ func TestTrackedEstimates_Evicted(t *testing.T) {
 	assert.InEpsilon(t, grown, est, 0.15, "grew %d, tracked %d (%d keys only the table holds, %d bytes)", grown, est, orphans, orphanBytes)
 	runtime.KeepAlive(ir)
 }
+
+// soakRows returns n rows a second apart from the given second on, with a
+// collection before each, whose live heap and objects rise by perSec and
+// perSec/100 a second.
+func soakRows(from, n int, perSec float64) []soakRow {
+	t0 := time.Date(2026, 12, 6, 0, 0, 0, 0, time.UTC)
+	rows := make([]soakRow, n)
+	for i := range rows {
+		sec := from + i
+		live := 20<<20 + perSec*float64(sec)
+		rows[i] = soakRow{elapsed: time.Duration(sec) * time.Second, sample: heapwatch.Sample{
+			Time: t0.Add(time.Duration(sec) * time.Second), LiveBytes: uint64(live), Objects: uint64(live / 100),
+			HeapObjects: uint64(live), Total: uint64(2*live) + 8<<20, HeapReleased: 4 << 20,
+			Goroutines: 12, GCCycles: uint64(100 + sec),
+		}}
+	}
+	return rows
+}
+
+// TestSoakVerdicts_ExitStatus checks the exit status verdicts returns: 0
+// for flat, 1 for growing or stopped, 3 for undecided, the ingest
+// receiver's when it ran.
+func TestSoakVerdicts_ExitStatus(t *testing.T) {
+	flat, growing, undecided := soakRows(15, 46, 0), soakRows(15, 46, 100<<10), soakRows(15, 5, 0)
+	f := func(want int, runs ...*soakRun) {
+		t.Helper()
+		var out bytes.Buffer
+		s := &soaker{duration: time.Minute, warmup: 15 * time.Second, extend: 45 * time.Second, maxMemory: 4 << 30, stdout: &out, runs: runs}
+		assert.Equal(t, want, s.verdicts(), out.String())
+	}
+	run := func(name string, rows []soakRow) *soakRun { return &soakRun{name: name, rows: rows} }
+	f(0, run("ingest", flat), run("naive", growing))
+	f(1, run("ingest", growing), run("naive", flat))
+	f(3, run("ingest", undecided), run("naive", growing))
+	f(1, &soakRun{name: "ingest", rows: flat, stopped: "stopped after 10s"})
+	f(1, run("naive", growing), run("views", undecided))
+	f(3, run("naive", flat), run("views", undecided))
+	f(0, run("naive", flat), run("views", flat))
+
+	var out bytes.Buffer
+	s := &soaker{duration: time.Minute, warmup: 15 * time.Second, extend: 45 * time.Second, maxMemory: 4 << 30, stdout: &out,
+		runs: []*soakRun{run("ingest", undecided)}}
+	assert.Equal(t, 3, s.verdicts())
+	assert.Contains(t, out.String(), "ingest's verdict is undecided after 0s of load past --duration (--extend 45s)")
+	assert.Contains(t, s.undecided(), "ingest: unknown: 5 samples in the window, need 10")
+	s.runs = []*soakRun{run("ingest", flat)}
+	assert.Empty(t, s.undecided())
+}
+
+// TestSoakReport_Extended checks that once the load went on past
+// --duration, the verdict is judged over the newest (--duration minus
+// --warmup) of samples: a climb that began late in the run leaves the whole
+// run undecided (it did not persist over it), and the window that slides
+// with the extension decides it.
+func TestSoakReport_Extended(t *testing.T) {
+	rows := soakRows(15, 80, 0)
+	for i := range rows[40:] { // from 55 s on, 100 KiB more a second
+		add := uint64(i+1) * 100 << 10
+		rows[40+i].sample.LiveBytes += add
+		rows[40+i].sample.HeapObjects += add
+		rows[40+i].sample.Objects += add / 100
+		rows[40+i].sample.Total += 2 * add
+	}
+	s := &soaker{duration: time.Minute, warmup: 15 * time.Second, extend: 45 * time.Second}
+	r := s.report(&soakRun{name: "ingest", rows: rows})
+	assert.Equal(t, 80, r.Samples)
+	assert.Equal(t, heapwatch.Unknown, r.Growth, "over the whole run: %s", r)
+	s.extended = 35 * time.Second
+	r = s.report(&soakRun{name: "ingest", rows: rows})
+	assert.Equal(t, heapwatch.PerKey, r.Growth, "over the newest 45s: %s", r)
+	assert.LessOrEqual(t, r.Window, 45*time.Second)
+}
