@@ -217,8 +217,8 @@ func runSoak(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		status = max(status, 2)
 	}
 	fmt.Fprintf(stdout, "wrote %s.csv and %s.png\n", base, base)
-	if ctx.Err() != nil {
-		return max(status, 1) // interrupted: the run was not the one asked for
+	if ctx.Err() != nil && status != 2 {
+		return 1 // interrupted: the run was not the one asked for
 	}
 	return status
 }
