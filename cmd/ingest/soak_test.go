@@ -293,7 +293,7 @@ func TestTrackedEstimates_Evicted(t *testing.T) {
 		ir.table.add(&r) // a first sighting, counted under <other>
 		ir.table.add(&r) // stored now, and given its entry
 	}
-	keys, orphans, _ := ir.table.orphans()
+	keys, orphans, _ := ir.orphans()
 	require.Equal(t, n, keys)
 	require.Zero(t, orphans)
 	if est, grown := tracked()-trackedBefore, live()-before; !assert.InEpsilon(t, grown, est, 0.15) {
@@ -308,7 +308,7 @@ func TestTrackedEstimates_Evicted(t *testing.T) {
 		}
 	}
 	grown, est := live()-before, tracked()-trackedBefore
-	keys, orphans, orphanBytes := ir.table.orphans()
+	keys, orphans, orphanBytes := ir.orphans()
 	t.Logf("grew %d, tracked %d; %d keys only the table holds (%d bytes); interner %+v", grown, est, orphans, orphanBytes, in.Stats())
 	require.Equal(t, n, keys)
 	require.Greater(t, orphans, n/2, "the Interner evicted most of the table's keys")
