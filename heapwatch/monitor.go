@@ -22,9 +22,9 @@ type Config struct {
 	// Interval between samples in Run. Default 1s.
 	Interval time.Duration
 	// Capacity is the number of samples kept; older ones are dropped.
-	// Default 3600 (an hour at the default interval). A Sample is 136
+	// Default 3600 (an hour at the default interval). A Sample is 168
 	// bytes plus 56 per tracked structure, so the default ring holds about
-	// 480 KiB, and about 200 KiB more per structure tracked.
+	// 590 KiB, and about 200 KiB more per structure tracked.
 	Capacity int
 	// Window is the span trends are fitted over (AnalyzeOptions.Window).
 	// Default 60s.
