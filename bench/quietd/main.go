@@ -6,7 +6,7 @@
 // reads a heapwatch sample, adds it to a Monitor and writes one JSON line:
 // {"sample": ..., "verdict": "..."}. It stops on SIGINT or SIGTERM.
 //
-//	go run ./bench/quietd --listen 127.0.0.1:15601 > long.jsonl &
+//	go run -C bench/quietd . --listen 127.0.0.1:15601 > long.jsonl &
 //	go run ./cmd/ingest send --addr 127.0.0.1:15601 --rate 1500 --duration 180s \
 //	    --path-length 2048 --paths 1000 --unique 0.5
 //
