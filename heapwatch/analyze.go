@@ -20,6 +20,8 @@ const (
 	defaultMaxPoints      = 200
 	defaultPinnedBytes    = 8 << 10
 	defaultBudgetSlack    = 0.25
+	defaultWarmUp         = 60 * time.Second
+	defaultOffHeapBytes   = 4 << 20
 )
 
 // AnalyzeOptions tunes Analyze. The zero value uses the defaults; a zero
@@ -80,6 +82,24 @@ type AnalyzeOptions struct {
 	// structure is seen once it grows by more than a quarter of what the
 	// structure grows by in the same window.
 	BudgetSlack float64
+	// WarmUp is how long a process warms up: its heap grows to its first
+	// goals, the runtime maps its first spans and stacks, pools and caches
+	// fill, and the RSS climbs with them. A process younger than WarmUp at
+	// the newest sample (Sample.Start tells its age) is told it is warming
+	// up rather than growing, unless the growth persists over the window
+	// (see Analyze), and RSS growth outside the Go heap is only judged
+	// against the samples taken after it. Default 60s; negative means no
+	// warm-up by time (samples without a Start have none either). A
+	// process that has completed fewer than MinGCCycles GC cycles since it
+	// started is warming up whatever its age.
+	WarmUp time.Duration
+	// OffHeapBytes is the least growth of the RSS beyond the growth of the
+	// memory the runtime retains, over the samples after the warm-up, for
+	// OffHeap. A healthy daemon's RSS moves by a few hundred kilobytes to a
+	// few megabytes in its first minutes as the runtime and the kernel
+	// settle (docs/heap-growth.md gives the figures measured); growth
+	// outside the Go heap is named only above that. Default 4 MiB.
+	OffHeapBytes float64
 }
 
 func (o AnalyzeOptions) withDefaults() AnalyzeOptions {
@@ -116,14 +136,27 @@ func (o AnalyzeOptions) withDefaults() AnalyzeOptions {
 	if o.MaxPoints < minTrendPoints {
 		o.MaxPoints = defaultMaxPoints
 	}
+	if o.WarmUp == 0 {
+		o.WarmUp = defaultWarmUp
+	}
+	if o.OffHeapBytes <= 0 {
+		o.OffHeapBytes = defaultOffHeapBytes
+	}
 	return o
 }
 
 // rising reports whether t counts as a rise under o, with floor the least
 // absolute growth over the window.
 func (o AnalyzeOptions) rising(t Trend, floor float64) bool {
+	return o.risingAgainst(t, floor, t.Median)
+}
+
+// risingAgainst is rising with the growth measured against level rather
+// than t's own median: for a part of a quantity, such as the retained
+// memory beyond the heap goal, whose own level may be near 0.
+func (o AnalyzeOptions) risingAgainst(t Trend, floor, level float64) bool {
 	return t.N >= minTrendPoints && t.Slope > 0 && t.Fit >= o.MinFit &&
-		t.Growth() >= floor && t.Growth() >= o.GrowthFraction*math.Abs(t.Median)
+		t.Growth() >= floor && t.Growth() >= o.GrowthFraction*math.Abs(level)
 }
 
 // Report is the result of Analyze: the kind of growth and the trends it was
@@ -146,6 +179,14 @@ type Report struct {
 	Live, Objects, BytesPerObject, Retained, Goroutines, RSS Trend
 	// Last is the newest sample analyzed.
 	Last Sample
+	// Age is how long the process had run at the newest sample
+	// (Last.Time - Last.Start), or 0 when its start is unknown.
+	Age time.Duration
+	// WarmingUp says the process is warming up: it has completed fewer
+	// than MinGCCycles GC cycles since it started, or it is younger than
+	// AnalyzeOptions.WarmUp and what rose has not risen steadily over the
+	// window. Growth is then Unknown and String says "warming up (...)".
+	WarmingUp bool
 
 	// Budgets are the structures tracked in the newest sample (at most
 	// MaxBudgets), in its order, as the window saw them: the figures a
@@ -176,6 +217,17 @@ type Report struct {
 	// retainedBeside: retained memory rose by more than the runtime needs
 	// for the live growth judged (about twice it), so the line says so too.
 	retainedBeside bool
+	// What persists judges the rises of retained memory and goroutines by.
+	retainedPersist, goroutinesPersist persistence
+	// rssAfter and retainedAfter are fitted to the samples taken after the
+	// warm-up only (all of them when the process's start is unknown): the
+	// baseline growth outside the Go heap is judged against.
+	rssAfter, retainedAfter Trend
+	rssAfterPersist         persistence
+	// heapBeyondGoal is the heap memory held beyond what the scavenger
+	// keeps for the heap goal, outsideHeap what the runtime retains outside
+	// the heap (stacks, metadata); unknown without heap goals.
+	heapBeyondGoal, outsideHeap Trend
 }
 
 // Analyze judges how memory grew over the newest samples, which must be
@@ -219,14 +271,33 @@ type Report struct {
 // their bytes at each live-heap point and Unaccounted the live heap minus
 // them; UnaccountedObjects is the object count minus their entries.
 //
+// A process warms up (Report.WarmingUp): its heap grows to its first goals
+// and the runtime maps its first spans, so its retained memory and RSS
+// climb for a minute or two. It is warming up while it has completed fewer
+// than MinGCCycles collections since it started, and in its first
+// opt.WarmUp (its age comes from Sample.Start) any rise that has not
+// persisted over the window (as the live heap's must, see above) leaves it
+// warming up rather than growing. Retained memory counts as rising only
+// when the memory beyond what the heap goal explains rises (samples that
+// carry HeapGoal): the heap memory held above 1.1 times the goal (what the
+// scavenger lets the heap keep), or the runtime's memory outside the heap
+// by OffHeapBytes or more. Growth outside the Go heap is judged over the
+// samples taken after the warm-up only: the RSS must rise, steadily and
+// persistently, by OffHeapBytes more than the retained memory did.
+//
 // The kind of growth is decided in this order, each rule only if the ones
 // before did not apply:
 //
-//  1. fewer than MinSamples samples: Unknown;
-//  2. goroutines rise: GoroutineLeak (a leak grows every other figure too);
-//  3. too few GC cycles: Unknown if retained memory rises (live heap and
-//     garbage cannot be told apart), OffHeap if RSS rises, else Flat (an
-//     idle process: nothing allocates, nothing grows);
+//  1. fewer than MinGCCycles collections since the process started:
+//     Unknown, warming up; fewer than MinSamples samples: Unknown (warming
+//     up in the first WarmUp);
+//  2. goroutines rise: GoroutineLeak (a leak grows every other figure too),
+//     unless the process is in its first WarmUp and the rise did not
+//     persist (warming up);
+//  3. too few GC cycles in the window: Unknown if retained memory rises
+//     (live heap and garbage cannot be told apart; warming up in the first
+//     WarmUp), OffHeap if the RSS rose outside the Go heap (see above),
+//     else Flat (an idle process: nothing allocates, nothing grows);
 //  4. with structures tracked: Filling if the live heap rises, the tracked
 //     bytes grew and the unaccounted heap does not rise (or grew by no more
 //     than BudgetSlack times the tracked growth), whether or not the rise
@@ -247,18 +318,25 @@ type Report struct {
 //     and the big buffers that saw above it make it hold more still, so
 //     String names a retained rise of more than twice the live one second
 //     ("; retained memory rises too, ...");
-//  6. retained memory (total minus released) or RSS rises while the live
-//     heap rose by at least a quarter as much, but did not persist: Unknown,
-//     with the reason (buffers in flight; judged again once the rise
-//     persists or falls back);
-//  7. retained memory (total minus released) rises: Retained, unless
+//  6. retained memory or RSS rises, with structures tracked whose growth
+//     holds at least 1-BudgetSlack of the live heap's growth and the
+//     unaccounted heap not rising: Filling (a live heap that rose too
+//     unevenly to count on its own, as a process starved of CPU fills its
+//     structures in fits);
+//  7. retained memory or RSS rises while the live heap rose by at least a
+//     quarter as much, but did not persist: Unknown, with the reason
+//     (buffers in flight; judged again once the rise persists or falls
+//     back), or warming up in the first WarmUp;
+//  8. retained memory rises: Retained (in the first WarmUp only if the
+//     heap goal is known and the rise persists, else warming up), unless
 //     the live heap rose steadily (Fit >= MinFit) and persistently by at
 //     least a quarter as many bytes, below its own thresholds: the runtime
 //     holds about twice the live heap (GOGC=100), so that explains half the
 //     rise, and rules 4 and 5 apply as if the live heap had risen;
-//  8. RSS rises: Retained if retained memory grew by at least half as
-//     much, else OffHeap;
-//  9. Flat.
+//  9. the RSS rose outside the Go heap: OffHeap; an RSS rising otherwise
+//     in the first WarmUp: warming up;
+//  10. Flat, whose reason says when the RSS rose beyond the retained
+//     memory by less than OffHeapBytes.
 //
 // Apart from the verdict, each tracked structure gets a BudgetState: at its
 // limit (within 5%) with Usage.Refused rising is BudgetAtLimit, a tuning
@@ -292,6 +370,9 @@ func Analyze(samples []Sample, opt AnalyzeOptions) Report {
 		GCCycles: last.GCCycles - w[0].GCCycles,
 		Last:     last,
 	}
+	if !last.Start.IsZero() && last.Time.After(last.Start) {
+		r.Age = last.Time.Sub(last.Start)
+	}
 	f := fitter{maxPoints: opt.MaxPoints}
 	r.fitTrends(w, &f, opt)
 	r.analyzeBudgets(w, budgetNames(last), &f, opt)
@@ -321,8 +402,36 @@ func (r *Report) fitTrends(w []Sample, f *fitter, opt AnalyzeOptions) {
 		return f.fit(xs, ys, 0, x1)
 	}
 	r.Retained = series(nil, func(s Sample) float64 { return float64(s.Retained()) })
+	r.retainedPersist = f.persistence(r.Retained, xs, ys, x1)
+	if !slices.ContainsFunc(w, func(s Sample) bool { return s.HeapGoal == 0 }) {
+		r.heapBeyondGoal = series(nil, heapBeyondGoal)
+		r.outsideHeap = series(nil, func(s Sample) float64 { return float64(s.Retained()) - heapHeld(s) })
+	}
 	r.Goroutines = series(nil, func(s Sample) float64 { return float64(s.Goroutines) })
+	r.goroutinesPersist = f.persistence(r.Goroutines, xs, ys, x1)
 	r.RSS = series(func(s Sample) bool { return s.RSSKnown }, func(s Sample) float64 { return float64(s.RSS) })
+
+	// The baseline for growth outside the Go heap: the samples after the
+	// warm-up, fitted over their own span.
+	warm := func(s Sample) bool { return s.Start.IsZero() || opt.WarmUp < 0 || s.Time.Sub(s.Start) >= opt.WarmUp }
+	if i := slices.IndexFunc(w, warm); i >= 0 {
+		after, from := w[i:], sec(w[i])
+		xs, ys = xs[:0], ys[:0]
+		for _, s := range after {
+			xs = append(xs, sec(s))
+			ys = append(ys, float64(s.Retained()))
+		}
+		r.retainedAfter = f.fit(xs, ys, from, x1)
+		xs, ys = xs[:0], ys[:0]
+		for _, s := range after {
+			if s.RSSKnown {
+				xs = append(xs, sec(s))
+				ys = append(ys, float64(s.RSS))
+			}
+		}
+		r.rssAfter = f.fit(xs, ys, from, x1)
+		r.rssAfterPersist = f.persistenceFrom(r.rssAfter, xs, ys, from, x1)
+	}
 
 	if r.GCCycles < opt.MinGCCycles {
 		return
@@ -409,6 +518,22 @@ func (r *Report) fitTrends(w []Sample, f *fitter, opt AnalyzeOptions) {
 	}
 }
 
+// scavengeGoal is the share of the heap goal the runtime's scavenger lets
+// the heap keep before it returns free memory to the OS: 10% above the goal.
+const scavengeGoal = 1.1
+
+// heapHeld is the heap memory s holds from the OS: objects, unused slots
+// in spans, and free spans not returned.
+func heapHeld(s Sample) float64 { return float64(s.HeapObjects + s.HeapUnused + s.HeapFree) }
+
+// heapBeyondGoal is the heap memory of s beyond what the scavenger lets
+// the heap keep for its goal. A heap growing into its goal between two
+// rare collections adds nothing to it; fragmentation and spans that are
+// never returned do.
+func heapBeyondGoal(s Sample) float64 {
+	return max(heapHeld(s)-scavengeGoal*float64(s.HeapGoal), 0)
+}
+
 // project sets r.Ceiling from the unaccounted heap and the budgets' limits.
 func (r *Report) project() {
 	if len(r.Budgets) == 0 || !r.Unaccounted.Known() {
@@ -425,12 +550,12 @@ func (r *Report) project() {
 	r.Ceiling = c
 }
 
-// fitHalves fits the points before x1/2 and those from it on, each over
-// its half of the window.
-func (f *fitter) fitHalves(xs, ys []float64, x1 float64) [2]Trend {
-	mid := x1 / 2
+// fitHalvesFrom fits the points before the middle of the span from x0 to x1
+// and those from it on, each over its half of the span.
+func (f *fitter) fitHalvesFrom(xs, ys []float64, x0, x1 float64) [2]Trend {
+	mid := x0 + (x1-x0)/2
 	k, _ := slices.BinarySearch(xs, mid)
-	return [2]Trend{f.fit(xs[:k], ys[:k], 0, mid), f.fit(xs[k:], ys[k:], mid, x1)}
+	return [2]Trend{f.fit(xs[:k], ys[:k], x0, mid), f.fit(xs[k:], ys[k:], mid, x1)}
 }
 
 // persists reports whether a rise held: the median of the points of the
@@ -470,8 +595,13 @@ type persistence struct {
 }
 
 func (f *fitter) persistence(t Trend, xs, ys []float64, x1 float64) persistence {
-	p := persistence{t: t, halves: f.fitHalves(xs, ys, x1)}
-	if k, _ := slices.BinarySearch(xs, x1*3/4); k < len(ys) {
+	return f.persistenceFrom(t, xs, ys, 0, x1)
+}
+
+// persistenceFrom is persistence over the span from x0 to x1.
+func (f *fitter) persistenceFrom(t Trend, xs, ys []float64, x0, x1 float64) persistence {
+	p := persistence{t: t, halves: f.fitHalvesFrom(xs, ys, x0, x1)}
+	if k, _ := slices.BinarySearch(xs, x0+(x1-x0)*3/4); k < len(ys) {
 		f.sorted = append(f.sorted[:0], ys[k:]...)
 		p.lastQuarter = median(f.sorted)
 		f.sorted = append(f.sorted[:0], ys[max(len(ys)-newestPoints, 0):]...)
@@ -525,23 +655,51 @@ func notSteady(what string, t Trend) string {
 
 // classify applies the decision order documented on Analyze.
 func classify(r *Report, opt AnalyzeOptions) (Growth, string) {
+	// The process is warming up while it has completed fewer than
+	// MinGCCycles collections in its life, and, in its first WarmUp,
+	// wherever a rise has not held over the window.
+	young := !r.Last.Start.IsZero() && opt.WarmUp > 0 && r.Age < opt.WarmUp
+	warming := func(what string) (Growth, string) {
+		r.WarmingUp = true
+		return Unknown, warmingReason(r, opt, what)
+	}
+	if r.Last.GCCycles < opt.MinGCCycles {
+		return warming("")
+	}
 	if r.Samples < opt.MinSamples {
+		if young {
+			return warming("")
+		}
 		return Unknown, fmt.Sprintf("%d samples in the window, need %d", r.Samples, opt.MinSamples)
 	}
 	if opt.rising(r.Goroutines, opt.MinGoroutines) {
+		if young && !persists(r.goroutinesPersist) {
+			return warming(fmt.Sprintf("goroutines rose by %.0f", r.Goroutines.Growth()))
+		}
 		return GoroutineLeak, "goroutines rise"
 	}
-	retainedUp := opt.rising(r.Retained, opt.MinBytes)
+	// Retained memory rises when it grows by more than the runtime needs
+	// for its heap goal: a heap growing into its goal between two rare
+	// collections, or behind a goal that rose with the live heap, holds
+	// more memory the way a growing heap must. Outside the heap, the
+	// runtime's metadata grows with the heap by a megabyte or two as a
+	// process warms up: that part counts above OffHeapBytes.
+	retainedUp := opt.rising(r.Retained, opt.MinBytes) && (!r.heapBeyondGoal.Known() ||
+		opt.risingAgainst(r.heapBeyondGoal, opt.MinBytes, r.Retained.Median) ||
+		opt.rising(r.outsideHeap, opt.OffHeapBytes))
 	rssUp := opt.rising(r.RSS, opt.MinBytes)
+	offHeap, offHeapWhy := offHeapRise(r, opt, young)
 	if r.GCCycles < opt.MinGCCycles || !r.Live.Known() {
 		switch {
+		case retainedUp && young:
+			return warming(fmt.Sprintf("retained memory rose by %s with %d GC cycles in the window", formatBytes(r.Retained.Growth()), r.GCCycles))
 		case retainedUp:
-			return Unknown, fmt.Sprintf("retained memory rises but %d GC cycles in the window, need %d to judge the live heap",
-				r.GCCycles, opt.MinGCCycles)
-		case rssUp:
-			return OffHeap, "RSS rises, retained memory flat (too few GC cycles to judge the live heap)"
+			return Unknown, fmt.Sprintf("retained memory rises but %d GC cycles in the window, need %d to judge the live heap "+
+				"(Config.ForceGC runs them)", r.GCCycles, opt.MinGCCycles)
+		case offHeap:
+			return OffHeap, "RSS rises beyond the retained memory (too few GC cycles to judge the live heap)"
 		}
-		return Flat, fmt.Sprintf("retained memory and RSS flat; %d GC cycles, too few to judge the live heap", r.GCCycles)
+		return Flat, fmt.Sprintf("retained memory and RSS flat%s; %d GC cycles, too few to judge the live heap", offHeapWhy, r.GCCycles)
 	}
 	// The live heap rises when its points rise, or their floor does: big
 	// buffers in flight at some collections (a scrape being written) put
@@ -562,8 +720,9 @@ func classify(r *Report, opt AnalyzeOptions) (Growth, string) {
 		liveRose = false
 	}
 	liveUp := liveRose && persists(r.livePersist)
+	restRose := false
 	if r.Unaccounted.Known() {
-		restRose := (opt.rising(r.Unaccounted, opt.MinBytes) || opt.rising(r.restFloor, opt.MinBytes)) &&
+		restRose = (opt.rising(r.Unaccounted, opt.MinBytes) || opt.rising(r.restFloor, opt.MinBytes)) &&
 			r.Unaccounted.Growth() > opt.BudgetSlack*max(r.Tracked.Growth(), 0)
 		switch {
 		case liveRose && !restRose && r.Tracked.Growth() > 0:
@@ -606,21 +765,70 @@ func classify(r *Report, opt AnalyzeOptions) (Growth, string) {
 			return PinnedBuffers, what + " rises, mostly by bigger objects"
 		}
 	}
+	if (retainedUp || rssUp) && r.Unaccounted.Known() && !restRose && r.Live.Growth() > 0 &&
+		r.Tracked.Growth() >= (1-opt.BudgetSlack)*r.Live.Growth() {
+		// The live heap rose too little or too unevenly to count on its
+		// own (a receiver starved of CPU fills its structures in fits),
+		// but the tracked structures hold the rise and the rest is flat:
+		// the memory around it rose with the structures.
+		return Filling, "live heap rises within the tracked budgets, unevenly; the rest flat"
+	}
 	if (retainedUp || rssUp) && r.Live.Slope > 0 && !persists(r.livePersist) &&
 		r.Live.Growth() >= max(r.Retained.Growth(), r.RSS.Growth())/4 {
 		// The live heap climbed enough to explain the rest, but not steadily
 		// over the window: big buffers in flight, a burst, or a leak that
 		// started late in the window. Wait for it to persist or fall back.
+		if young {
+			return warming(fmt.Sprintf("live heap rose by %s", formatBytes(r.Live.Growth())))
+		}
 		return Unknown, notSteady("live heap", r.Live)
 	}
 	if retainedUp {
-		return Retained, "retained memory rises, live heap flat"
+		// In the first minute the runtime maps its first spans: only
+		// memory beyond what the heap goal explains, rising steadily,
+		// counts then.
+		if young && (!r.heapBeyondGoal.Known() || !persists(r.retainedPersist)) {
+			return warming(fmt.Sprintf("retained memory rose by %s", formatBytes(r.Retained.Growth())))
+		}
+		return Retained, "retained memory rises beyond what the heap goal explains, live heap flat"
 	}
-	if rssUp && r.Retained.Slope > 0 && r.Retained.Growth() >= r.RSS.Growth()/2 {
-		return Retained, "RSS rises with the memory the runtime retains, live heap flat"
+	if offHeap {
+		return OffHeap, "RSS rises beyond the retained memory, retained memory and live heap flat"
 	}
-	if rssUp {
-		return OffHeap, "RSS rises, retained memory and live heap flat"
+	if young && rssUp {
+		return warming(fmt.Sprintf("RSS rose by %s", formatBytes(r.RSS.Growth())))
 	}
-	return Flat, "live heap, retained memory, goroutines and RSS flat"
+	return Flat, "live heap, retained memory, goroutines and RSS flat" + offHeapWhy
+}
+
+// offHeapRise reports whether the RSS grew outside the Go heap: over the
+// samples after the warm-up, the RSS rose, steadily and persistently, by
+// OffHeapBytes or more beyond what the retained memory grew. A process
+// still warming up has no such baseline yet. When the RSS rose but not by
+// that much, why says so, for the Flat line.
+func offHeapRise(r *Report, opt AnalyzeOptions, young bool) (up bool, why string) {
+	t := r.rssAfter
+	if young || !opt.rising(t, opt.MinBytes) {
+		return false, ""
+	}
+	beyond := t.Growth() - max(r.retainedAfter.Growth(), 0)
+	if beyond >= opt.OffHeapBytes && persists(r.rssAfterPersist) {
+		return true, ""
+	}
+	return false, fmt.Sprintf(" (RSS %s beyond the retained memory since the warm-up, under the %s floor for memory outside the Go heap)",
+		signedBytes(beyond), formatBytes(opt.OffHeapBytes))
+}
+
+// warmingReason is the reason of a report on a process warming up:
+// "warming up (2 of 4 GC cycles)", or "warming up (25s of 1m0s; retained
+// memory rose by 1.2 MiB, not steadily yet)".
+func warmingReason(r *Report, opt AnalyzeOptions, what string) string {
+	if r.Last.GCCycles < opt.MinGCCycles {
+		return fmt.Sprintf("warming up (%d of %d GC cycles)", r.Last.GCCycles, opt.MinGCCycles)
+	}
+	reason := fmt.Sprintf("warming up (%v of %v", r.Age.Round(time.Second), opt.WarmUp)
+	if what != "" {
+		reason += "; " + what + ", not steadily yet"
+	}
+	return reason + ")"
 }

@@ -26,14 +26,34 @@
 //   - GoroutineLeak: the goroutine count rises; every blocked goroutine
 //     keeps its stack and what it references.
 //   - OffHeap ("memory outside the Go heap"): RSS rises while the runtime's
-//     memory is flat: cgo, C libraries, mmap.
+//     memory is flat: cgo, C libraries, mmap. Judged over the samples after
+//     the warm-up only, and only when the RSS rose by
+//     AnalyzeOptions.OffHeapBytes (4 MiB) more than the retained memory.
 //   - Filling ("filling declared budgets"): the live heap rises, but the
 //     structures the program declared with Monitor.Track explain the rise,
 //     below their limits, and the rest of the heap is flat. Bounded growth,
 //     not a leak: Growth.Growing is false for it.
 //   - Unknown: too few samples, or too few GC cycles to know the live heap
 //     (it is only measured when a collection ends), or a live heap that
-//     rose without persisting (see Limits).
+//     rose without persisting (see Limits). A process warming up gets
+//     Unknown with Report.WarmingUp set, and its line says so: "warming up
+//     (2 of 4 GC cycles)" before its fourth collection, "warming up (25s of
+//     1m0s; ...)" while, in its first minute, something rose but not
+//     steadily.
+//
+// # Warming up
+//
+// A process's first minute or two are not its steady state: its heap grows
+// to its first goals, the runtime maps its first spans and stacks, and a
+// daemon that allocates little collects once a minute, so one sawtooth of
+// garbage lasts longer than a window. Its RSS may climb from 5 to 20 MiB
+// while nothing leaks. Analyze therefore says "warming up" until the
+// process has completed AnalyzeOptions.MinGCCycles collections, and in its
+// first AnalyzeOptions.WarmUp (Sample.Start gives its age) names growth
+// only when the rise persisted over the window; retained memory counts
+// only as far as the heap goal does not explain it (Sample.HeapGoal). A
+// program that collects too rarely for a verdict can let the Monitor
+// collect for it at a bounded rate: Config.ForceGC.
 //
 // Kinds lists them all; the constants run from Unknown to Filling without a
 // gap, so a daemon can export one series per kind.
@@ -79,9 +99,10 @@
 // Analyze holds the logic and is a pure function of the samples, so it
 // judges samples read from another process (JSON lines of Sample) as well as
 // this one's. Monitor.Summary returns the one line a daemon logs every few
-// seconds instead of printing runtime.MemStats: live heap, objects, bytes
-// per object, retained memory, RSS, goroutines, GC cycles, the bytes the
-// tracked structures hold, and the trend.
+// seconds instead of printing runtime.MemStats: live heap ("n/a (no GC
+// yet)" before the first collection), objects, bytes per object, retained
+// memory, RSS, goroutines, GC cycles, the bytes the tracked structures
+// hold, and the trend.
 //
 // # Profiles
 //

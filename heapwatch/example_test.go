@@ -104,3 +104,44 @@ func ExampleMonitor_Track() {
 	// Output:
 	// cache 3145728 of 8388608 bytes
 }
+
+// The first seconds of a quiet daemon: it has not collected yet, so its
+// live heap is not known, and its memory climbs as the runtime maps its
+// first spans. Analyze says it is warming up, and the summary does not
+// print a live heap of 0 B.
+func Example_warmingUp() {
+	start := time.Date(2026, 11, 26, 0, 30, 0, 0, time.UTC)
+	var samples []heapwatch.Sample
+	for i := range 20 {
+		samples = append(samples, heapwatch.Sample{
+			Time:         start.Add(time.Duration(i) * time.Second),
+			Start:        start,
+			Objects:      uint64(2_000 + 500*i),
+			HeapObjects:  uint64(3<<20 + 100<<10*i),
+			HeapGoal:     4 << 20,
+			Total:        uint64(10<<20 + 200<<10*i),
+			HeapReleased: 3 << 20,
+			Goroutines:   12,
+			RSS:          uint64(6<<20 + 300<<10*i),
+			RSSKnown:     true,
+		})
+	}
+	r := heapwatch.Analyze(samples, heapwatch.AnalyzeOptions{})
+	fmt.Println(r.Growth, r.WarmingUp, r.Growth.Growing())
+	fmt.Println(r.Summary())
+	// Output:
+	// unknown true false
+	// live n/a (no GC yet), objects 11.5k, 443 B/object, retained 10.7 MiB, RSS 11.6 MiB, goroutines 12, GCs 0; warming up (0 of 4 GC cycles)
+}
+
+// A daemon that collects too rarely for a verdict can let the Monitor
+// collect at a bounded rate: with ForceGC -1, Run forces a collection when
+// none has ended for Window / (MinGCCycles+1), 12 seconds with the
+// defaults, and never in a program that collects often enough on its own.
+func ExampleConfig_forceGC() {
+	m := heapwatch.New(heapwatch.Config{ForceGC: -1})
+	fmt.Println(m.ForcedGCs())
+	// go m.Run(ctx), then m.Summary() every few seconds.
+	// Output:
+	// 0
+}

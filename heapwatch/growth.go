@@ -6,9 +6,9 @@ import "fmt"
 type Growth int
 
 const (
-	// Unknown: not enough samples or GC cycles in the window to judge, or
-	// a rise of the live heap that has not persisted yet (Report.Reason
-	// says which).
+	// Unknown: not enough samples or GC cycles in the window to judge, a
+	// process warming up (Report.WarmingUp), or a rise of the live heap
+	// that has not persisted yet (Report.Reason says which).
 	Unknown Growth = iota
 	// Flat: nothing grew over the window.
 	Flat
@@ -66,7 +66,9 @@ var growthPhrases = [...]string{
 
 var growthExplanations = [...]string{
 	Unknown: "There are too few samples, or too few completed GC cycles, in the window to tell growth " +
-		"from noise: the live heap is only measured when a GC ends. Wait longer or widen the window. Or " +
+		"from noise: the live heap is only measured when a GC ends. Wait longer or widen the window, or let " +
+		"the Monitor collect at a bounded rate (Config.ForceGC). A process warming up (its first collections, " +
+		"its first minute) is told so: its memory climbs to its first heap goals. Or " +
 		"the live heap rose but not steadily over the window: a step, a climb that began late, or one " +
 		"that fell back, as big buffers held by work in flight do; it is judged once it persists or falls back.",
 	Flat: "Nothing grew over the window: the live heap, the memory the Go runtime holds, the goroutine " +

@@ -313,3 +313,80 @@ func TestSample_JSON(t *testing.T) {
 		t.Error("BytesPerObject")
 	}
 }
+
+// fakeRuntime is a process for Monitor.sample: each read is a second after
+// the last, and its GC count rises every natural reads, or when the
+// Monitor forces a collection.
+type fakeRuntime struct {
+	reads, natural int
+	cycles         uint64
+	forced         int
+}
+
+func (f *fakeRuntime) read() Sample {
+	f.reads++
+	if f.natural > 0 && f.reads%f.natural == 0 {
+		f.cycles++
+	}
+	return Sample{Time: t0.Add(time.Duration(f.reads) * time.Second), GCCycles: f.cycles}
+}
+
+func (f *fakeRuntime) gc() { f.forced++; f.cycles++ }
+
+func TestMonitor_ForceGC(t *testing.T) {
+	f := func(cfg Config, natural, seconds, want int) {
+		t.Helper()
+		rt := &fakeRuntime{natural: natural}
+		m := New(cfg)
+		m.read, m.gc = rt.read, rt.gc
+		for range seconds {
+			m.step(m.sample())
+		}
+		if rt.forced != want || m.ForcedGCs() != uint64(want) {
+			t.Errorf("%+v, a GC every %d s, %d s: forced %d (ForcedGCs %d), want %d", cfg, natural, seconds, rt.forced, m.ForcedGCs(), want)
+		}
+	}
+	f(Config{}, 0, 120, 0)                          // off by default
+	f(Config{ForceGC: -1}, 0, 120, 9)               // every 12s of a minute's window: at 13, 26, ... 117 s
+	f(Config{ForceGC: 30 * time.Second}, 0, 120, 3) // at 31, 62, 93 s
+	// Raised to 1s: each read after the first finds the last collection a
+	// second old (the fake's reads are a second apart, the one after a
+	// forced collection too).
+	f(Config{ForceGC: time.Millisecond}, 0, 10, 9)
+	f(Config{ForceGC: -1}, 5, 120, 0)                          // the program collects often enough on its own
+	f(Config{ForceGC: -1}, 20, 120, 6)                         // not often enough: one forced between two of its own
+	f(Config{ForceGC: -1, Window: 30 * time.Second}, 0, 60, 9) // 30s / 5 = 6s
+}
+
+// A real run: an idle test process collects rarely, so Run forces a
+// collection about once per ForceGC, never more often, and the samples
+// then carry enough GC cycles for a verdict.
+func TestMonitor_ForceGCRealRuntime(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs for a few seconds")
+	}
+	m := New(Config{Interval: 20 * time.Millisecond, Window: 5 * time.Second, ForceGC: -1})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	start := time.Now()
+	go func() { defer close(done); m.Run(ctx) }()
+	deadline := time.Now().Add(60 * time.Second)
+	for m.ForcedGCs() < 3 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	cancel()
+	<-done
+	elapsed := time.Since(start)
+	forced := m.ForcedGCs()
+	if forced < 3 {
+		t.Fatalf("forced %d collections in %v", forced, elapsed)
+	}
+	// 5s / 5 = 1s between forced collections, at most.
+	if limit := uint64(elapsed/time.Second) + 1; forced > limit {
+		t.Errorf("forced %d collections in %v, more than one a second", forced, elapsed)
+	}
+	s := m.Samples()
+	if got := s[len(s)-1].GCCycles - s[0].GCCycles; got < forced {
+		t.Errorf("%d GC cycles in the samples, %d forced", got, forced)
+	}
+}

@@ -12,6 +12,10 @@ import (
 //	flat over 1m0s, 45 GC cycles (live -1.0 KiB/min, retained +0 B/min)
 //	filling declared budgets: interner 6.1 of 8.0 MiB (76%), paths 9,800 of 10,000 (98%); the rest flat at 12.0 MiB (+2.0 KiB/min); ceiling 40.0 MiB live
 //	unknown: 5 samples in the window, need 10
+//	warming up (2 of 4 GC cycles)
+//
+// A process warming up (Report.WarmingUp) gets "warming up (...)" with the
+// reason instead of "unknown: ".
 //
 // When structures are tracked, PerKey and PinnedBuffers were judged on the
 // heap beyond them: the line says "beyond the declared budgets", gives the
@@ -27,7 +31,9 @@ func (r Report) String() string {
 	var b strings.Builder
 	switch r.Growth {
 	case Unknown:
-		b.WriteString("unknown: ")
+		if !r.WarmingUp {
+			b.WriteString("unknown: ")
+		}
 		b.WriteString(r.Reason)
 	case Flat:
 		fmt.Fprintf(&b, "flat over %v, %d GC cycles (", r.Window.Round(time.Second), r.GCCycles)
@@ -201,6 +207,9 @@ func writeBudget(b *strings.Builder, x BudgetReport) {
 //
 //	live 12.3 MiB, objects 45.1k, 286 B/object, retained 30.2 MiB, RSS 35.0 MiB, goroutines 12, GCs 1234; flat over 1m0s, ...
 //
+// Before the first GC the live heap is not known and the line says
+// "live n/a (no GC yet)".
+//
 // When structures are tracked, the sum of their bytes follows the GC count
 // ("tracked 6.1 MiB in 2 budgets"), and the trend names them as String
 // does.
@@ -212,6 +221,12 @@ func (r Report) Summary() string {
 	rss := "n/a"
 	if s.RSSKnown {
 		rss = formatBytes(float64(s.RSS))
+	}
+	// The live heap is measured when a collection ends: before the first
+	// one there is no figure, and 0 B would be a lie.
+	live := "n/a (no GC yet)"
+	if s.GCCycles > 0 {
+		live = formatBytes(float64(s.LiveBytes))
 	}
 	tracked := ""
 	if len(r.Budgets) > 0 {
@@ -226,6 +241,6 @@ func (r Report) Summary() string {
 		tracked = fmt.Sprintf(", tracked %s in %d budget%s", formatBytes(float64(sum)), len(r.Budgets), plural)
 	}
 	return fmt.Sprintf("live %s, objects %s, %.0f B/object, retained %s, RSS %s, goroutines %d, GCs %d%s; %s",
-		formatBytes(float64(s.LiveBytes)), formatCount(float64(s.Objects)), s.BytesPerObject(),
+		live, formatCount(float64(s.Objects)), s.BytesPerObject(),
 		formatBytes(float64(s.Retained())), rss, s.Goroutines, s.GCCycles, tracked, r)
 }

@@ -19,8 +19,13 @@ type Sample struct {
 	Total        uint64    `json:"total_bytes"`         // /memory/classes/total:bytes: everything the runtime mapped
 	Goroutines   uint64    `json:"goroutines"`          // /sched/goroutines:goroutines
 	GCCycles     uint64    `json:"gc_cycles"`           // /gc/cycles/total:gc-cycles
+	HeapGoal     uint64    `json:"heap_goal_bytes"`     // /gc/heap/goal:bytes: the heap size the next GC aims for; 0 when unknown
 	RSS          uint64    `json:"rss_bytes"`           // resident set size from /proc/self/statm; 0 when unknown
 	RSSKnown     bool      `json:"rss_known"`           // false where /proc/self/statm does not exist
+	// Start is when the process started (when the heapwatch package was
+	// initialized), so that Analyze knows how old the process is: its
+	// first AnalyzeOptions.WarmUp is its warm-up. Zero when unknown.
+	Start time.Time `json:"start,omitzero"`
 	// Budgets are the usages of the structures tracked with Monitor.Track
 	// (Monitor.Read fills them in; the package function Read does not).
 	// Analyze reads at most MaxBudgets of them.
@@ -58,7 +63,12 @@ var metricNames = [...]string{
 	"/memory/classes/total:bytes",
 	"/sched/goroutines:goroutines",
 	"/gc/cycles/total:gc-cycles",
+	"/gc/heap/goal:bytes",
 }
+
+// processStart is when this process started running Go code, as near as a
+// package can tell: when heapwatch was initialized.
+var processStart = time.Now()
 
 // reader holds the one metrics.Sample array Read reuses, under its mutex.
 var reader struct {
@@ -101,6 +111,8 @@ func Read() Sample {
 		Total:        v[6],
 		Goroutines:   v[7],
 		GCCycles:     v[8],
+		HeapGoal:     v[9],
+		Start:        processStart,
 	}
 	s.RSS, s.RSSKnown = readRSS()
 	return s

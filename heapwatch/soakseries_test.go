@@ -10,7 +10,7 @@ import (
 	"time"
 )
 
-// soakSeries reads the samples of one receiver written by "ingest soak"
+// soakSeries reads the samples of one receiver written by the soak
 // (a CSV file with a header naming its columns), from the given second of
 // the run on, as soak judges them after its warm-up.
 func soakSeries(t *testing.T, path string, from float64) []Sample {

@@ -19,6 +19,7 @@ var t0 = time.Date(2026, 11, 26, 0, 30, 0, 0, time.UTC)
 type proc struct {
 	seconds    int                     // samples, one a second; default 60
 	gcPeriod   float64                 // seconds between GCs; 0 = no GC at all
+	gcBefore   uint64                  // with gcPeriod 0: GC cycles completed before the first sample
 	live       func(t float64) float64 // live bytes at time t
 	objs       func(t float64) float64 // live objects at time t
 	garbage    float64                 // bytes of garbage made per second
@@ -74,7 +75,7 @@ func (p proc) samples() []Sample {
 	out := make([]Sample, n)
 	for i := range out {
 		t := float64(i)
-		var cycles uint64
+		cycles := p.gcBefore
 		tg := 0.0 // time of the last GC end
 		if p.gcPeriod > 0 {
 			c := math.Floor(t/p.gcPeriod + phase)

@@ -10,7 +10,9 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"syscall"
 	"time"
 
@@ -106,6 +108,8 @@ func runChild(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	interval := fs.Duration("interval", time.Second, "time between heap samples")
 	maxPaths := fs.Int("max-paths", 10000, "paths the ingest receiver keeps before counting under <other>")
 	routes := fs.Bool("routes", false, "the lines are route traffic in loadgen's routes log_format")
+	profileDir := fs.String("profile-dir", "", "write an exact heap profile (runtime.GC, then the heap profile) into this `directory` every --profile-every")
+	profileEvery := fs.Duration("profile-every", 0, "time between exact heap profiles; 0 = none")
 	if status, ok := parseArgs(fs, soakChildUsage, args, stderr); !ok {
 		return status
 	}
@@ -113,6 +117,12 @@ func runChild(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if !ok || *interval <= 0 || *maxPaths <= 0 {
 		fmt.Fprintf(stderr, "soak-child: bad flags: receiver %q, interval %v, max-paths %d\n", *name, *interval, *maxPaths)
 		return 2
+	}
+	if *profileDir != "" && *profileEvery > 0 {
+		// Record every allocation, so that two profiles differ by exactly
+		// what the live heap gained: the sampled default (one in 512 KiB)
+		// misses the small objects of a map or a table.
+		runtime.MemProfileRate = 1
 	}
 	rcv, err := newReceiver(receiverOptions{maxPaths: *maxPaths, routes: *routes})
 	if err != nil {
@@ -150,6 +160,7 @@ func runChild(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	tick := time.NewTicker(*interval)
 	defer tick.Stop()
 	var lastGC uint64
+	prof := childProfiler{dir: *profileDir, every: *profileEvery, receiver: *name, start: time.Now(), stderr: stderr}
 	for {
 		select {
 		case <-ctx.Done():
@@ -166,6 +177,7 @@ func runChild(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 				continue
 			}
 		}
+		prof.maybe(rcv)
 		ph := readPrintHeap() // before any GC this loop forces, as a MemStats-based monitor sees it
 		s := mon.Read()
 		if s.GCCycles == lastGC {
@@ -181,6 +193,55 @@ func runChild(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			cancel() // the parent is gone
 		}
 	}
+}
+
+// childProfiler writes exact heap profiles of a soak child: runtime.GC,
+// then the heap profile, so that two of them diffed with
+// "go tool pprof -base" show what the live heap gained between them.
+type childProfiler struct {
+	dir      string
+	every    time.Duration
+	receiver string
+	start    time.Time
+	next     time.Duration
+	stderr   io.Writer
+}
+
+// maybe writes a profile when the next one is due, and a line on stderr
+// with the live heap and, for the ingest receiver, what its Interner and
+// path table hold.
+func (p *childProfiler) maybe(rcv soakReceiver) {
+	if p.dir == "" || p.every <= 0 {
+		return
+	}
+	at := time.Since(p.start)
+	if at < p.next {
+		return
+	}
+	p.next = (at/p.every + 1) * p.every
+	runtime.GC()
+	path := filepath.Join(p.dir, fmt.Sprintf("heap-%s-%03.0fs.pb.gz", p.receiver, at.Seconds()))
+	f, err := os.Create(path)
+	if err == nil {
+		err = pprof.Lookup("heap").WriteTo(f, 0)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+	}
+	if err != nil {
+		fmt.Fprintf(p.stderr, "soak-child %s: profile: %v\n", p.receiver, err)
+		return
+	}
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	line := fmt.Sprintf("soak-child %s: %s: live %d B, %d objects", p.receiver, path, ms.HeapAlloc, ms.HeapObjects)
+	if ir, ok := rcv.(*ingestReceiver); ok {
+		keys, evictedBytes := ir.table.Usage()
+		st := ir.paths.Stats()
+		line += fmt.Sprintf("; interner %d entries, %d B; path table %d keys, %d B of them no longer in the interner",
+			st.Entries, internerBytes(st.Bytes, st.Entries), keys, evictedBytes)
+	}
+	fmt.Fprintln(p.stderr, line)
 }
 
 // closedByContext returns nil for the read error that closing conn on

@@ -62,11 +62,22 @@ of growth. A CSV of every sample and a PNG plot of live heap and RSS go to
 
 Scenarios:
 %s
+A verdict that is still unknown when the load ends (a rise that has not
+persisted or fallen back yet, as buffers in flight make on a busy machine)
+is not growth: the load goes on, judged every 5s over the newest
+(--duration minus --warmup) of samples, a window that slides past a step,
+for at most --extend more, until the verdict is decided. --profile-every
+makes each receiver record every allocation and write "runtime.GC, then
+the heap profile" into --out, for "go tool pprof -base".
+
 Exit status: 0 when the ingest receiver is flat, or filling its declared
 budgets with a projected live-heap ceiling under --max-memory; 1 when it is
-growing, was stopped or cannot be judged; 2 for usage and setup errors.
-Without the ingest receiver, the same test applies to every receiver run,
-and any that fails makes the status 1.
+growing, filling past --max-memory, or was stopped (--max-memory, or an
+interrupt); 2 for usage and setup errors; 3 when its verdict is still
+undecided after --extend. Without the ingest receiver, the same test
+applies to every receiver run: 1 when any fails, else 3 when any is
+undecided. "go run" reports these as "exit status N" and itself exits 1
+for any of them; build the program to see them as its own status.
 
 Flags:
 `
@@ -139,12 +150,14 @@ func runSoak(args []string, stdout, stderr io.Writer) int {
 	scenarioName := fs.String("scenario", soakScenarios[0].name, "`name` of the load: "+scenarioNames())
 	duration := fs.Duration("duration", 60*time.Second, "how long to send")
 	warmup := fs.Duration("warmup", 0, "samples before this are left out of the verdict (default: a quarter of --duration, at most 15s)")
+	extend := fs.Duration("extend", -1, "at most this much more load while the verdict is undecided at the end of --duration (default: --duration minus --warmup; 0: never)")
 	interval := fs.Duration("interval", time.Second, "time between heap samples")
 	tableEvery := fs.Duration("table", 5*time.Second, "time between progress tables")
 	receiverList := fs.String("receivers", "", "comma-separated `receivers` to run, of "+strings.Join(soakReceiverNames, ",")+" (default: the scenario's)")
 	maxPaths := fs.Int("max-paths", 10000, "paths the ingest receiver keeps before counting under <other>")
 	maxMemory := fs.Int64("max-memory", 4<<30, "stop a receiver whose RSS or Go runtime memory (mapped, touched or not) passes this many `bytes`")
 	outDir := fs.String("out", "soak-out", "`directory` for the CSV and the PNG")
+	profileEvery := fs.Duration("profile-every", 0, "write an exact heap profile of each receiver (runtime.GC, then the heap profile) into --out every this long; 0 = none")
 	printHeapCols := fs.Bool("printheap", false, "add the runtime.MemStats figures a MemStats-based heap monitor prints (Mallocs, Frees, HeapObjects) to the table")
 	if status, ok := parseArgs(fs, fmt.Sprintf(soakUsage, scenarioHelp()), args, stderr); !ok {
 		return status
@@ -158,14 +171,17 @@ func runSoak(args []string, stdout, stderr io.Writer) int {
 		return fail("unknown scenario %q: want %s", *scenarioName, scenarioNames())
 	}
 	sc := soakScenarios[i]
-	if *duration <= 0 || *interval <= 0 || *tableEvery <= 0 || *maxPaths <= 0 || *maxMemory <= 0 || *warmup < 0 {
-		return fail("--duration, --interval, --table, --max-paths and --max-memory must be positive")
+	if *duration <= 0 || *interval <= 0 || *tableEvery <= 0 || *maxPaths <= 0 || *maxMemory <= 0 || *warmup < 0 || *profileEvery < 0 {
+		return fail("--duration, --interval, --table, --max-paths and --max-memory must be positive, --warmup and --profile-every not negative")
 	}
 	if *warmup == 0 {
 		*warmup = min(*duration/4, 15*time.Second)
 	}
 	if *warmup >= *duration {
 		return fail("--warmup %v leaves nothing of --duration %v to judge", *warmup, *duration)
+	}
+	if *extend < 0 {
+		*extend = *duration - *warmup
 	}
 	check := sc.load
 	check.Duration = *duration
@@ -196,8 +212,9 @@ func runSoak(args []string, stdout, stderr io.Writer) int {
 	// os/exec's when stderr is not a file.
 	stderr = &lockedWriter{w: stderr}
 	s := &soaker{
-		scenario: sc, duration: *duration, warmup: *warmup, interval: *interval,
+		scenario: sc, duration: *duration, warmup: *warmup, extend: *extend, interval: *interval,
 		maxMemory: uint64(*maxMemory), stdout: stdout, stderr: stderr, printHeap: *printHeapCols,
+		profileDir: *outDir, profileEvery: *profileEvery,
 		reports: make(chan taggedReport, 64),
 	}
 	if err := s.start(exe, names, *maxPaths); err != nil {
@@ -215,6 +232,10 @@ func runSoak(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stdout, "\nsent %d lines in %d datagrams to each receiver in %v (%.0f lines/s), %d send errors\n",
 		res.Lines, res.Datagrams, res.Elapsed.Round(time.Millisecond), res.LinesPerSecond(), res.SendErrors)
+	if s.extended > 0 {
+		fmt.Fprintf(stdout, "the load went on %v past --duration (at most %v) while the verdict was undecided\n",
+			s.extended, s.extend)
+	}
 
 	status := s.verdicts()
 
@@ -228,8 +249,10 @@ func runSoak(args []string, stdout, stderr io.Writer) int {
 		status = max(status, 2)
 	}
 	fmt.Fprintf(stdout, "wrote %s.csv and %s.png\n", base, base)
-	if ctx.Err() != nil {
-		return max(status, 1) // interrupted: the run was not the one asked for
+	if ctx.Err() != nil && status != 2 {
+		// The run was not the one asked for, decided or not.
+		fmt.Fprintln(stdout, "interrupted before the end of the load: exit status 1")
+		return 1
 	}
 	return status
 }

@@ -108,11 +108,18 @@ func (ir *ingestReceiver) track(m *heapwatch.Monitor) error {
 	if err != nil {
 		return err
 	}
+	// The table's keys are the Interner's strings. While it stores them
+	// they are in its budget; once it has evicted one, the table alone
+	// keeps it alive, so it counts here (pathtable.Table.Usage): up to a
+	// whole key of MaxLen per entry once the Interner has moved on to
+	// other paths.
 	err = m.Track("paths", func() heapwatch.Usage {
-		n := int64(ir.table.Len())
+		n, keyBytes := ir.table.Usage()
 		return heapwatch.Usage{
-			Bytes: n * pathEntryBytes, LimitBytes: int64(ir.table.MaxPaths()) * pathEntryBytes,
-			Entries: n, LimitEntries: int64(ir.table.MaxPaths()),
+			Bytes:        int64(n)*pathEntryBytes + keyBytes,
+			LimitBytes:   int64(ir.table.MaxPaths()) * (pathEntryBytes + int64(objectSize(soakInterner.MaxLen+2))),
+			Entries:      int64(n),
+			LimitEntries: int64(ir.table.MaxPaths()),
 		}
 	})
 	if err != nil || ir.store == nil {

@@ -93,12 +93,29 @@ func (s *soaker) printTable() {
 	}
 }
 
+// undecided returns why the verdict that decides the exit status is still
+// unknown, or "" when it is decided: the ingest receiver's when it runs,
+// else any receiver's.
+func (s *soaker) undecided() string {
+	sawIngest := slices.ContainsFunc(s.runs, func(r *soakRun) bool { return r.name == "ingest" })
+	for _, run := range s.runs {
+		if run.stopped != "" || (sawIngest && run.name != "ingest") {
+			continue
+		}
+		if rep := s.report(run); rep.Growth == heapwatch.Unknown {
+			return run.name + ": " + rep.String()
+		}
+	}
+	return ""
+}
+
 // verdicts prints each receiver's verdict and returns the exit status: the
-// ingest receiver's when it ran, else 1 when any receiver failed.
+// ingest receiver's when it ran (0 passed, 1 failed, 3 undecided), else 1
+// when any receiver failed, else 3 when any is undecided.
 func (s *soaker) verdicts() int {
 	fmt.Fprintln(s.stdout, "\nverdicts (trends over the samples after the warm-up, or over all of a receiver's samples when it was stopped):")
-	sawIngest, ingestFailed := false, false
-	var othersFailed []string
+	sawIngest, ingestStatus := false, 0
+	var failed, undecided []string
 	for _, run := range s.runs {
 		rep := s.report(run)
 		line := rep.String()
@@ -114,23 +131,40 @@ func (s *soaker) verdicts() int {
 			line += "; " + run.stopped
 		}
 		fmt.Fprintf(s.stdout, "  %-7s %s\n", run.name+":", line)
-		failed := !pass || run.stopped != ""
-		if run.name == "ingest" {
-			sawIngest, ingestFailed = true, failed
+		var status int
+		switch {
+		case run.stopped != "":
+			status = 1
+		case rep.Growth == heapwatch.Unknown:
+			status = 3 // undecided, which is not growth
+		case !pass:
+			status = 1
 		}
-		if failed {
-			othersFailed = append(othersFailed, run.name)
+		if run.name == "ingest" {
+			sawIngest, ingestStatus = true, status
+		}
+		switch status {
+		case 1:
+			failed = append(failed, run.name)
+		case 3:
+			undecided = append(undecided, run.name)
 		}
 	}
 	switch {
-	case sawIngest && ingestFailed:
+	case sawIngest && ingestStatus == 1:
 		fmt.Fprintln(s.stdout, "ingest is neither flat nor filling its declared budgets within --max-memory")
 		return 1
+	case sawIngest && ingestStatus == 3:
+		fmt.Fprintf(s.stdout, "ingest's verdict is undecided after %v of load past --duration (--extend %v)\n", s.extended, s.extend)
+		return 3
 	case sawIngest:
 		return 0
-	case len(othersFailed) > 0:
-		fmt.Fprintf(s.stdout, "neither flat nor filling declared budgets within --max-memory: %s\n", strings.Join(othersFailed, ", "))
+	case len(failed) > 0:
+		fmt.Fprintf(s.stdout, "neither flat nor filling declared budgets within --max-memory: %s\n", strings.Join(failed, ", "))
 		return 1
+	case len(undecided) > 0:
+		fmt.Fprintf(s.stdout, "undecided after %v of load past --duration (--extend %v): %s\n", s.extended, s.extend, strings.Join(undecided, ", "))
+		return 3
 	}
 	return 0
 }
@@ -149,7 +183,11 @@ func (s *soaker) passes(rep heapwatch.Report) bool {
 }
 
 // report analyses a run's samples after the warm-up; or all of them when
-// the run was stopped early, perhaps before the warm-up ended.
+// the run was stopped early, perhaps before the warm-up ended. Once the
+// load went on past --duration, it analyses the newest (--duration minus
+// --warmup) of them: a window as long as the one first judged, which
+// slides past a step that left it undecided. The children's warm-up is
+// the soak's: the samples judged are all past it.
 func (s *soaker) report(run *soakRun) heapwatch.Report {
 	var samples []heapwatch.Sample
 	for _, row := range run.rows {
@@ -157,7 +195,14 @@ func (s *soaker) report(run *soakRun) heapwatch.Report {
 			samples = append(samples, row.sample)
 		}
 	}
-	return heapwatch.Analyze(samples, heapwatch.AnalyzeOptions{Window: -1})
+	opt := heapwatch.AnalyzeOptions{Window: -1, WarmUp: s.warmup}
+	if s.extended > 0 && run.stopped == "" {
+		opt.Window = s.duration - s.warmup
+	}
+	if opt.WarmUp <= 0 || run.stopped != "" {
+		opt.WarmUp = -1 // no warm-up left to wait for
+	}
+	return heapwatch.Analyze(samples, opt)
 }
 
 func (s *soaker) writeCSV(path string) error {

@@ -47,6 +47,14 @@ type soaker struct {
 	stdout, stderr             io.Writer
 	printHeap                  bool // the table shows the MemStats figures
 
+	// extend bounds the load added while the verdict is undecided at the
+	// end of duration; extended is what was added.
+	extend, extended time.Duration
+	// The children write exact heap profiles into profileDir every
+	// profileEvery; 0: none.
+	profileDir   string
+	profileEvery time.Duration
+
 	runs    []*soakRun
 	reports chan taggedReport
 	readers sync.WaitGroup // one goroutine per child, reading its stdout
@@ -59,7 +67,8 @@ func (s *soaker) start(exe string, names []string, maxPaths int) error {
 	for i, name := range names {
 		cmd := exec.Command(exe, childCommand, "--receiver", name,
 			"--interval", s.interval.String(), "--max-paths", strconv.Itoa(maxPaths),
-			"--routes="+strconv.FormatBool(s.scenario.load.Routes))
+			"--routes="+strconv.FormatBool(s.scenario.load.Routes),
+			"--profile-dir", s.profileDir, "--profile-every", s.profileEvery.String())
 		cmd.Stderr = s.stderr
 		in, err := cmd.StdinPipe()
 		if err != nil {
@@ -118,10 +127,15 @@ func (s *soaker) describeRuns() string {
 }
 
 // run sends the load to every child and records their reports until the
-// load is done and the children have reported once more.
+// load is done and the children have reported once more. The load lasts
+// duration, and goes on for at most extend while the verdict that decides
+// the exit status is undecided.
 func (s *soaker) run(ctx context.Context, tableEvery time.Duration) (loadgen.Result, error) {
 	load := s.scenario.load
-	load.Duration = s.duration
+	// One load for duration and all of extend, so that an extension goes
+	// on without a pause and without sending a path twice; it is cut short
+	// once the verdict is decided.
+	load.Duration = s.duration + s.extend
 	for _, r := range s.runs {
 		load.Targets = append(load.Targets, r.addr)
 	}
@@ -129,15 +143,18 @@ func (s *soaker) run(ctx context.Context, tableEvery time.Duration) (loadgen.Res
 		res loadgen.Result
 		err error
 	}
+	sendCtx, stopSending := context.WithCancel(ctx)
+	defer stopSending()
 	sendDone := make(chan sent, 1)
 	s.start0 = time.Now()
 	go func() {
-		res, err := loadgen.Send(ctx, load, nil)
+		res, err := loadgen.Send(sendCtx, load, nil)
 		sendDone <- sent{res, err}
 	}()
 
 	table := time.NewTicker(tableEvery)
 	defer table.Stop()
+	decide := time.After(s.duration)
 	var result sent
 	var grace <-chan time.Time // after the load, time for a last sample
 	s.printTableHeader()
@@ -147,7 +164,19 @@ func (s *soaker) run(ctx context.Context, tableEvery time.Duration) (loadgen.Res
 			s.record(tr)
 		case <-table.C:
 			s.printTable()
+		case <-decide:
+			decide = nil
+			if why := s.undecided(); why != "" && s.extended < s.extend {
+				step := min(extendStep, s.extend-s.extended)
+				s.extended += step
+				decide = time.After(step)
+				fmt.Fprintf(s.stdout, "undecided after %v: %s; going on for %v (%v of at most %v)\n",
+					s.duration+s.extended-step, why, step, s.extended, s.extend)
+				continue
+			}
+			stopSending()
 		case result = <-sendDone:
+			decide = nil // the load ended (or was interrupted): nothing to extend
 			grace = time.After(2 * s.interval)
 		case <-grace:
 			s.printTable()
@@ -155,6 +184,10 @@ func (s *soaker) run(ctx context.Context, tableEvery time.Duration) (loadgen.Res
 		}
 	}
 }
+
+// extendStep is how often the verdict is judged again while the load goes
+// on past duration.
+const extendStep = 5 * time.Second
 
 // record keeps a report and stops a child that passed --max-memory. Both
 // RSS and the runtime's total count: a receiver that pins buffers it has

@@ -14,6 +14,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -55,9 +57,19 @@ func TestSoakShort(t *testing.T) {
 	if re := `(?m)^  naive: +growing: `; !regexp.MustCompile(re).MatchString(stdout.String()) {
 		t.Errorf("stdout (logged above) does not match %s", re)
 	}
-	// 1,500 lines/s for 10s, less what a busy machine may cost the pacing.
-	if re := `(?m)^sent 1[3-5]\d{3} lines in 1[3-5]\d{3} datagrams to each receiver`; !regexp.MustCompile(re).MatchString(stdout.String()) {
-		t.Errorf("stdout (logged above) does not match %s", re)
+	// 1,500 lines/s for 10s, or longer while a verdict was undecided (at
+	// most --extend, 6s), less what a busy machine may cost the pacing.
+	m := regexp.MustCompile(`(?m)^sent (\d+) lines in (\d+) datagrams to each receiver in [^ ]+ \((\d+) lines/s\)`).FindStringSubmatch(stdout.String())
+	if m == nil {
+		t.Fatal("stdout (logged above) has no line of what was sent")
+	}
+	lines, _ := strconv.Atoi(m[1])
+	rate, _ := strconv.Atoi(m[3])
+	if m[1] != m[2] {
+		t.Errorf("one line per datagram: %s lines in %s datagrams", m[1], m[2])
+	}
+	if lines < 13000 || lines > 24000 || rate < 1300 || rate > 1510 {
+		t.Errorf("%d lines at %d lines/s, want 13,000 to 24,000 at 1,300 to 1,510", lines, rate)
 	}
 
 	csvText, err := os.ReadFile(filepath.Join(out, "long-paths.csv"))
@@ -344,5 +356,155 @@ func TestTrackedEstimates(t *testing.T) {
 			t.Errorf("path length %d: grew %d, estimated %d, %.0f%% off; want within 15%%", plen, grown, est, 100*rel)
 		}
 		runtime.KeepAlive(tab)
+	}
+}
+
+// soakRows returns n rows a second apart from the given second on, with a
+// collection before each, whose live heap and objects rise by perSec and
+// perSec/100 a second.
+func soakRows(from, n int, perSec float64) []soakRow {
+	t0 := time.Date(2026, 12, 6, 0, 0, 0, 0, time.UTC)
+	rows := make([]soakRow, n)
+	for i := range rows {
+		sec := from + i
+		live := 20<<20 + perSec*float64(sec)
+		rows[i] = soakRow{elapsed: time.Duration(sec) * time.Second, sample: heapwatch.Sample{
+			Time: t0.Add(time.Duration(sec) * time.Second), LiveBytes: uint64(live), Objects: uint64(live / 100),
+			HeapObjects: uint64(live), Total: uint64(2*live) + 8<<20, HeapReleased: 4 << 20,
+			Goroutines: 12, GCCycles: uint64(100 + sec),
+		}}
+	}
+	return rows
+}
+
+// TestSoakVerdicts_ExitStatus checks the exit status verdicts returns: 0
+// for flat, 1 for growing or stopped, 3 for undecided, the ingest
+// receiver's when it ran.
+func TestSoakVerdicts_ExitStatus(t *testing.T) {
+	flat, growing, undecided := soakRows(15, 46, 0), soakRows(15, 46, 100<<10), soakRows(15, 5, 0)
+	newSoaker := func(out *bytes.Buffer, runs ...*soakRun) *soaker {
+		return &soaker{duration: time.Minute, warmup: 15 * time.Second, extend: 45 * time.Second, maxMemory: 4 << 30, stdout: out, runs: runs}
+	}
+	f := func(want int, runs ...*soakRun) {
+		t.Helper()
+		var out bytes.Buffer
+		if got := newSoaker(&out, runs...).verdicts(); got != want {
+			t.Errorf("exit status %d, want %d; verdicts:\n%s", got, want, out.String())
+		}
+	}
+	run := func(name string, rows []soakRow) *soakRun { return &soakRun{name: name, rows: rows} }
+	f(0, run("ingest", flat), run("naive", growing))
+	f(1, run("ingest", growing), run("naive", flat))
+	f(3, run("ingest", undecided), run("naive", growing))
+	f(1, &soakRun{name: "ingest", rows: flat, stopped: "stopped after 10s"})
+	f(1, run("naive", growing), run("views", undecided))
+	f(3, run("naive", flat), run("views", undecided))
+	f(0, run("naive", flat), run("views", flat))
+
+	var out bytes.Buffer
+	s := newSoaker(&out, run("ingest", undecided))
+	if got := s.verdicts(); got != 3 {
+		t.Errorf("exit status %d, want 3", got)
+	}
+	if want := "ingest's verdict is undecided after 0s of load past --duration (--extend 45s)"; !strings.Contains(out.String(), want) {
+		t.Errorf("verdicts:\n%s\nwant a line %q", out.String(), want)
+	}
+	if got, want := s.undecided(), "ingest: unknown: 5 samples in the window, need 10"; !strings.Contains(got, want) {
+		t.Errorf("undecided() = %q, want it to contain %q", got, want)
+	}
+	s.runs = []*soakRun{run("ingest", flat)}
+	if got := s.undecided(); got != "" {
+		t.Errorf("undecided() = %q for a flat run, want \"\"", got)
+	}
+}
+
+// TestSoakReport_Extended checks that once the load went on past
+// --duration, the verdict is judged over the newest (--duration minus
+// --warmup) of samples: a climb that began late in the run leaves the whole
+// run undecided (it did not persist over it), and the window that slides
+// with the extension decides it.
+func TestSoakReport_Extended(t *testing.T) {
+	rows := soakRows(15, 80, 0)
+	for i := range rows[40:] { // from 55 s on, 100 KiB more a second
+		add := uint64(i+1) * 100 << 10
+		rows[40+i].sample.LiveBytes += add
+		rows[40+i].sample.HeapObjects += add
+		rows[40+i].sample.Objects += add / 100
+		rows[40+i].sample.Total += 2 * add
+	}
+	s := &soaker{duration: time.Minute, warmup: 15 * time.Second, extend: 45 * time.Second}
+	r := s.report(&soakRun{name: "ingest", rows: rows})
+	if r.Samples != 80 {
+		t.Errorf("r.Samples = %d, want 80", r.Samples)
+	}
+	if r.Growth != heapwatch.Unknown {
+		t.Errorf("over the whole run: %s; want unknown", r)
+	}
+	s.extended = 35 * time.Second
+	r = s.report(&soakRun{name: "ingest", rows: rows})
+	if r.Growth != heapwatch.PerKey {
+		t.Errorf("over the newest 45s: %s; want growth per key", r)
+	}
+	if r.Window > 45*time.Second {
+		t.Errorf("r.Window = %v, want <= 45s", r.Window)
+	}
+}
+
+// syncBuffer is a bytes.Buffer that a test reads while runSoak writes it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+// TestSoakInterrupted checks that a soak stopped by SIGINT exits 1, the
+// run not being the one asked for, whatever its verdicts: here the ingest
+// receiver has too few samples to be judged, which alone would be 3.
+func TestSoakInterrupted(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a soak for a few seconds")
+	}
+	var stdout, stderr syncBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- runSoak([]string{"--duration", "60s", "--interval", "200ms", "--table", "1s",
+			"--receivers", "ingest", "--out", t.TempDir()}, &stdout, &stderr)
+	}()
+	// The table's header is printed once the receivers run and the
+	// signal handler is in place.
+	for deadline := time.Now().Add(30 * time.Second); !strings.Contains(stdout.String(), "receiver"); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no table within 30s; stdout:\n%s\nstderr:\n%s", stdout.String(), stderr.String())
+		}
+	}
+	time.Sleep(time.Second) // a few samples, fewer than a verdict needs
+	if err := syscall.Kill(os.Getpid(), syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	var code int
+	select {
+	case code = <-done:
+	case <-time.After(45 * time.Second):
+		t.Fatalf("the soak did not end within 45s of SIGINT; stdout:\n%s", stdout.String())
+	}
+	t.Logf("stdout:\n%s\nstderr:\n%s", stdout.String(), stderr.String())
+	if code != 1 {
+		t.Errorf("exit status %d, want 1", code)
+	}
+	for _, re := range []string{`(?m)^  ingest: +unknown`, `(?m)^interrupted before the end of the load: exit status 1$`} {
+		if !regexp.MustCompile(re).MatchString(stdout.String()) {
+			t.Errorf("stdout (logged above) does not match %s", re)
+		}
 	}
 }
