@@ -33,6 +33,8 @@ type Server struct {
 	addr    string              // Config.Addr without its scheme
 	tls     *tlsSource          // with TLS settings
 	stream  *streamServer       // serving connections
+	// afterClose, when set, runs once the sockets are closed.
+	afterClose func()
 
 	badLine, panicLog, errLog limiter
 	discarding                atomic.Bool  // set by Close: drop instead of handle
@@ -225,6 +227,9 @@ func (s *Server) serve(ctx context.Context, conns []net.PacketConn, perSocket in
 			so.drops.observe(d)
 		}
 		so.conn.Close()
+	}
+	if s.afterClose != nil {
+		s.afterClose() // a unix socket's file goes before Shutdown returns
 	}
 	s.mu.Unlock()
 	if s.queue != nil {

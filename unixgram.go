@@ -22,7 +22,7 @@ func (s *Server) listenAndServeUnix(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	defer remove()
+	s.afterClose = remove
 	return s.serve(ctx, []net.PacketConn{conn}, s.cfg.Readers)
 }
 
