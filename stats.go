@@ -96,7 +96,9 @@ type Stats struct {
 	// DroppedSource counts connections from outside Config.AllowedSources
 	// (closed at once), DroppedClosed counts frames discarded by Close, and
 	// ReadErrors counts connections that ended on a read error (a reset, a
-	// TLS record that does not decrypt) and failed accepts.
+	// TLS record that does not decrypt) and failed accepts, Sockets stays
+	// 0, and ReadBufferBytes is Config.MaxFrame+16 bytes per open
+	// connection.
 	//
 	// Each frame whose first byte was read ends in exactly one of Frames
 	// (read whole, and then framed into lines or counted in

@@ -260,7 +260,7 @@ func (c *streamConn) run() {
 		tc := tls.Server(c.dc, ss.tlsConf)
 		c.rd, closer = tc, tc
 		if !c.handshake(tc) {
-			c.end(closer, false)
+			c.end(closer)
 			return
 		}
 	}
@@ -270,7 +270,7 @@ func (c *streamConn) run() {
 	c.lh.init(s)
 	defer func() { c.lh.r = Request{} }() // no views into a pooled buffer
 	c.serve()
-	c.end(closer, true)
+	c.end(closer)
 }
 
 // handshake runs the TLS handshake within Config.HandshakeTimeout.
@@ -385,17 +385,12 @@ func (c *streamConn) frames(t *tally) {
 
 // end closes the connection, counts what its kernel queue still held and
 // moves its counts to the Server's.
-func (c *streamConn) end(closer io.Closer, served bool) {
+func (c *streamConn) end(closer io.Closer) {
 	ss, s := c.ss, c.ss.s
 	if n, ok := c.dc.unread(); ok && n > 0 {
 		ss.unread.Add(uint64(n))
 	}
-	if tc, ok := closer.(*tls.Conn); ok && served {
-		// close_notify goes out within 5 s (crypto/tls's bound); a peer
-		// that does not read must not hold the goroutine longer.
-		tc.SetWriteDeadline(time.Now().Add(time.Second))
-	}
-	closer.Close()
+	closer.Close() // TLS: close_notify, sent within 5 s (crypto/tls's bound)
 	s.mu.Lock()
 	var t tally
 	c.c.load(&t) // whole: only this goroutine publishes, and it is here
