@@ -168,7 +168,8 @@ type Config struct {
 	// MaxConnections is the number of TCP or TLS connections served at
 	// once. Default 256. At most 65536. One more is closed as soon as it
 	// is accepted (counted in Stats.ConnectionsRefused). Each connection
-	// holds a buffer of MaxFrame+16 bytes (and TLS's own, about 40 KiB).
+	// holds a buffer of MaxFrame+16 bytes, and with TLS crypto/tls's record
+	// buffers (some tens of KiB).
 	MaxConnections int
 
 	// MaxFrame is the longest frame accepted over TCP or TLS, in bytes:

@@ -23,15 +23,17 @@ import (
 // is a child process (this test binary, see TestStreamSenderChild), so
 // getrusage counts the receiver alone. One op is one line.
 //
-//	tcp, tls      the transport
-//	250B, 2KiB    the line: an RFC 3164 header and a combined line whose
-//	              path pads it to that length, octet-counted
-//	conns-1, -16  the connections the lines are spread over, one writer
-//	              goroutine each in the sender
-//	ingest        a Server: framing, parsing, a handler that checks each
-//	              Request
-//	bare          the floor: a goroutine per connection reading into a
-//	              64 KiB buffer and counting bytes, nothing else
+//	tr=tcp, tls         the transport
+//	line=250B, 2KiB     the line: an RFC 3164 header and a combined line
+//	                    whose path pads it to that length, octet-counted
+//	conns=1, 16         the connections the lines are spread over, one
+//	                    writer goroutine each in the sender
+//	recv=ingest         a Server: framing, parsing, a handler that checks
+//	                    each Request
+//	recv=bare           the floor: a goroutine per connection reading into
+//	                    a 64 KiB buffer and counting bytes, nothing else
+//
+// Compare with benchstat -col /recv.
 //
 // lines/s is lines over the wall time of the timed region; cpu-ns/line the
 // receiver's CPU time (user + system) over it, per line. On a machine with
@@ -42,7 +44,7 @@ func BenchmarkStream(b *testing.B) {
 		for _, size := range []int{250, 2048} {
 			for _, conns := range []int{1, 16} {
 				for _, recv := range []string{"ingest", "bare"} {
-					name := fmt.Sprintf("%s/%s/conns-%d/%s", tr, sizeName(size), conns, recv)
+					name := fmt.Sprintf("tr=%s/line=%s/conns=%d/recv=%s", tr, sizeName(size), conns, recv)
 					b.Run(name, func(b *testing.B) { benchStream(b, tr, size, conns, recv == "bare") })
 				}
 			}
