@@ -295,7 +295,9 @@ func TestRealRsyslogTCP(t *testing.T) {
 	for _, tmpl := range []string{"RSYSLOG_TraditionalForwardFormat", "RSYSLOG_ForwardFormat", "RSYSLOG_SyslogProtocol23Format"} {
 		for _, framing := range []string{"octet-counted", "traditional"} {
 			tg := &target{template: tmpl, framing: framing, rec: &relayRecorder{}}
-			tg.ts = startStream(t, Config{Handler: tg.rec, OnBadLine: func(l []byte, _ netip.AddrPort, err error) { t.Logf("bad %q: %v", l, err) }})
+			tg.ts = startStream(t, Config{Handler: tg.rec, OnBadLine: func(l []byte, _ netip.AddrPort, err error) {
+				t.Logf("%s/%s: a line fails (sampled): %v: %q", tmpl, framing, err, l)
+			}})
 			_, port, _ := net.SplitHostPort(tg.ts.addr)
 			fmt.Fprintf(&actions, "action(type=\"omfwd\" target=\"127.0.0.1\" port=%q protocol=\"tcp\" TCP_Framing=%q template=%q)\n",
 				port, framing, tmpl)
@@ -326,8 +328,8 @@ input(type="imuxsock" Socket=%q UseSpecialParser="off" ParseHostname="on" RateLi
 // a client certificate, to a Server that requires one.
 func TestRealRsyslogTLS(t *testing.T) {
 	need(t, "/usr/sbin/rsyslogd", "rsyslogd")
-	if _, err := os.Stat("/usr/lib/x86_64-linux-gnu/rsyslog/lmnsd_gtls.so"); err != nil {
-		need(t, "/usr/lib/"+runtimeMultiarch()+"/rsyslog/lmnsd_gtls.so", "rsyslog-gnutls")
+	if m, _ := filepath.Glob("/usr/lib/*/rsyslog/lmnsd_gtls.so"); len(m) == 0 {
+		need(t, "/usr/lib/x86_64-linux-gnu/rsyslog/lmnsd_gtls.so", "rsyslog-gnutls")
 	}
 	checkLeaks(t)
 	dir := t.TempDir()
@@ -357,16 +359,9 @@ action(type="omfwd" target="127.0.0.1" port=%q protocol="tcp" TCP_Framing="octet
 	}
 }
 
-func runtimeMultiarch() string {
-	out, err := exec.Command("gcc", "-print-multiarch").Output()
-	if err != nil {
-		return "x86_64-linux-gnu"
-	}
-	return strings.TrimSpace(string(out))
-}
-
 // sngRoot is where syslog-ng is extracted (not installed: it conflicts
-// with rsyslog).
+// with rsyslog), unless INGEST_SYSLOG_NG_ROOT says otherwise: dpkg -x of
+// syslog-ng-core and its libraries.
 const sngRoot = "/work/tools/sng"
 
 // TestRealSyslogNG: syslog-ng's network() destination (BSD format, LF
@@ -378,7 +373,13 @@ func TestRealSyslogNG(t *testing.T) {
 		root = sngRoot
 	}
 	bin := need(t, filepath.Join(root, "usr/sbin/syslog-ng"), "syslog-ng (extracted)")
-	modules := filepath.Join(root, "usr/lib/syslog-ng/3.38")
+	// The modules' directory is named after the version, which the
+	// configuration must name too.
+	dirs, _ := filepath.Glob(filepath.Join(root, "usr/lib/syslog-ng/[0-9]*.[0-9]*"))
+	if len(dirs) != 1 {
+		need(t, filepath.Join(root, "usr/lib/syslog-ng/<version>"), "syslog-ng's modules (extracted)")
+	}
+	modules, version := dirs[0], filepath.Base(dirs[0])
 	checkLeaks(t)
 	dir := t.TempDir()
 	netRec, sysRec := &relayRecorder{}, &relayRecorder{}
@@ -387,16 +388,17 @@ func TestRealSyslogNG(t *testing.T) {
 	_, netPort, _ := net.SplitHostPort(netTS.addr)
 	_, sysPort, _ := net.SplitHostPort(sysTS.addr)
 	in3164, in5424 := filepath.Join(dir, "in3164.sock"), filepath.Join(dir, "in5424.sock")
-	conf := fmt.Sprintf(`@version: 3.38
+	conf := fmt.Sprintf(`@version: %s
 options { keep-hostname(yes); time-reopen(1); log-fifo-size(10000); };
 source s3164 { unix-dgram(%q flags(expect-hostname)); };
 source s5424 { unix-dgram(%q flags(syslog-protocol)); };
 destination dnet { network("127.0.0.1" port(%s) transport("tcp")); };
 destination dsys { syslog("127.0.0.1" port(%s) transport("tcp")); };
 log { source(s3164); source(s5424); destination(dnet); destination(dsys); };
-`, in3164, in5424, netPort, sysPort)
+`, version, in3164, in5424, netPort, sysPort)
 	f := writeFile(t, dir, "syslog-ng.conf", []byte(conf))
-	env := []string{"LD_LIBRARY_PATH=" + filepath.Join(root, "usr/lib/x86_64-linux-gnu") + ":" + filepath.Join(root, "usr/lib/syslog-ng")}
+	libs, _ := filepath.Glob(filepath.Join(root, "usr/lib/*-linux-gnu"))
+	env := []string{"LD_LIBRARY_PATH=" + strings.Join(append(libs, filepath.Join(root, "usr/lib/syslog-ng")), ":")}
 	p := startProc(t, syscall.SIGTERM, env, bin, "-F", "-e", "--module-path", modules, "-f", f,
 		"--persist-file", filepath.Join(dir, "persist"), "--pidfile", filepath.Join(dir, "pid"),
 		"--control", filepath.Join(dir, "ctl"))
