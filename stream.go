@@ -48,7 +48,8 @@ func (s *Server) listenAndServeStream(ctx context.Context) error {
 // At most Config.MaxConnections connections are served at once; more are
 // closed as soon as they are accepted, and counted in
 // Stats.ConnectionsRefused. With Config.AllowedSources, a connection from
-// elsewhere is closed at once and counted in Stats.DroppedSource.
+// elsewhere, or without an IP address (ln a unix stream listener), is
+// closed at once and counted in Stats.DroppedSource.
 func (s *Server) ServeListener(ctx context.Context, ln net.Listener) error {
 	return s.serveStream(ctx, ln)
 }
