@@ -135,8 +135,9 @@ type Stats struct {
 	FramingErrors uint64
 	// BytesUnread counts bytes that connections had sent and the kernel
 	// held, unread, when the Server closed them: what came after Shutdown
-	// began (the connections read what they held then, and no more), and
-	// after Close. Linux only; 0 elsewhere.
+	// began (the connections read what they held then, and no more), after
+	// Close, and after a read error or a failed TLS handshake. Linux only;
+	// 0 elsewhere.
 	BytesUnread uint64
 	// TLSCertReloads counts the times the certificate files
 	// (Config.TLSCertFile, TLSKeyFile, TLSClientCAFile) changed and were
