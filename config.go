@@ -1,8 +1,10 @@
 package ingest
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net/netip"
 	"time"
@@ -46,9 +48,13 @@ const (
 // default given in its comment, so Config{Handler: h} is a working
 // configuration.
 type Config struct {
-	// Addr is the UDP address ListenAndServe listens on, "host:port".
-	// Default "127.0.0.1:5514". Port 0 picks a free port; see
-	// Server.LocalAddr.
+	// Addr is the address ListenAndServe listens on: "host:port" (or
+	// "udp://host:port") for UDP; "unix:/path" for a unix datagram socket
+	// (see SocketMode); "tcp://host:port" or "tls://host:port" for syslog
+	// over TCP or TLS (RFC 6587 framing, octet counting or LF, detected
+	// per frame; see MaxConnections, MaxFrame, IdleTimeout and the TLS
+	// fields). Default "127.0.0.1:5514". Port 0 picks a free port; see
+	// Server.LocalAddr. docs/transports.md says which to pick.
 	Addr string
 
 	// Handler receives every line that parsed. Required.
@@ -150,6 +156,63 @@ type Config struct {
 	// first failing line and then at most one per interval for the whole
 	// Server. Default 1s. Negative: every failing line.
 	BadLineInterval time.Duration
+
+	// SocketMode is the permission bits of the socket file that an Addr
+	// "unix:/path" creates. Default 0o666: any local user may send, as to
+	// /dev/log; the directory's permissions can narrow that. The file is
+	// removed when the Server stops; one left by a process that ended
+	// without removing it is replaced, while a socket another process
+	// serves, or a file that is not a socket, makes ListenAndServe fail.
+	SocketMode fs.FileMode
+
+	// MaxConnections is the number of TCP or TLS connections served at
+	// once. Default 256. At most 65536. One more is closed as soon as it
+	// is accepted (counted in Stats.ConnectionsRefused). Each connection
+	// holds a buffer of MaxFrame+16 bytes, and with TLS crypto/tls's record
+	// buffers (some tens of KiB).
+	MaxConnections int
+
+	// MaxFrame is the longest frame accepted over TCP or TLS, in bytes:
+	// an octet count, or a line up to its "\n". Default 65536, which is
+	// MaxLineLength: Parse refuses longer lines. At least 64, at most
+	// 1 MiB. A longer frame is counted in Stats.FramesTooLong and skipped
+	// as it arrives, never buffered.
+	MaxFrame int
+
+	// IdleTimeout closes a TCP or TLS connection on which nothing arrived
+	// for about this long (between 7/8 of it and all of it). Default 10
+	// minutes. Negative: never. Keep-alive probes (every 15 s) close
+	// connections whose peer is gone without it.
+	IdleTimeout time.Duration
+
+	// HandshakeTimeout bounds a TLS handshake. Default 10 s. Negative:
+	// none.
+	HandshakeTimeout time.Duration
+
+	// TLSConfig is the TLS configuration of a "tls://" Addr and of
+	// ServeListener. It is cloned; its MinVersion, when set, must be TLS
+	// 1.2 or later (the default is TLS 1.2; TLS 1.3 is chosen whenever the
+	// client offers it). Give it certificates (Certificates,
+	// GetCertificate or GetConfigForClient) or give the files below
+	// instead: then it serves as the base of the configuration built from
+	// them.
+	TLSConfig *tls.Config
+
+	// TLSCertFile and TLSKeyFile are the PEM files of the server's
+	// certificate chain and key, and TLSClientCAFile, when set, the PEM
+	// file of the CAs that must have signed a client's certificate (mutual
+	// TLS: a client without one is refused). NewServer loads them; while
+	// the Server serves, they are checked every TLSReloadInterval and
+	// loaded again when one changed (its size, time or file), so a renewed
+	// certificate needs no restart. Connections already open keep the
+	// certificate they began with.
+	TLSCertFile     string
+	TLSKeyFile      string
+	TLSClientCAFile string
+
+	// TLSReloadInterval is how often the TLS files are checked for a
+	// change. Default 5 s. Negative: never.
+	TLSReloadInterval time.Duration
 }
 
 // ErrConfig is what every error of NewServer wraps.

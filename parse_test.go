@@ -281,7 +281,8 @@ func TestParse_Failure(t *testing.T) {
 	f(nil, `<190>`, ErrSyslogHeader, "syslog_time")
 	f(nil, `<190>Okt 10 13:55:36 web01 nginx: `+ok, ErrSyslogHeader, "syslog_time")
 	f(nil, `<190>Oct 10 25:55:36 web01 nginx: `+ok, ErrSyslogHeader, "syslog_time")
-	f(nil, `<190>2026-10-10T13:55:36Z web01 nginx: `+ok, ErrSyslogHeader, "syslog_time")
+	// An RFC 3339 stamp in an RFC 3164 header (RSYSLOG_ForwardFormat) is checked as strictly.
+	f(nil, `<190>2026-13-10T13:55:36Z web01 nginx: `+ok, ErrSyslogHeader, "syslog_time")
 	// RFC 5424 timestamps are checked as strictly as the access time.
 	for _, stamp := range []string{"9999-99-99T99:99:99Z", "2026-02-29T10:00:00Z", "2026-11-25T24:00:00Z",
 		"2026-11-25T21:22:09", "2026-11-25T21:22:09.Z", "2026-11-25T21:22:09.1234567Z", "2026-11-25T21:22:09+24:00",

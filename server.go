@@ -29,6 +29,12 @@ type Server struct {
 	log     *slog.Logger
 	epoch   time.Time
 	pool    bytebufferpool.Pool // queue mode: buffers sized to datagrams
+	tr      transport           // what Config.Addr names
+	addr    string              // Config.Addr without its scheme
+	tls     *tlsSource          // with TLS settings
+	stream  *streamServer       // serving connections
+	// afterClose, when set, runs once the sockets are closed.
+	afterClose func()
 
 	badLine, panicLog, errLog limiter
 	discarding                atomic.Bool  // set by Close: drop instead of handle
@@ -88,6 +94,9 @@ func NewServer(c Config) (*Server, error) {
 	if s.log == nil {
 		s.log = slog.Default()
 	}
+	if err := s.initTransport(); err != nil {
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -96,6 +105,12 @@ func NewServer(c Config) (*Server, error) {
 // done or the Server is shut down, like Serve. When the address cannot be
 // bound it returns the error at once.
 func (s *Server) ListenAndServe(ctx context.Context) error {
+	switch s.tr {
+	case transportUnix:
+		return s.listenAndServeUnix(ctx)
+	case transportTCP, transportTLS:
+		return s.listenAndServeStream(ctx)
+	}
 	if err := s.checkIdle(); err != nil {
 		return err
 	}
@@ -105,7 +120,7 @@ func (s *Server) ListenAndServe(ctx context.Context) error {
 		n, perSocket = s.cfg.Readers, 1
 	}
 	lc := listenConfig(reuse)
-	first, err := lc.ListenPacket(ctx, "udp", s.cfg.Addr)
+	first, err := lc.ListenPacket(ctx, "udp", s.addr)
 	if err != nil {
 		return err
 	}
@@ -134,6 +149,10 @@ func (s *Server) ListenAndServe(ctx context.Context) error {
 // stopped as Shutdown does), or with the error that made a reader stop, such
 // as conn being closed by someone else.
 func (s *Server) Serve(ctx context.Context, conn net.PacketConn) error {
+	if _, ok := conn.(*net.UnixConn); ok && len(s.allowed) > 0 {
+		conn.Close()
+		return configError("AllowedSources", s.cfg.AllowedSources, "does not apply to a unix socket, whose senders have no address")
+	}
 	return s.serve(ctx, []net.PacketConn{conn}, s.cfg.Readers)
 }
 
@@ -208,6 +227,9 @@ func (s *Server) serve(ctx context.Context, conns []net.PacketConn, perSocket in
 			so.drops.observe(d)
 		}
 		so.conn.Close()
+	}
+	if s.afterClose != nil {
+		s.afterClose() // a unix socket's file goes before Shutdown returns
 	}
 	s.mu.Unlock()
 	if s.queue != nil {
@@ -337,6 +359,9 @@ func (s *Server) stopping() bool {
 func (s *Server) LocalAddr() net.Addr {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.stream != nil {
+		return s.stream.accepted
+	}
 	if len(s.socks) == 0 {
 		return nil
 	}
@@ -375,6 +400,7 @@ func (s *Server) Stats() Stats {
 		st.QueueBytes = int(max(s.queueBytes.Load(), 0))
 		st.QueueMaxBytes = (s.cfg.QueueLength + s.cfg.Readers) * (s.cfg.MaxDatagram + 1)
 	}
+	s.addTransportStats(&st)
 	return st
 }
 

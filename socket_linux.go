@@ -120,6 +120,9 @@ func closeIntake(conn net.PacketConn) bool {
 	if rc == nil {
 		return false
 	}
+	if _, ok := conn.(*net.UnixConn); ok {
+		return shutdownRead(rc) // a filter would drop datagrams unseen by sender and Server
+	}
 	none := []unix.SockFilter{{Code: unix.BPF_RET | unix.BPF_K, K: 0}}
 	prog := unix.SockFprog{Len: uint16(len(none)), Filter: &none[0]}
 	var serr error

@@ -85,6 +85,67 @@ type Stats struct {
 	QueueBytes     int
 	QueueMaxBytes  int
 
+	// Transport is what the Server serves: "udp", "unix" (a unix datagram
+	// socket), "tcp" or "tls". Several listeners are several Servers, each
+	// with its own Stats.
+	Transport string
+
+	// The fields below are for "tcp" and "tls", and 0 otherwise; so are
+	// TLSCertReloads and TLSCertErrors without TLS. There, Bytes counts
+	// the bytes read from the connections (after TLS), Datagrams stays 0,
+	// DroppedSource counts connections from outside Config.AllowedSources
+	// (closed at once), DroppedClosed counts frames discarded by Close, and
+	// ReadErrors counts connections that ended on a read error (a reset, a
+	// TLS record that does not decrypt) and failed accepts, Sockets stays
+	// 0, and ReadBufferBytes is Config.MaxFrame+16 bytes per open
+	// connection.
+	//
+	// Each frame whose first byte was read ends in exactly one of Frames
+	// (read whole, and then framed into lines or counted in
+	// DroppedClosed), FramesTooLong, FramesCut or FramingErrors.
+
+	// Connections is the number of connections open now;
+	// ConnectionsOpened counts the connections taken on (TLS ones before
+	// their handshake), ConnectionsClosed those that have ended, for
+	// whatever reason.
+	Connections       int
+	ConnectionsOpened uint64
+	ConnectionsClosed uint64
+	// ConnectionsRefused counts connections closed as soon as they were
+	// accepted, because Config.MaxConnections were open or the Server was
+	// stopping. They are not in ConnectionsOpened.
+	ConnectionsRefused uint64
+	// ConnectionsIdle counts connections closed because nothing came for
+	// Config.IdleTimeout (also in ConnectionsClosed).
+	ConnectionsIdle uint64
+	// TLSHandshakeErrors counts TLS connections whose handshake failed or
+	// did not end within Config.HandshakeTimeout (also in
+	// ConnectionsOpened and ConnectionsClosed).
+	TLSHandshakeErrors uint64
+	// Frames counts the frames read whole.
+	Frames uint64
+	// FramesTooLong counts the frames longer than Config.MaxFrame. Their
+	// bytes are skipped as they arrive, never buffered.
+	FramesTooLong uint64
+	// FramesCut counts the frames a connection ended in the middle of:
+	// closed by the peer, reset, timed out, or by a stopping Server. A
+	// last line without its "\n" is one: it is counted here, not parsed.
+	FramesCut uint64
+	// FramingErrors counts octet counts that no frame can have ("0 ").
+	FramingErrors uint64
+	// BytesUnread counts bytes that connections had sent and the kernel
+	// held, unread, when the Server closed them: what came after Shutdown
+	// began (the connections read what they held then, and no more), after
+	// Close, and after a read error or a failed TLS handshake. Linux only;
+	// 0 elsewhere.
+	BytesUnread uint64
+	// TLSCertReloads counts the times the certificate files
+	// (Config.TLSCertFile, TLSKeyFile, TLSClientCAFile) changed and were
+	// loaded; TLSCertErrors the times they changed and did not load, which
+	// keeps the ones loaded before in use.
+	TLSCertReloads uint64
+	TLSCertErrors  uint64
+
 	parseErrors [numReasons]uint64
 }
 
@@ -118,6 +179,7 @@ type tally struct {
 	droppedSource, droppedQueue, droppedClosed, errs uint64
 	panics                                           uint64
 	parseErrors                                      [numReasons]uint64
+	stream                                           streamTally
 }
 
 // counters are the published counters of one reader or worker. Only their
@@ -133,6 +195,7 @@ type counters struct {
 	droppedSource, droppedQueue, droppedClosed atomic.Uint64
 	panics, readErrors                         atomic.Uint64
 	parseErrors                                [numReasons]atomic.Uint64
+	stream                                     streamCounters
 	_                                          cpu.CacheLinePad
 }
 
@@ -158,6 +221,7 @@ func (c *counters) publish(t *tally) {
 			add(&c.parseErrors[i], t.parseErrors[i])
 		}
 	}
+	c.stream.publish(&t.stream)
 	c.seq.Add(1)
 	*t = tally{}
 }
@@ -182,6 +246,7 @@ func (c *counters) addTo(s *Stats) {
 		s.parseErrors[i] += n
 		s.ParseErrors += n
 	}
+	t.stream.addTo(s)
 }
 
 // load reads c into t and reports whether no publish ran meanwhile.
@@ -202,6 +267,7 @@ func (c *counters) load(t *tally) bool {
 	for i := range c.parseErrors {
 		t.parseErrors[i] = c.parseErrors[i].Load()
 	}
+	c.stream.load(&t.stream)
 	return c.seq.Load() == seq
 }
 

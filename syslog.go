@@ -96,11 +96,15 @@ func syslogPRI(line []byte) (pri, end int, ok bool) {
 const rfc3164TimeLen = 15
 
 func (p *Parser) parse3164(r *Request, s []byte) ([]byte, error) {
+	n := rfc3164TimeLen
 	if len(s) < rfc3164TimeLen || !p.check3164Time(s[:rfc3164TimeLen]) {
-		return nil, errSyslogTime
+		// rsyslog's RSYSLOG_ForwardFormat writes an RFC 3339 stamp here.
+		if n = rfc3339Stamp(s); n == 0 {
+			return nil, errSyslogTime
+		}
 	}
-	r.SyslogTime = view(s, 0, rfc3164TimeLen)
-	s = s[rfc3164TimeLen:]
+	r.SyslogTime = view(s, 0, n)
+	s = s[n:]
 	if len(s) < 2 || s[0] != ' ' {
 		return nil, errNoMessage
 	}
@@ -108,7 +112,7 @@ func (p *Parser) parse3164(r *Request, s []byte) ([]byte, error) {
 	// Then "host tag: msg", "tag: msg" (nohostname) or "host msg" (no tag).
 	tok, after, ok := cutSpace(s)
 	if isTag(tok) {
-		setTag(r, tok)
+		setTag(r, tok[:len(tok)-1])
 		return message(after, ok)
 	}
 	r.SyslogHost = tok
@@ -117,10 +121,84 @@ func (p *Parser) parse3164(r *Request, s []byte) ([]byte, error) {
 	}
 	tok2, after2, ok2 := cutSpace(after)
 	if isTag(tok2) {
-		setTag(r, tok2)
+		setTag(r, tok2[:len(tok2)-1])
 		return message(after2, ok2)
 	}
+	// A relay may write the tag without its colon, as rsyslog's
+	// traditional forward format does for an RFC 5424 APP-NAME ("host
+	// nginx 192.0.2.1 - - [..."). The access line's own shape says where
+	// the message starts: it opens with the client's address, which a tag
+	// is not.
+	if ok2 && relayTag(tok2) && addrToken(firstToken(after2)) {
+		setTag(r, tok2)
+		return message(after2, true)
+	}
 	return message(after, true)
+}
+
+// relayTag reports whether tok can be an RFC 3164 tag written without its
+// colon: a letter, then up to 47 letters, digits or "-_./@", and an
+// optional "[pid]"; and not an address itself.
+func relayTag(tok []byte) bool {
+	if n := len(tok); n > 2 && tok[n-1] == ']' {
+		if k := bytes.IndexByte(tok, '['); k > 0 {
+			tok = tok[:k]
+		}
+	}
+	if len(tok) == 0 || len(tok) > 48 || (tok[0]|0x20)-'a' > 'z'-'a' || addrToken(tok) {
+		return false
+	}
+	for _, c := range tok {
+		if (c|0x20)-'a' > 'z'-'a' && c-'0' > 9 && c != '-' && c != '_' && c != '.' && c != '/' && c != '@' {
+			return false
+		}
+	}
+	return true
+}
+
+// addrToken reports whether tok is shaped like the first field of an
+// access line: an IPv4 or IPv6 address (hex digits with dots or colons),
+// possibly the first of a list ("a, b"), or "-" or "unix:" as nginx logs
+// for no address or a unix socket client.
+func addrToken(tok []byte) bool {
+	if n := len(tok); n > 1 && tok[n-1] == ',' {
+		tok = tok[:n-1]
+	}
+	if len(tok) == 1 && tok[0] == '-' || string(tok) == "unix:" {
+		return true
+	}
+	sep := false
+	for _, c := range tok {
+		switch {
+		case c == '.' || c == ':':
+			sep = true
+		case c-'0' <= 9 || (c|0x20)-'a' <= 'f'-'a':
+		default:
+			return false
+		}
+	}
+	return sep && len(tok) >= 2
+}
+
+// firstToken returns s up to its first space.
+func firstToken(s []byte) []byte {
+	if k := bytes.IndexByte(s, ' '); k >= 0 {
+		return s[:k]
+	}
+	return s
+}
+
+// rfc3339Stamp returns the length of the RFC 3339 timestamp that starts s
+// and ends at a space, as valid5424Time checks it, or 0.
+func rfc3339Stamp(s []byte) int {
+	if len(s) == 0 || s[0]-'0' > 9 {
+		return 0
+	}
+	k := bytes.IndexByte(s, ' ')
+	if k < 0 || !valid5424Time(s[:k]) {
+		return 0
+	}
+	return k
 }
 
 // cutSpace splits s at its first space into a capped view before it and
@@ -133,9 +211,12 @@ func cutSpace(s []byte) (tok, after []byte, ok bool) {
 	return view(s, 0, k), s[k+1:], true
 }
 
-// message checks that a header is followed by a message.
+// message checks that a header is followed by a message and returns it
+// without the spaces it may start with: a relay may keep the one after an
+// RFC 3164 tag's colon in an RFC 5424 message ("- -  192.0.2.1 - - [...").
 func message(msg []byte, ok bool) ([]byte, error) {
-	if !ok || len(bytes.TrimLeft(msg, " ")) == 0 {
+	msg = bytes.TrimLeft(msg, " ")
+	if !ok || len(msg) == 0 {
 		return nil, errNoMessage
 	}
 	return msg, nil
@@ -144,9 +225,9 @@ func message(msg []byte, ok bool) ([]byte, error) {
 // isTag reports whether tok is an RFC 3164 TAG field: it ends with ':'.
 func isTag(tok []byte) bool { return len(tok) > 1 && tok[len(tok)-1] == ':' }
 
-// setTag stores "nginx:" or "nginx[123]:" as tag "nginx" and proc ID "123".
+// setTag stores "nginx" or "nginx[123]" (a tag without its colon) as tag
+// "nginx" and proc ID "123".
 func setTag(r *Request, tok []byte) {
-	tok = tok[:len(tok)-1]
 	if n := len(tok); n > 2 && tok[n-1] == ']' {
 		if k := bytes.IndexByte(tok, '['); k > 0 {
 			r.SyslogProcID = view(tok, k+1, n-1)
