@@ -8,10 +8,6 @@ import (
 	"time"
 )
 
-// view returns b[i:j] with its capacity cut to its length, so that appending
-// to a view can never write into the rest of the line.
-func view(b []byte, i, j int) []byte { return b[i:j:j] }
-
 // validAddrField reports whether a remote address field is one value or an
 // address list ("203.0.113.7, 10.0.0.1"): a space is allowed only after a
 // comma. Anything else (a syslog header that was not recognised, two

@@ -596,10 +596,3 @@ func (p *Parser) store(r *Request, o *op, s []byte, pos, end int, v []byte) erro
 	}
 	return nil
 }
-
-func nilIfEmpty(b []byte) []byte {
-	if len(b) == 0 {
-		return nil
-	}
-	return b
-}

@@ -353,11 +353,6 @@ func bitsLen(x int) int {
 // would feed it 128 bytes at a time, several times slower on long values.
 func (t *internTable) hash(b []byte) uint64 { return maphash.Comparable(t.seed, b2s(b)) }
 
-// b2s returns a string that shares b's bytes. It is valid only while b is
-// reachable and unmodified: use it for lookups, never for a string that
-// escapes.
-func b2s(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
-
 // metaKey returns the meta word of a value with hash h and length n, with
 // a zero hit counter.
 func metaKey(h uint64, n int) uint64 { return h>>32<<32 | uint64(n)<<8 }
@@ -474,7 +469,7 @@ func appendShortKey(dst, b []byte, maxLen int) []byte {
 	dst = append(dst, '#')
 	sum := crc64.Checksum(b, crcTable)
 	for shift := 60; shift >= 0; shift -= 4 {
-		dst = append(dst, "0123456789abcdef"[sum>>uint(shift)&15])
+		dst = append(dst, hexDigits[sum>>uint(shift)&15])
 	}
 	return dst
 }

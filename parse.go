@@ -111,14 +111,6 @@ func (p *Parser) Parse(r *Request, line []byte) error {
 	return p.parseAccess(r, msg, f.kind)
 }
 
-// dashless returns nil for the "-" that servers log for an absent value.
-func dashless(b []byte) []byte {
-	if len(b) == 1 && b[0] == '-' {
-		return nil
-	}
-	return b
-}
-
 // parseAccess parses the combined or common format:
 //
 //	addr ident user [time] "request" status bytes ["referer" "user agent"] [extra...]
