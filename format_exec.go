@@ -231,7 +231,7 @@ func (o *op) bodyBytes(r *Request, s []byte, pos int) (int, bool) {
 // timeLocal decodes $time_local.
 func (o *op) timeLocal(p *Parser, r *Request, s []byte, pos int) (int, error) {
 	end := pos + timeLocalLen
-	if end > len(s) || !o.at(s, end) || p.decodeTime(r, s[pos:end]) != nil {
+	if end > len(s) || !o.at(s, end) || p.timeLocal.decode(r, s[pos:end]) != nil {
 		return 0, o.errs.value
 	}
 	return end + len(o.lit), nil
@@ -291,7 +291,7 @@ func hasCombinedHead(ops []op) bool {
 // when the line fits in them (lineMasks).
 func (p *Parser) runCombinedHead(r *Request, s []byte, pos int, ops []op) (int, int, error) {
 	ops = ops[:len(combinedShape):len(combinedShape)]
-	masked := p.quoteMasks(s)
+	masks := p.fillMasks(s)
 	// 0, 1: $remote_addr, $remote_user (litView)
 	for k := range 2 {
 		o := &ops[k]
@@ -316,13 +316,13 @@ func (p *Parser) runCombinedHead(r *Request, s []byte, pos int, ops []op) (int, 
 	// 2: $time_local (timeLocal)
 	o := &ops[2]
 	end := pos + timeLocalLen
-	if end > len(s) || !o.at(s, end) || p.decodeTime(r, s[pos:end]) != nil {
+	if end > len(s) || !o.at(s, end) || p.timeLocal.decode(r, s[pos:end]) != nil {
 		return 0, 0, o.errs.value
 	}
 	pos = end + len(o.lit)
 	// 3: $request (request)
 	o = &ops[3]
-	if end = p.scanRequest(r, s, pos, masked); end < 0 {
+	if end = maskedScanRequest(masks, r, s, pos); end < 0 {
 		return 0, 0, o.errs.quote
 	}
 	if !o.at(s, end) {
@@ -359,7 +359,7 @@ func (p *Parser) runCombinedHead(r *Request, s []byte, pos int, ops []op) (int, 
 	// 6, 7: $http_referer, $http_user_agent (quoteView)
 	for k := 6; k < 8; k++ {
 		o := &ops[k]
-		end := p.closingQuote(s, pos, masked)
+		end := maskedClosingQuote(masks, s, pos)
 		if end < 0 {
 			return 0, 0, o.errs.quote
 		}
@@ -524,7 +524,7 @@ func (p *Parser) store(r *Request, o *op, s []byte, pos, end int, v []byte) erro
 		if len(v) != timeLocalLen {
 			return o.errs.value
 		}
-		if err := p.decodeTime(r, v); err != nil {
+		if err := p.timeLocal.decode(r, v); err != nil {
 			return o.errs.value
 		}
 	case fTimeISO:
