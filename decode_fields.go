@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/binary"
 	"math"
+
+	"github.com/flatheap/ingest/internal/decimal"
 )
 
 // This file holds the decoders of an access line's fields that both kinds
@@ -246,23 +248,8 @@ func setRequest(r *Request, s []byte, pos, m, end, query int) {
 // parseByteCount decodes a body size: decimal digits, or "-" for none.
 // Negative and overflowing values are rejected.
 func parseByteCount(b []byte) (int64, bool) {
-	if len(b) == 1 && b[0] == '-' {
-		return 0, true
-	}
-	if len(b) == 0 || len(b) > 19 {
-		return 0, false
-	}
-	var n uint64
-	for _, c := range b {
-		if c < '0' || c > '9' {
-			return 0, false
-		}
-		n = n*10 + uint64(c-'0')
-	}
-	if n > math.MaxInt64 {
-		return 0, false
-	}
-	return int64(n), true
+	n, ok := decimal.Int64(b) // 0 and false for "-"
+	return n, ok || len(b) == 1 && b[0] == '-'
 }
 
 // byteCountToken decodes the body size at the start of b, a token that ends
@@ -271,22 +258,14 @@ func parseByteCount(b []byte) (int64, bool) {
 // none; negative and overflowing values are rejected (ok false), as by
 // parseByteCount.
 func byteCountToken(b []byte) (n int64, length int, ok bool) {
-	var v uint64
-	i := 0
-	for ; i < len(b); i++ {
-		d := b[i] - '0'
-		if d > 9 {
-			break
-		}
-		v = v*10 + uint64(d) // wraps past 19 digits, which are rejected below
-	}
+	v, i := decimal.Digits(b, 0) // v wraps past MaxDigits digits, which are rejected below
 	switch {
 	case i < len(b) && b[i] != ' ':
 		if i == 0 && b[0] == '-' && (len(b) == 1 || b[1] == ' ') {
 			return 0, 1, true
 		}
 		return 0, 0, false
-	case i == 0 || i > 19 || v > math.MaxInt64:
+	case i == 0 || i > decimal.MaxDigits || v > math.MaxInt64:
 		return 0, 0, false
 	}
 	return int64(v), i, true

@@ -2,8 +2,11 @@ package ingest
 
 import (
 	"encoding/binary"
+	"math"
 	"sync/atomic"
 	"time"
+
+	"github.com/flatheap/ingest/internal/decimal"
 )
 
 // This file holds the decoders of times and durations: nginx's
@@ -187,39 +190,11 @@ func decodeTimeISO(b []byte) (time.Time, bool) {
 	return civilTime(y1*100+y2, month, day, hour, minute, sec, offH, offM, b[19] == '-')
 }
 
-// decimal splits "123.456" into 123 and 456000000 nanoseconds of the unit.
-// The integer part has 1 to maxInt digits, the fraction 1 to 9 when a '.'
-// is present.
-func decimal(b []byte, maxInt int) (whole int64, frac int64, ok bool) {
-	i := 0
-	for ; i < len(b) && b[i] >= '0' && b[i] <= '9'; i++ {
-		whole = whole*10 + int64(b[i]-'0')
-	}
-	if i == 0 || i > maxInt {
-		return 0, 0, false
-	}
-	if i == len(b) {
-		return whole, 0, true
-	}
-	if b[i] != '.' || len(b)-i-1 < 1 || len(b)-i-1 > 9 {
-		return 0, 0, false
-	}
-	scale := int64(1e9)
-	for _, c := range b[i+1:] {
-		if c < '0' || c > '9' {
-			return 0, 0, false
-		}
-		scale /= 10
-		frac += int64(c-'0') * scale
-	}
-	return whole, frac, true
-}
-
 // decodeEpoch decodes a time since the Unix epoch: $msec ("1732569729.123")
 // or Apache's %{sec}t, %{msec}t and %{usec}t (integers). The time is UTC.
 func decodeEpoch(b []byte, f field) (time.Time, bool) {
 	if f == fMsec {
-		sec, ns, ok := decimal(b, 12)
+		sec, ns, ok := decimal.Seconds(b, maxMsecDigits)
 		if !ok {
 			return time.Time{}, false
 		}
@@ -235,17 +210,27 @@ func decodeEpoch(b []byte, f field) (time.Time, bool) {
 	case fEpochUsec:
 		return time.UnixMicro(n).UTC(), true
 	}
-	if n > 1<<40 {
+	if n > maxEpochSeconds {
 		return time.Time{}, false
 	}
 	return time.Unix(n, 0).UTC(), true
 }
 
+// Bounds of the times since the epoch that decodeEpoch takes.
+const (
+	// maxMsecDigits is the most integer digits of $msec: 999,999,999,999
+	// s is some 31,700 years.
+	maxMsecDigits = 12
+	// maxEpochSeconds is the largest %{sec}t: 2^40 s, some 34,800 years.
+	// (%{msec}t and %{usec}t are bounded by their int64 only.)
+	maxEpochSeconds = 1 << 40
+)
+
 // decodeDuration decodes $request_time (seconds with up to 9 decimals) or
 // Apache's integer %D (microseconds), %{ms}T and %T.
 func decodeDuration(b []byte, f field) (time.Duration, bool) {
 	if f == fReqTime {
-		sec, ns, ok := decimal(b, 9)
+		sec, ns, ok := decimal.Seconds(b, maxRequestTimeDigits)
 		if !ok {
 			return 0, false
 		}
@@ -262,8 +247,12 @@ func decodeDuration(b []byte, f field) (time.Duration, bool) {
 	case fReqTimeSec:
 		unit = time.Second
 	}
-	if n > int64(1<<63-1)/int64(unit) {
+	if n > math.MaxInt64/int64(unit) {
 		return 0, false
 	}
 	return time.Duration(n) * unit, true
 }
+
+// maxRequestTimeDigits is the most integer digits of $request_time:
+// 999,999,999 s, some 31 years, well inside a time.Duration.
+const maxRequestTimeDigits = 9

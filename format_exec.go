@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/binary"
 	"math/bits"
+
+	"github.com/flatheap/ingest/internal/decimal"
 )
 
 // parseCompiled runs f's program over the access line s, which starts at
@@ -74,10 +76,7 @@ func (p *Parser) runOps(r *Request, s []byte, base int, ops []op, i, pos int) er
 		case endDigits:
 			// Where the digits are not followed by the literal, the value
 			// is found and reported as endLiteral would.
-			end = pos
-			for end < len(s) && s[end]-'0' <= 9 {
-				end++
-			}
+			_, end = decimal.Digits(s, pos)
 			if end == pos && end < len(s) && s[end] == '-' {
 				end++
 			}
@@ -209,19 +208,12 @@ func (o *op) status(r *Request, s []byte, pos int) (int, bool) {
 	return pos + 3 + len(o.lit), true
 }
 
-// bodyBytes decodes at most 18 digits followed by the literal into
-// BodyBytesSent.
+// bodyBytes decodes at most decimal.SafeDigits digits followed by the
+// literal into BodyBytesSent; longer numbers go the generic way, which
+// checks them for overflow.
 func (o *op) bodyBytes(r *Request, s []byte, pos int) (int, bool) {
-	end := pos
-	var n uint64
-	for ; end < len(s); end++ {
-		d := s[end] - '0'
-		if d > 9 {
-			break
-		}
-		n = n*10 + uint64(d) // wraps past 19 digits; more than 18 go the slow way
-	}
-	if end > pos && end-pos <= 18 && o.at(s, end) {
+	n, end := decimal.Digits(s, pos)
+	if end > pos && end-pos <= decimal.SafeDigits && o.at(s, end) {
 		r.BodyBytesSent = int64(n)
 		return end + len(o.lit), true
 	}
@@ -342,16 +334,8 @@ func (p *Parser) runCombinedHead(r *Request, s []byte, pos int, ops []op) (int, 
 	pos += 3 + len(o.lit)
 	// 5: $body_bytes_sent (bodyBytes)
 	o = &ops[5]
-	end = pos
-	var n uint64
-	for ; end < len(s); end++ {
-		d := s[end] - '0'
-		if d > 9 {
-			break
-		}
-		n = n*10 + uint64(d)
-	}
-	if !(end > pos && end-pos <= 18 && o.at(s, end)) {
+	n, end := decimal.Digits(s, pos)
+	if !(end > pos && end-pos <= decimal.SafeDigits && o.at(s, end)) {
 		return 5, pos, nil
 	}
 	r.BodyBytesSent = int64(n)

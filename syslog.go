@@ -3,6 +3,8 @@ package ingest
 import (
 	"bytes"
 	"encoding/binary"
+
+	"github.com/flatheap/ingest/internal/decimal"
 )
 
 // Envelope says which syslog header, if any, a line came inside.
@@ -210,10 +212,7 @@ func valid5424Time(b []byte) bool {
 	}
 	zone := b[19:]
 	if zone[0] == '.' {
-		k := 1
-		for k < len(zone) && zone[k]-'0' <= 9 {
-			k++
-		}
+		_, k := decimal.Digits(zone, 1)
 		if k == 1 || k > 7 {
 			return false
 		}
