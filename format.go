@@ -327,36 +327,6 @@ func link(name string, items []item, esc escapeMode) (*Format, error) {
 	return &Format{name: name, kind: kindCompiled, prog: prog}, nil
 }
 
-// fuse picks the fast path for o, if one applies.
-func fuse(o *op) opCode {
-	switch o.field {
-	case fRemoteAddr, fRemoteUser, fReferer, fUserAgent, fHost: // setString's fields
-		switch o.end {
-		case endLiteral:
-			return codeLitView
-		case endQuote:
-			return codeQuoteView
-		}
-	case fStatus:
-		if o.end == endDigits {
-			return codeStatus
-		}
-	case fBodyBytes:
-		if o.end == endDigits {
-			return codeBodyBytes
-		}
-	case fTimeLocal:
-		if o.end == endFixed {
-			return codeTimeLocal
-		}
-	case fRequest:
-		if o.end == endRequest && o.keep == 0 {
-			return codeRequest
-		}
-	}
-	return codeGeneric
-}
-
 // fixedWidth returns the width of a variable nginx always logs with the
 // same length, or 0.
 func fixedWidth(f field) int {
