@@ -213,7 +213,7 @@ func valid5424Time(b []byte) bool {
 	zone := b[19:]
 	if zone[0] == '.' {
 		_, k := decimal.Digits(zone, 1)
-		if k == 1 || k > 7 {
+		if k == 1 || k > 1+maxSecFracDigits {
 			return false
 		}
 		zone = zone[k:]
@@ -228,6 +228,9 @@ func valid5424Time(b []byte) bool {
 	om, ok9 := digits2(zone[4], zone[5])
 	return ok8 && ok9 && oh <= 23 && om <= 59
 }
+
+// maxSecFracDigits is the most digits of an RFC 5424 TIME-SECFRAC.
+const maxSecFracDigits = 6
 
 // utf8BOM may start an RFC 5424 message.
 var utf8BOM = []byte("\xEF\xBB\xBF")
