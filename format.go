@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"bytes"
+	"slices"
 	"strconv"
 )
 
@@ -203,7 +204,35 @@ var jsonKeys = []string{"remote_addr", "remote_user", "time", "method", "path", 
 // link turns a list of items into a program: literals merged, each
 // variable given its end rule, its literal and its errors.
 func link(name string, items []item, esc escapeMode) (*Format, error) {
-	// Merge adjacent literals.
+	merged := mergeLiterals(items)
+	prog := &program{escape: esc}
+	k := 0
+	if len(merged) > 0 && merged[0].name == "" {
+		prog.lead = merged[0].lit
+		k = 1
+	}
+	if k == len(merged) {
+		return nil, formatErr(0, "the format has no variable")
+	}
+	prog.leadsLT = len(prog.lead) > 0 && prog.lead[0] == '<'
+	l := linker{prog: prog, slots: map[string]int{}}
+	for ; k < len(merged); k++ {
+		if merged[k].name == "" {
+			continue
+		}
+		o, err := l.compile(merged[k], merged[k+1:])
+		if err != nil {
+			return nil, err
+		}
+		prog.ops = append(prog.ops, o)
+	}
+	prog.combinedHead = hasCombinedHead(prog.ops)
+	return &Format{name: name, kind: kindCompiled, prog: prog}, nil
+}
+
+// mergeLiterals returns items with adjacent literals joined and empty ones
+// dropped.
+func mergeLiterals(items []item) []item {
 	var merged []item
 	for _, it := range items {
 		if it.name == "" {
@@ -217,144 +246,151 @@ func link(name string, items []item, esc escapeMode) (*Format, error) {
 		}
 		merged = append(merged, it)
 	}
-	prog := &program{escape: esc}
-	k := 0
-	if len(merged) > 0 && merged[0].name == "" {
-		prog.lead = merged[0].lit
-		k = 1
-	}
-	if k == len(merged) {
-		return nil, formatErr(0, "the format has no variable")
-	}
-	prog.leadsLT = len(prog.lead) > 0 && prog.lead[0] == '<'
-	slots := map[string]int{}
-	var specific uint8 // parts set so far by $request_method, $uri, ...
-	for ; k < len(merged); k++ {
-		it := merged[k]
-		if it.name == "" {
-			continue
-		}
-		o := op{field: it.field}
-		var next []byte
-		beforeQuery := false
-		if k+1 < len(merged) {
-			nf := merged[k+1].field
-			switch {
-			case merged[k+1].name == "":
-				next = merged[k+1].lit
-			case nf == fQueryMark || nf == fIsArgs:
-				beforeQuery = true
-			case fixedWidth(it.field) == 0 && it.field != fIsArgs:
-				return nil, formatErr(merged[k+1].off, "variables "+it.label+" and "+merged[k+1].label+
-					" have nothing between them that could separate them")
-			}
-		}
-		o.lit = next
-		o.short = len(next) <= 4
-		for b := range min(len(next), 4) {
-			o.word |= uint32(next[b]) << (8 * b)
-			o.mask |= 0xff << (8 * b)
-		}
-		o.list, o.redir = listVar(it.name)
-		switch {
-		case fixedWidth(it.field) > 0:
-			o.end, o.width = endFixed, fixedWidth(it.field)
-		case it.field == fIsArgs:
-			o.end = endQueryMark
-		case beforeQuery:
-			o.end = endBeforeQuery
-		case next == nil:
-			o.end = endLine
-		case next[0] == '"' && it.field == fRequest && esc != escapeJSON && len(next) > 1 && next[1] == ' ':
-			o.end = endRequest
-		case next[0] == '"':
-			o.end = endQuote
-		case (it.field == fStatus || it.field == fBodyBytes || it.field == fBytesSent) &&
-			(next[0] < '0' || next[0] > '9') && next[0] != '-':
-			o.end = endDigits
-		}
-		o.list = o.list && o.end == endLiteral && next[0] == ' '
-		o.redir = o.redir && o.list && !bytes.HasPrefix(next, []byte(" :"))
-		switch it.field {
-		case fExtra:
-			slot, ok := slots[it.name]
-			if !ok {
-				if len(prog.names) == MaxFormatVars {
-					return nil, formatErr(it.off, "more than "+strconv.Itoa(MaxFormatVars)+" extra variables")
-				}
-				slot = len(prog.names)
-				slots[it.name] = slot
-				prog.names = append(prog.names, it.name)
-				key := it.name
-				for _, b := range jsonKeys {
-					if b == key {
-						key = "$" + key
-						break
-					}
-				}
-				prog.keys = append(prog.keys, string(AppendJSONString([]byte(","), key))+":")
-			}
-			o.slot = uint8(slot)
-		case fRequest:
-			o.keep = specific
-		case fMethod:
-			specific |= setMethod
-		case fPath:
-			specific |= setPath
-		case fQuery, fQueryMark:
-			specific |= setQuery
-		case fRequestURI:
-			specific |= setPath | setQuery
-		case fProtocol:
-			specific |= setProtocol
-		case fHost:
-			prog.sets |= setHost
-		case fBytesSent:
-			prog.sets |= setBytesSent
-		case fReqTime, fReqTimeUsec, fReqTimeMsec, fReqTimeSec:
-			prog.sets |= setReqTime
-		}
-		o.errs = &opErrors{
-			missing: newParseError(it.label, reasonMissingField, ErrMissingField),
-			quote:   newParseError(it.label, reasonUnterminatedQuote, ErrUnterminatedQuote),
-			value:   valueError(it.label, it.field),
-		}
-		o.dash = esc != escapeJSON
-		o.code = fuse(&o)
-		prog.ops = append(prog.ops, o)
-	}
-	prog.combinedHead = hasCombinedHead(prog.ops)
-	return &Format{name: name, kind: kindCompiled, prog: prog}, nil
+	return merged
 }
 
-// fuse picks the fast path for o, if one applies.
-func fuse(o *op) opCode {
-	switch o.field {
-	case fRemoteAddr, fRemoteUser, fReferer, fUserAgent, fHost: // setString's fields
-		switch o.end {
-		case endLiteral:
-			return codeLitView
-		case endQuote:
-			return codeQuoteView
-		}
-	case fStatus:
-		if o.end == endDigits {
-			return codeStatus
-		}
-	case fBodyBytes:
-		if o.end == endDigits {
-			return codeBodyBytes
-		}
-	case fTimeLocal:
-		if o.end == endFixed {
-			return codeTimeLocal
-		}
-	case fRequest:
-		if o.end == endRequest && o.keep == 0 {
-			return codeRequest
-		}
+// linker is what link keeps while it compiles a program's variables.
+type linker struct {
+	prog     *program
+	slots    map[string]int // the extra variables' slots, by name
+	specific uint8          // request parts set so far by $request_method, $uri, ...
+}
+
+// compile compiles the variable it, which rest follows, into an op.
+func (l *linker) compile(it item, rest []item) (op, error) {
+	next, beforeQuery, err := endingLiteral(it, rest)
+	if err != nil {
+		return op{}, err
 	}
-	return codeGeneric
+	o := op{field: it.field}
+	o.setLiteral(next)
+	o.end, o.width = endRuleFor(it.field, next, beforeQuery, l.prog.escape)
+	list, redir := listVar(it.name)
+	o.list = list && o.end == endLiteral && next[0] == ' '
+	o.redir = redir && o.list && !bytes.HasPrefix(next, []byte(" :"))
+	if err := l.note(&o, it); err != nil {
+		return op{}, err
+	}
+	o.errs = &opErrors{
+		missing: newParseError(it.label, reasonMissingField, ErrMissingField),
+		quote:   newParseError(it.label, reasonUnterminatedQuote, ErrUnterminatedQuote),
+		value:   valueError(it.label, it.field),
+	}
+	o.dash = l.prog.escape != escapeJSON
+	o.code = fuse(&o)
+	return o, nil
+}
+
+// endingLiteral returns the literal that ends the variable it: the first
+// of rest, the items after it, when that is a literal; nil at the end of
+// the format. beforeQuery reports a query variable ($is_args, %q) right
+// after it instead. Two other variables with nothing between them cannot
+// be told apart, unless the first has a fixed width.
+func endingLiteral(it item, rest []item) (next []byte, beforeQuery bool, err error) {
+	if len(rest) == 0 {
+		return nil, false, nil
+	}
+	nx := rest[0]
+	switch {
+	case nx.name == "":
+		return nx.lit, false, nil
+	case nx.field == fQueryMark || nx.field == fIsArgs:
+		return nil, true, nil
+	case fixedWidth(it.field) == 0 && it.field != fIsArgs:
+		return nil, false, formatErr(nx.off, "variables "+it.label+" and "+nx.label+
+			" have nothing between them that could separate them")
+	}
+	return nil, false, nil
+}
+
+// setLiteral makes lit the literal that ends o's value, its first 4 bytes
+// in word and mask.
+func (o *op) setLiteral(lit []byte) {
+	o.lit = lit
+	o.short = len(lit) <= 4
+	for b := range min(len(lit), 4) {
+		o.word |= uint32(lit[b]) << (8 * b)
+		o.mask |= 0xff << (8 * b)
+	}
+}
+
+// endRuleFor returns how the end of a value of field f is found, given the
+// literal after it (nil for none) and whether a query variable follows it,
+// and the value's width for endFixed.
+func endRuleFor(f field, next []byte, beforeQuery bool, esc escapeMode) (endRule, int) {
+	switch {
+	case fixedWidth(f) > 0:
+		return endFixed, fixedWidth(f)
+	case f == fIsArgs:
+		return endQueryMark, 0
+	case beforeQuery:
+		return endBeforeQuery, 0
+	case next == nil:
+		return endLine, 0
+	case next[0] == '"' && f == fRequest && esc != escapeJSON && len(next) > 1 && next[1] == ' ':
+		return endRequest, 0
+	case next[0] == '"':
+		return endQuote, 0
+	case (f == fStatus || f == fBodyBytes || f == fBytesSent) && (next[0] < '0' || next[0] > '9') && next[0] != '-':
+		return endDigits, 0
+	}
+	return endLiteral, 0
+}
+
+// note records in o and in the program what the variable it means beyond
+// its own value: an extra variable's slot, the request parts that more
+// specific variables set before $request, the optional fields the format
+// fills.
+func (l *linker) note(o *op, it item) error {
+	prog := l.prog
+	switch it.field {
+	case fExtra:
+		slot, err := l.slot(it)
+		if err != nil {
+			return err
+		}
+		o.slot = uint8(slot)
+	case fRequest:
+		o.keep = l.specific
+	case fMethod:
+		l.specific |= setMethod
+	case fPath:
+		l.specific |= setPath
+	case fQuery, fQueryMark:
+		l.specific |= setQuery
+	case fRequestURI:
+		l.specific |= setPath | setQuery
+	case fProtocol:
+		l.specific |= setProtocol
+	case fHost:
+		prog.sets |= setHost
+	case fBytesSent:
+		prog.sets |= setBytesSent
+	case fReqTime, fReqTimeUsec, fReqTimeMsec, fReqTimeSec:
+		prog.sets |= setReqTime
+	}
+	return nil
+}
+
+// slot returns the slot of the extra variable it, giving it the next one
+// on its first appearance, with its JSON key.
+func (l *linker) slot(it item) (int, error) {
+	if slot, ok := l.slots[it.name]; ok {
+		return slot, nil
+	}
+	prog := l.prog
+	if len(prog.names) == MaxFormatVars {
+		return 0, formatErr(it.off, "more than "+strconv.Itoa(MaxFormatVars)+" extra variables")
+	}
+	slot := len(prog.names)
+	l.slots[it.name] = slot
+	prog.names = append(prog.names, it.name)
+	key := it.name
+	if slices.Contains(jsonKeys, key) {
+		key = "$" + key
+	}
+	prog.keys = append(prog.keys, string(AppendJSONString([]byte(","), key))+":")
+	return slot, nil
 }
 
 // fixedWidth returns the width of a variable nginx always logs with the

@@ -137,108 +137,98 @@ func apacheItems(s string, offs []int) ([]item, error) {
 
 // apacheDirective maps a directive letter and its {argument} to an item.
 func apacheDirective(d byte, arg string) (item, bool) {
-	known := func(name string, f field) (item, bool) { return item{name: name, field: f}, true }
-	extra := func(name string) (item, bool) { return item{name: name, field: fExtra}, true }
-	header := func(prefix string) (item, bool) {
+	if prefix, ok := apacheHeaders[d]; ok {
+		if d == 'i' {
+			if f, ok := apacheRequestHeaders[strings.ToLower(arg)]; ok {
+				return f, true
+			}
+		}
 		if arg == "" {
 			return item{}, false
 		}
-		return extra(prefix + strings.ToLower(strings.ReplaceAll(arg, "-", "_")))
+		return item{name: prefix + strings.ToLower(strings.ReplaceAll(arg, "-", "_")), field: fExtra}, true
 	}
-	switch d {
-	case 'h':
-		return known("remote_addr", fRemoteAddr)
-	case 'a':
-		if arg == "c" {
-			return extra("realip_remote_addr")
-		}
-		return known("remote_addr", fRemoteAddr)
-	case 'A':
-		return extra("server_addr")
-	case 'b', 'B':
-		return known("body_bytes_sent", fBodyBytes)
-	case 'O':
-		return known("bytes_sent", fBytesSent)
-	case 'I':
-		return extra("request_length")
-	case 'D':
-		return known("request_time", fReqTimeUsec)
-	case 'T':
-		switch arg {
-		case "", "s":
-			return known("request_time", fReqTimeSec)
-		case "ms":
-			return known("request_time", fReqTimeMsec)
-		case "us":
-			return known("request_time", fReqTimeUsec)
-		}
-	case 'f':
-		return extra("request_filename")
-	case 'H':
-		return known("server_protocol", fProtocol)
-	case 'k':
-		return extra("connection_requests")
-	case 'l':
-		return extra("remote_logname")
-	case 'L':
-		return extra("request_log_id")
-	case 'm':
-		return known("request_method", fMethod)
-	case 'p':
-		switch arg {
-		case "", "canonical", "local":
-			return extra("server_port")
-		case "remote":
-			return extra("remote_port")
-		}
-	case 'P':
-		switch arg {
-		case "", "pid":
-			return extra("pid")
-		case "tid", "hextid":
-			return extra("tid")
-		}
-	case 'q':
-		return known("query_string", fQueryMark)
-	case 'r':
-		return known("request", fRequest)
-	case 'R':
-		return extra("handler")
-	case 's':
-		return known("status", fStatus)
-	case 't':
-		switch strings.TrimPrefix(strings.TrimPrefix(arg, "begin:"), "end:") {
-		case "sec":
-			return known("msec", fEpochSec)
-		case "msec":
-			return known("msec", fEpochMsec)
-		case "usec":
-			return known("msec", fEpochUsec)
-		}
-	case 'u':
-		return known("remote_user", fRemoteUser)
-	case 'U':
-		return known("uri", fPath)
-	case 'v', 'V':
-		return known("host", fHost)
-	case 'X':
-		return extra("connection_status")
-	case 'i':
-		switch strings.ToLower(arg) {
-		case "referer":
-			return known("http_referer", fReferer)
-		case "user-agent":
-			return known("http_user_agent", fUserAgent)
-		}
-		return header("http_")
-	case 'o':
-		return header("sent_http_")
-	case 'C':
-		return header("cookie_")
-	case 'e':
-		return header("env_")
-	case 'n':
-		return header("note_")
+	if d == 't' {
+		arg = strings.TrimPrefix(strings.TrimPrefix(arg, "begin:"), "end:")
 	}
-	return item{}, false
+	if it, ok := apacheWithArg[apacheKey{d, arg}]; ok {
+		return it, true
+	}
+	it, ok := apacheLetters[d]
+	return it, ok
+}
+
+// apacheLetters maps the directives whose {argument}, if any, changes
+// nothing, to the nginx variable they log and the Request field it fills
+// (fExtra for none).
+var apacheLetters = map[byte]item{
+	'h': {name: "remote_addr", field: fRemoteAddr},
+	'a': {name: "remote_addr", field: fRemoteAddr}, // but %{c}a: apacheWithArg
+	'A': {name: "server_addr"},
+	'b': {name: "body_bytes_sent", field: fBodyBytes},
+	'B': {name: "body_bytes_sent", field: fBodyBytes},
+	'O': {name: "bytes_sent", field: fBytesSent},
+	'I': {name: "request_length"},
+	'D': {name: "request_time", field: fReqTimeUsec},
+	'f': {name: "request_filename"},
+	'H': {name: "server_protocol", field: fProtocol},
+	'k': {name: "connection_requests"},
+	'l': {name: "remote_logname"},
+	'L': {name: "request_log_id"},
+	'm': {name: "request_method", field: fMethod},
+	'q': {name: "query_string", field: fQueryMark},
+	'r': {name: "request", field: fRequest},
+	'R': {name: "handler"},
+	's': {name: "status", field: fStatus},
+	'u': {name: "remote_user", field: fRemoteUser},
+	'U': {name: "uri", field: fPath},
+	'v': {name: "host", field: fHost},
+	'V': {name: "host", field: fHost},
+	'X': {name: "connection_status"},
+}
+
+// apacheKey is a directive letter with its {argument}, "" for none.
+type apacheKey struct {
+	letter byte
+	arg    string
+}
+
+// apacheWithArg maps the directives whose {argument} selects what they
+// log. Other arguments of %T, %p, %P and %t are rejected (%t without one
+// is the bracketed time, which apacheItems handles).
+var apacheWithArg = map[apacheKey]item{
+	{'a', "c"}:         {name: "realip_remote_addr"},
+	{'T', ""}:          {name: "request_time", field: fReqTimeSec},
+	{'T', "s"}:         {name: "request_time", field: fReqTimeSec},
+	{'T', "ms"}:        {name: "request_time", field: fReqTimeMsec},
+	{'T', "us"}:        {name: "request_time", field: fReqTimeUsec},
+	{'p', ""}:          {name: "server_port"},
+	{'p', "canonical"}: {name: "server_port"},
+	{'p', "local"}:     {name: "server_port"},
+	{'p', "remote"}:    {name: "remote_port"},
+	{'P', ""}:          {name: "pid"},
+	{'P', "pid"}:       {name: "pid"},
+	{'P', "tid"}:       {name: "tid"},
+	{'P', "hextid"}:    {name: "tid"},
+	{'t', "sec"}:       {name: "msec", field: fEpochSec}, // begin: and end: removed
+	{'t', "msec"}:      {name: "msec", field: fEpochMsec},
+	{'t', "usec"}:      {name: "msec", field: fEpochUsec},
+}
+
+// apacheHeaders maps the directives that log a header, a cookie, an
+// environment variable or a note named by their {argument} to the prefix
+// of the nginx-style name they are captured under.
+var apacheHeaders = map[byte]string{
+	'i': "http_",
+	'o': "sent_http_",
+	'C': "cookie_",
+	'e': "env_",
+	'n': "note_",
+}
+
+// apacheRequestHeaders maps the request headers, lower-cased, that fill
+// Request fields.
+var apacheRequestHeaders = map[string]item{
+	"referer":    {name: "http_referer", field: fReferer},
+	"user-agent": {name: "http_user_agent", field: fUserAgent},
 }

@@ -4,7 +4,14 @@ import (
 	"bytes"
 	"encoding/binary"
 	"math/bits"
+
+	"github.com/flatheap/ingest/internal/decimal"
 )
+
+// This file holds the interpreter of compiled formats: the loop that runs
+// a program's ops over a line, the generic op that any end rule and field
+// can take, and the literal searches they share. The fused fast paths are
+// in format_fused.go.
 
 // parseCompiled runs f's program over the access line s, which starts at
 // offset base of r.Line.
@@ -24,9 +31,10 @@ func (p *Parser) parseCompiled(r *Request, s []byte, base int, f *Format) error 
 	return p.runOps(r, s, base, prog.ops, i, pos)
 }
 
-// runOps runs ops[i:] from s[pos] on. Apart from parseCompiled so that a
-// line that runCombinedHead parses whole does not pay for this function's
-// large frame.
+// runOps runs ops[i:] from s[pos] on. Apart from parseCompiled, and too
+// big to be inlined into it (TestInlining checks), so that a line that
+// runCombinedHead parses whole does not pay for this function's large
+// frame.
 func (p *Parser) runOps(r *Request, s []byte, base int, ops []op, i, pos int) error {
 	for ; i < len(ops); i++ {
 		o := &ops[i]
@@ -74,10 +82,7 @@ func (p *Parser) runOps(r *Request, s []byte, base int, ops []op, i, pos int) er
 		case endDigits:
 			// Where the digits are not followed by the literal, the value
 			// is found and reported as endLiteral would.
-			end = pos
-			for end < len(s) && s[end]-'0' <= 9 {
-				end++
-			}
+			_, end = decimal.Digits(s, pos)
 			if end == pos && end < len(s) && s[end] == '-' {
 				end++
 			}
@@ -149,233 +154,6 @@ func (p *Parser) runOps(r *Request, s []byte, base int, ops []op, i, pos int) er
 		pos = end + len(o.lit)
 	}
 	return nil
-}
-
-// The fused ops' fast paths, shared by parseCompiled's loop and
-// runCombinedHead. Each takes the position where the op's value starts and
-// returns the position after its literal. status and bodyBytes report
-// false when their fast path does not apply (a "-" size, a bad value, a
-// missing literal): the generic code then handles the op.
-
-// litView finds the end of a string field at the op's literal.
-func (o *op) litView(r *Request, s []byte, pos int) (int, error) {
-	var end int
-	if pos < len(s) && s[pos] == '-' && byte(o.word) != '-' && !o.redir && o.at(s, pos+1) {
-		// "-", as most lines log $remote_user: the literal right after
-		// it is its end (a list cannot have ended earlier), found
-		// without a search.
-		end = pos + 1
-	} else if end = findLiteral(s, pos, o); end < 0 {
-		return 0, o.errs.missing
-	}
-	return o.setView(r, s, pos, end)
-}
-
-// quoteView ends a string field at its closing quote.
-func (o *op) quoteView(r *Request, s []byte, pos int) (int, error) {
-	end := closingQuote(s, pos, pos)
-	if end < 0 {
-		return 0, o.errs.quote
-	}
-	if !o.at(s, end) {
-		return 0, o.errs.missing
-	}
-	return o.setView(r, s, pos, end)
-}
-
-// setView stores s[pos:end] in the op's string field, unless it is the "-"
-// of an absent value, and returns the position after the op's literal. A
-// remote address with a stray space is an error.
-func (o *op) setView(r *Request, s []byte, pos, end int) (int, error) {
-	if end-pos > 1 || end-pos == 1 && (s[pos] != '-' || !o.dash) {
-		if o.field == fRemoteAddr && !validAddrField(s[pos:end]) {
-			return 0, o.errs.value
-		}
-		r.setString(o.field, s[pos:end:end])
-	}
-	return end + len(o.lit), nil
-}
-
-// status decodes three digits followed by the literal into Status.
-func (o *op) status(r *Request, s []byte, pos int) (int, bool) {
-	if pos+3 > len(s) || !o.at(s, pos+3) {
-		return 0, false
-	}
-	st, ok := status3(s[pos], s[pos+1], s[pos+2])
-	if !ok {
-		return 0, false
-	}
-	r.Status = st
-	return pos + 3 + len(o.lit), true
-}
-
-// bodyBytes decodes at most 18 digits followed by the literal into
-// BodyBytesSent.
-func (o *op) bodyBytes(r *Request, s []byte, pos int) (int, bool) {
-	end := pos
-	var n uint64
-	for ; end < len(s); end++ {
-		d := s[end] - '0'
-		if d > 9 {
-			break
-		}
-		n = n*10 + uint64(d) // wraps past 19 digits; more than 18 go the slow way
-	}
-	if end > pos && end-pos <= 18 && o.at(s, end) {
-		r.BodyBytesSent = int64(n)
-		return end + len(o.lit), true
-	}
-	return 0, false
-}
-
-// timeLocal decodes $time_local.
-func (o *op) timeLocal(p *Parser, r *Request, s []byte, pos int) (int, error) {
-	end := pos + timeLocalLen
-	if end > len(s) || !o.at(s, end) || p.decodeTime(r, s[pos:end]) != nil {
-		return 0, o.errs.value
-	}
-	return end + len(o.lit), nil
-}
-
-// request scans and splits $request.
-func (o *op) request(r *Request, s []byte, pos int) (int, error) {
-	end := scanRequest(r, s, pos)
-	if end < 0 {
-		return 0, o.errs.quote
-	}
-	if !o.at(s, end) {
-		return 0, o.errs.missing
-	}
-	return end + len(o.lit), nil
-}
-
-// combinedShape is the start of nginx's combined format, which most nginx
-// formats begin with (main, ingress-nginx's upstreaminfo, ...):
-//
-//	$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent"
-//
-// as fused ops, whatever their literals.
-var combinedShape = [...]struct {
-	code  opCode
-	field field
-}{
-	{codeLitView, fRemoteAddr}, {codeLitView, fRemoteUser}, {codeTimeLocal, fTimeLocal},
-	{codeRequest, fRequest}, {codeStatus, fStatus}, {codeBodyBytes, fBodyBytes},
-	{codeQuoteView, fReferer}, {codeQuoteView, fUserAgent},
-}
-
-// hasCombinedHead reports whether ops start with combinedShape.
-func hasCombinedHead(ops []op) bool {
-	if len(ops) < len(combinedShape) {
-		return false
-	}
-	for i, c := range combinedShape {
-		if ops[i].code != c.code || ops[i].field != c.field {
-			return false
-		}
-	}
-	return true
-}
-
-// runCombinedHead runs the first len(combinedShape) ops, which
-// hasCombinedHead vouched for, in straight-line code. It repeats what the
-// ops' methods do (litView, timeLocal, request, status, bodyBytes,
-// quoteView), inline, because the loop cost a third of a combined line:
-// it reloads its state from the stack at every op, and the methods are too
-// big to inline. Calling the methods from here measured 12% slower than
-// this (p = 0.002); checkCombinedHead in the fuzz tests compares the two
-// paths on every input. It returns the index of the first op it did not
-// run (len(combinedShape), or an op whose fast path did not apply, for the
-// generic code) and the position there. Like parseAccess it takes the
-// request's, the referer's and the user agent's ends from the quote masks
-// when the line fits in them (lineMasks).
-func (p *Parser) runCombinedHead(r *Request, s []byte, pos int, ops []op) (int, int, error) {
-	ops = ops[:len(combinedShape):len(combinedShape)]
-	masked := p.quoteMasks(s)
-	// 0, 1: $remote_addr, $remote_user (litView)
-	for k := range 2 {
-		o := &ops[k]
-		var end int
-		if pos < len(s) && s[pos] == '-' && byte(o.word) != '-' && !o.redir && o.at(s, pos+1) {
-			end = pos + 1
-		} else if end = findLiteral(s, pos, o); end < 0 {
-			return 0, 0, o.errs.missing
-		}
-		if end-pos > 1 || end-pos == 1 && (s[pos] != '-' || !o.dash) {
-			if k == 0 {
-				if !validAddrField(s[pos:end]) {
-					return 0, 0, o.errs.value
-				}
-				r.RemoteAddr = s[pos:end:end]
-			} else {
-				r.RemoteUser = s[pos:end:end]
-			}
-		}
-		pos = end + len(o.lit)
-	}
-	// 2: $time_local (timeLocal)
-	o := &ops[2]
-	end := pos + timeLocalLen
-	if end > len(s) || !o.at(s, end) || p.decodeTime(r, s[pos:end]) != nil {
-		return 0, 0, o.errs.value
-	}
-	pos = end + len(o.lit)
-	// 3: $request (request)
-	o = &ops[3]
-	if end = p.scanRequest(r, s, pos, masked); end < 0 {
-		return 0, 0, o.errs.quote
-	}
-	if !o.at(s, end) {
-		return 0, 0, o.errs.missing
-	}
-	pos = end + len(o.lit)
-	// 4: $status (status)
-	o = &ops[4]
-	if pos+3 > len(s) || !o.at(s, pos+3) {
-		return 4, pos, nil
-	}
-	st, ok := status3(s[pos], s[pos+1], s[pos+2])
-	if !ok {
-		return 4, pos, nil
-	}
-	r.Status = st
-	pos += 3 + len(o.lit)
-	// 5: $body_bytes_sent (bodyBytes)
-	o = &ops[5]
-	end = pos
-	var n uint64
-	for ; end < len(s); end++ {
-		d := s[end] - '0'
-		if d > 9 {
-			break
-		}
-		n = n*10 + uint64(d)
-	}
-	if !(end > pos && end-pos <= 18 && o.at(s, end)) {
-		return 5, pos, nil
-	}
-	r.BodyBytesSent = int64(n)
-	pos = end + len(o.lit)
-	// 6, 7: $http_referer, $http_user_agent (quoteView)
-	for k := 6; k < 8; k++ {
-		o := &ops[k]
-		end := p.closingQuote(s, pos, masked)
-		if end < 0 {
-			return 0, 0, o.errs.quote
-		}
-		if !o.at(s, end) {
-			return 0, 0, o.errs.missing
-		}
-		if end-pos > 1 || end-pos == 1 && (s[pos] != '-' || !o.dash) {
-			if k == 6 {
-				r.Referer = s[pos:end:end]
-			} else {
-				r.UserAgent = s[pos:end:end]
-			}
-		}
-		pos = end + len(o.lit)
-	}
-	return len(combinedShape), pos, nil
 }
 
 // setString stores v in the string field f names, if f is one of them:
@@ -524,7 +302,7 @@ func (p *Parser) store(r *Request, o *op, s []byte, pos, end int, v []byte) erro
 		if len(v) != timeLocalLen {
 			return o.errs.value
 		}
-		if err := p.decodeTime(r, v); err != nil {
+		if err := p.timeLocal.decode(r, v); err != nil {
 			return o.errs.value
 		}
 	case fTimeISO:
@@ -595,11 +373,4 @@ func (p *Parser) store(r *Request, o *op, s []byte, pos, end int, v []byte) erro
 		r.RequestTime, r.HasRequestTime = d, true
 	}
 	return nil
-}
-
-func nilIfEmpty(b []byte) []byte {
-	if len(b) == 0 {
-		return nil
-	}
-	return b
 }

@@ -52,7 +52,7 @@ func mustApache(t testing.TB, s string) *Format {
 	return f
 }
 
-func TestCompile_RealWorld(t *testing.T) {
+func TestCompileRealWorld(t *testing.T) {
 	f := func(format *Format, name string, vars ...string) {
 		t.Helper()
 		if got, want := format.Name(), name; !reflect.DeepEqual(got, want) {
@@ -77,7 +77,7 @@ func TestCompile_RealWorld(t *testing.T) {
 	}
 }
 
-// fields is what TestCompiled_Success checks beyond the want of parse_test.go.
+// fields is what TestCompiledSuccess checks beyond the want of parse_test.go.
 type fields struct {
 	host     string
 	bytes    int64 // BytesSent
@@ -87,7 +87,7 @@ type fields struct {
 	timeUnix int64             // 0: not checked
 }
 
-func TestCompiled_Success(t *testing.T) {
+func TestCompiledSuccess(t *testing.T) {
 	f := func(format *Format, line string, w want, x fields) {
 		t.Helper()
 		p := Parser{Format: format}
@@ -235,7 +235,7 @@ func TestCompiled_Success(t *testing.T) {
 	f(mustNginx(t, `<$status>`), `<200>`, want{status: 200}, fields{})
 }
 
-func TestCompiled_Failure(t *testing.T) {
+func TestCompiledFailure(t *testing.T) {
 	f := func(format *Format, line string, wantErr error, reason, field string) {
 		t.Helper()
 		p := Parser{Format: format}
@@ -289,7 +289,7 @@ func TestCompiled_Failure(t *testing.T) {
 	f(main, "", ErrEmpty, "empty", "")
 }
 
-func TestCompile_Errors(t *testing.T) {
+func TestCompileErrors(t *testing.T) {
 	f := func(compile func(string) (*Format, error), src string, offset int, msg string) {
 		t.Helper()
 		_, err := compile(src)

@@ -1,3 +1,5 @@
+//go:build amd64 && !purego
+
 package ingest
 
 import "testing"
@@ -29,17 +31,4 @@ func BenchmarkParseAVX512(b *testing.B) {
 			benchAlternating(b, new(Parser), line, func(_ *Parser, on bool) { hasAVX512 = on }, "avx2", "avx512")
 		})
 	}
-}
-
-// quoteMasksVariants lists the vector versions of quoteMasks this CPU can
-// run.
-func quoteMasksVariants() []quoteMasksVariant {
-	var vs []quoteMasksVariant
-	if hasAVX2 {
-		vs = append(vs, quoteMasksVariant{"quoteMasksAVX2", quoteMasksAVX2, 64})
-	}
-	if hasAVX512 {
-		vs = append(vs, quoteMasksVariant{"quoteMasksAVX512", quoteMasksAVX512, 0})
-	}
-	return vs
 }

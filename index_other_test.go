@@ -1,9 +1,7 @@
-//go:build !amd64
+//go:build !amd64 || purego
 
 package ingest
 
 func indexEitherVariants() []indexEitherVariant {
 	return []indexEitherVariant{{"indexEither", indexEither}, {"indexEitherGeneric", indexEitherGeneric}}
 }
-
-func quoteMasksVariants() []quoteMasksVariant { return nil }

@@ -30,7 +30,7 @@ func benchPath(i int) string { return fmt.Sprintf("/api/v2/catalog/items/%06d/re
 func oneOffPath(dst []byte, n uint64) []byte {
 	dst = append(dst[:0], "/search/query/"...)
 	for shift := 60; shift >= 0; shift -= 4 {
-		dst = append(dst, "0123456789abcdef"[n>>uint(shift)&15])
+		dst = append(dst, hexDigits[n>>uint(shift)&15])
 	}
 	return append(dst, "/pages.html"...)
 }

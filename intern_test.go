@@ -95,7 +95,7 @@ func sliceAliases(v, b []byte) bool {
 	return p >= lo && p < lo+uintptr(cap(b))
 }
 
-func TestInterner_HitMissLookup(t *testing.T) {
+func TestInternerHitMissLookup(t *testing.T) {
 	in := NewInterner(InternerConfig{})
 	b := []byte("/api/v1/users")
 	first := in.Intern(b)
@@ -150,7 +150,7 @@ func TestInterner_HitMissLookup(t *testing.T) {
 	checkInterner(t, in, defaultInternMaxEntries, defaultInternMaxBytes)
 }
 
-func TestInterner_ZeroValue(t *testing.T) {
+func TestInternerZeroValue(t *testing.T) {
 	var in Interner
 	b := []byte("/zero")
 	in.Intern(b)
@@ -166,9 +166,9 @@ func TestInterner_ZeroValue(t *testing.T) {
 	}
 }
 
-// TestInterner_NeverAliases interns from a buffer in every way Intern and
+// TestInternerNeverAliases interns from a buffer in every way Intern and
 // Lookup can answer, overwrites the buffer, and checks the results.
-func TestInterner_NeverAliases(t *testing.T) {
+func TestInternerNeverAliases(t *testing.T) {
 	in := NewInterner(InternerConfig{MaxLen: 64})
 	buf := make([]byte, 0, 256)
 	type result struct{ got, want string }
@@ -219,7 +219,7 @@ func shortKeyRef(v string, maxLen int) string {
 	return fmt.Sprintf("%s#%016x", prefix, crc64.Checksum([]byte(v), crc64.MakeTable(crc64.ECMA)))
 }
 
-func TestInterner_TooLong(t *testing.T) {
+func TestInternerTooLong(t *testing.T) {
 	const maxLen = 64
 	in := NewInterner(InternerConfig{MaxLen: maxLen})
 	f := func(v, want string) {
@@ -275,7 +275,7 @@ func TestInterner_TooLong(t *testing.T) {
 	checkInterner(t, in, defaultInternMaxEntries, defaultInternMaxBytes)
 }
 
-func TestInterner_ConfigClamps(t *testing.T) {
+func TestInternerConfigClamps(t *testing.T) {
 	in := NewInterner(InternerConfig{MaxLen: 1})
 	v := "/" + strings.Repeat("c", 40)
 	if got := in.Intern([]byte(v)); len(got) != minInternMaxLen || got != shortKeyRef(v, minInternMaxLen) {
@@ -305,10 +305,10 @@ func TestInterner_ConfigClamps(t *testing.T) {
 	}
 }
 
-// TestInterner_Eviction fills one set of 8 and checks the admission rule:
+// TestInternerEviction fills one set of 8 and checks the admission rule:
 // a candidate replaces the least-hit value only when missed more often than
 // that value was hit.
-func TestInterner_Eviction(t *testing.T) {
+func TestInternerEviction(t *testing.T) {
 	in := NewInterner(InternerConfig{MaxEntries: 8})
 	if n := len(in.table().shards); n != 1 || len(in.table().shards[0].sets) != 1 {
 		t.Fatalf("want one set, got %d shards", n)
@@ -352,9 +352,9 @@ func TestInterner_Eviction(t *testing.T) {
 	}
 }
 
-// TestInterner_ByteBudget stores long values under a small byte budget:
+// TestInternerByteBudget stores long values under a small byte budget:
 // the budget holds and evicts values to make room.
-func TestInterner_ByteBudget(t *testing.T) {
+func TestInternerByteBudget(t *testing.T) {
 	const maxBytes = 4096
 	in := NewInterner(InternerConfig{MaxEntries: 1024, MaxBytes: maxBytes, MaxLen: 512})
 	for i := range 400 {
@@ -375,10 +375,10 @@ func TestInterner_ByteBudget(t *testing.T) {
 	t.Logf("%+v", st)
 }
 
-// TestInterner_Bounds interns many distinct values, each twice so that
+// TestInternerBounds interns many distinct values, each twice so that
 // each passes admission, and checks the bounds as it goes. The live-heap
 // version, with a million values, is in pool_alloc_test.go.
-func TestInterner_Bounds(t *testing.T) {
+func TestInternerBounds(t *testing.T) {
 	const maxEntries, maxBytes = 1000, 16 << 10
 	in := NewInterner(InternerConfig{MaxEntries: maxEntries, MaxBytes: maxBytes, MaxLen: 256})
 	var buf []byte
@@ -398,12 +398,12 @@ func TestInterner_Bounds(t *testing.T) {
 	}
 }
 
-// TestInterner_ScanResistance keeps 100 hot paths in use while 200,000
+// TestInternerScanResistance keeps 100 hot paths in use while 200,000
 // one-off paths go by, one hot access per 20 one-offs. A hot path comes
 // back every 2,000 one-offs, twice the capacity, so a recency policy (LRU,
 // FIFO) would have evicted it each time; admission on frequency keeps all
 // of them stored.
-func TestInterner_ScanResistance(t *testing.T) {
+func TestInternerScanResistance(t *testing.T) {
 	const capacity, hot, oneOffs, every = 1024, 100, 200_000, 20
 	in := NewInterner(InternerConfig{MaxEntries: capacity})
 	hotPaths := make([][]byte, hot)
@@ -441,11 +441,11 @@ func TestInterner_ScanResistance(t *testing.T) {
 	t.Logf("hot hits %d/%d; %+v", hotHits, hotCalls, st)
 }
 
-// TestInterner_Concurrent runs Intern, Lookup and Stats from several
+// TestInternerConcurrent runs Intern, Lookup and Stats from several
 // goroutines at once on hot, one-off, long and empty values, and on a
 // middle set larger than the capacity, which keeps writers evicting while
 // readers read; run it with -race.
-func TestInterner_Concurrent(t *testing.T) {
+func TestInternerConcurrent(t *testing.T) {
 	const goroutines, calls = 8, 6000
 	const maxEntries, maxBytes = 128, 32 << 10
 	in := NewInterner(InternerConfig{MaxEntries: maxEntries, MaxBytes: maxBytes, MaxLen: 128})
@@ -540,11 +540,11 @@ func TestInterner_Concurrent(t *testing.T) {
 // view of the Request is set.
 const cloneLine = `<190>1 2026-11-25T21:22:09Z web01 nginx 12 ID47 - 203.0.113.7 - alice [10/Oct/2026:13:55:36 +0200] "GET /api/v1/users/42?expand=orders HTTP/1.1" 200 1534 "https://example.com/start" "Mozilla/5.0 (X11)"`
 
-// TestInterner_FloodAdmission feeds a default Interner 300,000 distinct
+// TestInternerFloodAdmission feeds a default Interner 300,000 distinct
 // values, none seen twice, and checks that its sketch takes few of them for
 // second sightings: with a sketch that filled up between agings, 26% were
 // stored.
-func TestInterner_FloodAdmission(t *testing.T) {
+func TestInternerFloodAdmission(t *testing.T) {
 	in := NewInterner(InternerConfig{})
 	var b []byte
 	const n = 300_000

@@ -126,8 +126,6 @@ func AppendJSONString[S ~string | ~[]byte](dst []byte, s S) []byte {
 	return append(dst, '"')
 }
 
-const hexDigits = "0123456789abcdef"
-
 // jsonPlain[c] reports whether the byte c is ASCII that JSON strings hold
 // unescaped. Bytes from 0x80 up are false: they need a UTF-8 check.
 var jsonPlain = func() (t [256]bool) {

@@ -12,7 +12,7 @@ import (
 // jsonSink keeps the compiler from optimizing away the results.
 var jsonSink []byte
 
-func TestAppendJSON_NoAllocs(t *testing.T) {
+func TestAppendJSONNoAllocs(t *testing.T) {
 	r := jsonRequest()
 	r.Time = time.Date(2026, 10, 10, 13, 55, 36, 123456789, time.FixedZone("", 2*3600))
 	r.UserAgent = []byte("Mozilla \\x22q\\x22 \"\t\x01 caf\xc3\xa9 \xff \u2028")

@@ -52,7 +52,7 @@ func TestAppendJSON(t *testing.T) {
 	}
 }
 
-func TestAppendJSON_Syslog(t *testing.T) {
+func TestAppendJSONSyslog(t *testing.T) {
 	r := jsonRequest()
 	r.Envelope = ingest.EnvelopeRFC3164
 	r.SyslogPriority = 190
@@ -80,9 +80,9 @@ func TestAppendJSON_Syslog(t *testing.T) {
 	}
 }
 
-// TestAppendJSON_Decode checks that every field decodes back to what the
+// TestAppendJSONDecode checks that every field decodes back to what the
 // Request holds, for a Request full of bytes that need escaping.
-func TestAppendJSON_Decode(t *testing.T) {
+func TestAppendJSONDecode(t *testing.T) {
 	r := &ingest.Request{
 		RemoteAddr:     []byte("203.0.113.7, 10.0.0.1"),
 		Time:           time.Date(2026, 1, 2, 3, 4, 5, 120000000, time.FixedZone("", 5*3600+30*60)),
@@ -143,7 +143,7 @@ func TestAppendJSON_Decode(t *testing.T) {
 	}
 }
 
-func TestAppendJSON_Time(t *testing.T) {
+func TestAppendJSONTime(t *testing.T) {
 	f := func(tm time.Time, want string) {
 		t.Helper()
 		r := ingest.Request{Time: tm}
@@ -204,9 +204,9 @@ func TestAppendJSONString(t *testing.T) {
 	f("é\"\n\xff\u2028x", `"é\"\n\ufffd\u2028x"`)
 }
 
-// TestAppendJSONString_Agree checks AppendJSONString against encoding/json on
+// TestAppendJSONStringAgree checks AppendJSONString against encoding/json on
 // inputs that cover every byte value: both must decode to the same string.
-func TestAppendJSONString_Agree(t *testing.T) {
+func TestAppendJSONStringAgree(t *testing.T) {
 	var all []byte
 	for c := range 256 {
 		all = append(all, byte(c))
@@ -276,7 +276,7 @@ func ExampleRequest_AppendJSON() {
 	// {"remote_addr":"203.0.113.7","remote_user":"","time":"2026-10-10T13:55:36+00:00","method":"GET","path":"/search","query":"q=%22go%22","protocol":"HTTP/1.1","status":200,"body_bytes_sent":512,"referer":"","user_agent":"Mozilla/5.0 \\x22quoted\\x22","request":"GET /search?q=%22go%22 HTTP/1.1","syslog_priority":190,"syslog_host":"web01","syslog_tag":"nginx"}
 }
 
-func TestAppendJSON_Zero(t *testing.T) {
+func TestAppendJSONZero(t *testing.T) {
 	// A zero Request is valid input and gives every key.
 	var r ingest.Request
 	b := r.AppendJSON(nil)

@@ -20,7 +20,7 @@ const (
 // where the last ended, so a line whose time field and five quote- or
 // '?'-delimited field ends are searched for pays six searches' latency in
 // a row: about 30 cycles each on current x86 cores even for a 25-byte field. One
-// vector pass (quoteMasks, in index_*.go), which depends on nothing, marks
+// vector pass (quoteMasks, in masks_*.go), which depends on nothing, marks
 // them all at once; each search is then a bit scan.
 type lineMasks struct {
 	// Bit i%64 of quotes[i/64] is set when byte i of the line is '"', and

@@ -1,9 +1,6 @@
 package ingest
 
-import (
-	"bytes"
-	"time"
-)
+import "bytes"
 
 // MaxLineLength is the longest access line, syslog header included, that
 // Parse accepts. Longer lines fail with ErrTooLong without being scanned, so
@@ -47,22 +44,25 @@ type Parser struct {
 	// Format is the access-line format; nil means FormatCombined.
 	Format *Format
 
-	lastTime    [timeLocalLen]byte // the last time_local text decoded, a copy
-	lastTimeVal time.Time
+	timeLocal timeCache // the last time_local decoded
 	// last3164 is the last RFC 3164 timestamp found valid, a copy; zero
 	// until one is. Syslog stamps repeat like the access time does.
 	last3164 [rfc3164TimeLen]byte
 
-	masks lineMasks // of the line being parsed, when quoteMasks made them
+	masks lineMasks // of the line being parsed, when fillMasks made them
 	// noMasks makes the parser scan for every field, as it does for lines
 	// longer than maskBytes; the fuzz tests compare the two ways.
 	noMasks bool
 }
 
-// quoteMasks fills p.masks for s and reports whether it did: s fits in
-// them and the CPU has the vector instructions.
-func (p *Parser) quoteMasks(s []byte) bool {
-	return len(s) <= maskBytes && !p.noMasks && quoteMasks(s, &p.masks)
+// fillMasks fills p.masks for s and returns them, or nil when it cannot
+// (s does not fit in them, or the CPU lacks the vector instructions): the
+// fields are then found by scanning.
+func (p *Parser) fillMasks(s []byte) *lineMasks {
+	if len(s) <= maskBytes && !p.noMasks && quoteMasks(s, &p.masks) {
+		return &p.masks
+	}
+	return nil
 }
 
 // Parse parses one line into r, overwriting every field of r. A trailing
@@ -111,14 +111,6 @@ func (p *Parser) Parse(r *Request, line []byte) error {
 	return p.parseAccess(r, msg, f.kind)
 }
 
-// dashless returns nil for the "-" that servers log for an absent value.
-func dashless(b []byte) []byte {
-	if len(b) == 1 && b[0] == '-' {
-		return nil
-	}
-	return b
-}
-
 // parseAccess parses the combined or common format:
 //
 //	addr ident user [time] "request" status bytes ["referer" "user agent"] [extra...]
@@ -126,10 +118,10 @@ func dashless(b []byte) []byte {
 // The address may hold spaces (a forwarded-for list), so the time field is
 // found first and the three leading fields are split from the right.
 func (p *Parser) parseAccess(r *Request, s []byte, kind formatKind) error {
-	masked := p.quoteMasks(s)
+	masks := p.fillMasks(s)
 	var lb int
-	if masked {
-		lb = p.maskedTimeField(s)
+	if masks != nil {
+		lb = maskedTimeField(masks, s)
 	} else {
 		lb = findTimeField(s)
 	}
@@ -155,7 +147,7 @@ func (p *Parser) parseAccess(r *Request, s []byte, kind formatKind) error {
 	if lb+timeLocalLen+1 >= len(s) || s[lb+timeLocalLen+1] != ']' {
 		return errTime
 	}
-	if err := p.decodeTime(r, s[lb+1:lb+1+timeLocalLen]); err != nil {
+	if err := p.timeLocal.decode(r, s[lb+1:lb+1+timeLocalLen]); err != nil {
 		return err
 	}
 	pos := lb + timeLocalLen + 2 // past "]"
@@ -163,7 +155,7 @@ func (p *Parser) parseAccess(r *Request, s []byte, kind formatKind) error {
 		return errNoRequest
 	}
 	pos += 2
-	end := p.scanRequest(r, s, pos, masked)
+	end := maskedScanRequest(masks, r, s, pos)
 	if end < 0 {
 		return errQuoteRequest
 	}
@@ -204,7 +196,7 @@ func (p *Parser) parseAccess(r *Request, s []byte, kind formatKind) error {
 	if pos >= len(s) || s[pos] != '"' {
 		return errNoReferer
 	}
-	end = p.closingQuote(s, pos+1, masked)
+	end = maskedClosingQuote(masks, s, pos+1)
 	if end < 0 {
 		return errQuoteReferer
 	}
@@ -214,7 +206,7 @@ func (p *Parser) parseAccess(r *Request, s []byte, kind formatKind) error {
 		return errNoUserAgent
 	}
 	pos += 2
-	end = p.closingQuote(s, pos, masked)
+	end = maskedClosingQuote(masks, s, pos)
 	if end < 0 {
 		return errQuoteUserAgent
 	}
@@ -248,10 +240,10 @@ func findTimeField(s []byte) int {
 	return first
 }
 
-// maskedTimeField is findTimeField read from p.masks: the first '[' when
-// it has the time field's shape.
-func (p *Parser) maskedTimeField(s []byte) int {
-	i := p.masks.nextBracket(0, len(s))
+// maskedTimeField is findTimeField read from m, the masks of s: the first
+// '[' when it has the time field's shape.
+func maskedTimeField(m *lineMasks, s []byte) int {
+	i := m.nextBracket(0, len(s))
 	if i > 0 && s[i-1] == ' ' && i+timeLocalLen+1 < len(s) && s[i+timeLocalLen+1] == ']' {
 		return i
 	}

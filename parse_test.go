@@ -39,7 +39,7 @@ func got(r *Request) want {
 
 const chromeUA = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36"
 
-func TestParse_Success(t *testing.T) {
+func TestParseSuccess(t *testing.T) {
 	f := func(format *Format, line string, w want) {
 		t.Helper()
 		p := Parser{Format: format}
@@ -185,7 +185,7 @@ func TestParse_Success(t *testing.T) {
 		with(func(w *want) { w.addr = "203.0.113.7, 10.0.0.1" }))
 }
 
-func TestParse_Failure(t *testing.T) {
+func TestParseFailure(t *testing.T) {
 	f := func(format *Format, line string, wantErr error, reason string) {
 		t.Helper()
 		p := Parser{Format: format}

@@ -142,22 +142,18 @@ func (m *mmsgReader) afterRead() {
 }
 
 // controlMessages scans one datagram's control messages for SO_RXQ_OVFL.
+// unix.ParseOneSocketControlMessage does not allocate, also on a malformed
+// message (TestControlMessages).
 func (m *mmsgReader) controlMessages(b []byte) {
-	hdrLen := unix.CmsgLen(0)
-	for len(b) >= hdrLen {
-		h := (*unix.Cmsghdr)(unsafe.Pointer(&b[0]))
-		l := int(h.Len)
-		if l < hdrLen || l > len(b) {
+	for len(b) >= unix.SizeofCmsghdr {
+		h, data, rest, err := unix.ParseOneSocketControlMessage(b)
+		if err != nil {
 			return
 		}
-		if h.Level == unix.SOL_SOCKET && h.Type == unix.SO_RXQ_OVFL && l >= unix.CmsgLen(4) {
-			m.drops.observe(binary.NativeEndian.Uint32(b[hdrLen:]))
+		if h.Level == unix.SOL_SOCKET && h.Type == unix.SO_RXQ_OVFL && len(data) >= 4 {
+			m.drops.observe(binary.NativeEndian.Uint32(data))
 		}
-		next := unix.CmsgSpace(l - hdrLen)
-		if next >= len(b) {
-			return
-		}
-		b = b[next:]
+		b = rest
 	}
 }
 

@@ -24,7 +24,7 @@ func byteFields(r *Request) map[string][]byte {
 	return m
 }
 
-func TestRequestClone_NoAlias(t *testing.T) {
+func TestRequestCloneNoAlias(t *testing.T) {
 	buf := []byte(cloneLine)
 	var p Parser
 	var r Request
@@ -69,9 +69,9 @@ func TestRequestClone_NoAlias(t *testing.T) {
 	}
 }
 
-// TestRequestClone_AllFields sets every []byte field to memory outside Line,
+// TestRequestCloneAllFields sets every []byte field to memory outside Line,
 // plus one empty non-nil field and one nil field, and checks the clone.
-func TestRequestClone_AllFields(t *testing.T) {
+func TestRequestCloneAllFields(t *testing.T) {
 	var r Request
 	src := make([]byte, 0, 4096)
 	v := reflect.ValueOf(&r).Elem()
@@ -133,9 +133,9 @@ func TestRequestClone_AllFields(t *testing.T) {
 	o.Release() // a second Release is a no-op
 }
 
-// TestRequestClone_BufferBound clones a small request after big ones were
+// TestRequestCloneBufferBound clones a small request after big ones were
 // released: the clone does not keep a pooled buffer much larger than it.
-func TestRequestClone_BufferBound(t *testing.T) {
+func TestRequestCloneBufferBound(t *testing.T) {
 	big := Request{Line: bytes.Repeat([]byte("B"), 64<<10)}
 	for range 50 {
 		big.Clone().Release()
@@ -153,7 +153,7 @@ func TestRequestClone_BufferBound(t *testing.T) {
 	}
 }
 
-func TestRequestClone_Concurrent(t *testing.T) {
+func TestRequestCloneConcurrent(t *testing.T) {
 	var wg sync.WaitGroup
 	for g := range 4 {
 		wg.Add(1)

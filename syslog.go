@@ -3,6 +3,8 @@ package ingest
 import (
 	"bytes"
 	"encoding/binary"
+
+	"github.com/flatheap/ingest/internal/decimal"
 )
 
 // Envelope says which syslog header, if any, a line came inside.
@@ -291,11 +293,8 @@ func valid5424Time(b []byte) bool {
 	}
 	zone := b[19:]
 	if zone[0] == '.' {
-		k := 1
-		for k < len(zone) && zone[k]-'0' <= 9 {
-			k++
-		}
-		if k == 1 || k > 7 {
+		_, k := decimal.Digits(zone, 1)
+		if k == 1 || k > 1+maxSecFracDigits {
 			return false
 		}
 		zone = zone[k:]
@@ -310,6 +309,9 @@ func valid5424Time(b []byte) bool {
 	om, ok9 := digits2(zone[4], zone[5])
 	return ok8 && ok9 && oh <= 23 && om <= 59
 }
+
+// maxSecFracDigits is the most digits of an RFC 5424 TIME-SECFRAC.
+const maxSecFracDigits = 6
 
 // utf8BOM may start an RFC 5424 message.
 var utf8BOM = []byte("\xEF\xBB\xBF")

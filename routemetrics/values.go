@@ -5,6 +5,8 @@ import (
 	"math"
 	"sync/atomic"
 	"time"
+
+	"github.com/flatheap/ingest/internal/decimal"
 )
 
 // ErrValue is what every *ValueError wraps.
@@ -109,45 +111,15 @@ func parseUpstream(b []byte) (sum time.Duration, has, ok bool) {
 // seconds decodes "123" or "123.456" (at most maxUpstreamDigits integer
 // digits and 9 decimals) into a duration.
 func seconds(b []byte) (time.Duration, bool) {
-	var whole, frac int64
-	i := 0
-	for ; i < len(b) && b[i] >= '0' && b[i] <= '9'; i++ {
-		whole = whole*10 + int64(b[i]-'0')
-	}
-	if i == 0 || i > maxUpstreamDigits {
+	sec, nsec, ok := decimal.Seconds(b, maxUpstreamDigits)
+	if !ok {
 		return 0, false
 	}
-	if i < len(b) {
-		if b[i] != '.' || len(b)-i-1 < 1 || len(b)-i-1 > 9 {
-			return 0, false
-		}
-		scale := int64(1e9)
-		for _, c := range b[i+1:] {
-			if c < '0' || c > '9' {
-				return 0, false
-			}
-			scale /= 10
-			frac += int64(c-'0') * scale
-		}
-	}
-	return time.Duration(whole)*time.Second + time.Duration(frac), true
+	return time.Duration(sec)*time.Second + time.Duration(nsec), true
 }
 
 // parseCount decodes $request_length: decimal digits, at most
 // math.MaxInt64.
 func parseCount(b []byte) (int64, bool) {
-	if len(b) == 0 || len(b) > 19 {
-		return 0, false
-	}
-	var n uint64
-	for _, c := range b {
-		if c < '0' || c > '9' {
-			return 0, false
-		}
-		n = n*10 + uint64(c-'0')
-	}
-	if n > math.MaxInt64 {
-		return 0, false
-	}
-	return int64(n), true
+	return decimal.Int64(b)
 }

@@ -4,13 +4,13 @@ import (
 	"bytes"
 	"encoding/binary"
 	"math"
-	"sync/atomic"
-	"time"
+
+	"github.com/flatheap/ingest/internal/decimal"
 )
 
-// view returns b[i:j] with its capacity cut to its length, so that appending
-// to a view can never write into the rest of the line.
-func view(b []byte, i, j int) []byte { return b[i:j:j] }
+// This file holds the decoders of an access line's fields that both kinds
+// of format share: the remote address, the status, quoted fields, the
+// request line and its parts, and body sizes. Times are in decode_time.go.
 
 // validAddrField reports whether a remote address field is one value or an
 // address list ("203.0.113.7, 10.0.0.1"): a space is allowed only after a
@@ -76,12 +76,12 @@ func closingQuote(s []byte, start, from int) int {
 	}
 }
 
-// closingQuote is closingQuote(s, start, start), read from p.masks when
-// masked says they hold s: the first quote is the answer unless a
+// maskedClosingQuote is closingQuote(s, start, start), read from m, the
+// masks of s, when m is not nil: the first quote is the answer unless a
 // backslash precedes it.
-func (p *Parser) closingQuote(s []byte, start int, masked bool) int {
-	if masked {
-		i := p.masks.nextQuote(start, len(s))
+func maskedClosingQuote(m *lineMasks, s []byte, start int) int {
+	if m != nil {
+		i := m.nextQuote(start, len(s))
 		if i < 0 || i == start || s[i-1] != '\\' {
 			return i
 		}
@@ -184,15 +184,16 @@ func scanRequest(r *Request, s []byte, pos int) int {
 	return end
 }
 
-// scanRequest is scanRequest(r, s, pos), read from p.masks when masked
-// says they hold s: when the field's first quote has no backslash before it
-// and a status after it, that quote ends the field, and the query is the
-// first '?' before it. Any other field is left to the scanning function.
-func (p *Parser) scanRequest(r *Request, s []byte, pos int, masked bool) int {
-	if !masked {
+// maskedScanRequest is scanRequest(r, s, pos), read from masks, the masks
+// of s, when they are not nil: when the field's first quote has no
+// backslash before it and a status after it, that quote ends the field, and
+// the query is the first '?' before it. Any other field is left to
+// scanRequest.
+func maskedScanRequest(masks *lineMasks, r *Request, s []byte, pos int) int {
+	if masks == nil {
 		return scanRequest(r, s, pos)
 	}
-	end := p.masks.nextQuote(pos, len(s))
+	end := masks.nextQuote(pos, len(s))
 	if end < 0 || (end > pos && s[end-1] == '\\') || !endsRequest(s, end) {
 		return scanRequest(r, s, pos)
 	}
@@ -201,7 +202,7 @@ func (p *Parser) scanRequest(r *Request, s []byte, pos int, masked bool) int {
 		r.RequestLine = dashless(view(s, pos, end))
 		return end
 	}
-	setRequest(r, s, pos, m, end, p.masks.nextQuery(pos+m+1, end))
+	setRequest(r, s, pos, m, end, masks.nextQuery(pos+m+1, end))
 	return end
 }
 
@@ -247,23 +248,8 @@ func setRequest(r *Request, s []byte, pos, m, end, query int) {
 // parseByteCount decodes a body size: decimal digits, or "-" for none.
 // Negative and overflowing values are rejected.
 func parseByteCount(b []byte) (int64, bool) {
-	if len(b) == 1 && b[0] == '-' {
-		return 0, true
-	}
-	if len(b) == 0 || len(b) > 19 {
-		return 0, false
-	}
-	var n uint64
-	for _, c := range b {
-		if c < '0' || c > '9' {
-			return 0, false
-		}
-		n = n*10 + uint64(c-'0')
-	}
-	if n > math.MaxInt64 {
-		return 0, false
-	}
-	return int64(n), true
+	n, ok := decimal.Int64(b) // 0 and false for "-"
+	return n, ok || len(b) == 1 && b[0] == '-'
 }
 
 // byteCountToken decodes the body size at the start of b, a token that ends
@@ -272,22 +258,14 @@ func parseByteCount(b []byte) (int64, bool) {
 // none; negative and overflowing values are rejected (ok false), as by
 // parseByteCount.
 func byteCountToken(b []byte) (n int64, length int, ok bool) {
-	var v uint64
-	i := 0
-	for ; i < len(b); i++ {
-		d := b[i] - '0'
-		if d > 9 {
-			break
-		}
-		v = v*10 + uint64(d) // wraps past 19 digits, which are rejected below
-	}
+	v, i := decimal.Digits(b, 0) // v wraps past MaxDigits digits, which are rejected below
 	switch {
 	case i < len(b) && b[i] != ' ':
 		if i == 0 && b[0] == '-' && (len(b) == 1 || b[1] == ' ') {
 			return 0, 1, true
 		}
 		return 0, 0, false
-	case i == 0 || i > 19 || v > math.MaxInt64:
+	case i == 0 || i > decimal.MaxDigits || v > math.MaxInt64:
 		return 0, 0, false
 	}
 	return int64(v), i, true
@@ -367,254 +345,3 @@ func uriPathStart(t []byte) int {
 }
 
 var schemeSep = []byte("://")
-
-// timeLocalLen is len("10/Oct/2026:13:55:36 +0000"), nginx's $time_local
-// and Apache's %t without the brackets.
-const timeLocalLen = 26
-
-// decodeTime decodes "dd/Mon/yyyy:hh:mm:ss +hhmm" into r.Time. Consecutive
-// lines usually carry the same second, so the last text decoded is kept and
-// a repeat costs one 26-byte comparison.
-func (p *Parser) decodeTime(r *Request, b []byte) error {
-	if !p.lastTimeVal.IsZero() && sameTimeText(b, &p.lastTime) {
-		r.Time = p.lastTimeVal
-		return nil
-	}
-	t, ok := decodeTimeLocal(b)
-	if !ok {
-		return errTime
-	}
-	copy(p.lastTime[:], b)
-	p.lastTimeVal = t
-	r.Time = t
-	return nil
-}
-
-// sameTimeText compares b, of length timeLocalLen, with t in four loads
-// per side instead of a call to the runtime's memequal.
-func sameTimeText(b []byte, t *[timeLocalLen]byte) bool {
-	_ = b[timeLocalLen-1]
-	le := binary.LittleEndian
-	return le.Uint64(b) == le.Uint64(t[:]) && le.Uint64(b[8:]) == le.Uint64(t[8:]) &&
-		le.Uint64(b[16:]) == le.Uint64(t[16:]) && le.Uint16(b[24:]) == le.Uint16(t[24:])
-}
-
-func decodeTimeLocal(b []byte) (time.Time, bool) {
-	if len(b) != timeLocalLen || b[2] != '/' || b[6] != '/' || b[11] != ':' ||
-		b[14] != ':' || b[17] != ':' || b[20] != ' ' || (b[21] != '+' && b[21] != '-') {
-		return time.Time{}, false
-	}
-	day, ok1 := digits2(b[0], b[1])
-	year, ok2 := digits2(b[7], b[8])
-	yearLo, ok3 := digits2(b[9], b[10])
-	hour, ok4 := digits2(b[12], b[13])
-	minute, ok5 := digits2(b[15], b[16])
-	sec, ok6 := digits2(b[18], b[19])
-	offH, ok7 := digits2(b[22], b[23])
-	offM, ok8 := digits2(b[24], b[25])
-	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6 && ok7 && ok8) {
-		return time.Time{}, false
-	}
-	return civilTime(year*100+yearLo, monthIndex(b[3], b[4], b[5]), day, hour, minute, sec, offH, offM, b[21] == '-')
-}
-
-// civilTime checks the fields of a decoded timestamp and returns the time
-// they name in its own UTC offset, offH:offM east of UTC (west when
-// negative), for decodeTimeLocal and decodeTimeISO.
-func civilTime(year, month, day, hour, minute, sec, offH, offM int, negative bool) (time.Time, bool) {
-	if month < 1 || month > 12 || day < 1 || day > daysIn(month, year) || hour > 23 || minute > 59 ||
-		sec > 59 || offH > 23 || offM > 59 {
-		return time.Time{}, false
-	}
-	off := offH*60 + offM
-	if negative {
-		off = -off
-	}
-	unix := daysSinceEpoch(year, month, day)*86400 + int64(hour*3600+minute*60+sec) - int64(off)*60
-	return time.Unix(unix, 0).In(fixedZone(off)), true
-}
-
-func digits2(a, b byte) (int, bool) {
-	if a < '0' || a > '9' || b < '0' || b > '9' {
-		return 0, false
-	}
-	return int(a-'0')*10 + int(b-'0'), true
-}
-
-// monthIndex returns 1..12 for "Jan".."Dec" as nginx and Apache write them,
-// or 0.
-func monthIndex(a, b, c byte) int {
-	key := uint32(a)<<16 | uint32(b)<<8 | uint32(c)
-	for i, m := range monthKeys {
-		if m == key {
-			return i + 1
-		}
-	}
-	return 0
-}
-
-var monthKeys = func() (k [12]uint32) {
-	for i, m := range [12]string{"Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"} {
-		k[i] = uint32(m[0])<<16 | uint32(m[1])<<8 | uint32(m[2])
-	}
-	return k
-}()
-
-func isLeap(y int) bool { return y%4 == 0 && (y%100 != 0 || y%400 == 0) }
-
-func daysIn(month, year int) int {
-	switch month {
-	case 2:
-		if isLeap(year) {
-			return 29
-		}
-		return 28
-	case 4, 6, 9, 11:
-		return 30
-	}
-	return 31
-}
-
-// daysSinceEpoch returns the days from 1970-01-01 to the given civil date
-// in the proleptic Gregorian calendar (Howard Hinnant's days_from_civil).
-func daysSinceEpoch(y, m, d int) int64 {
-	if m <= 2 {
-		y--
-	}
-	era := y / 400
-	if y < 0 { // only year 0000 in January or February
-		era = (y - 399) / 400
-	}
-	yoe := y - era*400
-	mp := (m + 9) % 12 // March = 0
-	doy := (153*mp+2)/5 + d - 1
-	doe := yoe*365 + yoe/4 - yoe/100 + doy
-	return int64(era*146097+doe) - 719468
-}
-
-// zones caches one *time.Location per UTC offset in minutes, because
-// time.FixedZone allocates. The table is bounded (offsets are at most
-// ±23:59) and lock-free to read.
-var zones [2*maxOffsetMinutes + 1]atomic.Pointer[time.Location]
-
-const maxOffsetMinutes = 23*60 + 59
-
-func fixedZone(offMinutes int) *time.Location {
-	if offMinutes == 0 {
-		return time.UTC
-	}
-	slot := &zones[offMinutes+maxOffsetMinutes]
-	if loc := slot.Load(); loc != nil {
-		return loc
-	}
-	loc := time.FixedZone("", offMinutes*60)
-	if slot.CompareAndSwap(nil, loc) {
-		return loc
-	}
-	return slot.Load()
-}
-
-// isoTimeLen is len("2026-11-25T21:22:09+00:00"), nginx's $time_iso8601.
-const isoTimeLen = 25
-
-// decodeTimeISO decodes nginx's $time_iso8601, "yyyy-mm-ddThh:mm:ss+hh:mm".
-func decodeTimeISO(b []byte) (time.Time, bool) {
-	if len(b) != isoTimeLen || b[4] != '-' || b[7] != '-' || b[10] != 'T' || b[13] != ':' ||
-		b[16] != ':' || (b[19] != '+' && b[19] != '-') || b[22] != ':' {
-		return time.Time{}, false
-	}
-	y1, ok1 := digits2(b[0], b[1])
-	y2, ok2 := digits2(b[2], b[3])
-	month, ok3 := digits2(b[5], b[6])
-	day, ok4 := digits2(b[8], b[9])
-	hour, ok5 := digits2(b[11], b[12])
-	minute, ok6 := digits2(b[14], b[15])
-	sec, ok7 := digits2(b[17], b[18])
-	offH, ok8 := digits2(b[20], b[21])
-	offM, ok9 := digits2(b[23], b[24])
-	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6 && ok7 && ok8 && ok9) {
-		return time.Time{}, false
-	}
-	return civilTime(y1*100+y2, month, day, hour, minute, sec, offH, offM, b[19] == '-')
-}
-
-// decimal splits "123.456" into 123 and 456000000 nanoseconds of the unit.
-// The integer part has 1 to maxInt digits, the fraction 1 to 9 when a '.'
-// is present.
-func decimal(b []byte, maxInt int) (whole int64, frac int64, ok bool) {
-	i := 0
-	for ; i < len(b) && b[i] >= '0' && b[i] <= '9'; i++ {
-		whole = whole*10 + int64(b[i]-'0')
-	}
-	if i == 0 || i > maxInt {
-		return 0, 0, false
-	}
-	if i == len(b) {
-		return whole, 0, true
-	}
-	if b[i] != '.' || len(b)-i-1 < 1 || len(b)-i-1 > 9 {
-		return 0, 0, false
-	}
-	scale := int64(1e9)
-	for _, c := range b[i+1:] {
-		if c < '0' || c > '9' {
-			return 0, 0, false
-		}
-		scale /= 10
-		frac += int64(c-'0') * scale
-	}
-	return whole, frac, true
-}
-
-// decodeEpoch decodes a time since the Unix epoch: $msec ("1732569729.123")
-// or Apache's %{sec}t, %{msec}t and %{usec}t (integers). The time is UTC.
-func decodeEpoch(b []byte, f field) (time.Time, bool) {
-	if f == fMsec {
-		sec, ns, ok := decimal(b, 12)
-		if !ok {
-			return time.Time{}, false
-		}
-		return time.Unix(sec, ns).UTC(), true
-	}
-	n, ok := parseByteCount(b)
-	if !ok || len(b) == 1 && b[0] == '-' {
-		return time.Time{}, false
-	}
-	switch f {
-	case fEpochMsec:
-		return time.UnixMilli(n).UTC(), true
-	case fEpochUsec:
-		return time.UnixMicro(n).UTC(), true
-	}
-	if n > 1<<40 {
-		return time.Time{}, false
-	}
-	return time.Unix(n, 0).UTC(), true
-}
-
-// decodeDuration decodes $request_time (seconds with up to 9 decimals) or
-// Apache's integer %D (microseconds), %{ms}T and %T.
-func decodeDuration(b []byte, f field) (time.Duration, bool) {
-	if f == fReqTime {
-		sec, ns, ok := decimal(b, 9)
-		if !ok {
-			return 0, false
-		}
-		return time.Duration(sec)*time.Second + time.Duration(ns), true
-	}
-	n, ok := parseByteCount(b)
-	if !ok || len(b) == 1 && b[0] == '-' {
-		return 0, false
-	}
-	unit := time.Microsecond
-	switch f {
-	case fReqTimeMsec:
-		unit = time.Millisecond
-	case fReqTimeSec:
-		unit = time.Second
-	}
-	if n > int64(1<<63-1)/int64(unit) {
-		return 0, false
-	}
-	return time.Duration(n) * unit, true
-}
