@@ -211,8 +211,6 @@ func (f *inputFlags) config(flags *flag.FlagSet) (inputConfig, error) {
 	switch {
 	case c.has(kindTLS) && (c.tlsCert == "" || c.tlsKey == ""):
 		return c, errors.New("a tls:// --listen needs --tls-cert and --tls-key")
-	case (c.tlsCert == "") != (c.tlsKey == ""):
-		return c, errors.New("--tls-cert and --tls-key go together")
 	case c.maxConnections < 1 || c.maxConnections > 1<<16:
 		return c, fmt.Errorf("--max-connections %d: want 1 to 65536", c.maxConnections)
 	}

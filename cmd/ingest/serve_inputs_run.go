@@ -147,7 +147,10 @@ func (in *inputs) start(ctx context.Context) error {
 			in.cancel()
 			l.errc <- context.Canceled // read: wait reads the others'
 			in.wait()
-			return fmt.Errorf("--listen %s: %w", l.spec.given, addrInUseHint(err))
+			if l.spec.kind == kindUDP {
+				err = addrInUseHint(err) // how to share a UDP port
+			}
+			return fmt.Errorf("--listen %s: %w", l.spec.given, err)
 		}
 		l.bound = a.String()
 		if l.spec.kind == kindUnix {
