@@ -180,10 +180,9 @@ func (f *inputFlags) config(flags *flag.FlagSet) (inputConfig, error) {
 	if len(listens) == 0 && len(f.tail) == 0 {
 		listens = listFlag{defaultListen}
 	}
-	for i, s := range listens {
-		if slices.Contains(listens[:i], s) {
-			return c, fmt.Errorf("--listen %q is given twice", s)
-		}
+	// The same --listen twice needs no check: the second cannot bind, or
+	// with port 0 or --reuse-port gets a socket of its own.
+	for _, s := range listens {
 		l, err := parseListen(s)
 		if err != nil {
 			return c, err

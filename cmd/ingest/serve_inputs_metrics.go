@@ -143,12 +143,10 @@ var tailFamilies = []tailFamily{
 	{"ingest_tail_files", "gauge", "Files open: followed, and rotated ones being finished.", func(st *filetail.Stats) uint64 { return uint64(st.Files) }},
 }
 
-// writeMetrics writes the families of each input.
-func (in *inputs) writeMetrics(p *promWriter) {
-	stats := make([]ingest.Stats, len(in.listeners))
-	for i, l := range in.listeners {
-		stats[i] = l.srv.Stats()
-	}
+// writeMetrics writes the families of each input, from the snapshot st
+// (see totals).
+func (in *inputs) writeMetrics(p *promWriter, st *totals) {
+	stats := st.listeners
 	for i := range listenerFamilies {
 		f := &listenerFamilies[i]
 		header := false
@@ -172,10 +170,7 @@ func (in *inputs) writeMetrics(p *promWriter) {
 	if len(in.tailers) == 0 {
 		return
 	}
-	tstats := make([]filetail.Stats, len(in.tailers))
-	for i, ti := range in.tailers {
-		tstats[i] = ti.t.Stats()
-	}
+	tstats := st.tailers
 	for _, f := range tailFamilies {
 		p.family(f.name, f.typ, f.help)
 		for i, ti := range in.tailers {

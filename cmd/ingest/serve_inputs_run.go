@@ -347,11 +347,15 @@ func (in *inputs) connectionsUsage() heapwatch.Usage {
 
 // totals are the counters of every input added up: the listeners'
 // ingest.Stats field by field, with the Tailers' lines, bytes, parse
-// errors and handler panics added in.
+// errors and handler panics added in; and the snapshot of each input's
+// counters they were added up from, so that /metrics shows the totals and
+// the inputs as of the same moment.
 type totals struct {
 	ingest.Stats
-	reasons  []string
-	byReason []uint64
+	reasons   []string
+	byReason  []uint64
+	listeners []ingest.Stats   // in.listeners' Stats
+	tailers   []filetail.Stats // in.tailers' Stats
 }
 
 // ParseErrorsByReason yields every reason with its count over every
@@ -386,6 +390,7 @@ func (in *inputs) totals() totals {
 	}
 	for _, l := range in.listeners {
 		st := l.srv.Stats()
+		t.listeners = append(t.listeners, st)
 		s := &t.Stats
 		s.Datagrams += st.Datagrams
 		s.Bytes += st.Bytes
@@ -406,6 +411,7 @@ func (in *inputs) totals() totals {
 	}
 	for _, ti := range in.tailers {
 		st := ti.t.Stats()
+		t.tailers = append(t.tailers, st)
 		s := &t.Stats
 		s.Bytes += st.Bytes
 		s.Lines += st.Lines

@@ -105,7 +105,7 @@ func (d *daemon) writeMetrics(p *promWriter) {
 	p.uint("ingest_dropped_total", "reason", "source", st.DroppedSource)
 	p.uint("ingest_dropped_total", "reason", "closed", st.DroppedClosed)
 	p.gauge("ingest_receive_buffer_bytes", "Receive buffer the kernel granted per socket; 0 when unknown.", float64(st.ReceiveBuffer))
-	d.in.writeMetrics(p)
+	d.in.writeMetrics(p, &st)
 
 	p.counter("ingest_intern_hits_total", "Path lookups answered by the Interner without a copy.", in.Hits)
 	p.counter("ingest_intern_misses_total", "Path lookups the Interner had not stored.", in.Misses)

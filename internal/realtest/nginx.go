@@ -290,13 +290,16 @@ func (l *Load) Total() int {
 	return l.next
 }
 
-// AnsweredSince returns the requests answered after at.
-func (l *Load) AnsweredSince(at time.Time) int {
+// AnsweredBetween returns the requests answered after from and at or
+// before to.
+func (l *Load) AnsweredBetween(from, to time.Time) int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	ns, n := at.UnixNano(), 0
-	for i := len(l.answered) - 1; i >= 0 && l.answered[i] > ns; i-- {
-		n++
+	n := 0
+	for _, at := range l.answered {
+		if at > from.UnixNano() && at <= to.UnixNano() {
+			n++
+		}
 	}
 	return n
 }
