@@ -49,8 +49,8 @@ Flags:
 
 // serveManual follows the flags in serve's usage.
 const serveManual = `
-The manual (nginx set-up, routes, PromQL, memory and HTTP bounds, scaling
-out): docs/serve.md in the source repository,
+The manual (nginx set-up, inputs, routes, PromQL, memory and HTTP bounds,
+scaling out): docs/serve.md in the source repository,
 https://github.com/flatheap/ingest/blob/main/docs/serve.md
 `
 
