@@ -91,17 +91,9 @@ func TestRealNginxUnix(t *testing.T) {
 
 	client := &http.Client{Timeout: waitTimeout}
 	defer client.CloseIdleConnections()
-	base := fmt.Sprintf("http://127.0.0.1:%d", ng.Ports[0])
 	const n = 300
 	for i := range n {
-		resp, err := client.Get(base + "/users/" + strconv.Itoa(i))
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != 200 {
-			t.Fatalf("status %d", resp.StatusCode)
-		}
+		ng.Get(t, client, 0, "/users/"+strconv.Itoa(i))
 		// The socket queues 10 datagrams (net.unix.max_dgram_qlen): keep
 		// fewer in flight, so that a loaded machine loses none.
 		if i%5 == 4 {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"iter"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -360,7 +361,7 @@ type totals struct {
 
 // ParseErrorsByReason yields every reason with its count over every
 // input, zeros included, in the order of ingest.Stats.
-func (t *totals) ParseErrorsByReason() func(yield func(string, uint64) bool) {
+func (t *totals) ParseErrorsByReason() iter.Seq2[string, uint64] {
 	return func(yield func(string, uint64) bool) {
 		for i, r := range t.reasons {
 			if !yield(r, t.byReason[i]) {
@@ -381,6 +382,19 @@ func (t *totals) addReason(reason string, n uint64) {
 	t.byReason = append(t.byReason, n)
 }
 
+// addLines adds the counts that every kind of input has.
+func (t *totals) addLines(bytes, lines, parsed, parseErrors, panics uint64, byReason iter.Seq2[string, uint64]) {
+	s := &t.Stats
+	s.Bytes += bytes
+	s.Lines += lines
+	s.Parsed += parsed
+	s.ParseErrors += parseErrors
+	s.HandlerPanics += panics
+	for r, n := range byReason {
+		t.addReason(r, n)
+	}
+}
+
 // totals adds up the counters of every input.
 func (in *inputs) totals() totals {
 	var t totals
@@ -391,36 +405,21 @@ func (in *inputs) totals() totals {
 	for _, l := range in.listeners {
 		st := l.srv.Stats()
 		t.listeners = append(t.listeners, st)
+		t.addLines(st.Bytes, st.Lines, st.Parsed, st.ParseErrors, st.HandlerPanics, st.ParseErrorsByReason())
 		s := &t.Stats
 		s.Datagrams += st.Datagrams
-		s.Bytes += st.Bytes
-		s.Lines += st.Lines
-		s.Parsed += st.Parsed
-		s.ParseErrors += st.ParseErrors
 		s.Truncated += st.Truncated
 		s.DroppedQueueFull += st.DroppedQueueFull
 		s.DroppedKernel += st.DroppedKernel
 		s.DroppedSource += st.DroppedSource
 		s.DroppedClosed += st.DroppedClosed
-		s.HandlerPanics += st.HandlerPanics
 		s.ReadErrors += st.ReadErrors
 		s.ReceiveBuffer += st.ReceiveBuffer
-		for r, n := range st.ParseErrorsByReason() {
-			t.addReason(r, n)
-		}
 	}
 	for _, ti := range in.tailers {
 		st := ti.t.Stats()
 		t.tailers = append(t.tailers, st)
-		s := &t.Stats
-		s.Bytes += st.Bytes
-		s.Lines += st.Lines
-		s.Parsed += st.Parsed
-		s.ParseErrors += st.ParseErrors
-		s.HandlerPanics += st.HandlerPanics
-		for r, n := range st.ParseErrorsByReason() {
-			t.addReason(r, n)
-		}
+		t.addLines(st.Bytes, st.Lines, st.Parsed, st.ParseErrors, st.HandlerPanics, st.ParseErrorsByReason())
 	}
 	return t
 }

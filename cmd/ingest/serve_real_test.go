@@ -3,7 +3,6 @@
 package main
 
 import (
-	"fmt"
 	"net"
 	"net/http"
 	"path/filepath"
@@ -47,14 +46,7 @@ func TestServeRealSenders(t *testing.T) {
 	const nginxRequests = 300
 	unixLines := listenerSeries("ingest_listener_lines_total", sock, "unix")
 	for i := range nginxRequests {
-		resp, err := client.Get(fmt.Sprintf("http://127.0.0.1:%d/users/%d", ng.Ports[0], i))
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != 200 {
-			t.Fatalf("status %d", resp.StatusCode)
-		}
+		ng.Get(t, client, 0, "/users/"+strconv.Itoa(i))
 		if i%5 == 4 {
 			waitMetric(t, httpAddr, unixLines, float64(i+1))
 		}

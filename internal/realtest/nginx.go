@@ -150,6 +150,20 @@ func (n *NginxSite) up() bool {
 	return true
 }
 
+// Get requests path from site i and fails t unless nginx answers 200.
+func (n *NginxSite) Get(t testing.TB, client *http.Client, site int, path string) {
+	t.Helper()
+	resp, err := client.Get(fmt.Sprintf("http://127.0.0.1:%d%s", n.Ports[site], path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("%s: status %d", path, resp.StatusCode)
+	}
+}
+
 // Rotate runs logrotate on Logs/*.access.log: rename and create, then
 // USR1 to the master (logrotate's default and Debian's nginx
 // configuration), or copytruncate. Rotated files are kept, uncompressed.
