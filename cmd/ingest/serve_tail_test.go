@@ -4,6 +4,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -80,6 +82,43 @@ func TestServeTail(t *testing.T) {
 	}
 }
 
+// readToEnd reports whether the one checkpoint under stateDir has every
+// access log in logs (rotated ones included) at its size: every line
+// handed over.
+func readToEnd(t *testing.T, stateDir, logs string) bool {
+	t.Helper()
+	cps, _ := filepath.Glob(filepath.Join(stateDir, "tail-*", "tail-state.json"))
+	if len(cps) != 1 {
+		t.Fatalf("checkpoints %q", cps)
+	}
+	b, err := os.ReadFile(cps[0])
+	if err != nil {
+		return false // being replaced
+	}
+	offsets := map[uint64]int64{}
+	for line := range strings.Lines(string(b)) {
+		var e struct {
+			Ino    uint64 `json:"ino"`
+			Offset int64  `json:"offset"`
+		}
+		if json.Unmarshal([]byte(line), &e) == nil && e.Ino != 0 {
+			offsets[e.Ino] = e.Offset
+		}
+	}
+	files, _ := filepath.Glob(filepath.Join(logs, "*.access.log*"))
+	for _, f := range files {
+		fi, err := os.Stat(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		off, ok := offsets[fi.Sys().(*syscall.Stat_t).Ino]
+		if fi.Size() > 0 && (!ok || off != fi.Size()) {
+			return false
+		}
+	}
+	return true
+}
+
 var routeLabel = regexp.MustCompile(`route="([^"]*)"`)
 
 // routeTotals sums http_requests_total by route.
@@ -115,14 +154,15 @@ type tailRuns struct {
 	http    string
 	stdout  *bytes.Buffer
 	pattern string
+	state   string             // --state-dir
 	routes  map[string]float64 // the runs that ended
 	starts  int
 }
 
 func newTailRuns(t *testing.T, n *realtest.NginxSite) *tailRuns {
 	pattern := filepath.Join(n.Logs, "*.access.log")
-	r := &tailRuns{t: t, pattern: pattern, routes: map[string]float64{},
-		args: []string{"--tail", pattern, "--state-dir", t.TempDir(), "--from-start"}}
+	r := &tailRuns{t: t, pattern: pattern, state: t.TempDir(), routes: map[string]float64{}}
+	r.args = []string{"--tail", pattern, "--state-dir", r.state, "--from-start"}
 	r.start()
 	return r
 }
@@ -142,6 +182,15 @@ func (r *tailRuns) settle(want int) map[string]float64 {
 		return sumValues(cur)+sumValues(r.routes) == float64(want)
 	})
 	return cur
+}
+
+// final waits until the current run has counted want requests in all and
+// has read every file to its end, and returns its counts by route then.
+func (r *tailRuns) final(n *realtest.NginxSite, want int) map[string]float64 {
+	r.t.Helper()
+	r.settle(want)
+	realtest.WaitFor(r.t, "every file read to its end", func() bool { return readToEnd(r.t, r.state, n.Logs) })
+	return routeTotals(scrape(r.t, r.http))
 }
 
 // stop stops the current run once it has counted every request logged
@@ -208,7 +257,7 @@ func TestServeTailNginx(t *testing.T) {
 	l := realtest.StartLoad(n, sitePath)
 	realtest.RotateAll(t, n, l, nil)
 	l.Stop(t)
-	cur := r.settle(l.Total())
+	cur := r.final(n, l.Total())
 	m := scrape(t, r.http)
 	rotations := `ingest_tail_rotations_total{files="` + r.pattern + `"}`
 	truncations := `ingest_tail_truncations_total{files="` + r.pattern + `"}`
@@ -234,7 +283,7 @@ func TestServeTailNginxRestarts(t *testing.T) {
 		}
 	})
 	l.Stop(t)
-	r.check(n, l, r.settle(l.Total()))
+	r.check(n, l, r.final(n, l.Total()))
 }
 
 // TestServeTailNginxKilled: the same with serve killed (SIGKILL) once:
@@ -271,13 +320,11 @@ func TestServeTailNginxKilled(t *testing.T) {
 	l.Stop(t)
 	total := l.Total()
 	bound := l.AnsweredBetween(killed.Add(-2*time.Second), killed)
-	var cur map[string]float64
-	realtest.WaitFor(t, "every request counted", func() bool {
-		cur = routeTotals(scrape(t, r.http))
-		return sumValues(cur)+sumValues(r.routes) >= float64(total)
-	})
-	// A file is read in order, the lines read again before the new ones:
-	// once every request is counted, so is every line read twice.
+	// The lines read twice may come before or after new ones, from other
+	// files: wait until the checkpoint, written after the lines it covers
+	// were handed over, covers every file to its end.
+	realtest.WaitFor(t, "every file read to its end", func() bool { return readToEnd(t, r.state, n.Logs) })
+	cur := routeTotals(scrape(t, r.http))
 	_, perInput := stopServe(t, r.cmd, r.stdout)
 	if got := inputCounts(t, perInput, "tail "+r.pattern)["lines"]; got != strconv.Itoa(int(sumValues(cur))) {
 		t.Errorf("final count %s lines, /metrics %v requests", got, sumValues(cur))
