@@ -341,3 +341,39 @@ func TestServeTailNginxKilled(t *testing.T) {
 	}
 	t.Logf("%d requests, %d counted twice after the kill (bound %d)", total, dups, bound)
 }
+
+// TestServeTailBadCheckpoint: a checkpoint that cannot be read stops the
+// Tailer at once, which stops the other inputs: serve exits 1, saying why,
+// rather than guess where to start.
+func TestServeTailBadCheckpoint(t *testing.T) {
+	dir, state := t.TempDir(), t.TempDir()
+	pattern := filepath.Join(dir, "*.log")
+	cp := tailStateDir(state, pattern)
+	if err := os.MkdirAll(cp, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(cp, "tail-state.json"), []byte("garbage\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(os.Args[0], "serve", "--http", "127.0.0.1:0", "--listen", "127.0.0.1:0",
+		"--tail", pattern, "--state-dir", state, "--profile-dir", t.TempDir())
+	cmd.Env = append(os.Environ(), "INGEST_TEST_RUN_MAIN=1")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(realtest.Timeout):
+		cmd.Process.Kill()
+		<-done
+		t.Fatalf("serve did not exit:\n%s", stderr.String())
+	}
+	if code := cmd.ProcessState.ExitCode(); code != 1 || !strings.Contains(stderr.String(), "input stopped") ||
+		!strings.Contains(stderr.String(), "bad checkpoint") {
+		t.Errorf("exit status %d, stderr:\n%s", code, stderr.String())
+	}
+}
