@@ -131,7 +131,7 @@ func addServeFlags(fs *flag.FlagSet) *serveFlags {
 		workers:       fs.Int("workers", 0, "worker goroutines when --queue is set (default 1)"),
 		block:         fs.Bool("block", false, "when the queue is full, wait instead of dropping"),
 		maxPaths:      fs.Int("max-paths", 10000, "distinct paths kept; the others are counted under <other>"),
-		allow:         fs.String("allow", "", "comma-separated source `networks` allowed (CIDR or address); not given allows all"),
+		allow:         fs.String("allow", "", "comma-separated source `networks` allowed (CIDR or address) on UDP, tcp:// and tls:// listeners; not given allows all"),
 		reusePort:     fs.Bool("reuse-port", false, "share the UDP port with other processes that pass --reuse-port too (SO_REUSEPORT, Linux)"),
 		instance:      fs.String("instance", "", "`name` of this process on ingest_build_info and the heap line (default host name:UDP port)"),
 		heapInterval:  fs.Duration("heap-interval", 5*time.Second, "time between heap summary lines"),

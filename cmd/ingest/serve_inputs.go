@@ -69,7 +69,7 @@ func addInputFlags(fs *flag.FlagSet) *inputFlags {
 	f := &inputFlags{socketMode: 0o666, defaultStateDir: defaultStateDir()}
 	fs.Var(&f.listen, "listen", "`address` to receive access lines on, repeatable: host:port (UDP), unix:/path (unix datagram socket), tcp://host:port or tls://host:port (syslog over TCP or TLS, RFC 6587 framing) (default "+defaultListen+" unless --tail is given)")
 	fs.Var(&f.tail, "tail", "access log `file` or glob pattern to follow, repeatable (through rotation, from checkpoints in --state-dir); without --listen, no socket is opened")
-	f.stateDir = fs.String("state-dir", f.defaultStateDir, "`directory` of the --tail checkpoints; \"\" for none (each start then begins at the files' ends, or starts with --from-start)")
+	f.stateDir = fs.String("state-dir", f.defaultStateDir, "`directory` of the --tail checkpoints; \"\" for none (each start then begins at the files' ends, or at their starts with --from-start)")
 	f.fromStart = fs.Bool("from-start", false, "read a tailed file that has no checkpoint from its start instead of its end")
 	f.tlsCert = fs.String("tls-cert", "", "PEM `file` of the certificate chain of the tls:// listeners (reloaded when it changes)")
 	f.tlsKey = fs.String("tls-key", "", "PEM `file` of the key of --tls-cert")
