@@ -165,6 +165,27 @@ func TestServeTransports(t *testing.T) {
 	}
 	checkPromtool(t, httpAddr)
 
+	// A renewed certificate is loaded without a restart (checked every
+	// 5 s), and served to the next connection.
+	cert3, key3 := ca.Issue(t, 3)
+	realtest.WriteFile(t, dir, "key.pem.new", key3)
+	realtest.WriteFile(t, dir, "cert.pem.new", cert3)
+	for _, f := range []string{keyFile, certFile} {
+		if err := os.Rename(f+".new", f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	reloads := listenerSeries("ingest_listener_tls_cert_reloads_total", tlsAddr, "tls")
+	realtest.WaitFor(t, "the certificate reloaded", func() bool { return scrape(t, httpAddr)[reloads] >= 1 })
+	tc, err = tls.Dial("tcp", tlsAddr, &tls.Config{RootCAs: ca.Pool(), ServerName: "localhost", Certificates: []tls.Certificate{pair}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if serial := tc.ConnectionState().PeerCertificates[0].SerialNumber.Int64(); serial != 3 {
+		t.Errorf("after the reload the certificate served is serial %d, want 3", serial)
+	}
+	tc.Close()
+
 	c2.Close()
 	totals, perInput := stopServe(t, cmd, stdout)
 	if totals["lines"] != "23" || totals["parsed"] != "23" {
