@@ -10,13 +10,11 @@ package ingest
 // lines sent. A test skips when its program is missing, unless CI=true.
 
 import (
-	"bytes"
 	"fmt"
 	"net"
 	"net/http"
 	"net/netip"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -24,93 +22,9 @@ import (
 	"sync"
 	"syscall"
 	"testing"
-	"time"
+
+	"github.com/flatheap/ingest/internal/realtest"
 )
-
-// need returns path when it is an executable file, and otherwise skips t,
-// or fails it when the environment has CI=true.
-func need(t *testing.T, path, what string) string {
-	t.Helper()
-	if fi, err := os.Stat(path); err == nil && fi.Mode()&0o111 != 0 {
-		return path
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("%s (%s) is missing; CI must install it", what, path)
-	}
-	t.Skipf("%s (%s) is missing", what, path)
-	return ""
-}
-
-// freePort returns a loopback TCP port that was free a moment ago.
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-// proc is a process a test started, with its output.
-type proc struct {
-	cmd  *exec.Cmd
-	out  *lockedBuffer
-	done chan struct{}
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-// startProc starts name with args and env added to the environment. When
-// the test ends it sends stop (then SIGKILL after 10 s) to that process id.
-func startProc(t *testing.T, stop syscall.Signal, env []string, name string, args ...string) *proc {
-	t.Helper()
-	p := &proc{cmd: exec.Command(name, args...), out: &lockedBuffer{}, done: make(chan struct{})}
-	p.cmd.Env = append(os.Environ(), env...)
-	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { p.cmd.Wait(); close(p.done) }()
-	t.Cleanup(func() {
-		p.cmd.Process.Signal(stop)
-		select {
-		case <-p.done:
-		case <-time.After(10 * time.Second):
-			p.cmd.Process.Kill()
-			<-p.done
-		}
-		if t.Failed() {
-			t.Logf("%s output:\n%s", filepath.Base(name), p.out)
-		}
-	})
-	return p
-}
-
-// exited fails t when p has ended.
-func (p *proc) check(t *testing.T) {
-	t.Helper()
-	select {
-	case <-p.done:
-		t.Fatalf("%s exited: %v\n%s", p.cmd.Path, p.cmd.ProcessState, p.out)
-	default:
-	}
-}
 
 // accessLines returns n combined lines from 192.0.2.1 with the paths
 // /<prefix>/0 ... /<prefix>/n-1.
@@ -166,66 +80,20 @@ func pathsOf(prefix string, n int) []string {
 
 // TestRealNginxUnix: nginx logs to the Server's unix socket.
 func TestRealNginxUnix(t *testing.T) {
-	nginx := need(t, "/usr/sbin/nginx", "nginx")
+	realtest.Need(t, realtest.Nginx, "nginx")
 	checkLeaks(t)
-	prefix := t.TempDir()
-	sock := filepath.Join(prefix, "ingest.sock")
+	sock := filepath.Join(t.TempDir(), "ingest.sock")
 	rec := &recorder{}
 	ts := startUnix(t, sock, Config{Handler: rec})
 
-	port := freePort(t)
-	user := ""
-	if os.Geteuid() == 0 {
-		user = "user root;" // the workers write to the socket in the test's directory
-	}
-	for _, d := range []string{"body", "proxy", "fastcgi", "uwsgi", "scgi"} {
-		if err := os.Mkdir(filepath.Join(prefix, d), 0o700); err != nil {
-			t.Fatal(err)
-		}
-	}
-	conf := fmt.Sprintf(`%s
-daemon off;
-worker_processes 1;
-pid %[2]s/nginx.pid;
-error_log %[2]s/error.log info;
-events { worker_connections 64; }
-http {
-	client_body_temp_path %[2]s/body;
-	proxy_temp_path %[2]s/proxy;
-	fastcgi_temp_path %[2]s/fastcgi;
-	uwsgi_temp_path %[2]s/uwsgi;
-	scgi_temp_path %[2]s/scgi;
-	access_log syslog:server=unix:%[3]s combined;
-	server {
-		listen 127.0.0.1:%[4]d;
-		location / { return 200 "ok\n"; }
-	}
-}
-`, user, prefix, sock, port)
-	confFile := writeFile(t, prefix, "nginx.conf", []byte(conf))
-	p := startProc(t, syscall.SIGQUIT, nil, nginx, "-p", prefix, "-c", confFile, "-e", "stderr")
+	ng := realtest.NewNginx(t)
+	ng.Start(t, "syslog:server=unix:"+sock+" combined")
 
 	client := &http.Client{Timeout: waitTimeout}
 	defer client.CloseIdleConnections()
-	base := fmt.Sprintf("http://127.0.0.1:%d", port)
-	waitFor(t, "nginx to listen", func() bool {
-		p.check(t)
-		c, err := net.Dial("tcp", base[len("http://"):])
-		if err == nil {
-			c.Close()
-		}
-		return err == nil
-	})
 	const n = 300
 	for i := range n {
-		resp, err := client.Get(base + "/users/" + strconv.Itoa(i))
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != 200 {
-			t.Fatalf("status %d", resp.StatusCode)
-		}
+		ng.Get(t, client, 0, "/users/"+strconv.Itoa(i))
 		// The socket queues 10 datagrams (net.unix.max_dgram_qlen): keep
 		// fewer in flight, so that a loaded machine loses none.
 		if i%5 == 4 {
@@ -240,40 +108,8 @@ http {
 	if !slices.Equal(got, want) || st.ParseErrors != 0 || st.Datagrams != n || st.Transport != "unix" {
 		t.Errorf("%d paths; stats %+v", len(got), st)
 	}
-	if log, _ := os.ReadFile(filepath.Join(prefix, "error.log")); bytes.Contains(log, []byte("syslog")) {
+	if log := ng.ErrorLog(); strings.Contains(log, "syslog") {
 		t.Errorf("nginx's error log speaks of syslog:\n%s", log)
-	}
-}
-
-// rsyslogd starts rsyslogd with conf (a workDirectory is added) in dir.
-func rsyslogd(t *testing.T, dir, conf string) *proc {
-	t.Helper()
-	bin := need(t, "/usr/sbin/rsyslogd", "rsyslogd")
-	work := filepath.Join(dir, "work")
-	if err := os.Mkdir(work, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	conf = fmt.Sprintf("global(workDirectory=%q)\n%s", work, conf)
-	f := writeFile(t, dir, "rsyslog.conf", []byte(conf))
-	if out, err := exec.Command(bin, "-N1", "-f", f).CombinedOutput(); err != nil {
-		t.Fatalf("rsyslogd -N1: %v\n%s", err, out)
-	}
-	return startProc(t, syscall.SIGTERM, nil, bin, "-n", "-f", f, "-i", filepath.Join(dir, "rsyslogd.pid"))
-}
-
-// loggerLines sends lines to the unix socket sock with util-linux logger,
-// tag "nginx", in RFC 5424 or RFC 3164.
-func loggerLines(t *testing.T, dir, sock string, rfc5424 bool, lines []string) {
-	t.Helper()
-	bin := need(t, "/usr/bin/logger", "util-linux logger")
-	format := "--rfc3164"
-	if rfc5424 {
-		format = "--rfc5424"
-	}
-	f := writeFile(t, dir, "lines"+format, []byte(strings.Join(lines, "\n")+"\n"))
-	waitFor(t, "the input socket", func() bool { _, err := os.Stat(sock); return err == nil })
-	if out, err := exec.Command(bin, format, "--socket-errors=on", "-u", sock, "-t", "nginx", "-f", f).CombinedOutput(); err != nil {
-		t.Fatalf("logger: %v\n%s", err, out)
 	}
 }
 
@@ -281,7 +117,7 @@ func loggerLines(t *testing.T, dir, sock string, rfc5424 bool, lines []string) {
 // RFC 3164, tag "nginx") over TCP with each of its forward templates and
 // both framings, one Server each; every line arrives and parses.
 func TestRealRsyslogTCP(t *testing.T) {
-	need(t, "/usr/sbin/rsyslogd", "rsyslogd")
+	realtest.Need(t, realtest.Rsyslogd, "rsyslogd")
 	checkLeaks(t)
 	dir := t.TempDir()
 	in := filepath.Join(dir, "in.sock")
@@ -299,22 +135,19 @@ func TestRealRsyslogTCP(t *testing.T) {
 				t.Logf("%s/%s: a line fails (sampled): %v: %q", tmpl, framing, err, l)
 			}})
 			_, port, _ := net.SplitHostPort(tg.ts.addr)
-			fmt.Fprintf(&actions, "action(type=\"omfwd\" target=\"127.0.0.1\" port=%q protocol=\"tcp\" TCP_Framing=%q template=%q)\n",
-				port, framing, tmpl)
+			actions.WriteString(realtest.RsyslogForward(port, framing, tmpl, false))
 			targets = append(targets, tg)
 		}
 	}
-	p := rsyslogd(t, dir, fmt.Sprintf(`module(load="imuxsock" SysSock.Use="off")
-input(type="imuxsock" Socket=%q UseSpecialParser="off" ParseHostname="on" RateLimit.Interval="0")
-%s`, in, actions.String()))
+	p := realtest.StartRsyslogd(t, dir, realtest.RsyslogInput(in)+actions.String())
 	const n = 200
-	loggerLines(t, dir, in, true, accessLines("rfc5424", n))
-	loggerLines(t, dir, in, false, accessLines("rfc3164", n))
+	realtest.Logger(t, dir, in, true, accessLines("rfc5424", n))
+	realtest.Logger(t, dir, in, false, accessLines("rfc3164", n))
 	want := append(pathsOf("rfc5424", n), pathsOf("rfc3164", n)...)
 	for _, tg := range targets {
 		name := tg.template + "/" + tg.framing
 		st := tg.ts.waitStats(t, name+": every line", func(s Stats) bool {
-			p.check(t)
+			p.Check(t)
 			return s.Lines >= 2*n
 		})
 		tg.rec.check(t, name, want)
@@ -327,10 +160,8 @@ input(type="imuxsock" Socket=%q UseSpecialParser="off" ParseHostname="on" RateLi
 // TestRealRsyslogTLS: rsyslog forwards over TLS with its gtls driver, with
 // a client certificate, to a Server that requires one.
 func TestRealRsyslogTLS(t *testing.T) {
-	need(t, "/usr/sbin/rsyslogd", "rsyslogd")
-	if m, _ := filepath.Glob("/usr/lib/*/rsyslog/lmnsd_gtls.so"); len(m) == 0 {
-		need(t, "/usr/lib/x86_64-linux-gnu/rsyslog/lmnsd_gtls.so", "rsyslog-gnutls")
-	}
+	realtest.Need(t, realtest.Rsyslogd, "rsyslogd")
+	realtest.NeedGTLS(t)
 	checkLeaks(t)
 	dir := t.TempDir()
 	ca := newTestCA(t, "test CA")
@@ -341,16 +172,13 @@ func TestRealRsyslogTLS(t *testing.T) {
 		TLSCertFile: certFile, TLSKeyFile: keyFile, TLSClientCAFile: caFile})
 	_, port, _ := net.SplitHostPort(ts.addr)
 	in := filepath.Join(dir, "in.sock")
-	p := rsyslogd(t, dir, fmt.Sprintf(`global(DefaultNetstreamDriverCAFile=%q DefaultNetstreamDriverCertFile=%q DefaultNetstreamDriverKeyFile=%q)
-module(load="imuxsock" SysSock.Use="off")
-input(type="imuxsock" Socket=%q UseSpecialParser="off" ParseHostname="on" RateLimit.Interval="0")
-action(type="omfwd" target="127.0.0.1" port=%q protocol="tcp" TCP_Framing="octet-counted"
-	StreamDriver="gtls" StreamDriverMode="1" StreamDriverAuthMode="x509/name" StreamDriverPermittedPeers="localhost")
-`, caFile, writeFile(t, dir, "client.pem", clientCert), writeFile(t, dir, "client-key.pem", clientKey), in, port))
+	p := realtest.StartRsyslogd(t, dir,
+		realtest.RsyslogTLSGlobal(caFile, writeFile(t, dir, "client.pem", clientCert), writeFile(t, dir, "client-key.pem", clientKey))+
+			realtest.RsyslogInput(in)+realtest.RsyslogForward(port, "octet-counted", "", true))
 	const n = 300
-	loggerLines(t, dir, in, true, accessLines("tls", n))
+	realtest.Logger(t, dir, in, true, accessLines("tls", n))
 	st := ts.waitStats(t, "every line", func(s Stats) bool {
-		p.check(t)
+		p.Check(t)
 		return s.Lines >= n
 	})
 	rec.check(t, "gtls", pathsOf("tls", n))
@@ -372,12 +200,12 @@ func TestRealSyslogNG(t *testing.T) {
 	if root == "" {
 		root = sngRoot
 	}
-	bin := need(t, filepath.Join(root, "usr/sbin/syslog-ng"), "syslog-ng (extracted)")
+	bin := realtest.Need(t, filepath.Join(root, "usr/sbin/syslog-ng"), "syslog-ng (extracted)")
 	// The modules' directory is named after the version, which the
 	// configuration must name too.
 	dirs, _ := filepath.Glob(filepath.Join(root, "usr/lib/syslog-ng/[0-9]*.[0-9]*"))
 	if len(dirs) != 1 {
-		need(t, filepath.Join(root, "usr/lib/syslog-ng/<version>"), "syslog-ng's modules (extracted)")
+		realtest.Need(t, filepath.Join(root, "usr/lib/syslog-ng/<version>"), "syslog-ng's modules (extracted)")
 	}
 	modules, version := dirs[0], filepath.Base(dirs[0])
 	checkLeaks(t)
@@ -399,12 +227,12 @@ log { source(s3164); source(s5424); destination(dnet); destination(dsys); };
 	f := writeFile(t, dir, "syslog-ng.conf", []byte(conf))
 	libs, _ := filepath.Glob(filepath.Join(root, "usr/lib/*-linux-gnu"))
 	env := []string{"LD_LIBRARY_PATH=" + strings.Join(append(libs, filepath.Join(root, "usr/lib/syslog-ng")), ":")}
-	p := startProc(t, syscall.SIGTERM, env, bin, "-F", "-e", "--module-path", modules, "-f", f,
+	p := realtest.Start(t, syscall.SIGTERM, env, bin, "-F", "-e", "--module-path", modules, "-f", f,
 		"--persist-file", filepath.Join(dir, "persist"), "--pidfile", filepath.Join(dir, "pid"),
 		"--control", filepath.Join(dir, "ctl"))
 	const n = 200
-	loggerLines(t, dir, in5424, true, accessLines("rfc5424", n))
-	loggerLines(t, dir, in3164, false, accessLines("rfc3164", n))
+	realtest.Logger(t, dir, in5424, true, accessLines("rfc5424", n))
+	realtest.Logger(t, dir, in3164, false, accessLines("rfc3164", n))
 	want := append(pathsOf("rfc5424", n), pathsOf("rfc3164", n)...)
 	for _, d := range []struct {
 		name string
@@ -412,7 +240,7 @@ log { source(s3164); source(s5424); destination(dnet); destination(dsys); };
 		rec  *relayRecorder
 	}{{"network()", netTS, netRec}, {"syslog()", sysTS, sysRec}} {
 		st := d.ts.waitStats(t, d.name+": every line", func(s Stats) bool {
-			p.check(t)
+			p.Check(t)
 			return s.Lines >= 2*n
 		})
 		d.rec.check(t, d.name, want)

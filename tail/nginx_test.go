@@ -7,308 +7,41 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
-	"io"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/flatheap/ingest"
-)
-
-const (
-	nginxBin     = "/usr/sbin/nginx"
-	logrotateBin = "/usr/sbin/logrotate"
-	// nginxRotations alternates rename-and-reopen and copytruncate.
-	nginxRotations = 20
+	"github.com/flatheap/ingest/internal/realtest"
 )
 
 // needTools skips the test when nginx or logrotate is missing, except on
 // CI, where it fails.
 func needTools(t *testing.T) {
 	t.Helper()
-	for _, bin := range []string{nginxBin, logrotateBin} {
-		if _, err := os.Stat(bin); err != nil {
-			if os.Getenv("CI") == "true" {
-				t.Fatalf("%s is required on CI: %v", bin, err)
-			}
-			t.Skipf("%s not installed: %v", bin, err)
-		}
-	}
+	realtest.Need(t, realtest.Nginx, "nginx")
+	realtest.Need(t, realtest.Logrotate, "logrotate")
 }
 
-// nginxSite is a real nginx serving two sites on loopback, each logging to
-// its own file, a.access.log and b.access.log, in the combined format.
-type nginxSite struct {
-	dir, logs string
-	ports     [2]int
-	cmd       *exec.Cmd
-	pid       int           // the master's
-	exited    chan struct{} // closed when it has exited
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-func startNginx(t *testing.T) *nginxSite {
-	t.Helper()
-	dir := t.TempDir()
-	n := &nginxSite{dir: dir, logs: filepath.Join(dir, "logs")}
-	for _, d := range []string{"logs", "tmp"} {
-		if err := os.Mkdir(filepath.Join(dir, d), 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for attempt := 0; ; attempt++ {
-		n.ports = [2]int{freePort(t), freePort(t)}
-		user := ""
-		if os.Geteuid() == 0 {
-			user = "user root;" // the workers reopen the logs after USR1
-		}
-		var servers strings.Builder
-		for i, site := range []string{"a", "b"} {
-			fmt.Fprintf(&servers, `server {
-		listen 127.0.0.1:%d;
-		access_log %s/%s.access.log combined;
-		location / { return 200 "ok\n"; }
-	}
-	`, n.ports[i], n.logs, site)
-		}
-		conf := fmt.Sprintf(`%s
-daemon off;
-master_process on;
-worker_processes 2;
-pid %[2]s/nginx.pid;
-error_log %[2]s/error.log warn;
-events { worker_connections 128; }
-http {
-	client_body_temp_path %[2]s/tmp/body;
-	proxy_temp_path %[2]s/tmp/proxy;
-	fastcgi_temp_path %[2]s/tmp/fastcgi;
-	uwsgi_temp_path %[2]s/tmp/uwsgi;
-	scgi_temp_path %[2]s/tmp/scgi;
-	%[3]s
-}
-`, user, dir, servers.String())
-		confPath := filepath.Join(dir, "nginx.conf")
-		if err := os.WriteFile(confPath, []byte(conf), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		n.cmd = exec.Command(nginxBin, "-p", dir, "-c", confPath, "-e", filepath.Join(dir, "error.log"))
-		n.cmd.Stderr = os.Stderr
-		if err := n.cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		n.pid = n.cmd.Process.Pid
-		n.exited = make(chan struct{})
-		go func(cmd *exec.Cmd, exited chan struct{}) { cmd.Wait(); close(exited) }(n.cmd, n.exited)
-		if n.listening() {
-			break
-		}
-		n.stop()
-		if attempt == 3 {
-			errLog, _ := os.ReadFile(filepath.Join(dir, "error.log"))
-			t.Fatalf("nginx did not start: %s", errLog)
-		}
-	}
-	t.Cleanup(n.stop)
+// startNginx starts a real nginx serving two sites on loopback, each
+// logging to its own file, a.access.log and b.access.log, in the combined
+// format.
+func startNginx(t *testing.T) *realtest.NginxSite {
+	n := realtest.NewNginx(t)
+	n.Start(t, n.FileLogs(2)...)
 	return n
 }
 
-// listening waits until both ports accept connections, or nginx exits.
-func (n *nginxSite) listening() bool {
-	deadline := time.Now().Add(15 * time.Second)
-	for time.Now().Before(deadline) {
-		select {
-		case <-n.exited:
-			return false
-		default:
-		}
-		if n.up() {
-			return true
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	return false
-}
-
-func (n *nginxSite) up() bool {
-	for _, p := range n.ports {
-		c, err := net.DialTimeout("tcp", "127.0.0.1:"+strconv.Itoa(p), time.Second)
-		if err != nil {
-			return false
-		}
-		c.Close()
-	}
-	return true
-}
-
-// stop stops nginx by its process id: SIGQUIT lets the workers finish and
-// write their last log lines.
-func (n *nginxSite) stop() {
-	if n.cmd == nil {
-		return
-	}
-	n.cmd.Process.Signal(syscall.SIGQUIT)
-	select {
-	case <-n.exited:
-	case <-time.After(10 * time.Second):
-		n.cmd.Process.Kill()
-		<-n.exited
-	}
-	n.cmd = nil
-}
-
-// rotate runs logrotate on both logs: rename and create, then USR1 to the
-// master (logrotate's default and Debian's nginx configuration), or
-// copytruncate.
-func (n *nginxSite) rotate(t *testing.T, copyTruncate bool) {
-	t.Helper()
-	how := fmt.Sprintf("create\n\tsharedscripts\n\tpostrotate\n\t\tkill -USR1 %d\n\tendscript", n.pid)
-	if copyTruncate {
-		how = "copytruncate"
-	}
-	conf := fmt.Sprintf("%s/*.access.log {\n\trotate 100\n\tmissingok\n\tnocompress\n\t%s\n}\n", n.logs, how)
-	confPath := filepath.Join(n.dir, "logrotate.conf")
-	if err := os.WriteFile(confPath, []byte(conf), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	out, err := exec.Command(logrotateBin, "-f", "-s", filepath.Join(n.dir, "logrotate.state"), confPath).CombinedOutput()
-	if err != nil {
-		t.Fatalf("logrotate: %v: %s", err, out)
-	}
-}
-
-// linesOnDisk counts the lines in every log file, rotated ones included,
-// by site.
-func (n *nginxSite) linesOnDisk(t *testing.T) [2]int {
-	t.Helper()
-	var counts [2]int
-	entries, err := os.ReadDir(n.logs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, e := range entries {
-		i := strings.Index("ab", e.Name()[:1])
-		if i < 0 || !strings.Contains(e.Name(), ".access.log") {
-			continue
-		}
-		b, err := os.ReadFile(filepath.Join(n.logs, e.Name()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		counts[i] += bytes.Count(b, []byte("\n"))
-	}
-	return counts
-}
-
-// load sends requests /r/0, /r/1, ... to the two sites in turn until
-// stopped, one at a time.
-type load struct {
-	mu      sync.Mutex // held by pause
-	sent    [2]int     // answered 200, by site
-	next    int
-	stopped chan struct{}
-	done    chan struct{}
-	err     error
-}
-
-func startLoad(n *nginxSite) *load {
-	l := &load{stopped: make(chan struct{}), done: make(chan struct{})}
-	client := &http.Client{Timeout: 10 * time.Second}
-	go func() {
-		defer close(l.done)
-		// Bounded: at most 200,000 requests, and stopped by the test.
-		for l.next < 200_000 {
-			select {
-			case <-l.stopped:
-				return
-			default:
-			}
-			l.mu.Lock()
-			site := l.next % 2
-			resp, err := client.Get(fmt.Sprintf("http://127.0.0.1:%d/r/%d", n.ports[site], l.next))
-			if err == nil {
-				io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-				if resp.StatusCode != 200 {
-					err = fmt.Errorf("status %d", resp.StatusCode)
-				}
-			}
-			if err != nil {
-				l.err = err
-				l.mu.Unlock()
-				return
-			}
-			l.sent[site]++
-			l.next++
-			l.mu.Unlock()
-		}
-	}()
-	return l
-}
-
-func (l *load) stop(t *testing.T) {
-	close(l.stopped)
-	<-l.done
-	if l.err != nil {
-		t.Fatalf("load: %v", l.err)
-	}
-}
-
-// quiesced pauses the load until every request answered is in a log file,
-// and runs f. copytruncate loses what nginx writes between the copy and the
-// truncation (logrotate's own window, see its manual); with no writes then,
-// the count stays exact and anything missing is the Tailer's doing.
-func (l *load) quiesced(t *testing.T, n *nginxSite, f func()) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	waitFor(t, "nginx to log every request", func() bool { return n.linesOnDisk(t) == l.sent })
-	f()
-}
-
-func (l *load) total() int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.sent[0] + l.sent[1]
-}
-
-// rotateAll rotates 20 times, every interval, alternating the two kinds,
-// calling between(i) after the i-th rotation.
-func rotateAll(t *testing.T, n *nginxSite, l *load, between func(i int)) {
-	for i := range nginxRotations {
-		time.Sleep(100 * time.Millisecond)
-		if i%2 == 1 {
-			l.quiesced(t, n, func() { n.rotate(t, true) })
-		} else {
-			n.rotate(t, false)
-		}
-		if between != nil {
-			between(i)
-		}
-	}
-	time.Sleep(100 * time.Millisecond)
-}
-
-func nginxTailConfig(c *collector, n *nginxSite, state string) Config {
+func nginxTailConfig(c *collector, n *realtest.NginxSite, state string) Config {
 	return Config{
-		Paths:         []string{filepath.Join(n.logs, "*.access.log")},
+		Paths:         []string{filepath.Join(n.Logs, "*.access.log")},
 		Handler:       c,
 		StateDir:      state,
 		FromBeginning: true,
@@ -319,18 +52,19 @@ func nginxTailConfig(c *collector, n *nginxSite, state string) Config {
 
 // checkNginx checks that the lines handed over are exactly the requests
 // answered, per file name.
-func checkNginx(t *testing.T, c *collector, n *nginxSite, l *load) {
+func checkNginx(t *testing.T, c *collector, n *realtest.NginxSite, l *realtest.Load) {
 	t.Helper()
-	if disk := n.linesOnDisk(t); disk != l.sent {
-		t.Fatalf("nginx logged %v lines, %v requests answered", disk, l.sent)
+	sent := l.Sent()
+	if disk := n.LinesOnDisk(t); !slices.Equal(disk, sent) {
+		t.Fatalf("nginx logged %v lines, %v requests answered", disk, sent)
 	}
-	c.exactly(t, 0, l.next)
+	c.exactly(t, 0, l.Total())
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for i, site := range []string{"a", "b"} {
-		name := filepath.Join(n.logs, site+".access.log")
-		if c.byName[name] != l.sent[i] {
-			t.Fatalf("%s: %d lines, %d requests", name, c.byName[name], l.sent[i])
+	for i := range sent {
+		name := n.LogFile(i)
+		if c.byName[name] != sent[i] {
+			t.Fatalf("%s: %d lines, %d requests", name, c.byName[name], sent[i])
 		}
 	}
 }
@@ -343,17 +77,17 @@ func TestNginxRotation(t *testing.T) {
 	n := startNginx(t)
 	c := newCollector()
 	r := start(t, nginxTailConfig(c, n, t.TempDir()))
-	l := startLoad(n)
-	rotateAll(t, n, l, nil)
-	l.stop(t)
-	r.settle(t, c, l.total())
+	l := realtest.StartLoad(n, nil)
+	realtest.RotateAll(t, n, l, nil)
+	l.Stop(t)
+	r.settle(t, c, l.Total())
 	r.stop(t)
 	checkNginx(t, c, n, l)
 	st := r.Stats()
-	t.Logf("%d requests; %+v", l.total(), st)
+	t.Logf("%d requests; %+v", l.Total(), st)
 	// Every rename is seen (10 per log); a copytruncate only when the log
 	// had lines since the rotation before.
-	if st.Rotations != nginxRotations || st.Truncations == 0 || st.LostBytes != 0 || st.FilesMissing != 0 {
+	if st.Rotations != realtest.Rotations || st.Truncations == 0 || st.LostBytes != 0 || st.FilesMissing != 0 {
 		t.Fatalf("stats %+v", st)
 	}
 }
@@ -366,8 +100,8 @@ func TestNginxRotationRestarts(t *testing.T) {
 	c := newCollector()
 	state := t.TempDir()
 	r := start(t, nginxTailConfig(c, n, state))
-	l := startLoad(n)
-	rotateAll(t, n, l, func(i int) {
+	l := realtest.StartLoad(n, nil)
+	realtest.RotateAll(t, n, l, func(i int) {
 		switch i {
 		case 5, 12:
 			r.stop(t) // down during two rotations
@@ -375,8 +109,8 @@ func TestNginxRotationRestarts(t *testing.T) {
 			r = start(t, nginxTailConfig(c, n, state))
 		}
 	})
-	l.stop(t)
-	r.settle(t, c, l.total())
+	l.Stop(t)
+	r.settle(t, c, l.Total())
 	r.stop(t)
 	checkNginx(t, c, n, l)
 	if st := r.Stats(); st.FilesMissing != 0 || st.LostBytes != 0 {
@@ -395,7 +129,7 @@ func TestNginxRotationKilled(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "seen")
 	var child *exec.Cmd
 	startChild := func() {
-		cfg, _ := json.Marshal(childConfig{Pattern: filepath.Join(n.logs, "*.access.log"), State: state, Out: out})
+		cfg, _ := json.Marshal(childConfig{Pattern: filepath.Join(n.Logs, "*.access.log"), State: state, Out: out})
 		child = exec.Command(os.Args[0], "-test.run=^TestTailChild$", "-test.v")
 		child.Env = append(os.Environ(), "TAIL_TEST_CHILD="+string(cfg))
 		var output bytes.Buffer // shown when the test fails
@@ -415,9 +149,9 @@ func TestNginxRotationKilled(t *testing.T) {
 		})
 	}
 	startChild()
-	l := startLoad(n)
+	l := realtest.StartLoad(n, nil)
 	var killedAt time.Time
-	rotateAll(t, n, l, func(i int) {
+	realtest.RotateAll(t, n, l, func(i int) {
 		switch i {
 		case 9:
 			waitFor(t, "the child to hand lines over", func() bool { return len(readSeen(t, out)) > 0 })
@@ -428,8 +162,8 @@ func TestNginxRotationKilled(t *testing.T) {
 			startChild()
 		}
 	})
-	l.stop(t)
-	want := l.total()
+	l.Stop(t)
+	want := l.Total()
 	waitFor(t, "the child to hand every line over", func() bool {
 		seen := map[int]bool{}
 		for _, s := range readSeen(t, out) {
@@ -441,13 +175,13 @@ func TestNginxRotationKilled(t *testing.T) {
 	if err := child.Wait(); err != nil {
 		t.Fatalf("child: %v", err)
 	}
-	if disk := n.linesOnDisk(t); disk != l.sent {
-		t.Fatalf("nginx logged %v lines, %v requests answered", disk, l.sent)
+	if disk, sent := n.LinesOnDisk(t), l.Sent(); !slices.Equal(disk, sent) {
+		t.Fatalf("nginx logged %v lines, %v requests answered", disk, sent)
 	}
 	first := map[int]seenLine{}
 	dups := 0
 	for _, s := range readSeen(t, out) {
-		if s.n < 0 || s.n >= l.next {
+		if s.n < 0 || s.n >= want {
 			t.Fatalf("line %d was never requested", s.n)
 		}
 		f, ok := first[s.n]

@@ -1,6 +1,6 @@
 // Command ingest parses HTTP access-log lines, serves per-route metrics
-// from the lines it receives over UDP, and generates such traffic, with
-// the ingest library.
+// from the lines it receives over UDP, unix sockets, TCP or TLS or reads
+// from files, and generates such traffic, with the ingest library.
 //
 // Usage:
 //
@@ -32,7 +32,7 @@ type command struct {
 var commands = []command{
 	{"parse", "parse access-log lines from files or stdin into JSON, one object per line", runParse},
 	{"send", "send generated access-log lines over UDP (load generator)", runSend},
-	{"serve", "receive access lines over UDP and serve per-route metrics, per-path counts and pprof over HTTP", runServe},
+	{"serve", "receive access lines (UDP, unix, TCP, TLS, files) and serve per-route metrics, per-path counts and pprof over HTTP", runServe},
 }
 
 func main() {

@@ -20,9 +20,11 @@ import (
 
 var serveUsage = `Usage: ingest serve [flags]
 
-Receive access-log lines over UDP, parse them as --format, keep per-route
-request metrics within a series budget and per-path counts within a path
-budget, and serve them on the HTTP address:
+Receive access-log lines on each --listen address (UDP by default, unix
+datagram sockets, syslog over TCP or TLS) and from the files each --tail
+follows, parse them as --format, keep per-route request metrics within a
+series budget and per-path counts within a path budget, and serve them on
+the HTTP address:
 
   /metrics       Prometheus text format: the route metrics (http_*), the
                  receiver's counters, the heap monitor's figures and the
@@ -33,8 +35,11 @@ budget, and serve them on the HTTP address:
   /debug/pprof/  the Go profiler
   /healthz       "ok"
 
-A heap summary is logged every --heap-interval. SIGINT or SIGTERM stops
-reading, delivers what is queued, prints the final counts and exits 0;
+Without --listen or --tail, serve listens on UDP 127.0.0.1:5514; with
+--tail alone it opens no socket. A heap summary is logged every
+--heap-interval. SIGINT or SIGTERM stops the inputs, delivers what is
+queued, writes the tail checkpoints, prints the final counts (in all, then
+per input) and exits 0;
 SIGUSR1 writes a heap profile into --profile-dir. A bad flag, route
 pattern, routes file or bucket list, or an address in use, exits 2 with
 one line that names it.
@@ -44,8 +49,8 @@ Flags:
 
 // serveManual follows the flags in serve's usage.
 const serveManual = `
-The manual (nginx set-up, routes, PromQL, memory and HTTP bounds, scaling
-out): docs/serve.md in the source repository,
+The manual (nginx set-up, inputs, routes, PromQL, memory and HTTP bounds,
+scaling out): docs/serve.md in the source repository,
 https://github.com/flatheap/ingest/blob/main/docs/serve.md
 `
 
@@ -81,11 +86,11 @@ func runServe(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 // serveConfig is what serve's flags ask for, checked: newDaemon builds the
 // daemon from it.
 type serveConfig struct {
-	listen    string // UDP address
+	inputs    inputConfig // --listen, --tail and their settings
 	httpAddr  string
 	allow     []netip.Prefix
 	reusePort bool
-	instance  string // "": the host name and the UDP port
+	instance  string // "": the host name and the first listener's port
 
 	// The Server's configuration.
 	readers, receiveBuffer, maxDatagram int
@@ -104,18 +109,19 @@ type serveConfig struct {
 
 // serveFlags are serve's flags, as fs.Parse fills them.
 type serveFlags struct {
-	listen, httpAddr, allow, instance, profileDir *string
-	readers, receiveBuffer, maxDatagram           *int
-	queue, workers, maxPaths                      *int
-	block, reusePort, logJSON                     *bool
-	heapInterval                                  *time.Duration
-	format                                        *formatFlags
-	routes                                        *routeFlags
+	inputs                                *inputFlags
+	httpAddr, allow, instance, profileDir *string
+	readers, receiveBuffer, maxDatagram   *int
+	queue, workers, maxPaths              *int
+	block, reusePort, logJSON             *bool
+	heapInterval                          *time.Duration
+	format                                *formatFlags
+	routes                                *routeFlags
 }
 
 func addServeFlags(fs *flag.FlagSet) *serveFlags {
 	return &serveFlags{
-		listen:        fs.String("listen", "127.0.0.1:5514", "UDP `address` to receive access lines on"),
+		inputs:        addInputFlags(fs),
 		httpAddr:      fs.String("http", "127.0.0.1:9514", "HTTP `address` for /metrics, /routes, /top, /debug/pprof/ and /healthz"),
 		readers:       fs.Int("readers", 1, "reader goroutines; they share one socket, or have one each with --reuse-port"),
 		receiveBuffer: fs.Int("receive-buffer", 8<<20, "socket receive buffer to ask for, in `bytes`"),
@@ -125,7 +131,7 @@ func addServeFlags(fs *flag.FlagSet) *serveFlags {
 		workers:       fs.Int("workers", 0, "worker goroutines when --queue is set (default 1)"),
 		block:         fs.Bool("block", false, "when the queue is full, wait instead of dropping"),
 		maxPaths:      fs.Int("max-paths", 10000, "distinct paths kept; the others are counted under <other>"),
-		allow:         fs.String("allow", "", "comma-separated source `networks` allowed (CIDR or address); not given allows all"),
+		allow:         fs.String("allow", "", "comma-separated source `networks` allowed (CIDR or address) on UDP, tcp:// and tls:// listeners; not given allows all"),
 		reusePort:     fs.Bool("reuse-port", false, "share the UDP port with other processes that pass --reuse-port too (SO_REUSEPORT, Linux)"),
 		instance:      fs.String("instance", "", "`name` of this process on ingest_build_info and the heap line (default host name:UDP port)"),
 		heapInterval:  fs.Duration("heap-interval", 5*time.Second, "time between heap summary lines"),
@@ -139,7 +145,7 @@ func addServeFlags(fs *flag.FlagSet) *serveFlags {
 // Its error is one line, naming the flag.
 func (f *serveFlags) config(fs *flag.FlagSet) (serveConfig, error) {
 	cfg := serveConfig{
-		listen: *f.listen, httpAddr: *f.httpAddr, reusePort: *f.reusePort, instance: *f.instance,
+		httpAddr: *f.httpAddr, reusePort: *f.reusePort, instance: *f.instance,
 		readers: *f.readers, receiveBuffer: *f.receiveBuffer, maxDatagram: *f.maxDatagram,
 		queue: *f.queue, workers: *f.workers, block: *f.block, maxPaths: *f.maxPaths,
 		heapInterval: *f.heapInterval, profileDir: *f.profileDir, logJSON: *f.logJSON,
@@ -157,6 +163,9 @@ func (f *serveFlags) config(fs *flag.FlagSet) (serveConfig, error) {
 	}
 	if len(cfg.allow) == 0 && isSet(fs, "allow") {
 		return cfg, fmt.Errorf("--allow %q names no network; leave --allow out to allow every source", *f.allow)
+	}
+	if cfg.inputs, err = f.inputs.config(fs); err != nil {
+		return cfg, err
 	}
 	if cfg.reusePort && !reusePortSupported {
 		return cfg, errors.New("--reuse-port needs Linux")

@@ -23,7 +23,7 @@ import (
 // loops share, and what it stops in order.
 type daemon struct {
 	cfg      serveConfig
-	srv      *ingest.Server
+	in       *inputs // the listeners and the tailed files
 	table    *pathtable.Table
 	store    *routemetrics.Store
 	routes   *route.Templater
@@ -37,15 +37,14 @@ type daemon struct {
 	// tables, and of the profiler's.
 	topGate, metricsGate, pprofGate *gate
 
-	httpLn   net.Listener
-	httpSrv  *http.Server
-	serveErr chan error         // ListenAndServe's result
-	stopBG   context.CancelFunc // ends the background loops
-	bg       sync.WaitGroup     // the HTTP server and the background loops
+	httpLn  net.Listener
+	httpSrv *http.Server
+	stopBG  context.CancelFunc // ends the background loops
+	bg      sync.WaitGroup     // the HTTP server and the background loops
 }
 
 // newDaemon builds the daemon of cfg: the route store, the path table, the
-// Server and the handlers each line goes to, the heap monitor and its
+// inputs and the handlers each line goes to, the heap monitor and its
 // budgets, and the HTTP listener. Nothing runs yet. Its error is one line.
 func newDaemon(cfg serveConfig, stderr io.Writer) (*daemon, error) {
 	store, err := newRouteStore(cfg.routeMetrics)
@@ -62,27 +61,12 @@ func newDaemon(cfg serveConfig, stderr io.Writer) (*daemon, error) {
 	// Each line counts in the path table (/top) and in the route metrics,
 	// in this order, on the goroutine that parsed it.
 	handlers := lineHandlers{table, store}
-	srv, err := ingest.NewServer(ingest.Config{
-		Addr:               cfg.listen,
-		Handler:            handlers,
-		Format:             cfg.format,
-		Readers:            cfg.readers,
-		ReceiveBuffer:      cfg.receiveBuffer,
-		MaxDatagram:        cfg.maxDatagram,
-		QueueLength:        cfg.queue,
-		Workers:            cfg.workers,
-		BlockWhenQueueFull: cfg.block,
-		AllowedSources:     cfg.allow,
-		// Without it the readers share one socket, and a port another
-		// process holds is an error whatever --readers says.
-		ReusePort: cfg.reusePort,
-		Logger:    logger,
-	})
+	in, err := newInputs(&cfg, handlers, logger)
 	if err != nil {
 		return nil, err
 	}
 	monitor := heapwatch.New(heapwatch.Config{ProfileDir: cfg.profileDir, Logger: logger})
-	if err := trackBudgets(monitor, srv, table, store, cfg.queue > 0); err != nil {
+	if err := trackBudgets(monitor, in, table, store, cfg.queue > 0); err != nil {
 		return nil, err
 	}
 	httpLn, err := net.Listen("tcp", cfg.httpAddr)
@@ -90,14 +74,13 @@ func newDaemon(cfg serveConfig, stderr io.Writer) (*daemon, error) {
 		return nil, err
 	}
 	return &daemon{
-		cfg: cfg, srv: srv, table: table, store: store, routes: cfg.routeMetrics.Routes,
+		cfg: cfg, in: in, table: table, store: store, routes: cfg.routeMetrics.Routes,
 		monitor: monitor, logger: logger, instance: cfg.instance,
 		version: buildVersion(), started: time.Now(),
 		topGate:     newGate(heavySlots, heavyWait, responseWriteTimeout),
 		metricsGate: newGate(heavySlots, heavyWait, responseWriteTimeout),
 		pprofGate:   newGate(heavySlots, 0, 0),
 		httpLn:      httpLn,
-		serveErr:    make(chan error, 1),
 	}, nil
 }
 
@@ -110,26 +93,29 @@ func (hs lineHandlers) ServeLine(r *ingest.Request) {
 	}
 }
 
-// start starts receiving until ctx ends, and once the UDP address is bound,
+// start starts the inputs until ctx ends, and once every address is bound,
 // logs the start-up line and starts the HTTP server and the background
-// loops. When the address cannot be bound it closes what newDaemon opened
+// loops. When an address cannot be bound it closes what newDaemon opened
 // and returns the error.
 func (d *daemon) start(ctx context.Context) error {
-	go func() { d.serveErr <- d.srv.ListenAndServe(ctx) }()
-	udpAddr, err := waitListening(d.srv, d.serveErr)
-	if err != nil {
+	if err := d.in.start(ctx); err != nil {
 		d.httpLn.Close()
-		return addrInUseHint(err)
+		return err
 	}
 	if d.instance == "" {
-		d.instance = defaultInstance(udpAddr)
+		d.instance = d.in.instance()
 	}
 	cfg := &d.cfg
-	d.logger.Info("serving", "udp", udpAddr.String(), "http", d.httpLn.Addr().String(),
+	// udp first and http next, then the other inputs.
+	attrs := append(d.in.startAttrs(kindUDP), "http", d.httpLn.Addr().String())
+	for _, k := range []string{kindUnix, kindTCP, kindTLS} {
+		attrs = append(attrs, d.in.startAttrs(k)...)
+	}
+	d.logger.Info("serving", append(append(attrs, d.in.tailAttrs()...),
 		"format", cfg.format.Name(), "allow", allowText(cfg.allow), "reuse_port", cfg.reusePort,
 		"instance", d.instance, "max_paths", cfg.maxPaths, "routes", len(d.routes.Patterns()),
 		"auto_routes", cfg.autoRoutes, "max_series", cfg.routeMetrics.MaxSeries,
-		"series_idle", cfg.routeMetrics.SeriesIdle.String(), "profile_dir", cfg.profileDir)
+		"series_idle", cfg.routeMetrics.SeriesIdle.String(), "profile_dir", cfg.profileDir)...)
 
 	d.httpSrv = newHTTPServer(d.mux())
 	httpLn := newLimitListener(d.httpLn, maxHTTPConns)
@@ -146,18 +132,17 @@ func (d *daemon) start(ctx context.Context) error {
 	return nil
 }
 
-// wait writes a heap profile on each SIGUSR1 until receiving stops, which
-// ListenAndServe does once ctx ends and it has delivered what was queued.
-// Then it stops the HTTP server and the background loops, prints the final
-// counts to stdout and returns the exit status: 1 when receiving stopped
-// on an error.
+// wait writes a heap profile on each SIGUSR1 until the inputs stop, which
+// they do once ctx ends and they have delivered what was queued and
+// written their checkpoints, or when one stops on an error. Then it stops
+// the HTTP server and the background loops, prints the final counts to
+// stdout and returns the exit status: 1 when an input stopped on an error.
 func (d *daemon) wait(stdout io.Writer) int {
 	stopProfiles := d.monitor.ProfileOnSignal(syscall.SIGUSR1)
 	defer stopProfiles()
 	status := 0
-	if err := <-d.serveErr; !errors.Is(err, context.Canceled) && !errors.Is(err, ingest.ErrServerClosed) {
-		d.logger.Error("receiving stopped", "err", err)
-		status = 1
+	if d.in.wait() != nil {
+		status = 1 // logged by wait
 	}
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	if d.httpSrv.Shutdown(shutdownCtx) != nil {
@@ -189,16 +174,11 @@ const (
 )
 
 // trackBudgets registers serve's bounded structures with the heap monitor,
-// so that it tells them filling from a leak: the readers' receive buffers,
-// the queue (with --queue), the Interner, the path table and the
-// route-metric store.
-func trackBudgets(m *heapwatch.Monitor, srv *ingest.Server, table *pathtable.Table, store *routemetrics.Store, queue bool) error {
+// so that it tells them filling from a leak: the inputs' (see
+// inputs.track), the Interner, the path table and the route-metric store.
+func trackBudgets(m *heapwatch.Monitor, in *inputs, table *pathtable.Table, store *routemetrics.Store, queue bool) error {
 	errs := []error{
-		m.Track("receive_buffers", func() heapwatch.Usage {
-			// Allocated when serving starts, fixed from then on.
-			n := int64(srv.Stats().ReadBufferBytes)
-			return heapwatch.Usage{Bytes: n, LimitBytes: n}
-		}),
+		in.track(m, queue),
 		m.Track("interner", func() heapwatch.Usage {
 			st := table.Interner().Stats()
 			return heapwatch.Usage{
@@ -229,15 +209,6 @@ func trackBudgets(m *heapwatch.Monitor, srv *ingest.Server, table *pathtable.Tab
 				Refused: st.Overflows,
 			}
 		}),
-	}
-	if queue {
-		errs = append(errs, m.Track("queue", func() heapwatch.Usage {
-			st := srv.Stats()
-			return heapwatch.Usage{
-				Bytes: int64(st.QueueBytes), LimitBytes: int64(st.QueueMaxBytes),
-				Entries: int64(st.QueueDatagrams), Refused: st.DroppedQueueFull,
-			}
-		}))
 	}
 	return errors.Join(errs...)
 }
@@ -282,9 +253,10 @@ func every(ctx context.Context, interval time.Duration, f func()) {
 
 // printFinal writes the final counts, one "name value" per line.
 func (d *daemon) printFinal(w io.Writer) {
-	st := d.srv.Stats()
+	st := d.in.totals()
 	fmt.Fprintf(w, "datagrams %d\nbytes %d\nlines %d\nparsed %d\nparse_errors %d\ntruncated %d\n",
 		st.Datagrams, st.Bytes, st.Lines, st.Parsed, st.ParseErrors, st.Truncated)
 	fmt.Fprintf(w, "dropped_queue_full %d\ndropped_kernel %d\ndropped_source %d\ndropped_closed %d\nhandler_panics %d\npaths %d\n",
 		st.DroppedQueueFull, st.DroppedKernel, st.DroppedSource, st.DroppedClosed, st.HandlerPanics, d.table.Len())
+	d.in.printFinal(w)
 }

@@ -75,7 +75,7 @@ func (p *promWriter) gauge(name, help string, v float64) {
 // trend and verdict, and the tracked budgets. The route store's families
 // follow them (see serveMetrics).
 func (d *daemon) writeMetrics(p *promWriter) {
-	st := d.srv.Stats()
+	st := d.in.totals()
 	in := d.table.Interner().Stats()
 	heap := heapwatch.Read()
 	report := d.monitor.Report()
@@ -89,8 +89,8 @@ func (d *daemon) writeMetrics(p *promWriter) {
 	p.w.Write(p.buf)
 
 	p.counter("ingest_datagrams_total", "Datagrams received.", st.Datagrams)
-	p.counter("ingest_bytes_total", "Bytes of the datagrams received.", st.Bytes)
-	p.counter("ingest_lines_total", "Lines framed from the datagrams.", st.Lines)
+	p.counter("ingest_bytes_total", "Bytes received from every input: datagrams, TCP and TLS streams, files.", st.Bytes)
+	p.counter("ingest_lines_total", "Lines received from every input.", st.Lines)
 	p.counter("ingest_parsed_total", "Lines parsed and handled.", st.Parsed)
 	p.family("ingest_parse_errors_total", "counter", "Lines that failed to parse, by reason.")
 	for reason, n := range st.ParseErrorsByReason() {
@@ -105,6 +105,7 @@ func (d *daemon) writeMetrics(p *promWriter) {
 	p.uint("ingest_dropped_total", "reason", "source", st.DroppedSource)
 	p.uint("ingest_dropped_total", "reason", "closed", st.DroppedClosed)
 	p.gauge("ingest_receive_buffer_bytes", "Receive buffer the kernel granted per socket; 0 when unknown.", float64(st.ReceiveBuffer))
+	d.in.writeMetrics(p, &st)
 
 	p.counter("ingest_intern_hits_total", "Path lookups answered by the Interner without a copy.", in.Hits)
 	p.counter("ingest_intern_misses_total", "Path lookups the Interner had not stored.", in.Misses)

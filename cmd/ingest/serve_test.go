@@ -59,10 +59,15 @@ func (l *serveLog) find(sub string) string {
 }
 
 // startServeLog is startServe that also returns the child's log lines.
-// The --listen and --http given in args replace the ephemeral ones.
+// The --http given in args replaces the ephemeral one; with a --listen or
+// --tail in args, there is no ephemeral UDP listener, and udpAddr holds
+// the UDP listeners' addresses, separated by commas, or "".
 func startServeLog(t *testing.T, args ...string) (cmd *exec.Cmd, udpAddr, httpAddr string, stdout *bytes.Buffer, log *serveLog) {
 	t.Helper()
-	args = append([]string{"serve", "--listen", "127.0.0.1:0", "--http", "127.0.0.1:0",
+	if !slices.Contains(args, "--listen") && !slices.Contains(args, "--tail") {
+		args = append([]string{"--listen", "127.0.0.1:0"}, args...)
+	}
+	args = append([]string{"serve", "--http", "127.0.0.1:0",
 		"--heap-interval", "200ms", "--profile-dir", t.TempDir() + "/profiles"}, args...)
 	cmd = exec.Command(os.Args[0], args...)
 	cmd.Env = append(os.Environ(), "INGEST_TEST_RUN_MAIN=1")
@@ -78,7 +83,7 @@ func startServeLog(t *testing.T, args ...string) (cmd *exec.Cmd, udpAddr, httpAd
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
 
 	log = new(serveLog)
-	serving := regexp.MustCompile(`msg=serving udp=(\S+) http=(\S+)`)
+	serving := regexp.MustCompile(`msg=serving (?:udp=(\S+) )?http=(\S+)`)
 	found := make(chan []string, 1)
 	go func() {
 		sc := bufio.NewScanner(stderr)
