@@ -87,7 +87,11 @@ func (m *mmsgReader) reset(k int) {
 // false to make the poller wait when nothing is queued.
 func (m *mmsgReader) recv(fd uintptr) bool {
 	for {
-		n, _, e := unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&m.hdrs[0])),
+		// Raw: a call with MSG_DONTWAIT never blocks, and the runtime's
+		// bookkeeping for a system call that might (entersyscall) would
+		// wake its monitor thread when it sleeps: measurably more CPU
+		// per read at low rates.
+		n, _, e := unix.RawSyscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&m.hdrs[0])),
 			uintptr(len(m.hdrs)), unix.MSG_DONTWAIT|unix.MSG_TRUNC, 0, 0)
 		switch e {
 		case 0:
