@@ -39,6 +39,7 @@ type mmsgReader struct {
 	oob    []byte                  // len(hdrs) slots of oobSize
 	bufs   []byte                  // len(hdrs) slots of MaxDatagram+1
 	n      int                     // datagrams from the last read
+	waited bool                    // the last read found the queue empty
 	errno  syscall.Errno
 	recvFn func(fd uintptr) bool // m.recv, bound once so that read does not allocate
 	nowFn  func(fd uintptr)      // m.recv for RawConn.Control, for readNow
@@ -100,6 +101,7 @@ func (m *mmsgReader) recv(fd uintptr) bool {
 		case unix.EINTR:
 			continue
 		case unix.EAGAIN:
+			m.waited = true
 			return false
 		}
 		m.errno = e
@@ -108,6 +110,7 @@ func (m *mmsgReader) recv(fd uintptr) bool {
 }
 
 func (m *mmsgReader) read() (int, error) {
+	m.waited = false
 	m.reset(m.n)
 	m.n = 0
 	if err := m.rc.Read(m.recvFn); err != nil {
@@ -166,6 +169,18 @@ func (m *mmsgReader) controlMessages(b []byte) {
 }
 
 func (m *mmsgReader) bufferBytes() int { return len(m.bufs) + len(m.oob) }
+
+func (m *mmsgReader) batch() int { return len(m.hdrs) }
+
+func (m *mmsgReader) idle() bool { return m.waited }
+
+// pauser returns the socket's pauser, or nil.
+func (m *mmsgReader) pauser() pauser {
+	if p, ok := m.rc.(pauser); ok {
+		return p
+	}
+	return nil
+}
 
 // datagram returns the i-th datagram. recv passes MSG_TRUNC, so the kernel
 // reports a datagram's length as sent even when it did not fit its buffer.
