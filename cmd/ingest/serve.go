@@ -97,6 +97,20 @@ and the UDP port, is also on ingest_build_info{version,instance} and on
 each heap line: Prometheus adds its own "instance" label at scrape time;
 this one names the process in logs and when metrics are pushed.
 
+Batching. After a read that found fewer datagrams than a batch (16), the
+reader waits --batch-delay before it reads again, so that one wake-up
+reads every datagram that arrived meanwhile: at low rates the wake-up per
+datagram costs more CPU than the line. A line may then wait up to
+--batch-delay (plus the time to handle the lines read before it) before
+it is counted, which Prometheus, scraping every few seconds, does not
+see; a full read never waits, so the capacity is unchanged. Meanwhile the
+socket's receive buffer holds what arrives: rate x delay x (datagram size
++ about 500 bytes), in the units of --receive-buffer. A wait is cut short
+when, at the rate the reader has been reading, it would fill more than a
+quarter of the buffer, and a warning at start-up says when that quarter
+holds less than a batch of --max-datagram datagrams. --batch-delay 0 reads
+again at once.
+
 SIGINT or SIGTERM stops reading, delivers what is queued, prints the final
 counts and exits 0. A bad flag, an --allow list without a network, a bad
 route pattern, routes file or bucket list (the line names the flag, or the
@@ -112,6 +126,7 @@ func runServe(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	readers := fs.Int("readers", 1, "reader goroutines; they share one socket, or have one each with --reuse-port")
 	receiveBuffer := fs.Int("receive-buffer", 8<<20, "socket receive buffer to ask for, in `bytes`")
 	maxDatagram := fs.Int("max-datagram", 65527, "largest datagram accepted, in `bytes`; longer ones are counted as truncated")
+	batchDelay := fs.Duration("batch-delay", 50*time.Millisecond, "after a read that found less than a batch, wait this long before reading again (see Batching; at most 1s)")
 	formatFlags := addFormatFlags(fs)
 	queue := fs.Int("queue", 0, "datagrams queued between readers and workers; 0 handles lines on the readers")
 	workers := fs.Int("workers", 0, "worker goroutines when --queue is set (default 1)")
@@ -148,6 +163,9 @@ func runServe(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if *maxPaths <= 0 || *heapInterval <= 0 || *readers <= 0 || *maxDatagram <= 0 {
 		return fail("--max-paths, --heap-interval, --readers and --max-datagram must be positive")
 	}
+	if *batchDelay < 0 || *batchDelay > time.Second {
+		return fail("--batch-delay must be from 0 to 1s")
+	}
 	routes, store, err := routeFlags.store()
 	if err != nil {
 		return fail("%v", err)
@@ -173,6 +191,7 @@ func runServe(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		Readers:            *readers,
 		ReceiveBuffer:      *receiveBuffer,
 		MaxDatagram:        *maxDatagram,
+		BatchDelay:         *batchDelay,
 		QueueLength:        *queue,
 		Workers:            *workers,
 		BlockWhenQueueFull: *block,
@@ -215,7 +234,7 @@ func runServe(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		pprofGate:   newGate(heavySlots, 0, 0),
 	}
 	logger.Info("serving", "udp", udpAddr.String(), "http", httpLn.Addr().String(),
-		"format", format.Name(), "allow", allowText(allowed), "reuse_port", *reusePort,
+		"format", format.Name(), "allow", allowText(allowed), "reuse_port", *reusePort, "batch_delay", batchDelay.String(),
 		"instance", *instance, "max_paths", *maxPaths, "routes", len(routes.Patterns()),
 		"auto_routes", !*routeFlags.noAuto, "max_series", *routeFlags.maxSeries,
 		"series_idle", routeFlags.seriesIdle.String(), "profile_dir", *profileDir)
