@@ -126,7 +126,7 @@ func runServe(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	readers := fs.Int("readers", 1, "reader goroutines; they share one socket, or have one each with --reuse-port")
 	receiveBuffer := fs.Int("receive-buffer", 8<<20, "socket receive buffer to ask for, in `bytes`")
 	maxDatagram := fs.Int("max-datagram", 65527, "largest datagram accepted, in `bytes`; longer ones are counted as truncated")
-	batchDelay := fs.Duration("batch-delay", 50*time.Millisecond, "after a read that found less than a batch, wait this long before reading again (see Batching; at most 1s)")
+	batchDelay := fs.Duration("batch-delay", 100*time.Millisecond, "after a read that found less than a batch, wait this long before reading again (see Batching; at most 1s)")
 	formatFlags := addFormatFlags(fs)
 	queue := fs.Int("queue", 0, "datagrams queued between readers and workers; 0 handles lines on the readers")
 	workers := fs.Int("workers", 0, "worker goroutines when --queue is set (default 1)")
