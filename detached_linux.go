@@ -259,9 +259,17 @@ func (r *rawDetached) Read(f func(fd uintptr) bool) error {
 	}
 }
 
-// Write calls f once: the socket is not watched for room to write.
+// Write calls f once, and fails with EAGAIN when f asks to wait: the
+// socket is not watched for room to write.
 func (r *rawDetached) Write(f func(fd uintptr) bool) error {
-	return r.Control(func(fd uintptr) { f(fd) })
+	done := true
+	if err := r.Control(func(fd uintptr) { done = f(fd) }); err != nil {
+		return err
+	}
+	if !done {
+		return syscall.EAGAIN
+	}
+	return nil
 }
 
 // pause sleeps for d, or until the read deadline passes (an error then),

@@ -387,9 +387,9 @@ type pauser interface {
 // been reading since its last wait began, the datagrams that arrive during
 // it would take more than its budget: a quarter of the socket's receive
 // buffer, shared by the socket's readers, each datagram counted as its
-// length and datagramOverhead. So a wait leaves the buffer room for
-// three times as much, for the stalls it is there for. And after the
-// reader waited for traffic, its first wait is a firstWaitDivisor-th.
+// length and datagramOverhead, so that three quarters stay free for what
+// the buffer is there for: stalls. And after the reader waited for
+// traffic, its first wait is a firstWaitDivisor-th of the delay.
 type pacer struct {
 	full   int           // datagrams of a full read: it never waits
 	delay  time.Duration // Config.BatchDelay
