@@ -147,10 +147,10 @@ func testBatchDelayStop(t *testing.T, how, stop, state string) {
 	var want uint64
 	if state == "waiting a delay" {
 		// A wait is cut short when, at the rate since the reader started,
-		// it would fill a quarter of the receive buffer. A second of
+		// it would fill an eighth of the receive buffer. A second of
 		// quiet first makes that rate one datagram a second: the wait
-		// lasts a minute at least, even with the 208 KiB buffer of a
-		// kernel's defaults.
+		// lasts half a minute at least, even with the 208 KiB buffer of
+		// a kernel's defaults.
 		time.Sleep(time.Second)
 		send(t, c, line("/first"))
 		waitFor(t, "the first line", func() bool { return handled.Load() == 1 })
@@ -267,9 +267,9 @@ func TestBatchDelayReaders(t *testing.T) {
 	}
 }
 
-// TestBatchDelayBufferWarning: a Server warns, once per socket, when a
-// quarter of the receive buffer (what a wait may fill, shared by the
-// socket's readers) holds less than a batch of MaxDatagram datagrams.
+// TestBatchDelayBufferWarning: a Server warns, once per socket, when the
+// receive buffer (shared by the socket's readers) holds less than a batch
+// of MaxDatagram datagrams.
 func TestBatchDelayBufferWarning(t *testing.T) {
 	const msg = "receive buffer too small for BatchDelay"
 	for _, tc := range []struct {
@@ -285,13 +285,12 @@ func TestBatchDelayBufferWarning(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			checkLeaks(t)
 			logs := &logRecorder{}
-			// 128 KiB, a quarter of it shared by 2 readers: 16 KiB a
-			// reader, which holds 16 datagrams of 256+512 bytes, and not
-			// one of 65,527.
+			// 128 KiB shared by 2 readers: 64 KiB a reader, which holds
+			// 16 datagrams of 256+512 bytes, and not 16 of 65,527.
 			cfg := Config{Handler: HandlerFunc(func(*Request) {}), Addr: "127.0.0.1:0", Readers: 2, ReusePort: tc.reuse,
 				ReceiveBuffer: 128 << 10, MaxDatagram: tc.maxDatagram, BatchDelay: 10 * time.Millisecond, Logger: slog.New(logs)}
 			if tc.reuse {
-				cfg.ReceiveBuffer = 64 << 10 // a socket each: 16 KiB a reader too
+				cfg.ReceiveBuffer = 64 << 10 // a socket each: 64 KiB a reader too
 			}
 			srv, errc, _ := listenServe(t, cfg)
 			// Every reader decides at its start: once they have all

@@ -111,12 +111,12 @@ type Config struct {
 	// × BatchDelay × (datagram size + about 500 bytes), in the units of
 	// ReceiveBuffer. So that a wait leaves room in it, a wait is cut short
 	// when, at the rate the reader has been reading, what arrives during
-	// it would take more than a quarter of the receive buffer (shared by
+	// it would take more than an eighth of the receive buffer (shared by
 	// the readers of a socket), each datagram counted as its size + 512
 	// bytes; and after the reader found the queue empty and waited for
 	// traffic, its first wait is BatchDelay/16, which measures a burst that
 	// starts from quiet before a whole wait. The Server logs a warning,
-	// once per socket, when that quarter cannot hold a batch of
+	// once per socket, when the buffer cannot hold a batch of
 	// MaxDatagram-byte datagrams. Stopping the Server ends a wait at once.
 	//
 	// The sockets that ListenAndServe opens are taken out of the Go

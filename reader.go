@@ -374,6 +374,9 @@ const datagramOverhead = 512
 // cut to what the receive buffer holds at that rate.
 const firstWaitDivisor = 16
 
+// budgetDivisor: a wait may fill ReceiveBuffer/budgetDivisor; see pacer.
+const budgetDivisor = 8
+
 // pauser waits a pause without a runtime timer (see detachedConn). It
 // returns an error, at once, when the socket's read deadline has passed
 // (the Server is stopping), or when it cannot wait.
@@ -385,11 +388,12 @@ type pauser interface {
 // the socket's queue fills and the next recvmmsg returns many datagrams
 // for one wake-up. A wait is cut short when, at the rate the reader has
 // been reading since its last wait began, the datagrams that arrive during
-// it would take more than its budget: a quarter of the socket's receive
+// it would take more than its budget: an eighth of the socket's receive
 // buffer, shared by the socket's readers, each datagram counted as its
-// length and datagramOverhead, so that three quarters stay free for what
-// the buffer is there for: stalls. And after the reader waited for
-// traffic, its first wait is a firstWaitDivisor-th of the delay.
+// length and datagramOverhead (about a tenth of the kernel's own count),
+// so that the rest stays free for what the buffer is there for: stalls.
+// And after the reader waited for traffic, its first wait is a
+// firstWaitDivisor-th of the delay.
 type pacer struct {
 	full   int           // datagrams of a full read: it never waits
 	delay  time.Duration // Config.BatchDelay
@@ -424,7 +428,7 @@ func (r *reader) newPacer() *pacer {
 	p := &pacer{
 		full:   full,
 		delay:  s.cfg.BatchDelay,
-		budget: float64(granted) / 4 / float64(shared),
+		budget: float64(granted) / budgetDivisor / float64(shared),
 		since:  time.Now(),
 		timer:  time.NewTimer(time.Hour),
 	}
@@ -432,8 +436,10 @@ func (r *reader) newPacer() *pacer {
 	if pr, ok := r.br.(interface{ pauser() pauser }); ok {
 		p.sleep = pr.pauser()
 	}
-	if largest := float64(full * (s.cfg.MaxDatagram + datagramOverhead)); first && p.budget > 0 && p.budget < largest {
-		s.log.Warn("ingest: receive buffer too small for BatchDelay: the quarter of it that a wait may fill holds less than a batch of MaxDatagram-byte datagrams, so waits for such datagrams are cut short",
+	// A delay is there to collect batches: a buffer that cannot hold one
+	// of the largest datagrams cannot hold a delay's worth of them.
+	if batch := full * (s.cfg.MaxDatagram + datagramOverhead); first && granted > 0 && granted/shared < batch {
+		s.log.Warn("ingest: receive buffer too small for BatchDelay: it holds less than a batch of MaxDatagram-byte datagrams, and waits are cut short to an eighth of it",
 			"addr", r.sock.conn.LocalAddr().String(), "granted", granted, "readers", shared,
 			"batch_size", full, "max_datagram", s.cfg.MaxDatagram, "batch_delay", p.delay.String(),
 			"full_wait_up_to_datagrams_per_second", int(p.budget/float64(s.cfg.MaxDatagram+datagramOverhead)/p.delay.Seconds()))

@@ -106,10 +106,10 @@ it is counted, which Prometheus, scraping every few seconds, does not
 see; a full read never waits, so the capacity is unchanged. Meanwhile the
 socket's receive buffer holds what arrives: rate x delay x (datagram size
 + about 500 bytes), in the units of --receive-buffer. A wait is cut short
-when, at the rate the reader has been reading, it would fill more than a
-quarter of the buffer, and a warning at start-up says when that quarter
-holds less than a batch of --max-datagram datagrams. --batch-delay 0 reads
-again at once.
+when, at the rate the reader has been reading, it would fill more than an
+eighth of the buffer, and a warning at start-up says when the buffer holds
+less than a batch of --max-datagram datagrams. --batch-delay 0 reads again
+at once.
 
 SIGINT or SIGTERM stops reading, delivers what is queued, prints the final
 counts and exits 0. A bad flag, an --allow list without a network, a bad

@@ -31,7 +31,7 @@ func TestServeBatchDelay(t *testing.T) {
 	}{
 		{nil, "batch_delay=100ms", false},
 		{[]string{"--batch-delay", "0"}, "batch_delay=0s", false},
-		// A quarter of 128 KiB holds no batch of 65,527-byte datagrams.
+		// 128 KiB holds no batch of 65,527-byte datagrams.
 		{[]string{"--receive-buffer", "131072"}, "batch_delay=100ms", true},
 		// Nor of 2,048-byte ones with 8 KiB.
 		{[]string{"--receive-buffer", "8192", "--max-datagram", "2048", "--batch-delay", "1s"}, "batch_delay=1s", true},
