@@ -42,6 +42,7 @@ const (
 	maxMaxDatagram = 65535
 	maxBatchSize   = 1024
 	maxReaders     = 1024
+	maxBatchDelay  = time.Second
 )
 
 // Config configures a Server. The zero value of every field selects the
@@ -101,6 +102,40 @@ type Config struct {
 	// Linux. Default 16. Elsewhere each read returns one datagram and
 	// BatchSize is ignored. At most 1024.
 	BatchSize int
+
+	// BatchDelay, when positive, makes a reader whose last read returned
+	// fewer than BatchSize datagrams wait this long before it reads again,
+	// so that the socket's queue fills and one recvmmsg returns many
+	// datagrams. At low rates most of the CPU a line costs is the wake-up
+	// of the reader for its datagram; with a delay, one wake-up serves
+	// every datagram that arrived meanwhile. A full read never waits, so
+	// the rate a reader can take is unchanged.
+	//
+	// The cost is latency: a datagram waits up to BatchDelay in the
+	// socket's queue, plus the time the reader takes for the datagrams read
+	// before it. And the receive buffer holds what arrives meanwhile: rate
+	// × BatchDelay × (datagram size + about 500 bytes), in the units of
+	// ReceiveBuffer. So that a wait leaves room in it, a wait is cut short
+	// when, at the rate the reader has been reading, what arrives during
+	// it would take more than an eighth of the receive buffer (shared by
+	// the readers of a socket), each datagram counted as its size + 512
+	// bytes; and after the reader found the queue empty and waited for
+	// traffic, its first wait is BatchDelay/16, which measures a burst that
+	// starts from quiet before a whole wait. The Server logs a warning,
+	// once per socket, when the buffer cannot hold a batch of
+	// MaxDatagram-byte datagrams. Stopping the Server ends a wait at once.
+	//
+	// The sockets that ListenAndServe opens are taken out of the Go
+	// runtime's network poller, which would otherwise wake once for every
+	// datagram that arrives during a wait: each reader waits in an epoll
+	// instance of its own that only the first datagram after an empty
+	// queue, or the end of its wait, makes ready. A conn given to Serve
+	// stays in the runtime's poller: its reads are batched the same way,
+	// but the poller still wakes per datagram.
+	//
+	// Default 0: read again at once. At most 1s. Linux only: elsewhere
+	// each read returns one datagram and BatchDelay is ignored.
+	BatchDelay time.Duration
 
 	// QueueLength, when positive, turns on queue mode: each datagram is
 	// copied once into a pooled buffer sized to it and queued, and Workers
@@ -259,6 +294,9 @@ func (c *Config) check() ([]netip.Prefix, error) {
 	}
 	if c.ReceiveBuffer == 0 {
 		c.ReceiveBuffer = defaultReceiveBuffer
+	}
+	if c.BatchDelay < 0 || c.BatchDelay > maxBatchDelay {
+		return nil, configError("BatchDelay", c.BatchDelay, "out of range 0..1s")
 	}
 	switch {
 	case c.QueueLength < 0:

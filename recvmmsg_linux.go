@@ -39,6 +39,7 @@ type mmsgReader struct {
 	oob    []byte                  // len(hdrs) slots of oobSize
 	bufs   []byte                  // len(hdrs) slots of MaxDatagram+1
 	n      int                     // datagrams from the last read
+	waited bool                    // the last read found the queue empty
 	errno  syscall.Errno
 	recvFn func(fd uintptr) bool // m.recv, bound once so that read does not allocate
 	nowFn  func(fd uintptr)      // m.recv for RawConn.Control, for readNow
@@ -87,7 +88,11 @@ func (m *mmsgReader) reset(k int) {
 // false to make the poller wait when nothing is queued.
 func (m *mmsgReader) recv(fd uintptr) bool {
 	for {
-		n, _, e := unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&m.hdrs[0])),
+		// Raw: a call with MSG_DONTWAIT never blocks, and the runtime's
+		// bookkeeping for a system call that might (entersyscall) would
+		// wake its monitor thread when it sleeps: measurably more CPU
+		// per read at low rates.
+		n, _, e := unix.RawSyscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&m.hdrs[0])),
 			uintptr(len(m.hdrs)), unix.MSG_DONTWAIT|unix.MSG_TRUNC, 0, 0)
 		switch e {
 		case 0:
@@ -96,6 +101,7 @@ func (m *mmsgReader) recv(fd uintptr) bool {
 		case unix.EINTR:
 			continue
 		case unix.EAGAIN:
+			m.waited = true
 			return false
 		}
 		m.errno = e
@@ -104,6 +110,7 @@ func (m *mmsgReader) recv(fd uintptr) bool {
 }
 
 func (m *mmsgReader) read() (int, error) {
+	m.waited = false
 	m.reset(m.n)
 	m.n = 0
 	if err := m.rc.Read(m.recvFn); err != nil {
@@ -158,6 +165,18 @@ func (m *mmsgReader) controlMessages(b []byte) {
 }
 
 func (m *mmsgReader) bufferBytes() int { return len(m.bufs) + len(m.oob) }
+
+func (m *mmsgReader) batch() int { return len(m.hdrs) }
+
+func (m *mmsgReader) idle() bool { return m.waited }
+
+// pauser returns the socket's pauser, or nil.
+func (m *mmsgReader) pauser() pauser {
+	if p, ok := m.rc.(pauser); ok {
+		return p
+	}
+	return nil
+}
 
 // datagram returns the i-th datagram. recv passes MSG_TRUNC, so the kernel
 // reports a datagram's length as sent even when it did not fit its buffer.

@@ -135,7 +135,7 @@ func (s *Server) ListenAndServe(ctx context.Context) error {
 		}
 		conns = append(conns, c)
 	}
-	return s.serve(ctx, conns, perSocket)
+	return s.serve(ctx, s.detach(conns), perSocket)
 }
 
 // Serve reads datagrams from conn with Config.Readers goroutines until ctx

@@ -4,22 +4,32 @@
 #   1. the highest rate `ingest send` reaches with 0 kernel drops and every
 #      line counted, for short (about 200-byte) and 2 KiB lines, with one
 #      reader and two;
-#   2. the CPU time per line at 1,500 and 20,000 lines/s, from
-#      /proc/PID/stat (utime + stime of the whole serve process);
-#   3. the live heap per route-metric series;
-#   4. how sender sockets spread over two processes sharing the port with
+#   2. the CPU time per line at 1,500, 5,000 and 20,000 lines/s, short
+#      and 2 KiB lines, with serve's default --batch-delay and with
+#      --batch-delay 0, from /proc/PID/stat (utime + stime of the whole
+#      serve process), and what an idle serve costs;
+#   3. (step "at") trials at the README's loss-free rates, AT_SHORT and
+#      AT_LONG lines/s, with serve's default --batch-delay and with
+#      --batch-delay 0, AT_ROUNDS times each, one after the other;
+#   4. the live heap per route-metric series;
+#   5. how sender sockets spread over two processes sharing the port with
 #      --reuse-port.
 #
 # Run from the repository root: bench/capacity/run.sh [steps...]
-# where steps are any of: capacity cpu memory spread (default: all).
+# where steps are any of: capacity cpu at memory spread (default: all but
+# at).
 # Environment: TRIAL (seconds per capacity trial, default 5), CPU_SECONDS
 # (default 30), UDP_PORT (default 55140), HTTP_PORT (default 59514),
-# SERVE_ARGS (extra serve flags, e.g. routes). Output goes to stdout and
+# SERVE_ARGS (extra serve flags, e.g. routes), AT_SHORT (default 186040),
+# AT_LONG (default 74983), AT_ROUNDS (default 3). Output goes to stdout and
 # to bench/capacity/out/. Sender and receiver share the machine's cores:
 # the sender's CPU is part of the measurement's limits.
 set -euo pipefail
 
 TRIAL=${TRIAL:-5}
+AT_SHORT=${AT_SHORT:-186040}
+AT_LONG=${AT_LONG:-74983}
+AT_ROUNDS=${AT_ROUNDS:-3}
 CPU_SECONDS=${CPU_SECONDS:-30}
 UDP_PORT=${UDP_PORT:-55140}
 HTTP_PORT=${HTTP_PORT:-59514}
@@ -192,11 +202,25 @@ capacity() {
 	stop_serve "$pid"
 }
 
-# cpu RATE LINES: CPU per line of one serve at RATE for CPU_SECONDS.
+# at RATE LINES SERVE_FLAGS...: one trial at RATE on a fresh serve.
+at() {
+	local rate=$1 plen=$2
+	shift 2
+	start_serve at "$HTTP_PORT" "$@"
+	local pid=$PID
+	log "at $rate/s, $plen lines, serve ${*:-(defaults)}:"
+	trial "$rate" "$plen"
+	stop_serve "$pid"
+}
+
+# cpu RATE LINES [SERVE_FLAGS...]: CPU per line of one serve at RATE for
+# CPU_SECONDS; adds a row to CPU_ROWS.
+CPU_ROWS=()
 cpu() {
 	local rate=$1 plen=$2 t0 t1 l0 l1
-	start_serve cpu "$HTTP_PORT"
-	local pid=$PID
+	shift 2
+	start_serve cpu "$HTTP_PORT" "$@"
+	local pid=$PID flags="${*:-(defaults)}"
 	# Idle first: what the process costs without traffic.
 	t0=$(cpu_ticks "$pid")
 	sleep 10
@@ -208,10 +232,15 @@ cpu() {
 	settle "$HTTP_PORT"
 	t1=$(cpu_ticks "$pid")
 	l1=$(lines_of "$HTTP_PORT")
-	local lines=$((l1 - l0)) ticks=$((t1 - t0))
-	log "RESULT cpu at $rate lines/s of $plen lines (achieved $ACHIEVED): $lines lines, $ticks ticks of 1/$CLK_TCK s;" \
-		"$(awk -v t="$ticks" -v n="$lines" -v hz="$CLK_TCK" 'BEGIN { printf "%.2f us CPU per line", t / hz / n * 1e6 }');" \
-		"idle: $idle ticks in 10 s"
+	local lines=$((l1 - l0)) ticks=$((t1 - t0)) drops load per
+	drops=$(drops_of "$HTTP_PORT")
+	load=$(cut -d' ' -f1 /proc/loadavg)
+	per=$(awk -v t="$ticks" -v n="$lines" -v hz="$CLK_TCK" 'BEGIN { printf "%.2f", t / hz / n * 1e6 }')
+	log "RESULT cpu at $rate lines/s of $plen lines, serve $flags (achieved $ACHIEVED): $lines lines, $ticks ticks of 1/$CLK_TCK s;" \
+		"$per us CPU per line; kernel drops $drops; idle: $idle ticks in 10 s; load $load"
+	local len=$short_len
+	[ "$plen" = long ] && len=2048
+	CPU_ROWS+=("| $len B | $rate | $flags | $ACHIEVED | $lines | $ticks | $per | $drops | $idle | $load |")
 	stop_serve "$pid"
 }
 
@@ -258,7 +287,7 @@ memory() {
 steps=("$@")
 [ ${#steps[@]} -eq 0 ] && steps=(capacity cpu memory spread)
 log "# $(date -u +%Y-%m-%dT%H:%MZ) $(go version) $(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //') x$(nproc); load: $(cut -d' ' -f1-3 /proc/loadavg)"
-log "# bench/capacity/run.sh ${steps[*]}  (TRIAL=$TRIAL CPU_SECONDS=$CPU_SECONDS SERVE_ARGS=$SERVE_ARGS)"
+log "# bench/capacity/run.sh ${steps[*]}  (TRIAL=$TRIAL CPU_SECONDS=$CPU_SECONDS SERVE_ARGS=$SERVE_ARGS AT_SHORT=$AT_SHORT AT_LONG=$AT_LONG AT_ROUNDS=$AT_ROUNDS) at $(git rev-parse --short HEAD 2>/dev/null || echo '?')"
 
 # The lines: nginx route-metrics traffic (send --routes-mix: API paths
 # from about 50 templates, the host, request and upstream times), which
@@ -286,10 +315,27 @@ for step in "${steps[@]}"; do
 		capacity "2 KiB lines, 2 readers" long --readers 2 --reuse-port
 		;;
 	cpu)
-		cpu 1500 short
-		cpu 20000 short
-		cpu 1500 long
-		cpu 20000 long
+		# Each rate with the default delay and without, one after the
+		# other, so that both see the same machine.
+		for plen in short long; do
+			for rate in 1500 5000 20000; do
+				cpu "$rate" "$plen"
+				cpu "$rate" "$plen" --batch-delay 0
+			done
+		done
+		log ""
+		log "| line | lines/s | serve flags | achieved/s | lines | CPU ticks (1/$CLK_TCK s) | µs CPU per line | kernel drops | idle ticks in 10 s | load |"
+		log "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+		for row in "${CPU_ROWS[@]}"; do log "$row"; done
+		log ""
+		;;
+	at)
+		for _ in $(seq "$AT_ROUNDS"); do
+			at "$AT_SHORT" short
+			at "$AT_SHORT" short --batch-delay 0
+			at "$AT_LONG" long
+			at "$AT_LONG" long --batch-delay 0
+		done
 		;;
 	memory) memory ;;
 	spread)
@@ -299,7 +345,7 @@ for step in "${steps[@]}"; do
 		done
 		;;
 	*)
-		echo "unknown step $step: want capacity, cpu, memory or spread" >&2
+		echo "unknown step $step: want capacity, cpu, at, memory or spread" >&2
 		exit 2
 		;;
 	esac

@@ -94,6 +94,7 @@ type serveConfig struct {
 
 	// The Server's configuration.
 	readers, receiveBuffer, maxDatagram int
+	batchDelay                          time.Duration
 	format                              *ingest.Format
 	queue, workers                      int
 	block                               bool
@@ -114,7 +115,7 @@ type serveFlags struct {
 	readers, receiveBuffer, maxDatagram   *int
 	queue, workers, maxPaths              *int
 	block, reusePort, logJSON             *bool
-	heapInterval                          *time.Duration
+	heapInterval, batchDelay              *time.Duration
 	format                                *formatFlags
 	routes                                *routeFlags
 }
@@ -126,6 +127,7 @@ func addServeFlags(fs *flag.FlagSet) *serveFlags {
 		readers:       fs.Int("readers", 1, "reader goroutines; they share one socket, or have one each with --reuse-port"),
 		receiveBuffer: fs.Int("receive-buffer", 8<<20, "socket receive buffer to ask for, in `bytes`"),
 		maxDatagram:   fs.Int("max-datagram", 65527, "largest datagram accepted, in `bytes`; longer ones are counted as truncated"),
+		batchDelay:    fs.Duration("batch-delay", 100*time.Millisecond, "UDP and unix: after a read that found less than a batch, wait this long before reading again (at most 1s; see docs/serve.md, Batching)"),
 		format:        addFormatFlags(fs),
 		queue:         fs.Int("queue", 0, "datagrams queued between readers and workers; 0 handles lines on the readers"),
 		workers:       fs.Int("workers", 0, "worker goroutines when --queue is set (default 1)"),
@@ -147,7 +149,8 @@ func (f *serveFlags) config(fs *flag.FlagSet) (serveConfig, error) {
 	cfg := serveConfig{
 		httpAddr: *f.httpAddr, reusePort: *f.reusePort, instance: *f.instance,
 		readers: *f.readers, receiveBuffer: *f.receiveBuffer, maxDatagram: *f.maxDatagram,
-		queue: *f.queue, workers: *f.workers, block: *f.block, maxPaths: *f.maxPaths,
+		batchDelay: *f.batchDelay,
+		queue:      *f.queue, workers: *f.workers, block: *f.block, maxPaths: *f.maxPaths,
 		heapInterval: *f.heapInterval, profileDir: *f.profileDir, logJSON: *f.logJSON,
 		autoRoutes: !*f.routes.noAuto,
 	}
@@ -172,6 +175,9 @@ func (f *serveFlags) config(fs *flag.FlagSet) (serveConfig, error) {
 	}
 	if cfg.maxPaths <= 0 || cfg.heapInterval <= 0 || cfg.readers <= 0 || cfg.maxDatagram <= 0 {
 		return cfg, errors.New("--max-paths, --heap-interval, --readers and --max-datagram must be positive")
+	}
+	if cfg.batchDelay < 0 || cfg.batchDelay > time.Second {
+		return cfg, errors.New("--batch-delay must be from 0 to 1s")
 	}
 	cfg.routeMetrics, err = f.routes.config()
 	return cfg, err

@@ -113,6 +113,7 @@ func (d *daemon) start(ctx context.Context) error {
 	}
 	d.logger.Info("serving", append(append(attrs, d.in.tailAttrs()...),
 		"format", cfg.format.Name(), "allow", allowText(cfg.allow), "reuse_port", cfg.reusePort,
+		"batch_delay", cfg.batchDelay.String(),
 		"instance", d.instance, "max_paths", cfg.maxPaths, "routes", len(d.routes.Patterns()),
 		"auto_routes", cfg.autoRoutes, "max_series", cfg.routeMetrics.MaxSeries,
 		"series_idle", cfg.routeMetrics.SeriesIdle.String(), "profile_dir", cfg.profileDir)...)

@@ -161,6 +161,7 @@ var inputFlagKinds = []struct {
 	{"readers", []string{kindUDP, kindUnix}, "UDP and unix: listeners"},
 	{"receive-buffer", []string{kindUDP, kindUnix}, "UDP and unix: listeners"},
 	{"max-datagram", []string{kindUDP, kindUnix}, "UDP and unix: listeners"},
+	{"batch-delay", []string{kindUDP, kindUnix}, "UDP and unix: listeners"},
 	{"queue", []string{kindUDP, kindUnix}, "UDP and unix: listeners"},
 	{"workers", []string{kindUDP, kindUnix}, "UDP and unix: listeners"},
 	{"block", []string{kindUDP, kindUnix}, "UDP and unix: listeners"},

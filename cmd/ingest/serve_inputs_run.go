@@ -89,6 +89,7 @@ func newInputs(cfg *serveConfig, h ingest.Handler, logger *slog.Logger) (*inputs
 		}
 		if spec.kind == kindUDP || spec.kind == kindUnix {
 			c.Readers, c.ReceiveBuffer, c.MaxDatagram = cfg.readers, cfg.receiveBuffer, cfg.maxDatagram
+			c.BatchDelay = cfg.batchDelay
 			c.QueueLength, c.Workers, c.BlockWhenQueueFull = cfg.queue, cfg.workers, cfg.block
 			// Without it the readers share one socket, and a port another
 			// process holds is an error whatever --readers says.
