@@ -1,0 +1,216 @@
+package keyed
+
+import (
+	"fmt"
+	"sync"
+	"testing"
+)
+
+// benchValue is what the benchmarks keep per key, as a daemon counting
+// requests and bytes per path would.
+type benchValue struct{ requests, bytes int64 }
+
+func mergeBench(into, from *benchValue) {
+	into.requests += from.requests
+	into.bytes += from.bytes
+}
+
+// benchKey returns a key of n bytes (at least 18), a path whose first
+// bytes after the slash are i in 16 hex digits: keys of one length differ
+// early, as the paths of a flood do.
+func benchKey(n int, i uint64) []byte {
+	key := make([]byte, n)
+	for j := range key {
+		key[j] = "abcdefghijklmnop"[j%16]
+	}
+	key[0] = '/'
+	setKey(key, i)
+	return key
+}
+
+// setKey writes i into key as benchKey does: the cost of making a new key
+// in the miss cases.
+func setKey(key []byte, i uint64) {
+	const hex = "0123456789abcdef"
+	for j := 16; j >= 1; j-- {
+		key[j] = hex[i&15]
+		i >>= 4
+	}
+}
+
+// counter is a peer of Table for the benchmarks: the per-key state a
+// daemon keeps in a map, bounded the way it would bound it.
+type counter interface {
+	// add counts one request of size bytes under key and reports whether
+	// the key has its own entry.
+	add(key []byte, size int64) bool
+}
+
+type tableCounter struct{ t *Table[benchValue] }
+
+func (c tableCounter) add(key []byte, size int64) bool {
+	return c.t.Update(key, func(v *benchValue) { v.requests++; v.bytes += size })
+}
+
+// mapCounter is what a daemon writes first: a map keyed by string(key)
+// (the lookup does not allocate; the insertion copies the key) under a
+// mutex, that stops taking keys at max and counts the rest in other.
+type mapCounter struct {
+	mu    sync.Mutex
+	m     map[string]*benchValue
+	max   int
+	other benchValue
+}
+
+func (c *mapCounter) add(key []byte, size int64) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	v, held := c.m[string(key)]
+	if !held {
+		if len(c.m) < c.max {
+			v, held = new(benchValue), true
+			c.m[string(key)] = v
+		} else {
+			v = &c.other
+		}
+	}
+	v.requests++
+	v.bytes += size
+	return held
+}
+
+// benchEntries is the capacity of every peer: serve's --max-paths.
+const benchEntries = 10000
+
+var benchPeers = []struct {
+	name string
+	new  func(b *testing.B) counter
+}{
+	{"keyed", func(b *testing.B) counter {
+		t, err := New(Config[benchValue]{MaxEntries: benchEntries, MaxBytes: 64 << 20, Merge: mergeBench})
+		if err != nil {
+			b.Fatal(err)
+		}
+		return tableCounter{t}
+	}},
+	{"map-mutex", func(b *testing.B) counter {
+		return &mapCounter{m: make(map[string]*benchValue, benchEntries), max: benchEntries}
+	}},
+}
+
+// BenchmarkUpdate counts one request per iteration, as
+// BenchmarkUpdate/<case>/<peer>:
+//   - hit-40B, hit-2KiB: a key held, among 1,000 held keys of that length
+//     cycled through;
+//   - miss-40B, miss-2KiB: a key never seen before, in a full table (a
+//     one-off path of a flood).
+//
+// Each iteration checks whether the key was held, as the case expects.
+func BenchmarkUpdate(b *testing.B) {
+	for _, c := range []struct {
+		name string
+		n    int
+		hit  bool
+	}{{"hit-40B", 40, true}, {"hit-2KiB", 2048, true}, {"miss-40B", 40, false}, {"miss-2KiB", 2048, false}} {
+		b.Run(c.name, func(b *testing.B) {
+			for _, p := range benchPeers {
+				b.Run(p.name, func(b *testing.B) {
+					benchUpdate(b, p.new(b), c.n, c.hit)
+				})
+			}
+		})
+	}
+}
+
+// hotKeys is the number of keys the hit cases cycle through.
+const hotKeys = 1000
+
+func benchUpdate(b *testing.B, c counter, n int, hit bool) {
+	keys := make([][]byte, hotKeys)
+	for i := range keys {
+		keys[i] = benchKey(n, uint64(i))
+		c.add(keys[i], 1)
+	}
+	key := benchKey(n, 0)
+	if !hit {
+		// Fill every shard: three times the capacity, each key seen once.
+		for i := range 3 * benchEntries {
+			setKey(key, uint64(hotKeys+i))
+			c.add(key, 1)
+		}
+	}
+	next := uint64(1 << 40)
+	b.ReportAllocs()
+	b.SetBytes(int64(n))
+	i := 0
+	for b.Loop() {
+		if hit {
+			if !c.add(keys[i], 1) {
+				b.Fatal("a held key was not found")
+			}
+			if i++; i == hotKeys {
+				i = 0
+			}
+			continue
+		}
+		next++
+		setKey(key, next)
+		if c.add(key, 1) {
+			b.Fatal("a one-off key got an entry in a full table")
+		}
+	}
+}
+
+// BenchmarkUpdateParallel is the hit-40B case under b.RunParallel: every
+// goroutine cycles through the same held keys, from its own offset.
+func BenchmarkUpdateParallel(b *testing.B) {
+	for _, p := range benchPeers {
+		b.Run(p.name, func(b *testing.B) {
+			c := p.new(b)
+			keys := make([][]byte, hotKeys)
+			for i := range keys {
+				keys[i] = benchKey(40, uint64(i))
+				c.add(keys[i], 1)
+			}
+			b.ReportAllocs()
+			b.SetBytes(40)
+			var seq sync.Mutex
+			start := 0
+			b.RunParallel(func(pb *testing.PB) {
+				seq.Lock()
+				i := start
+				start += hotKeys / 7
+				seq.Unlock()
+				for pb.Next() {
+					if !c.add(keys[i%hotKeys], 1) {
+						panic("a held key was not found")
+					}
+					i++
+				}
+			})
+		})
+	}
+}
+
+// BenchmarkTop ranks a full table of 10,000 40-byte keys, reusing dst.
+func BenchmarkTop(b *testing.B) {
+	t, err := New(Config[benchValue]{MaxEntries: benchEntries, Merge: mergeBench})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for i := range 4 * benchEntries {
+		t.Update(benchKey(40, uint64(i)), func(v *benchValue) { v.requests += int64(i % 97) })
+	}
+	held := t.Len()
+	var dst []Entry[benchValue]
+	b.ReportAllocs()
+	for b.Loop() {
+		var top []Entry[benchValue]
+		top, _ = t.Top(dst, 20, func(a, b *benchValue) int { return int(b.requests - a.requests) })
+		if len(top) != 20 || top[0].Value.requests < top[19].Value.requests {
+			b.Fatal(fmt.Sprint("not ranked: ", len(top)))
+		}
+		dst = top[:0]
+	}
+	b.ReportMetric(float64(held), "entries")
+}
