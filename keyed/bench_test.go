@@ -133,7 +133,7 @@ func benchUpdate(b *testing.B, c counter, n int, hit bool) {
 	}
 	key := benchKey(n, 0)
 	if !hit {
-		// Fill every shard: three times the capacity, each key seen once.
+		// Fill the table: three times its capacity, each key seen once.
 		for i := range 3 * benchEntries {
 			setKey(key, uint64(hotKeys+i))
 			c.add(key, 1)

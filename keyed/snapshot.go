@@ -140,8 +140,6 @@ func (t *Table[V]) Stats() Stats {
 	for i := range t.shards {
 		sh := &t.shards[i]
 		sh.mu.Lock()
-		st.Entries += sh.entries
-		st.Bytes += int64(sh.bytes)
 		st.Hits += sh.hits
 		st.Admitted += sh.admitted
 		st.Others += sh.others
@@ -150,6 +148,9 @@ func (t *Table[V]) Stats() Stats {
 		st.Evicted += sh.evicted
 		sh.mu.Unlock()
 	}
+	// Read after the shards: the sums above and these may differ by the
+	// admissions and evictions made meanwhile.
+	st.Entries, st.Bytes = int(t.entries.Load()), t.bytes.Load()
 	return st
 }
 

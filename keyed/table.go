@@ -27,6 +27,7 @@ import (
 	"hash/maphash"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"unsafe"
 
 	"golang.org/x/sys/cpu"
@@ -91,20 +92,20 @@ func (e *ConfigError) Unwrap() error { return ErrConfig }
 // New: the zero value is not usable.
 //
 // Every method is safe for concurrent use. The table is split into up to
-// 64 shards by the hash of the key, each with its own lock, its own part
-// of the budgets and its own part of other: Update locks one shard, and
-// Snapshot locks one at a time.
+// 64 shards by the hash of the key, each with its own lock and its own part
+// of other: Update locks one shard, and Snapshot locks one at a time. The
+// budgets are the whole table's: a full table makes room for a key by
+// evicting from the key's own shard.
 //
 // # Memory
 //
-// New allocates the fixed tables: 16 bytes a slot, two slots per entry of
-// MaxEntries rounded up to a power of two per shard, and the admission
-// filter, 8 bytes per entry for its sketch and 64 for its doorkeeper,
-// rounded up to powers of two (1.4 MiB for 10,000 entries). Each entry
-// held is two heap objects, its key and a struct with its value, charged
-// to MaxBytes at the size the allocator gives them. A shard refuses a new
-// key when its part of MaxEntries or MaxBytes is full and no colder key
-// can make room, so a Table may refuse keys while other shards have room.
+// New allocates the fixed tables: 16 bytes a slot, four slots per entry of
+// MaxEntries (a shard may hold twice its share of the keys, at half load),
+// rounded up to a power of two per shard, and the admission filter, 8 bytes
+// per entry for its sketch and 64 for its doorkeeper, rounded up to powers
+// of two (1.8 MiB for 10,000 entries). Each entry held is two heap objects,
+// its key and a struct with its value, charged to MaxBytes at the size the
+// allocator gives them.
 type Table[V any] struct {
 	seed       maphash.Seed
 	adm        *admission.Filter
@@ -116,6 +117,12 @@ type Table[V any] struct {
 	maxBytes   int
 	entryBytes int   // the heap bytes of one entry[V]
 	fixedBytes int64 // the slots, the shards and the filter
+
+	// entries and bytes are what the shards hold, reserved before an
+	// entry is made and released when it is evicted.
+	entries atomic.Int64
+	bytes   atomic.Int64
+	_       cpu.CacheLinePad
 
 	sumMu sync.Mutex // held by Snapshot while it sums other into sum
 	sum   V
@@ -129,9 +136,8 @@ type shard[V any] struct {
 	mask  uint64
 	hand  uint64 // the next slot the victim sample looks at
 
-	entries, maxEntries int
-	bytes, maxBytes     int
-	other               V
+	entries int // at most half the slots
+	other   V
 
 	hits, others, admitted, evicted, rejected, tooLong uint64
 	_                                                  cpu.CacheLinePad // keep the shards' locks on separate cache lines
@@ -155,11 +161,10 @@ type entry[V any] struct {
 
 // Sizes of the shards and of the victim sample.
 const (
-	maxShards      = 64
-	minShardKeys   = 64 // entries per shard at least, when there are several
-	minShardLongst = 4  // longest keys a shard's byte budget holds at least
-	sampleSize     = 8  // keys a full shard compares a candidate with
-	maxVictims     = 8  // keys evicted at most to make room for one
+	maxShards    = 64
+	minShardKeys = 64 // entries per shard at least, when there are several
+	sampleSize   = 8  // keys a full table compares a candidate with
+	maxVictims   = 8  // keys evicted at most to make room for one
 )
 
 // New returns a Table sized by cfg, or a *ConfigError.
@@ -190,9 +195,9 @@ func New[V any](cfg Config[V]) (*Table[V], error) {
 		return nil, err
 	}
 	// Split into shards while each keeps enough keys for its sample to
-	// find cold ones, and enough bytes for several of the longest keys.
+	// find cold ones.
 	n, bits := 1, uint(0)
-	for n < maxShards && maxEntries/(2*n) >= minShardKeys && maxBytes/(2*n) >= minShardLongst*longest {
+	for n < maxShards && maxEntries/(2*n) >= minShardKeys {
 		n *= 2
 		bits++
 	}
@@ -208,21 +213,17 @@ func New[V any](cfg Config[V]) (*Table[V], error) {
 		entryBytes: entryBytes,
 	}
 	t.fixedBytes = adm.Bytes() + int64(sizeclass.WithPointers(n*int(unsafe.Sizeof(shard[V]{}))))
+	// Room for twice a shard's share of the keys, at most half full, so
+	// that probes stay short and always end. A shard of a full table holds
+	// twice its share only when the seeded hash is very unkind: 312 keys
+	// in a shard whose share is 156 (10,000 entries) are 12 standard
+	// deviations above the mean. Such a shard evicts its own keys.
+	size := 8
+	for size < 4*((maxEntries+n-1)/n) {
+		size *= 2
+	}
 	for i := range t.shards {
 		sh := &t.shards[i]
-		sh.maxEntries = maxEntries / n
-		if i < maxEntries%n {
-			sh.maxEntries++
-		}
-		sh.maxBytes = maxBytes / n
-		if i < maxBytes%n {
-			sh.maxBytes++
-		}
-		// At most half full, so that probes stay short and always end.
-		size := 8
-		for size < 2*sh.maxEntries {
-			size *= 2
-		}
 		sh.slots = make([]slot[V], size)
 		sh.mask = uint64(size - 1)
 		t.fixedBytes += int64(sizeclass.WithPointers(size * int(unsafe.Sizeof(slot[V]{}))))
@@ -307,9 +308,9 @@ func (t *Table[V]) Update(key []byte, fn func(v *V)) bool {
 func (t *Table[V]) admit(sh *shard[V], h, i uint64, key []byte) *entry[V] {
 	est := t.adm.Record(h)
 	size := t.entryBytes + sizeclass.Of(len(key))
-	if sh.entries >= sh.maxEntries || sh.bytes+size > sh.maxBytes {
+	if !t.reserve(sh, size) {
 		// A key seen once lately (est 1) never takes another's place: a
-		// flood of one-off keys costs the shard no eviction.
+		// flood of one-off keys costs the table no eviction.
 		if est < 2 || !t.makeRoom(sh, est, size) {
 			sh.rejected++
 			return nil
@@ -322,27 +323,44 @@ func (t *Table[V]) admit(sh *shard[V], h, i uint64, key []byte) *entry[V] {
 	e.count.Start(t.adm, est, 1)
 	sh.slots[i] = slot[V]{h: h, e: e}
 	sh.entries++
-	sh.bytes += size
 	sh.admitted++
 	return e
+}
+
+// reserve takes an entry of size bytes from the budgets and reports
+// whether they had room for it, and the shard a free slot. sh is locked.
+func (t *Table[V]) reserve(sh *shard[V], size int) bool {
+	if 2*(sh.entries+1) > len(sh.slots) {
+		return false
+	}
+	// Add first and give back when over: two shards admitting at once
+	// never both take the last room (one may fail when there was room
+	// for one, and try to make room).
+	n, b := t.entries.Add(1), t.bytes.Add(int64(size))
+	if n > int64(t.maxEntries) || b > int64(t.maxBytes) {
+		t.entries.Add(-1)
+		t.bytes.Add(-int64(size))
+		return false
+	}
+	return true
 }
 
 // makeRoom evicts up to maxVictims of the shard's coldest keys, each from
 // a sample of sampleSize, until an entry of size bytes fits, as long as the
 // candidate's estimate est wins against each (admission.Filter.Admit). It
-// reports whether the entry fits now. sh is locked.
+// reports whether it reserved the room. sh is locked.
 func (t *Table[V]) makeRoom(sh *shard[V], est, size int) bool {
 	for range maxVictims {
-		if sh.entries < sh.maxEntries && sh.bytes+size <= sh.maxBytes {
-			return true
-		}
 		i, count := sh.coldest(t.adm)
 		if sh.slots[i].e == nil || !t.adm.Admit(est, count) {
 			return false
 		}
 		t.evict(sh, i)
+		if t.reserve(sh, size) {
+			return true
+		}
 	}
-	return sh.entries < sh.maxEntries && sh.bytes+size <= sh.maxBytes
+	return false
 }
 
 // coldest returns the slot of the least frequent of the next sampleSize
@@ -371,8 +389,9 @@ func (t *Table[V]) evict(sh *shard[V], i uint64) {
 	t.merge(&sh.other, &e.v)
 	sh.remove(i)
 	sh.entries--
-	sh.bytes -= e.size
 	sh.evicted++
+	t.entries.Add(-1)
+	t.bytes.Add(-int64(e.size))
 }
 
 // remove empties slot i and moves later entries of its probe run back, so
@@ -407,15 +426,5 @@ func (t *Table[V]) Get(key []byte) (V, bool) {
 	return v, e != nil
 }
 
-// Len returns the number of keys with an entry of their own. It locks
-// each shard in turn.
-func (t *Table[V]) Len() int {
-	n := 0
-	for i := range t.shards {
-		sh := &t.shards[i]
-		sh.mu.Lock()
-		n += sh.entries
-		sh.mu.Unlock()
-	}
-	return n
-}
+// Len returns the number of keys with an entry of their own.
+func (t *Table[V]) Len() int { return int(t.entries.Load()) }

@@ -47,27 +47,31 @@ func total(t *testing.T, tab *Table[count]) (held, other int64) {
 	return held, o.n
 }
 
-// checkBudgets checks that no shard holds more than its part of the
-// budgets, and the table's sums.
+// checkBudgets checks the budgets, and that the counts of entries and
+// bytes agree with the entries in the slots.
 func checkBudgets(t *testing.T, tab *Table[count]) {
 	t.Helper()
 	st := tab.Stats()
 	if st.Entries > st.MaxEntries || st.Bytes > st.MaxBytes {
 		t.Fatalf("over budget: %+v", st)
 	}
+	n, b := 0, 0
 	for i := range tab.shards {
 		sh := &tab.shards[i]
-		n, b := 0, 0
+		k := 0
 		for _, s := range sh.slots {
 			if s.e != nil {
-				n++
+				k++
 				b += s.e.size
 			}
 		}
-		if n != sh.entries || b != sh.bytes || n > sh.maxEntries || b > sh.maxBytes {
-			t.Fatalf("shard %d: %d entries of %d bytes, counted %d and %d, bounds %d and %d",
-				i, n, b, sh.entries, sh.bytes, sh.maxEntries, sh.maxBytes)
+		if k != sh.entries || 2*k > len(sh.slots) {
+			t.Fatalf("shard %d: %d entries, counted %d, in %d slots", i, k, sh.entries, len(sh.slots))
 		}
+		n += k
+	}
+	if n != st.Entries || int64(b) != st.Bytes {
+		t.Fatalf("%d entries of %d bytes in the slots; Stats %+v", n, b, st)
 	}
 }
 
@@ -152,7 +156,7 @@ func TestTotalsExact(t *testing.T) {
 // their first two.
 func TestFloodKeepsHotKeys(t *testing.T) {
 	tab := newCounts(t, Config[count]{MaxEntries: 1000})
-	// Three times as many keys as entries fill every shard.
+	// More keys than entries fill the table.
 	for i := range 3000 {
 		tab.Update(fmt.Appendf(nil, "/early/%d", i), inc)
 	}
