@@ -225,18 +225,19 @@ func TestServeEndToEnd(t *testing.T) {
 	const lines = 16
 	m := scrapeWhenLines(t, httpAddr, lines)
 	want := map[string]float64{
-		"ingest_datagrams_total":                            float64(len(datagrams)),
-		"ingest_lines_total":                                lines,
-		"ingest_parsed_total":                               13,
-		`ingest_parse_errors_total{reason="status"}`:        1,
-		`ingest_parse_errors_total{reason="time"}`:          1,
-		`ingest_parse_errors_total{reason="missing_field"}`: 1,
-		`ingest_parse_errors_total{reason="bytes"}`:         0,
-		"ingest_truncated_total":                            0,
-		`ingest_dropped_total{reason="kernel"}`:             0,
-		`ingest_dropped_total{reason="queue_full"}`:         0,
-		"ingest_handler_panics_total":                       0,
-		"ingest_paths":                                      2,
+		"ingest_datagrams_total":                              float64(len(datagrams)),
+		"ingest_lines_total":                                  lines,
+		"ingest_parsed_total":                                 13,
+		`ingest_parse_errors_total{reason="status"}`:          1,
+		`ingest_parse_errors_total{reason="time"}`:            1,
+		`ingest_parse_errors_total{reason="missing_field"}`:   0,
+		`ingest_parse_errors_total{reason="not_access_line"}`: 1, // "garbage"
+		`ingest_parse_errors_total{reason="bytes"}`:           0,
+		"ingest_truncated_total":                              0,
+		`ingest_dropped_total{reason="kernel"}`:               0,
+		`ingest_dropped_total{reason="queue_full"}`:           0,
+		"ingest_handler_panics_total":                         0,
+		"ingest_paths":                                        2,
 	}
 	for k, v := range want {
 		if m[k] != v {
