@@ -2,7 +2,7 @@ package keyed
 
 import (
 	"fmt"
-	"sync"
+	"sync/atomic"
 	"testing"
 )
 
@@ -38,68 +38,25 @@ func setKey(key []byte, i uint64) {
 	}
 }
 
-// counter is a peer of Table for the benchmarks: the per-key state a
-// daemon keeps in a map, bounded the way it would bound it.
-type counter interface {
-	// add counts one request of size bytes under key and reports whether
-	// the key has its own entry.
-	add(key []byte, size int64) bool
-}
-
-type tableCounter struct{ t *Table[benchValue] }
-
-func (c tableCounter) add(key []byte, size int64) bool {
-	return c.t.Update(key, func(v *benchValue) { v.requests++; v.bytes += size })
-}
-
-// mapCounter is what a daemon writes first: a map keyed by string(key)
-// (the lookup does not allocate; the insertion copies the key) under a
-// mutex, that stops taking keys at max and counts the rest in other.
-type mapCounter struct {
-	mu    sync.Mutex
-	m     map[string]*benchValue
-	max   int
-	other benchValue
-}
-
-func (c *mapCounter) add(key []byte, size int64) bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	v, held := c.m[string(key)]
-	if !held {
-		if len(c.m) < c.max {
-			v, held = new(benchValue), true
-			c.m[string(key)] = v
-		} else {
-			v = &c.other
-		}
-	}
-	v.requests++
-	v.bytes += size
-	return held
-}
-
-// benchEntries is the capacity of every peer: serve's --max-paths.
+// benchEntries is the capacity of the tables: serve's --max-paths.
 const benchEntries = 10000
 
-var benchPeers = []struct {
-	name string
-	new  func(b *testing.B) counter
-}{
-	{"keyed", func(b *testing.B) counter {
-		t, err := New(Config[benchValue]{MaxEntries: benchEntries, MaxBytes: 64 << 20, Merge: mergeBench})
-		if err != nil {
-			b.Fatal(err)
-		}
-		return tableCounter{t}
-	}},
-	{"map-mutex", func(b *testing.B) counter {
-		return &mapCounter{m: make(map[string]*benchValue, benchEntries), max: benchEntries}
-	}},
+func newBenchTable(b *testing.B) *Table[benchValue] {
+	t, err := New(Config[benchValue]{MaxEntries: benchEntries, MaxBytes: 64 << 20, Merge: mergeBench})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return t
+}
+
+// add counts one request of size bytes under key.
+func add(t *Table[benchValue], key []byte, size int64) bool {
+	return t.Update(key, func(v *benchValue) { v.requests++; v.bytes += size })
 }
 
 // BenchmarkUpdate counts one request per iteration, as
-// BenchmarkUpdate/<case>/<peer>:
+// BenchmarkUpdate/<case> (bench/compare's BenchmarkKeyed runs the same
+// cases beside a map under a mutex and an otter cache):
 //   - hit-40B, hit-2KiB: a key held, among 1,000 held keys of that length
 //     cycled through;
 //   - miss-40B, miss-2KiB: a key never seen before, in a full table (a
@@ -112,31 +69,25 @@ func BenchmarkUpdate(b *testing.B) {
 		n    int
 		hit  bool
 	}{{"hit-40B", 40, true}, {"hit-2KiB", 2048, true}, {"miss-40B", 40, false}, {"miss-2KiB", 2048, false}} {
-		b.Run(c.name, func(b *testing.B) {
-			for _, p := range benchPeers {
-				b.Run(p.name, func(b *testing.B) {
-					benchUpdate(b, p.new(b), c.n, c.hit)
-				})
-			}
-		})
+		b.Run(c.name, func(b *testing.B) { benchUpdate(b, newBenchTable(b), c.n, c.hit) })
 	}
 }
 
 // hotKeys is the number of keys the hit cases cycle through.
 const hotKeys = 1000
 
-func benchUpdate(b *testing.B, c counter, n int, hit bool) {
+func benchUpdate(b *testing.B, t *Table[benchValue], n int, hit bool) {
 	keys := make([][]byte, hotKeys)
 	for i := range keys {
 		keys[i] = benchKey(n, uint64(i))
-		c.add(keys[i], 1)
+		add(t, keys[i], 1)
 	}
 	key := benchKey(n, 0)
 	if !hit {
 		// Fill the table: three times its capacity, each key seen once.
 		for i := range 3 * benchEntries {
 			setKey(key, uint64(hotKeys+i))
-			c.add(key, 1)
+			add(t, key, 1)
 		}
 	}
 	next := uint64(1 << 40)
@@ -145,7 +96,7 @@ func benchUpdate(b *testing.B, c counter, n int, hit bool) {
 	i := 0
 	for b.Loop() {
 		if hit {
-			if !c.add(keys[i], 1) {
+			if !add(t, keys[i], 1) {
 				b.Fatal("a held key was not found")
 			}
 			if i++; i == hotKeys {
@@ -155,7 +106,7 @@ func benchUpdate(b *testing.B, c counter, n int, hit bool) {
 		}
 		next++
 		setKey(key, next)
-		if c.add(key, 1) {
+		if add(t, key, 1) {
 			b.Fatal("a one-off key got an entry in a full table")
 		}
 	}
@@ -164,32 +115,24 @@ func benchUpdate(b *testing.B, c counter, n int, hit bool) {
 // BenchmarkUpdateParallel is the hit-40B case under b.RunParallel: every
 // goroutine cycles through the same held keys, from its own offset.
 func BenchmarkUpdateParallel(b *testing.B) {
-	for _, p := range benchPeers {
-		b.Run(p.name, func(b *testing.B) {
-			c := p.new(b)
-			keys := make([][]byte, hotKeys)
-			for i := range keys {
-				keys[i] = benchKey(40, uint64(i))
-				c.add(keys[i], 1)
-			}
-			b.ReportAllocs()
-			b.SetBytes(40)
-			var seq sync.Mutex
-			start := 0
-			b.RunParallel(func(pb *testing.PB) {
-				seq.Lock()
-				i := start
-				start += hotKeys / 7
-				seq.Unlock()
-				for pb.Next() {
-					if !c.add(keys[i%hotKeys], 1) {
-						panic("a held key was not found")
-					}
-					i++
-				}
-			})
-		})
+	t := newBenchTable(b)
+	keys := make([][]byte, hotKeys)
+	for i := range keys {
+		keys[i] = benchKey(40, uint64(i))
+		add(t, keys[i], 1)
 	}
+	b.ReportAllocs()
+	b.SetBytes(40)
+	var offset atomic.Int64
+	b.RunParallel(func(pb *testing.PB) {
+		i := int(offset.Add(hotKeys / 7))
+		for pb.Next() {
+			if !add(t, keys[i%hotKeys], 1) {
+				panic("a held key was not found")
+			}
+			i++
+		}
+	})
 }
 
 // BenchmarkTop ranks a full table of 10,000 40-byte keys, reusing dst.

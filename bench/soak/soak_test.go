@@ -115,7 +115,7 @@ func TestSoakShort(t *testing.T) {
 			t.Errorf("HeapObjects is Mallocs - Frees: o = %v, want %v", o, m-f)
 		}
 		if r[1] == "ingest" {
-			if re := `^interner=[0-9]+/[0-9]+:[0-9]+/65536 paths=[0-9]+/[0-9]+:[0-9]+/10000$`; !regexp.MustCompile(re).MatchString(r[budgets]) {
+			if re := `^paths=[0-9]+/[0-9]+:[0-9]+/10000$`; !regexp.MustCompile(re).MatchString(r[budgets]) {
 				t.Errorf("r[budgets] = %q, want a match for %s", r[budgets], re)
 			}
 		} else if r[budgets] != "" {
@@ -282,7 +282,7 @@ func TestIngestReceiver_Routes(t *testing.T) {
 			t.Errorf("%v: bs.Bytes = %v, want <= %v", bs.Name, bs.Bytes, bs.LimitBytes)
 		}
 	}
-	if want := []string{"interner", "paths", "routes"}; !slices.Equal(names, want) {
+	if want := []string{"paths", "routes"}; !slices.Equal(names, want) {
 		t.Errorf("budgets %q, want %q", names, want)
 	}
 }
