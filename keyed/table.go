@@ -333,9 +333,13 @@ func (t *Table[V]) reserve(sh *shard[V], size int) bool {
 	if 2*(sh.entries+1) > len(sh.slots) {
 		return false
 	}
-	// Add first and give back when over: two shards admitting at once
-	// never both take the last room (one may fail when there was room
-	// for one, and try to make room).
+	// A full table, the usual case for a key refused, is seen with two
+	// loads. Otherwise add first and give back when over: two shards
+	// admitting at once never both take the last room (one may fail when
+	// there was room for one, and try to make room).
+	if t.entries.Load() >= int64(t.maxEntries) || t.bytes.Load()+int64(size) > int64(t.maxBytes) {
+		return false
+	}
 	n, b := t.entries.Add(1), t.bytes.Add(int64(size))
 	if n > int64(t.maxEntries) || b > int64(t.maxBytes) {
 		t.entries.Add(-1)
