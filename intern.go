@@ -74,9 +74,10 @@ type InternerStats struct {
 }
 
 // Interner returns canonical string copies of repeated byte values (paths,
-// hosts, user agents) so that a daemon can keep them, for instance as map
-// keys, without pinning the buffers they came from and without a string
-// allocation per line. It is bounded: it stores at most MaxEntries values
+// hosts, user agents) so that a daemon can keep them without pinning the
+// buffers they came from and without a string allocation per line. (For
+// state per key, counts per path for instance, use a keyed.Table: it looks
+// keys up from views and bounds the state with the keys.) It is bounded: it stores at most MaxEntries values
 // whose lengths add up to at most MaxBytes, whatever the input.
 //
 // The zero value is usable and has the default bounds; NewInterner sets
