@@ -236,10 +236,8 @@ func (p *childProfiler) maybe(rcv soakReceiver) {
 	runtime.ReadMemStats(&ms)
 	line := fmt.Sprintf("soak-child %s: %s: live %d B, %d objects", p.receiver, path, ms.HeapAlloc, ms.HeapObjects)
 	if ir, ok := rcv.(*ingestReceiver); ok {
-		keys, evictedBytes := ir.table.Usage()
-		st := ir.paths.Stats()
-		line += fmt.Sprintf("; interner %d entries, %d B; path table %d keys, %d B of them no longer in the interner",
-			st.Entries, internerBytes(st.Bytes, st.Entries), keys, evictedBytes)
+		u := ir.table.Usage()
+		line += fmt.Sprintf("; path table %d keys, %d B", u.Entries, u.Bytes)
 	}
 	fmt.Fprintln(p.stderr, line)
 }

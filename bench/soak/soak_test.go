@@ -22,7 +22,6 @@ import (
 	"github.com/flatheap/ingest"
 	"github.com/flatheap/ingest/heapwatch"
 	"github.com/flatheap/ingest/internal/loadgen"
-	"github.com/flatheap/ingest/internal/pathtable"
 	"github.com/flatheap/ingest/internal/udptest"
 )
 
@@ -116,7 +115,7 @@ func TestSoakShort(t *testing.T) {
 			t.Errorf("HeapObjects is Mallocs - Frees: o = %v, want %v", o, m-f)
 		}
 		if r[1] == "ingest" {
-			if re := `^interner=[0-9]+/[0-9]+:[0-9]+/65536 paths=[0-9]+/[0-9]+:[0-9]+/10000$`; !regexp.MustCompile(re).MatchString(r[budgets]) {
+			if re := `^paths=[0-9]+/[0-9]+:[0-9]+/10000$`; !regexp.MustCompile(re).MatchString(r[budgets]) {
 				t.Errorf("r[budgets] = %q, want a match for %s", r[budgets], re)
 			}
 		} else if r[budgets] != "" {
@@ -283,7 +282,7 @@ func TestIngestReceiver_Routes(t *testing.T) {
 			t.Errorf("%v: bs.Bytes = %v, want <= %v", bs.Name, bs.Bytes, bs.LimitBytes)
 		}
 	}
-	if want := []string{"interner", "paths", "routes"}; !slices.Equal(names, want) {
+	if want := []string{"paths", "routes"}; !slices.Equal(names, want) {
 		t.Errorf("budgets %q, want %q", names, want)
 	}
 }
@@ -312,9 +311,9 @@ func TestLabelsReceiver(t *testing.T) {
 	}
 }
 
-// TestTrackedEstimates checks the ingest receiver's budget estimates
-// against the live heap that an Interner and a pathtable.Table take when they
-// fill with paths of a few lengths.
+// TestTrackedEstimates checks the ingest receiver's budget against the live
+// heap its path table takes when it fills with paths of a few lengths, up
+// to its entry budget or its byte budget.
 func TestTrackedEstimates(t *testing.T) {
 	live := func() int64 {
 		runtime.GC()
@@ -325,37 +324,35 @@ func TestTrackedEstimates(t *testing.T) {
 	}
 	const n = 8000
 	for _, plen := range []int{40, 200, 2048} {
-		in := ingest.NewInterner(soakInterner)
-		tab := pathtable.New(in, n)
-		path := func(i int) []byte {
+		m := heapwatch.New(heapwatch.Config{})
+		before := live()
+		rcv, err := newIngestReceiver(receiverOptions{maxPaths: n})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ir := rcv.(*ingestReceiver)
+		if err := ir.track(m); err != nil {
+			t.Fatal(err)
+		}
+		var r ingest.Request
+		for i := range 2 * n {
 			p := fmt.Appendf(nil, "/u%016x/", i)
 			for len(p) < plen {
 				p = append(p, 'a'+byte(len(p)%26))
 			}
-			return p
-		}
-		before := live()
-		var r ingest.Request
-		for i := range n {
-			r.Path = path(i)
-			tab.ServeLine(&r) // a first sighting: counted under <other>
-			tab.ServeLine(&r) // stored now, and given its entry
+			r.Path = p
+			ir.table.ServeLine(&r)
 		}
 		grown := live() - before
-		st := in.Stats()
-		// The Interner admits a second sighting almost always, not always
-		// (its frequency sketch can lose one to a collision).
-		if st.Entries < n*99/100 {
-			t.Fatalf("path length %d: st.Entries = %v, want >= %v", plen, st.Entries, n*99/100)
+		var tracked int64
+		for _, b := range m.Budgets() {
+			tracked += b.Bytes
 		}
-		if got := tab.Len(); got < n*99/100 {
-			t.Fatalf("tab.Len() = %v, want >= %v", got, n*99/100)
+		if rel := math.Abs(float64(tracked-grown)) / float64(grown); rel > 0.05 {
+			t.Errorf("path length %d: grew %d, tracked %d, %.1f%% off; want within 5%%", plen, grown, tracked, 100*rel)
 		}
-		est := internerBytes(st.Bytes, st.Entries) + int64(tab.Len())*pathEntryBytes
-		if rel := math.Abs(float64(est-grown)) / float64(grown); rel > 0.15 {
-			t.Errorf("path length %d: grew %d, estimated %d, %.0f%% off; want within 15%%", plen, grown, est, 100*rel)
-		}
-		runtime.KeepAlive(tab)
+		runtime.KeepAlive(ir)
+		runtime.KeepAlive(m)
 	}
 }
 

@@ -57,7 +57,10 @@ func newDaemon(cfg serveConfig, stderr io.Writer) (*daemon, error) {
 	} else {
 		logger = slog.New(slog.NewTextHandler(stderr, nil))
 	}
-	table := pathtable.New(ingest.NewInterner(serveInterner), cfg.maxPaths)
+	table, err := pathtable.New(cfg.maxPaths)
+	if err != nil {
+		return nil, fmt.Errorf("--max-paths: %w", err)
+	}
 	// Each line counts in the path table (/top) and in the route metrics,
 	// in this order, on the goroutine that parsed it.
 	handlers := lineHandlers{table, store}
@@ -159,49 +162,14 @@ func (d *daemon) wait(stdout io.Writer) int {
 	return status
 }
 
-// serveInterner bounds the path table's Interner: the library's defaults,
-// with MaxLen written out so that the path table's budget can use it.
-var serveInterner = ingest.InternerConfig{MaxLen: 512}
-
-// Estimates of the heap bytes beyond what the structures count themselves.
-const (
-	// serveInternerSlack is what a stored value costs beyond its length:
-	// the Interner's 2 bytes and the rounding up to a size class.
-	serveInternerSlack = 32
-	// servePathEntryBytes is what a path table entry costs beyond its
-	// interned key: the 64-byte pathtable.Stat and a map slot (a string
-	// and a pointer) at as little as half load after the map grew.
-	servePathEntryBytes = 64 + 2*(16+8+1)
-)
-
 // trackBudgets registers serve's bounded structures with the heap monitor,
 // so that it tells them filling from a leak: the inputs' (see
-// inputs.track), the Interner, the path table and the route-metric store.
+// inputs.track), the path table and the route-metric store.
 func trackBudgets(m *heapwatch.Monitor, in *inputs, table *pathtable.Table, store *routemetrics.Store, queue bool) error {
 	errs := []error{
 		in.track(m, queue),
-		m.Track("interner", func() heapwatch.Usage {
-			st := table.Interner().Stats()
-			return heapwatch.Usage{
-				Bytes:        int64(st.Bytes) + serveInternerSlack*int64(st.Entries),
-				LimitBytes:   int64(st.MaxBytes) + serveInternerSlack*int64(st.MaxEntries),
-				Entries:      int64(st.Entries),
-				LimitEntries: int64(st.MaxEntries),
-				Refused:      st.Evictions,
-			}
-		}),
-		// The table's keys are counted here only once the Interner has
-		// evicted them; while it stores them they are in its budget.
-		m.Track("paths", func() heapwatch.Usage {
-			n, keyBytes := table.Usage()
-			perKey := int64(servePathEntryBytes + serveInternerSlack)
-			return heapwatch.Usage{
-				Bytes:        int64(n)*perKey + keyBytes,
-				LimitBytes:   int64(table.MaxPaths()) * (perKey + int64(serveInterner.MaxLen)),
-				Entries:      int64(n),
-				LimitEntries: int64(table.MaxPaths()),
-			}
-		}),
+		// The table's keys are its own copies, in its budget.
+		m.Track("paths", table.Usage),
 		m.Track("routes", func() heapwatch.Usage {
 			st := store.Stats()
 			return heapwatch.Usage{

@@ -55,13 +55,13 @@ func (d *daemon) serveTop(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer d.topGate.release(ws)
-	rows, other := d.table.Snapshot(ws.rows)
+	rows, other := d.table.Top(ws.rows, n)
 	ws.rows = rows
 	w.Header().Set("Content-Type", "application/json")
 	ws.out.WriteString("[\n")
 	first := true
-	for i := range rows[:min(n, len(rows))] {
-		ws.line = appendTopRow(ws.line[:0], rows[i].Path, &rows[i].Stat, first)
+	for i := range rows {
+		ws.line = appendTopRow(ws.line[:0], rows[i].Key, &rows[i].Value, first)
 		first = false
 		if _, err := ws.out.Write(ws.line); err != nil {
 			return // the client went away

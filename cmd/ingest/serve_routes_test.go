@@ -147,7 +147,7 @@ func TestServeRouteMetrics(t *testing.T) {
 	if _, ok := m["ingest_paths"]; !ok {
 		t.Errorf("no %q in m", "ingest_paths")
 	}
-	for _, name := range []string{"interner", "paths", "routes", "receive_buffers"} {
+	for _, name := range []string{"paths", "routes", "receive_buffers"} {
 		if _, ok := m[`ingest_budget_used_bytes{name="`+name+`"}`]; !ok {
 			t.Errorf("no %q in m", `ingest_budget_used_bytes{name="`+name+`"}`)
 		}
