@@ -1,0 +1,313 @@
+package forward
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/flatheap/ingest"
+	"github.com/flatheap/ingest/route"
+)
+
+// testFormat is an nginx log_format with upstream times and a request id,
+// as ingress controllers log them.
+const testFormat = `$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent ` +
+	`"$http_referer" "$http_user_agent" $request_time $upstream_response_time $host $request_id`
+
+func mustFormat(t testing.TB) *ingest.Format {
+	t.Helper()
+	f, err := ingest.CompileNginx(testFormat)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// padPath returns a path of n bytes for line i: /api/v1/users/<i>/
+// followed by filler.
+func appendPath(dst []byte, i, n int) []byte {
+	start := len(dst)
+	dst = append(dst, "/api/v1/users/"...)
+	dst = strconv.AppendInt(dst, int64(i), 10)
+	dst = append(dst, "/orders/"...)
+	const filler = "abcdefghijklmnopqrstuvwxyz0123456789-"
+	for len(dst)-start < n {
+		k := i*7 + len(dst) - start
+		dst = append(dst, filler[k%len(filler)])
+		if (len(dst)-start)%40 == 0 {
+			dst = append(dst, '/')
+		}
+	}
+	return dst[:start+n]
+}
+
+// requestID is line i's $request_id.
+func requestID(i int) string { return fmt.Sprintf("%032x", i) }
+
+// appendLine appends line i of the test format, logged at t.
+func appendLine(dst []byte, i int, t time.Time, pathLen int) []byte {
+	dst = append(dst, "203.0.113."...)
+	dst = strconv.AppendInt(dst, int64(i%250), 10)
+	dst = append(dst, " - - ["...)
+	dst = t.AppendFormat(dst, "02/Jan/2006:15:04:05 -0700")
+	dst = append(dst, `] "`...)
+	dst = append(dst, [...]string{"GET", "POST", "PUT", "DELETE"}[i%4]...)
+	dst = append(dst, ' ')
+	dst = appendPath(dst, i, pathLen)
+	dst = append(dst, "?page="...)
+	dst = strconv.AppendInt(dst, int64(i%10), 10)
+	dst = append(dst, ` HTTP/1.1" `...)
+	dst = strconv.AppendInt(dst, int64([...]int{200, 201, 404, 503}[i%4]), 10)
+	dst = append(dst, ' ')
+	dst = strconv.AppendInt(dst, int64(100+i%1000), 10)
+	dst = append(dst, ` "https://example.com/start" "Mozilla/5.0 (X11; Linux x86_64) test/`...)
+	dst = strconv.AppendInt(dst, int64(i%7), 10)
+	dst = append(dst, `" 0.`...)
+	dst = fmt.Appendf(dst, "%03d 0.%03d, 0.%03d", i%1000, i%997, i%13)
+	dst = append(dst, " api"...)
+	dst = strconv.AppendInt(dst, int64(i%3), 10)
+	dst = append(dst, ".example.com "...)
+	dst = append(dst, requestID(i)...)
+	return dst
+}
+
+// feeder parses and forwards lines from several goroutines.
+type feeder struct {
+	fw     *Forwarder
+	format *ingest.Format
+}
+
+// run sends lines [0, n) at rate lines/s (0: as fast as it goes) from g
+// goroutines, each line logged at base plus i ms; it returns when done or
+// when deadline passes, with the number of lines sent.
+func (fd *feeder) run(t testing.TB, n, rate, g, pathLen int, base time.Time) int {
+	t.Helper()
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	sent := 0
+	start := time.Now()
+	deadline := start.Add(60 * time.Second)
+	for w := range g {
+		wg.Go(func() {
+			p := ingest.Parser{Format: fd.format}
+			var r ingest.Request
+			var line []byte
+			k := 0
+			for i := w; i < n; i += g {
+				if rate > 0 && i%100 == 0 {
+					due := start.Add(time.Duration(i) * time.Second / time.Duration(rate))
+					if d := time.Until(due); d > 0 {
+						time.Sleep(d)
+					}
+				}
+				if time.Now().After(deadline) {
+					break
+				}
+				line = appendLine(line[:0], i, base.Add(time.Duration(i)*time.Millisecond), pathLen)
+				if err := p.Parse(&r, line); err != nil {
+					t.Errorf("line %d: %v: %s", i, err, line)
+					return
+				}
+				fd.fw.ServeLine(&r)
+				k++
+			}
+			mu.Lock()
+			sent += k
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	return sent
+}
+
+// needCI skips the test when a part is missing, and fails it when CI=true.
+func needCI(t testing.TB, what string) {
+	t.Helper()
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("%s is missing and CI=true", what)
+	}
+	t.Skipf("%s is missing", what)
+}
+
+// victoriaLogs is a VictoriaLogs process the test started.
+type victoriaLogs struct {
+	t    testing.TB
+	bin  string
+	dir  string
+	addr string
+	cmd  *exec.Cmd
+	out  bytes.Buffer
+}
+
+const vlBin = "/root/go/bin/victoria-logs"
+
+func freeAddr(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// startVictoriaLogs starts VictoriaLogs on a free loopback port with a
+// data directory of the test; it is stopped at the end of the test.
+func startVictoriaLogs(t testing.TB) *victoriaLogs {
+	t.Helper()
+	bin := vlBin
+	if p := os.Getenv("VICTORIA_LOGS"); p != "" {
+		bin = p
+	}
+	if _, err := os.Stat(bin); err != nil {
+		needCI(t, "VictoriaLogs ("+bin+")")
+	}
+	vl := &victoriaLogs{t: t, bin: bin, dir: t.TempDir(), addr: freeAddr(t)}
+	vl.start()
+	t.Cleanup(vl.stop)
+	return vl
+}
+
+func (vl *victoriaLogs) start() {
+	t := vl.t
+	t.Helper()
+	vl.cmd = exec.Command(vl.bin,
+		"-httpListenAddr", vl.addr,
+		"-storageDataPath", vl.dir,
+		"-loggerLevel", "ERROR",
+		"-inmemoryDataFlushInterval", "1s",
+		"-retentionPeriod", "100y",
+		"-futureRetention", "100y")
+	vl.out.Reset()
+	vl.cmd.Stdout, vl.cmd.Stderr = &vl.out, &vl.out
+	if err := vl.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		resp, err := http.Get("http://" + vl.addr + "/health")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("VictoriaLogs did not start: %v\n%s", err, vl.out.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// stop stops VictoriaLogs with SIGTERM, by its pid: it writes what it
+// holds to disk first.
+func (vl *victoriaLogs) stop() {
+	if vl.cmd == nil || vl.cmd.Process == nil {
+		return
+	}
+	syscall.Kill(vl.cmd.Process.Pid, syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() { vl.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		syscall.Kill(vl.cmd.Process.Pid, syscall.SIGKILL)
+		<-done
+	}
+	vl.cmd = nil
+}
+
+// query runs a LogsQL query and returns its JSON lines.
+func (vl *victoriaLogs) query(q string) []map[string]string {
+	t := vl.t
+	t.Helper()
+	resp, err := http.PostForm("http://"+vl.addr+"/select/logsql/query", url.Values{"query": {q}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 {
+		b, _ := io.ReadAll(resp.Body)
+		t.Fatalf("query %q: %s: %s", q, resp.Status, b)
+	}
+	var rows []map[string]string
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		var m map[string]string
+		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
+			t.Fatalf("query %q: %v: %s", q, err, sc.Bytes())
+		}
+		rows = append(rows, m)
+	}
+	return rows
+}
+
+// flush makes what VictoriaLogs received searchable.
+func (vl *victoriaLogs) flush() {
+	resp, err := http.Get("http://" + vl.addr + "/internal/force_flush")
+	if err == nil {
+		resp.Body.Close()
+	}
+}
+
+// count returns count() and count_uniq(request_id) of the logs stored.
+func (vl *victoriaLogs) count(filter string) (n, uniq int) {
+	vl.t.Helper()
+	vl.flush()
+	rows := vl.query(filter + ` | stats count() as n, count_uniq(request_id) as u`)
+	if len(rows) != 1 {
+		vl.t.Fatalf("stats: %v", rows)
+	}
+	n, _ = strconv.Atoi(rows[0]["n"])
+	uniq, _ = strconv.Atoi(rows[0]["u"])
+	return n, uniq
+}
+
+// waitCount polls until the store holds want logs, or 20 s pass.
+func (vl *victoriaLogs) waitCount(filter string, want int) (n, uniq int) {
+	vl.t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		n, uniq = vl.count(filter)
+		if n >= want || time.Now().After(deadline) {
+			return n, uniq
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// shutdown shuts fw down within 20 s.
+func shutdown(t testing.TB, fw *Forwarder) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := fw.Shutdown(ctx); err != nil {
+		t.Errorf("Shutdown: %v", err)
+	}
+}
+
+func ensure(t testing.TB, ok bool, format string, args ...any) {
+	t.Helper()
+	if !ok {
+		t.Fatalf(format, args...)
+	}
+}
+
+var _ = strings.Contains
+
+func defaultRoutes() (*route.Templater, error) { return route.New(route.Config{}) }
