@@ -311,3 +311,16 @@ func ensure(t testing.TB, ok bool, format string, args ...any) {
 var _ = strings.Contains
 
 func defaultRoutes() (*route.Templater, error) { return route.New(route.Config{}) }
+
+// shutdownCtx shuts fw down with a deadline d that it is expected to miss
+// (the store does not take the lines): it must return by then, with
+// everything counted.
+func shutdownCtx(t testing.TB, fw *Forwarder, d time.Duration) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	start := time.Now()
+	err := fw.Shutdown(ctx)
+	ensure(t, err != nil || time.Since(start) < d, "Shutdown: %v", err)
+	ensure(t, time.Since(start) < d+10*time.Second, "Shutdown took %v", time.Since(start))
+}

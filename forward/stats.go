@@ -83,9 +83,9 @@ type SinkStats struct {
 	Rejected uint64
 	// Dropped counts records lost by this side, by reason: Budget,
 	// TooLarge, Attempts, Shutdown, Closed.
-	Dropped                                                           uint64
+	Dropped                                                          uint64
 	DroppedBudget, DroppedTooLarge, DroppedAttempts, DroppedShutdown uint64
-	DroppedClosed                                                     uint64
+	DroppedClosed                                                    uint64
 	// Batches counts requests (Kafka: produced records) acknowledged;
 	// BatchesRejected those refused whole; FailedNetwork and
 	// FailedStatus the attempts that failed and were retried.

@@ -2,8 +2,8 @@ package forward
 
 import (
 	"fmt"
-	"log/slog"
 	"io"
+	"log/slog"
 	"os"
 	"strconv"
 	"testing"
