@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -324,3 +325,5 @@ func shutdownCtx(t testing.TB, fw *Forwarder, d time.Duration) {
 	ensure(t, err != nil || time.Since(start) < d, "Shutdown: %v", err)
 	ensure(t, time.Since(start) < d+10*time.Second, "Shutdown took %v", time.Since(start))
 }
+
+func errorsAs(err error, target any) bool { return errors.As(err, target) }

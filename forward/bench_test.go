@@ -1,0 +1,170 @@
+package forward
+
+import (
+	"bytes"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/flatheap/ingest"
+)
+
+// benchLines are the fixtures: a 250-byte combined line, and the test
+// format's line (upstream times, host, request id) with 100-byte and
+// 2 KiB paths.
+func benchLines(b *testing.B) []struct {
+	name string
+	r    *ingest.Request
+} {
+	f := mustFormat(b)
+	now := time.Unix(1760104536, 123000000)
+	return []struct {
+		name string
+		r    *ingest.Request
+	}{
+		{"combined250", parse(b, nil, line250)},
+		{"upstream", parse(b, f, string(appendLine(nil, 7, now, 100)))},
+		{"upstream2k", parse(b, f, string(appendLine(nil, 7, now, 2048)))},
+	}
+}
+
+var benchSinks = []struct{ name, url string }{
+	{"jsonline", "jsonline+http://127.0.0.1:1/insert/jsonline"},
+	{"es", "es+http://127.0.0.1:1/logs"},
+	{"kafka", "kafka://127.0.0.1:1/t"},
+}
+
+// BenchmarkEncode encodes one Request into a record of each wire format;
+// bytes/s are of the access line.
+func BenchmarkEncode(b *testing.B) {
+	for _, s := range benchSinks {
+		for _, tf := range []struct {
+			name string
+			t    TimeFormat
+		}{{"rfc3339", TimeRFC3339}, {"unixnano", TimeUnixNano}} {
+			if s.name == "es" && tf.t == TimeUnixNano {
+				continue
+			}
+			fw := testForwarder(b, s.url, Options{Time: tf.t})
+			enc, w := fw.shards[0].enc, &fw.sinks[0].wire
+			for _, l := range benchLines(b) {
+				b.Run(s.name+"/"+tf.name+"/"+l.name, func(b *testing.B) {
+					buf := enc.append(make([]byte, 0, 64<<10), l.r, w)
+					want := len(buf)
+					b.ReportAllocs()
+					b.SetBytes(int64(len(l.r.Line)))
+					for b.Loop() {
+						buf = enc.append(buf[:0], l.r, w)
+						if len(buf) != want || buf[len(buf)-1] != '\n' {
+							b.Fatalf("record of %d bytes, want %d", len(buf), want)
+						}
+					}
+					b.ReportMetric(float64(want), "record-B")
+				})
+			}
+		}
+	}
+}
+
+// BenchmarkEncode_AppendJSON is the root package's Request.AppendJSON on
+// the same fixtures, for scale.
+func BenchmarkEncode_AppendJSON(b *testing.B) {
+	for _, l := range benchLines(b) {
+		b.Run(l.name, func(b *testing.B) {
+			buf := l.r.AppendJSON(make([]byte, 0, 64<<10))
+			want := len(buf)
+			b.ReportAllocs()
+			b.SetBytes(int64(len(l.r.Line)))
+			for b.Loop() {
+				buf = l.r.AppendJSON(buf[:0])
+				if len(buf) != want {
+					b.Fatal("length changed")
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkServeLine runs ServeLine from GOMAXPROCS goroutines, each with
+// its own Request (as a Server's readers have), into a store that answers
+// 204 at once: shards=1 is one mutex-guarded batch shared by all, the
+// default one shard per CPU. Batches are sealed, compressed and sent as
+// they fill.
+func BenchmarkServeLine(b *testing.B) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	defer srv.Close()
+	for _, shards := range []int{1, 0} {
+		for _, codec := range []string{"none", "zstd"} {
+			name := fmt.Sprintf("shards=%d/%s", shards, codec)
+			if shards == 0 {
+				name = "shards=cpu/" + codec
+			}
+			b.Run(name, func(b *testing.B) {
+				fw := testForwarder(b, "jsonline+"+srv.URL+"/insert/jsonline?compress="+codec, Options{shards: shards, Block: true})
+				lines := benchLines(b)
+				line := lines[1].r.Line
+				format := lines[1].r.Format()
+				b.ReportAllocs()
+				b.SetBytes(int64(len(line)))
+				b.RunParallel(func(pb *testing.PB) {
+					p := ingest.Parser{Format: format}
+					var r ingest.Request
+					if err := p.Parse(&r, bytes.Clone(line)); err != nil {
+						panic(err)
+					}
+					for pb.Next() {
+						fw.ServeLine(&r)
+					}
+				})
+				b.StopTimer()
+				shutdown(b, fw)
+				if s := fw.Stats().Sinks[0]; s.Dropped != 0 || s.Sent == 0 {
+					b.Fatalf("%+v", s)
+				}
+			})
+		}
+	}
+}
+
+// BenchmarkCompress compresses a batch of 1 MiB of jsonline records with
+// each codec: ns/op per batch, and the CPU per line and bytes on the wire
+// per line as metrics.
+func BenchmarkCompress(b *testing.B) {
+	for _, l := range benchLines(b) {
+		fw := testForwarder(b, "jsonline+http://127.0.0.1:1/insert/jsonline", Options{})
+		enc, w := fw.shards[0].enc, &fw.sinks[0].wire
+		var batch []byte
+		n := 0
+		var line []byte
+		for i := 0; len(batch) < 1<<20-8<<10; i++ {
+			// Vary the lines as a real batch would.
+			line = appendLine(line[:0], i, time.Unix(1760104536, 0).Add(time.Duration(i)*time.Millisecond), max(len(l.r.Path), 20))
+			if l.name == "combined250" {
+				line = []byte(line250)
+			}
+			r := parse(b, l.r.Format(), string(line))
+			batch = enc.append(batch, r, w)
+			n++
+		}
+		for _, k := range []codecKind{codecGzip, codecZstd} {
+			b.Run(l.name+"/"+codecNames[k], func(b *testing.B) {
+				b.ReportAllocs()
+				b.SetBytes(int64(len(batch)))
+				var out []byte
+				for b.Loop() {
+					out = k.compress(batch)
+					if len(out) == 0 || len(out) >= len(batch) {
+						b.Fatalf("compressed %d to %d", len(batch), len(out))
+					}
+				}
+				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/line")
+				b.ReportMetric(float64(len(out))/float64(n), "wire-B/line")
+				b.ReportMetric(float64(len(batch))/float64(n), "raw-B/line")
+			})
+		}
+	}
+}
