@@ -60,7 +60,7 @@ func TestEncode_Fields(t *testing.T) {
 		"method": "GET", "path": "/api/v1/users/42/orders", "query": "expand=items", "protocol": "HTTP/1.1",
 		"status": 200.0, "body_bytes_sent": 1534.0, "referer": "https://example.com/start",
 		"user_agent": "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/120.0",
-		"route": "/api/v1/users/{id}/orders", "instance": "web-1",
+		"route":      "/api/v1/users/{id}/orders", "instance": "web-1",
 	}
 	for k, v := range want {
 		ensure(t, m[k] == v, "%s = %#v, want %#v", k, m[k], v)
