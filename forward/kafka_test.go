@@ -19,7 +19,7 @@ import (
 func TestKafka(t *testing.T) { testKafka(t, 1, e2eLines, true) }
 
 // TestKafka_LinesPerRecord packs 16 lines per Kafka record.
-func TestKafka_LinesPerRecord(t *testing.T) { testKafka(t, 16, 20000, false) }
+func TestKafka_LinesPerRecord(t *testing.T) { testKafka(t, 16, e2eLines/5, false) }
 
 func testKafka(t *testing.T, linesPerRecord, lines int, restart bool) {
 	c, err := kfake.NewCluster(kfake.NumBrokers(3), kfake.SeedTopics(3, "nginx"))
