@@ -1,8 +1,10 @@
 package forward
 
 import (
+	"bytes"
 	"encoding/json"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -165,4 +167,129 @@ func TestNew_Errors(t *testing.T) {
 	}
 	_, err := New([]string{"es+https://user:secret@x/idx/"}, Options{Compression: "bad"})
 	ensure(t, err != nil && !strings.Contains(err.Error(), "secret"), "%v", err)
+}
+
+// fuzzFormats are the formats FuzzRecord parses its input with: the
+// built-in combined, the test format, and one with escape=json and one
+// with escape=none that log the same fields.
+var fuzzFormats = func() []*ingest.Format {
+	fs := []*ingest.Format{ingest.FormatCombined}
+	for _, src := range []string{
+		testFormat,
+		`escape=json {"addr":"$remote_addr","request":"$request","status":$status,"ua":"$http_user_agent","host":"$host","x":"$http_x_thing"}`,
+		`escape=none $remote_addr "$request" $status "$http_user_agent" $host "$http_x_thing"`,
+	} {
+		f, err := ingest.CompileNginx(src)
+		if err != nil {
+			panic(err)
+		}
+		fs = append(fs, f)
+	}
+	return fs
+}()
+
+// FuzzRecord: whatever a line holds, each sink's record is valid JSON,
+// no longer than its bound, and each string field decodes to what
+// ingest.AppendJSONString makes of the Request's field (after
+// ingest.AppendUnescapedJSON for escape=json formats): the fast paths
+// agree with the reference escaping.
+func FuzzRecord(f *testing.F) {
+	f.Add([]byte(line250))
+	f.Add(appendLine(nil, 7, time.Unix(1760104536, 0), 100))
+	f.Add([]byte(`{"addr":"10.0.0.1","request":"GET /caf\u00e9?q=\"a\" HTTP/1.1","status":200,"ua":"say \"hi\"\\ \t","host":"h","x":"\u0001 \ud83d\ude00"}`))
+	f.Add([]byte("1.2.3.4 \"GET /a\xff\x01b HTTP/1.1\" 200 \"x\\y \xe2\x80\xa8 \x7f\xc3\" host \"\\u0022\""))
+	encs := checkForwarders(f)
+	f.Fuzz(func(t *testing.T, line []byte) { checkRecords(t, encs, line) })
+}
+
+// TestRecord_Long: lines longer than the mask (16 KiB) take the path
+// that scans each field; FuzzRecord's checks hold for them too.
+func TestRecord_Long(t *testing.T) {
+	encs := checkForwarders(t)
+	rng := rand.New(rand.NewPCG(5, 6))
+	for _, n := range []int{maskWords*64 - 300, maskWords*64 - 200, maskWords * 64, 40 << 10} {
+		path := bytes.ReplaceAll(randomLine(rng, n), []byte{'"'}, []byte{'x'})
+		path = bytes.ReplaceAll(path, []byte{' '}, []byte{'_'})
+		line := append([]byte(`203.0.113.7 - - [10/Oct/2026:13:55:36 +0200] "GET /`), path...)
+		line = append(line, ` HTTP/1.1" 200 1534 "-" "ua ÿ"`...)
+		ensure(t, checkRecords(t, encs, line) > 0, "no format parsed the %d-byte line", len(line))
+	}
+}
+
+// checkForwarders returns a Forwarder per sink kind, whose encoders
+// checkRecords uses, with every field selected.
+func checkForwarders(t testing.TB) []*Forwarder {
+	var encs []*Forwarder
+	for _, url := range []string{"jsonline+http://127.0.0.1:1/insert/jsonline", "es+http://127.0.0.1:1/logs", "kafka://127.0.0.1:1/t"} {
+		fw, err := New([]string{url}, Options{Logger: quiet, Fields: append(slices.Clone(AllFields), "http_x_thing", "upstream_response_time", "request_id")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { fw.Close() })
+		encs = append(encs, fw)
+	}
+	return encs
+}
+
+// checkRecords parses line with each of fuzzFormats that takes it and
+// checks its records (see FuzzRecord); it returns how many formats took
+// it.
+func checkRecords(t *testing.T, encs []*Forwarder, line []byte) int {
+	t.Helper()
+	parsed := 0
+	{
+		var r ingest.Request
+		for _, format := range fuzzFormats {
+			p := ingest.Parser{Format: format}
+			if p.Parse(&r, line) != nil {
+				continue
+			}
+			parsed++
+			for _, fw := range encs {
+				enc, w := fw.shards[0].enc, &fw.sinks[0].wire
+				enc.begin(&r)
+				bound := enc.bound(w)
+				rec := enc.record(make([]byte, 0, bound), &r, w)
+				ensure(t, len(rec) <= bound-keySlack, "record of %d bytes over its bound %d", len(rec), bound-keySlack)
+				doc := rec[len(w.prefix):]
+				var m map[string]any
+				if err := json.Unmarshal(doc, &m); err != nil {
+					t.Fatalf("%v: %q", err, rec)
+				}
+				esc := format.JSONEscaped()
+				for _, c := range []struct {
+					key string
+					v   []byte
+					esc bool
+				}{
+					{"remote_addr", r.RemoteAddr, esc}, {"method", r.Method, esc}, {"path", r.Path, esc},
+					{"query", r.Query, esc}, {"protocol", r.Protocol, esc}, {"request", r.RequestLine, esc},
+					{"user_agent", r.UserAgent, esc}, {"vhost", r.Host, esc},
+					{"http_x_thing", r.Var("http_x_thing"), esc},
+				} {
+					if len(c.v) == 0 {
+						ensure(t, m[c.key] == nil, "%s = %q, want none", c.key, m[c.key])
+						continue
+					}
+					v := c.v
+					if c.esc {
+						v = ingest.AppendUnescapedJSON(nil, v)
+					}
+					var want string
+					if err := json.Unmarshal(ingest.AppendJSONString(nil, v), &want); err != nil {
+						t.Fatal(err)
+					}
+					ensure(t, m[c.key] == want, "%s = %q, want %q (line %q)", c.key, m[c.key], want, line)
+				}
+				for _, k := range []string{"_msg", "message"} {
+					if got, ok := m[k]; ok {
+						var want string
+						json.Unmarshal(ingest.AppendJSONString(nil, r.Line), &want)
+						ensure(t, got == want, "%s = %q, want %q", k, got, want)
+					}
+				}
+			}
+		}
+	}
+	return parsed
 }

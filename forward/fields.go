@@ -65,6 +65,15 @@ const (
 	numFields
 )
 
+// numericField reports whether field f is written as a JSON number.
+func numericField(f int) bool {
+	switch f {
+	case fStatus, fBodyBytes, fBytesSent, fRequestTime, fSyslogPriority:
+		return true
+	}
+	return false
+}
+
 type fieldSet uint32
 
 func (s fieldSet) has(f int) bool { return s&(1<<f) != 0 }
@@ -77,8 +86,10 @@ type selection struct {
 	fields  fieldSet
 	allVars bool     // every extra variable
 	vars    []string // else these extra variables
-	// keys[f] is `,"name":` for each field but time and msg.
-	keys [numFields]string
+	// keys[f] is `,"name":` for each field, followed by the quote that
+	// opens the value for string fields (time and msg take the sink's
+	// keys instead).
+	keys [numFields]key
 	// static is the pre-encoded static fields: `,"name":"value"`...
 	static []byte
 }
@@ -99,7 +110,11 @@ func newSelection(o *Options) (*selection, error) {
 		}
 	}
 	for i, name := range AllFields {
-		s.keys[i] = string(appendKey(nil, name))
+		k := appendKey(nil, name)
+		if !numericField(i) {
+			k = append(k, '"') // the quote that opens the value
+		}
+		s.keys[i] = newKey(k)
 	}
 	seen := map[string]bool{"_time": true, "_msg": true, "@timestamp": true, "message": true}
 	for _, name := range AllFields[fMsg+1:] {
@@ -116,6 +131,35 @@ func newSelection(o *Options) (*selection, error) {
 	return s, nil
 }
 
+// key is a pre-encoded key (`,"name":` and the quote that opens a string
+// value), kept so that writing it is one fixed-size copy.
+type key struct {
+	n int      // its length; 0 for no key
+	b [32]byte // its first 32 bytes
+	s string   // the whole key, when it is longer than b
+}
+
+func newKey(k []byte) key {
+	kk := key{n: len(k), s: string(k)}
+	copy(kk.b[:], k)
+	return kk
+}
+
+// put appends k to dst, which must have room for keySlack more bytes:
+// a key of up to 32 bytes is written with one 32-byte copy.
+func (k *key) put(dst []byte) []byte {
+	if k.n > len(k.b) {
+		return append(dst, k.s...)
+	}
+	n := len(dst)
+	*(*[32]byte)(dst[n : n+32]) = k.b
+	return dst[:n+k.n]
+}
+
+// keySlack is the room beyond a record's length that key.put and
+// encoder.copyLine need.
+const keySlack = 32
+
 // appendKey appends `,"name":`.
 func appendKey(dst []byte, name string) []byte {
 	dst = append(dst, ',')
@@ -128,16 +172,19 @@ func (s *selection) wantVar(name string) bool {
 	return s.allVars || slices.Contains(s.vars, name)
 }
 
-// varKeys is the keys of one format's extra variables, "" for those not
-// selected; made when a shard first meets the format.
+// varKeys is the keys of one format's extra variables, each with the
+// quote that opens the value, "" for those not selected; made when an
+// encoder first meets the format. bytes is the sum of their lengths plus
+// a closing quote each.
 type varKeys struct {
 	format *ingest.Format
-	keys   []string
+	keys   []key // a zero key for a variable not selected
+	bytes  int
 }
 
 func (s *selection) keysFor(f *ingest.Format) varKeys {
 	names := f.VarNames()
-	vk := varKeys{format: f, keys: make([]string, len(names))}
+	vk := varKeys{format: f, keys: make([]key, len(names))}
 	for i, n := range names {
 		if !s.wantVar(n) {
 			continue
@@ -147,7 +194,8 @@ func (s *selection) keysFor(f *ingest.Format) varKeys {
 		if slices.Contains(AllFields, n) || n == "message" {
 			n = "$" + n
 		}
-		vk.keys[i] = string(appendKey(nil, n))
+		vk.keys[i] = newKey(append(appendKey(nil, n), '"'))
+		vk.bytes += vk.keys[i].n + 1
 	}
 	return vk
 }

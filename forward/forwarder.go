@@ -164,6 +164,7 @@ func (f *Forwarder) ServeLine(r *ingest.Request) {
 	var spare []byte
 	n := 0
 	sh.mu.Lock()
+	sh.enc.begin(r)
 	for i, s := range f.sinks {
 		for {
 			if f.closed.Load() {
@@ -182,6 +183,7 @@ func (f *Forwarder) ServeLine(r *ingest.Request) {
 			sh.mu.Unlock()
 			spare = f.raw.get(true)
 			sh.mu.Lock()
+			sh.enc.begin(r) // another line may have used the encoder
 			if spare == nil {
 				s.c.dropped[dropClosed].Add(1)
 				break
@@ -198,15 +200,16 @@ func (f *Forwarder) ServeLine(r *ingest.Request) {
 	}
 }
 
-// add encodes r into the open batch of sink i in sh, under sh.mu. It
+// add encodes r into the open batch of sink i in sh, under sh.mu, after
+// sh.enc.begin(r). It
 // returns the batch it sealed to make room, if any, and need when it
 // found no buffer and the caller is to wait for one (Block).
 func (f *Forwarder) add(sh *shard, i int, s *sink, r *ingest.Request, spare *[]byte) (sealed *batch, need bool) {
 	enc := sh.enc
-	bound := enc.bound(r, &s.wire)
+	bound := enc.bound(&s.wire)
 	b := sh.open[i]
 	if bound > f.opt.BatchBytes {
-		return f.addLarge(sh, i, s, r, spare)
+		return f.addLarge(sh, i, s, r, spare, bound)
 	}
 	if b != nil && cap(b.raw)-len(b.raw) < bound {
 		sealed = f.seal(sh, i)
@@ -222,7 +225,7 @@ func (f *Forwarder) add(sh *shard, i int, s *sink, r *ingest.Request, spare *[]b
 		}
 	}
 	before := len(b.raw)
-	b.raw = enc.append(b.raw, r, &s.wire)
+	b.raw = enc.record(b.raw, r, &s.wire)
 	if len(b.raw)-before > f.opt.MaxRecordBytes {
 		b.raw = b.raw[:before]
 		s.c.dropped[dropTooLarge].Add(1)
@@ -233,10 +236,11 @@ func (f *Forwarder) add(sh *shard, i int, s *sink, r *ingest.Request, spare *[]b
 }
 
 // addLarge encodes a record whose bound exceeds a batch buffer into a
-// scratch buffer first, and copies it in when it is short enough. Only
-// lines of tens of KiB take this path.
-func (f *Forwarder) addLarge(sh *shard, i int, s *sink, r *ingest.Request, spare *[]byte) (sealed *batch, need bool) {
-	tmp := sh.enc.append(make([]byte, 0, f.opt.MaxRecordBytes), r, &s.wire)
+// scratch buffer of its own first, and copies it in when it is short
+// enough. Only lines of tens of KiB take this path (the bound counts a
+// line of up to 16 KiB at little more than its record's length).
+func (f *Forwarder) addLarge(sh *shard, i int, s *sink, r *ingest.Request, spare *[]byte, bound int) (sealed *batch, need bool) {
+	tmp := sh.enc.record(make([]byte, 0, bound), r, &s.wire)
 	if len(tmp) > f.opt.MaxRecordBytes {
 		s.c.dropped[dropTooLarge].Add(1)
 		return nil, false

@@ -60,7 +60,7 @@ func newSink(f *Forwarder, raw string) (*sink, error) {
 	s := &sink{f: f}
 	if scheme == "kafka" {
 		s.kind = kindKafka
-		s.wire = wire{timeKey: string(appendKey(nil, "time")), msgKey: string(appendKey(nil, "message")), unix: f.opt.Time == TimeUnixNano}
+		s.wire = newWire(nil, "time", "message", f.opt.Time == TimeUnixNano)
 		s.name = "kafka://" + rest
 		if i := strings.IndexAny(s.name[len("kafka://"):], "?#"); i >= 0 {
 			s.name = s.name[:len("kafka://")+i]
@@ -96,7 +96,7 @@ func newSink(f *Forwarder, raw string) (*sink, error) {
 	switch proto {
 	case "jsonline":
 		s.kind = kindJSONLine
-		s.wire = wire{timeKey: string(appendKey(nil, "_time")), msgKey: string(appendKey(nil, "_msg")), unix: f.opt.Time == TimeUnixNano}
+		s.wire = newWire(nil, "_time", "_msg", f.opt.Time == TimeUnixNano)
 		if !q.Has("_stream_fields") && len(f.opt.StreamFields) > 0 {
 			q.Set("_stream_fields", strings.Join(f.opt.StreamFields, ","))
 		}
@@ -115,7 +115,7 @@ func newSink(f *Forwarder, raw string) (*sink, error) {
 		prefix := []byte(`{"create":{"_index":`)
 		prefix = ingest.AppendJSONString(prefix, index)
 		prefix = append(prefix, "}}\n"...)
-		s.wire = wire{prefix: prefix, timeKey: string(appendKey(nil, "@timestamp")), msgKey: string(appendKey(nil, "message"))}
+		s.wire = newWire(prefix, "@timestamp", "message", false)
 		u.Path = dir + "/_bulk"
 		u.RawPath = ""
 		if codec == "" {
