@@ -241,40 +241,19 @@ func (m *lineMask) next(from, to int) int {
 }
 
 // appendEscaped appends line[from:to] as the inside of a JSON string, as
-// appendString would, visiting only the bytes the mask marks. dst must
-// have room for the result and keySlack more bytes: the line is copied 32
-// bytes at a time, up to the next marked byte, whatever the copy writes
-// past it being overwritten next.
+// appendString would, visiting only the bytes the mask marks.
 func (m *lineMask) appendEscaped(dst, line []byte, from, to int) []byte {
 	line = line[:to]
-	i := from
-	for i+32 <= to {
-		// The bits of line[i:i+32]; the next word's are stale past the
-		// line's end, which is not looked at.
-		marks := uint32(m.w[i>>6&(maskWords-1)]>>(i&63) | m.w[(i>>6+1)&(maskWords-1)]<<(64-i&63))
-		k := len(dst)
-		copy32((*[32]byte)(dst[k:k+32]), (*[32]byte)(line[i:i+32]))
-		if marks == 0 {
-			dst = dst[:k+32]
-			i += 32
-			continue
-		}
-		j := bits.TrailingZeros32(marks)
-		dst = dst[:k+j]
-		i += j
+	start := from
+	for i := m.next(from, to); i < to; i = m.next(i, to) {
 		if c := line[i]; c == '"' || c == '\\' {
 			// The quotes of a combined line's message: the usual case.
+			dst = append(dst, line[start:i]...)
 			dst = append(dst, '\\', c)
 			i++
+			start = i
 			continue
 		}
-		var start, next int
-		dst, start, next = escapeAt(dst, line, i, i, to)
-		dst = append(dst, line[start:next]...) // a valid rune, if that is what it was
-		i = next
-	}
-	start := i
-	for i = m.next(i, to); i < to; i = m.next(i, to) {
 		dst, start, i = escapeAt(dst, line, start, i, to)
 	}
 	return append(dst, line[start:to]...)
