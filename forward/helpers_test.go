@@ -14,7 +14,6 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
-	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -38,7 +37,7 @@ func mustFormat(t testing.TB) *ingest.Format {
 	return f
 }
 
-// padPath returns a path of n bytes for line i: /api/v1/users/<i>/
+// appendPath appends a path of n bytes for line i: /api/v1/users/<i>/
 // followed by filler.
 func appendPath(dst []byte, i, n int) []byte {
 	start := len(dst)
@@ -86,53 +85,100 @@ func appendLine(dst []byte, i int, t time.Time, pathLen int) []byte {
 	return dst
 }
 
+// The end-to-end tests send e2eLines lines of the test format with paths
+// of e2ePath bytes at e2eRate lines a second. FORWARD_E2E_LINES sets the
+// number of lines: the full-size runs use 100000.
+const (
+	e2eRate = 20_000
+	e2ePath = 2048
+)
+
+// e2eOutage is how long the restart tests keep a store down at least: as
+// long as all the lines take at e2eRate, from 1 s to 5 s (100,000 lines:
+// 5 s).
+var e2eOutage = min(max(time.Duration(e2eLines)*time.Second/e2eRate, time.Second), 5*time.Second)
+
+var e2eLines = func() int {
+	if n, err := strconv.Atoi(os.Getenv("FORWARD_E2E_LINES")); err == nil && n >= 30 {
+		return n
+	}
+	return defaultE2ELines
+}()
+
+// appendCombined appends line i of a stream of combined-format lines of
+// about 250 bytes that vary as real ones do: client addresses, paths with
+// ids, queries, statuses, sizes, a few referers and user agents.
+func appendCombined(dst []byte, i int, t time.Time) []byte {
+	agents := [...]string{
+		"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36",
+		"Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148",
+		"Mozilla/5.0 (X11; Linux x86_64; rv:121.0) Gecko/20100101 Firefox/121.0",
+		"curl/8.5.0",
+		"Go-http-client/1.1",
+	}
+	h := uint32(i) * 2654435761
+	dst = fmt.Appendf(dst, "10.%d.%d.%d - - [", h>>24, h>>16&255, h>>8&255)
+	dst = t.AppendFormat(dst, "02/Jan/2006:15:04:05 -0700")
+	dst = append(dst, `] "`...)
+	dst = append(dst, [...]string{"GET", "GET", "GET", "POST"}[i%4]...)
+	dst = fmt.Appendf(dst, " /api/v1/%s/%d/%s?page=%d HTTP/1.1\" %d %d \"%s\" \"%s\"",
+		[...]string{"users", "orders", "items", "carts"}[h>>3&3], h%100000,
+		[...]string{"details", "history", "reviews"}[h>>5%3], h>>7%20,
+		[...]int{200, 200, 200, 304, 404, 500}[h>>9%6], h>>4%50000,
+		[...]string{"-", "https://example.com/", "https://www.google.com/"}[h>>11%3], agents[h>>13%5])
+	return dst
+}
+
 // feeder parses and forwards lines from several goroutines.
 type feeder struct {
 	fw     *Forwarder
 	format *ingest.Format
+	base   time.Time // line i is logged at base plus i ms
 }
 
-// run sends lines [0, n) at rate lines/s (0: as fast as it goes) from g
-// goroutines, each line logged at base plus i ms; it returns when done or
-// when deadline passes, with the number of lines sent.
-func (fd *feeder) run(t testing.TB, n, rate, g, pathLen int, base time.Time) int {
+// send sends lines [from, to) at rate lines/s (0: as fast as it goes)
+// from 2 goroutines and returns when they are all handed to ServeLine:
+// a slow machine takes longer, it does not send fewer.
+func (fd *feeder) send(t testing.TB, from, to, rate, pathLen int) {
 	t.Helper()
+	const g = 2
 	var wg sync.WaitGroup
-	var mu sync.Mutex
-	sent := 0
 	start := time.Now()
-	deadline := start.Add(60 * time.Second)
 	for w := range g {
 		wg.Go(func() {
 			p := ingest.Parser{Format: fd.format}
 			var r ingest.Request
 			var line []byte
-			k := 0
-			for i := w; i < n; i += g {
-				if rate > 0 && i%100 == 0 {
-					due := start.Add(time.Duration(i) * time.Second / time.Duration(rate))
+			for i := from + w; i < to; i += g {
+				if rate > 0 && (i-from)%100 < g {
+					due := start.Add(time.Duration(i-from) * time.Second / time.Duration(rate))
 					if d := time.Until(due); d > 0 {
 						time.Sleep(d)
 					}
 				}
-				if time.Now().After(deadline) {
-					break
-				}
-				line = appendLine(line[:0], i, base.Add(time.Duration(i)*time.Millisecond), pathLen)
+				line = appendLine(line[:0], i, fd.base.Add(time.Duration(i)*time.Millisecond), pathLen)
 				if err := p.Parse(&r, line); err != nil {
 					t.Errorf("line %d: %v: %s", i, err, line)
 					return
 				}
 				fd.fw.ServeLine(&r)
-				k++
 			}
-			mu.Lock()
-			sent += k
-			mu.Unlock()
 		})
 	}
 	wg.Wait()
-	return sent
+}
+
+// waitFor polls cond until it holds, and fails the test when it does not
+// within d: the deadlines are generous, for a loaded machine.
+func waitFor(t testing.TB, what string, d time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within %v", what, d)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 // needCI skips the test when a part is missing, and fails it when CI=true.
@@ -279,10 +325,11 @@ func (vl *victoriaLogs) count(filter string) (n, uniq int) {
 	return n, uniq
 }
 
-// waitCount polls until the store holds want logs, or 20 s pass.
+// waitCount polls until the store holds at least want logs, or 60 s
+// pass, and returns what it holds.
 func (vl *victoriaLogs) waitCount(filter string, want int) (n, uniq int) {
 	vl.t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(60 * time.Second)
 	for {
 		n, uniq = vl.count(filter)
 		if n >= want || time.Now().After(deadline) {
@@ -292,10 +339,10 @@ func (vl *victoriaLogs) waitCount(filter string, want int) (n, uniq int) {
 	}
 }
 
-// shutdown shuts fw down within 20 s.
+// shutdown shuts fw down within 120 s.
 func shutdown(t testing.TB, fw *Forwarder) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	defer cancel()
 	if err := fw.Shutdown(ctx); err != nil {
 		t.Errorf("Shutdown: %v", err)
@@ -308,8 +355,6 @@ func ensure(t testing.TB, ok bool, format string, args ...any) {
 		t.Fatalf(format, args...)
 	}
 }
-
-var _ = strings.Contains
 
 func defaultRoutes() (*route.Templater, error) { return route.New(route.Config{}) }
 

@@ -60,6 +60,11 @@ func newKafkaSink(s *sink, rest string) (*kafkaSink, error) {
 		kgo.MaxBufferedRecords(f.opt.KafkaMaxBufferedRecords),
 		kgo.ProducerBatchCompression(kgo.ZstdCompression()),
 		kgo.ProducerBatchMaxBytes(1<<20),
+		// After a broker goes away, its partitions' records wait for new
+		// metadata; franz-go asks at most once per MetadataMinAge (5 s by
+		// default), which held Shutdown's flush for seconds after a
+		// broker restart in TestKafka.
+		kgo.MetadataMinAge(time.Second),
 		kgo.RetryBackoffFn(func(n int) time.Duration {
 			return min(f.opt.MaxBackoff, f.opt.MinBackoff<<min(n, 30))
 		}),
@@ -89,27 +94,45 @@ func (k *kafkaSink) produce(b *batch) {
 		return
 	}
 	b.charge = charge
-	n := (b.records + k.lines - 1) / k.lines
-	b.pending.Store(int32(n))
 	s.queued.Add(1)
+	// One count for the loop below, so that the batch outlives the
+	// records it hands over even if they are acknowledged at once.
+	b.pending.Store(1)
 	raw := b.raw
-	for range n {
+	for len(raw) > 0 {
 		end, lines := 0, 0
 		for lines < k.lines && end < len(raw) {
-			i := bytes.IndexByte(raw[end:], '\n')
-			if i < 0 {
-				end = len(raw)
-			} else {
-				end += i + 1
+			next := len(raw)
+			if i := bytes.IndexByte(raw[end:], '\n'); i >= 0 {
+				next = end + i + 1
 			}
-			lines++
+			if lines > 0 && next-1 > maxKafkaValue {
+				break // a record no longer than the producer takes
+			}
+			end, lines = next, lines+1
 		}
 		kr := krecPool.Get().(*krec)
 		kr.b, kr.lines = b, lines
 		// The value without its last '\n'.
 		kr.Value = raw[: end-1 : end-1]
 		raw = raw[end:]
+		b.pending.Add(1)
 		k.cl.TryProduce(f.sendCtx, &kr.Record, k.promise)
+	}
+	k.release(b)
+}
+
+// maxKafkaValue bounds the value of a Kafka record of several lines: the
+// producer refuses a record longer than its batch (ProducerBatchMaxBytes,
+// 1 MiB), and a line alone may be up to MaxRecordBytes.
+const maxKafkaValue = 1<<20 - 4<<10
+
+// release drops one count of b's pending records, and frees b after the
+// last.
+func (k *kafkaSink) release(b *batch) {
+	if b.pending.Add(-1) == 0 {
+		k.s.queued.Add(-1)
+		k.s.f.free(b)
 	}
 }
 
@@ -126,6 +149,8 @@ func (k *kafkaSink) done(r *kgo.Record, err error) {
 		s.c.bytes.Add(uint64(size))
 	case errors.Is(err, kgo.ErrMaxBuffered):
 		s.c.dropped[dropBudget].Add(lines)
+	case errors.Is(err, kerr.MessageTooLarge):
+		s.c.dropped[dropTooLarge].Add(lines)
 	case errors.Is(err, kgo.ErrAborting), errors.Is(err, kgo.ErrClientClosed),
 		errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		s.c.dropped[dropShutdown].Add(lines)
@@ -143,10 +168,7 @@ func (k *kafkaSink) done(r *kgo.Record, err error) {
 	kr.Record = kgo.Record{}
 	kr.b = nil
 	krecPool.Put(kr)
-	if b.pending.Add(-1) == 0 {
-		s.queued.Add(-1)
-		s.f.free(b)
-	}
+	k.release(b)
 }
 
 // flush waits until every record is acknowledged or, once Shutdown's

@@ -2,4 +2,5 @@
 
 package forward
 
-const raceEnabled = false
+// defaultE2ELines is the number of lines of the end-to-end tests.
+const defaultE2ELines = 10_000
