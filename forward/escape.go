@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"math/bits"
 	"unicode/utf8"
+
+	"github.com/flatheap/ingest"
 )
 
 // Escaping writes the same bytes as ingest.AppendJSONString, faster for
@@ -78,58 +80,31 @@ func firstSpecial(s []byte) int {
 // appendString appends s as the inside of a JSON string, escaped as
 // ingest.AppendJSONString escapes it, without the quotes.
 func appendString(dst, s []byte) []byte {
-	i := firstSpecial(s)
-	if i == len(s) {
-		return append(dst, s...)
-	}
-	dst = append(dst, s[:i]...)
-	start := i
-	for i < len(s) {
-		var next int
-		dst, start, next = escapeAt(dst, s, start, i, len(s))
-		i = next + firstSpecial(s[next:])
-	}
-	return append(dst, s[start:]...)
-}
-
-// escapeAt looks at s[i], a byte specialBits marks, within s[:end]. The
-// run s[start:i] is still to be copied. It returns dst, where the
-// pending run now starts, and where to look for the next special byte:
-// a valid multi-byte rune stays in the run, anything else is written
-// escaped (after the run).
-func escapeAt(dst, s []byte, start, i, end int) ([]byte, int, int) {
-	c := s[i]
-	if c < utf8.RuneSelf {
-		dst = append(dst, s[start:i]...)
-		switch c {
-		case '"', '\\':
-			dst = append(dst, '\\', c)
-		case '\n':
-			dst = append(dst, '\\', 'n')
-		case '\r':
-			dst = append(dst, '\\', 'r')
-		case '\t':
-			dst = append(dst, '\\', 't')
-		default:
-			dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+	for {
+		i := firstSpecial(s)
+		dst = append(dst, s[:i]...)
+		if i == len(s) {
+			return dst
 		}
-		return dst, i + 1, i + 1
+		if c := s[i]; c == '"' || c == '\\' {
+			dst = append(dst, '\\', c)
+			s = s[i+1:]
+			continue
+		}
+		return appendRest(dst, s[i:])
 	}
-	r, size := utf8.DecodeRune(s[i:end])
-	switch {
-	case r == utf8.RuneError && size == 1:
-		dst = append(dst, s[start:i]...)
-		dst = append(dst, `\ufffd`...)
-		return dst, i + 1, i + 1
-	case r == '\u2028' || r == '\u2029':
-		dst = append(dst, s[start:i]...)
-		dst = append(dst, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
-		return dst, i + size, i + size
-	}
-	return dst, start, i + size
 }
 
-const hexDigits = "0123456789abcdef"
+// appendRest appends s, which starts with a control byte or a byte of a
+// multi-byte sequence, escaped by ingest.AppendJSONString, without the
+// quotes. Such bytes are rare in access lines (nginx and Apache write
+// them as \xHH): what follows the first is left to the reference.
+func appendRest(dst, s []byte) []byte {
+	n := len(dst)
+	dst = ingest.AppendJSONString(dst, s)
+	copy(dst[n:], dst[n+1:len(dst)-1])
+	return dst[:len(dst)-2]
+}
 
 // maskWords bounds the lines whose bytes are classified once for the
 // whole record: 64 bytes a word, lines of up to 16 KiB. A longer line's
@@ -246,15 +221,14 @@ func (m *lineMask) appendEscaped(dst, line []byte, from, to int) []byte {
 	line = line[:to]
 	start := from
 	for i := m.next(from, to); i < to; i = m.next(i, to) {
-		if c := line[i]; c == '"' || c == '\\' {
-			// The quotes of a combined line's message: the usual case.
-			dst = append(dst, line[start:i]...)
-			dst = append(dst, '\\', c)
-			i++
-			start = i
-			continue
+		dst = append(dst, line[start:i]...)
+		if c := line[i]; c != '"' && c != '\\' {
+			return appendRest(dst, line[i:to])
 		}
-		dst, start, i = escapeAt(dst, line, start, i, to)
+		// The quotes of a combined line's message: the usual case.
+		dst = append(dst, '\\', line[i])
+		i++
+		start = i
 	}
 	return append(dst, line[start:to]...)
 }

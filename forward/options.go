@@ -128,7 +128,9 @@ type Options struct {
 	// Default DefaultFlushInterval (1 s).
 	FlushInterval time.Duration
 	// Compression is "gzip", "zstd" or "none" for HTTP sinks whose URL
-	// has no compress= parameter. Empty: zstd for jsonline, gzip for es.
+	// has no compress= parameter. Empty: gzip, which costs less CPU per
+	// line than zstd for access lines (BenchmarkCompress, see
+	// docs/forward.md).
 	// Kafka sinks compress with the producer's own codec (zstd).
 	Compression string
 

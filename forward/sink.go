@@ -101,7 +101,7 @@ func newSink(f *Forwarder, raw string) (*sink, error) {
 			q.Set("_stream_fields", strings.Join(f.opt.StreamFields, ","))
 		}
 		if codec == "" {
-			codec = "zstd"
+			codec = "gzip"
 		}
 	case "es":
 		s.kind = kindES
