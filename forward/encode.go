@@ -68,7 +68,8 @@ type encoder struct {
 	mlen     int     // len(line) when mask classifies it, else 0
 	esc      bool    // the values hold JSON escapes (nginx escape=json)
 	vk       *varKeys
-	bound0   int // bound without the sink's prefix
+	loose    int // looseBound without the sink's prefix
+	tight    int // bound without the sink's prefix; 0 until computed
 	mask     lineMask
 }
 
@@ -83,7 +84,7 @@ func newEncoder(sel *selection, o *Options) *encoder {
 
 // begin prepares the encoding of r, for every sink: it classifies the
 // bytes of r's line, finds the keys of r's format's variables and bounds
-// the record's length.
+// the record's length. end must follow, once r's records are written.
 func (e *encoder) begin(r *ingest.Request) {
 	e.line = r.Line
 	e.lineBase = uintptr(unsafe.Pointer(unsafe.SliceData(r.Line)))
@@ -97,7 +98,23 @@ func (e *encoder) begin(r *ingest.Request) {
 		e.esc = f.JSONEscaped()
 		e.vk = e.keysFor(f)
 	}
-	e.bound0 = e.boundOf(r)
+	// Six bytes a byte of every string: the line for the message and
+	// the variables, which are disjoint parts of it, and each field.
+	n := len(r.Line) + len(r.RemoteAddr) + len(r.RemoteUser) + len(r.Method) + len(r.Path) +
+		len(r.Query) + len(r.Protocol) + len(r.RequestLine) + len(r.Referer) + len(r.UserAgent) +
+		len(r.Host) + len(r.SyslogTime) + len(r.SyslogHost) + len(r.SyslogTag) +
+		len(r.SyslogProcID) + len(r.SyslogMsgID)
+	e.loose = e.fixed + 6*n
+	if e.vk != nil {
+		e.loose += e.vk.bytes + 6*len(r.Line)
+	}
+	e.tight = 0
+}
+
+// end drops the encoder's views of the line: a Forwarder retains no slice
+// of a Request once ServeLine returned.
+func (e *encoder) end() {
+	e.line, e.lineBase, e.mlen = nil, 0, 0
 }
 
 // keysFor returns the variable keys of format f, made the first time an
@@ -114,8 +131,22 @@ func (e *encoder) keysFor(f *ingest.Format) *varKeys {
 	return vk
 }
 
-// bound returns the most bytes record can write for r, after begin(r).
-func (e *encoder) bound(w *wire) int { return len(w.prefix) + e.bound0 }
+// looseBound returns a bound of what record can write for r, after
+// begin(r), that costs nothing: six bytes for each byte of a string.
+func (e *encoder) looseBound(w *wire) int { return len(w.prefix) + e.loose }
+
+// bound returns the most bytes record can write for r, after begin(r),
+// closer to the record's length than looseBound: it is asked for when
+// that does not fit (a batch nearly full, a line of several KiB in small
+// batches).
+func (e *encoder) bound(r *ingest.Request, w *wire) int {
+	if e.tight == 0 {
+		// Both bound the record: the loose one is the lower for a line
+		// that is mostly bytes to escape.
+		e.tight = min(e.boundOf(r), e.loose)
+	}
+	return len(w.prefix) + e.tight
+}
 
 // boundOf bounds r's record, less the sink's prefix. A string's bytes
 // each take one byte, but those that need escaping, which may take six
@@ -168,12 +199,14 @@ func (e *encoder) view(v []byte) (int, bool) {
 // append appends r's record to dst as w writes it, with its '\n'.
 func (e *encoder) append(dst []byte, r *ingest.Request, w *wire) []byte {
 	e.begin(r)
-	return e.record(slices.Grow(dst, e.bound(w)), r, w)
+	dst = e.record(slices.Grow(dst, e.looseBound(w)), r, w)
+	e.end()
+	return dst
 }
 
 // record appends r's record to dst as w writes it, with its '\n', after
-// begin(r). dst must have room for bound(w) more bytes: the record is
-// written without a check on the room left.
+// begin(r). dst must have room for bound(r, w) (or looseBound(w)) more
+// bytes: the record is written without a check on the room left.
 //
 // It is one straight run of appends in the order of AllFields: for each
 // selected field that the line has, its pre-encoded key, then its value,

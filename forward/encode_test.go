@@ -248,9 +248,11 @@ func checkRecords(t *testing.T, encs []*Forwarder, line []byte) int {
 			for _, fw := range encs {
 				enc, w := fw.shards[0].enc, &fw.sinks[0].wire
 				enc.begin(&r)
-				bound := enc.bound(w)
+				bound := enc.bound(&r, w)
 				rec := enc.record(make([]byte, 0, bound), &r, w)
+				enc.end()
 				ensure(t, len(rec) <= bound-keySlack, "record of %d bytes over its bound %d", len(rec), bound-keySlack)
+				ensure(t, len(rec) <= enc.looseBound(w)-keySlack, "record of %d bytes over its loose bound %d", len(rec), enc.looseBound(w)-keySlack)
 				doc := rec[len(w.prefix):]
 				var m map[string]any
 				if err := json.Unmarshal(doc, &m); err != nil {
@@ -292,4 +294,17 @@ func checkRecords(t *testing.T, encs []*Forwarder, line []byte) int {
 		}
 	}
 	return parsed
+}
+
+// TestServeLine_RetainsNothing: once ServeLine returned, no encoder holds
+// a view of the line.
+func TestServeLine_RetainsNothing(t *testing.T) {
+	fw := testForwarder(t, "jsonline+http://127.0.0.1:1/insert/jsonline", Options{})
+	r := parse(t, ingest.FormatCombined, line250)
+	fw.ServeLine(r)
+	ensure(t, fw.Stats().Sinks[0].RawBytes == 0, "a batch was sealed")
+	for i := range fw.shards {
+		enc := fw.shards[i].enc
+		ensure(t, enc.line == nil && enc.lineBase == 0 && enc.mlen == 0, "shard %d keeps the line", i)
+	}
 }

@@ -190,6 +190,7 @@ func (f *Forwarder) ServeLine(r *ingest.Request) {
 			}
 		}
 	}
+	sh.enc.end()
 	sh.mu.Unlock()
 	if spare != nil {
 		f.raw.put(spare)
@@ -206,8 +207,11 @@ func (f *Forwarder) ServeLine(r *ingest.Request) {
 // found no buffer and the caller is to wait for one (Block).
 func (f *Forwarder) add(sh *shard, i int, s *sink, r *ingest.Request, spare *[]byte) (sealed *batch, need bool) {
 	enc := sh.enc
-	bound := enc.bound(&s.wire)
 	b := sh.open[i]
+	bound := enc.looseBound(&s.wire)
+	if bound > f.opt.BatchBytes || b != nil && cap(b.raw)-len(b.raw) < bound {
+		bound = enc.bound(r, &s.wire)
+	}
 	if bound > f.opt.BatchBytes {
 		return f.addLarge(sh, i, s, r, spare, bound)
 	}
