@@ -151,8 +151,11 @@ type Options struct {
 	// Timeout.
 	Client *http.Client
 
-	// KafkaLinesPerRecord is how many lines one Kafka record holds, one
-	// JSON object per line, '\n' between them. Default 1.
+	// KafkaLinesPerRecord is how many lines one Kafka record holds at
+	// most, one JSON object per line, '\n' between them: fewer when the
+	// record would pass 1 MiB less 4 KiB, which the producer refuses.
+	// Default 1, one event per record as most consumers expect; 16 cost
+	// 16-30% less CPU per line in BenchmarkKafka.
 	KafkaLinesPerRecord int
 	// KafkaMaxBufferedRecords bounds the records the Kafka producer
 	// buffers (kgo.MaxBufferedRecords). Default: MaxBytes / 256.
