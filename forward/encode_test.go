@@ -3,9 +3,13 @@ package forward
 import (
 	"bytes"
 	"encoding/json"
+	"io"
 	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -307,4 +311,51 @@ func TestServeLine_RetainsNothing(t *testing.T) {
 		enc := fw.shards[i].enc
 		ensure(t, enc.line == nil && enc.lineBase == 0 && enc.mlen == 0, "shard %d keeps the line", i)
 	}
+}
+
+// TestServeLine_LargeRecords: a record whose bound exceeds a batch buffer
+// is encoded apart and sent when it fits; one longer than MaxRecordBytes
+// is dropped and counted.
+func TestServeLine_LargeRecords(t *testing.T) {
+	var mu sync.Mutex
+	var got []map[string]any
+	store := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		defer mu.Unlock()
+		for _, line := range bytes.Split(bytes.TrimSuffix(body, []byte("\n")), []byte("\n")) {
+			var m map[string]any
+			if err := json.Unmarshal(line, &m); err != nil {
+				t.Errorf("%v: %.200s", err, line)
+			}
+			got = append(got, m)
+		}
+	}))
+	defer store.Close()
+	fw := testForwarder(t, "jsonline+"+store.URL+"/insert/jsonline?compress=none", Options{MaxBytes: 1 << 20, BatchBytes: 16 << 10})
+	line := func(pathLen int) string {
+		return `203.0.113.7 - - [10/Oct/2026:13:55:36 +0200] "GET /` + strings.Repeat("a", pathLen) + ` HTTP/1.1" 200 1534 "-" "curl/8.5.0"`
+	}
+	paths := []int{5 << 10, 20, 5 << 10, 9 << 10, 5 << 10}
+	for _, n := range paths {
+		r := parse(t, ingest.FormatCombined, line(n))
+		if n == 5<<10 {
+			fw.shards[0].enc.begin(r)
+			ensure(t, fw.shards[0].enc.bound(r, &fw.sinks[0].wire) > 16<<10, "the bound of a %d-byte path fits a batch", n)
+			fw.shards[0].enc.end()
+		}
+		fw.ServeLine(r)
+	}
+	shutdown(t, fw)
+	s := fw.Stats().Sinks[0]
+	ensure(t, s.Sent == 4 && s.DroppedTooLarge == 1 && s.Dropped == 1, "%+v", s)
+	mu.Lock()
+	defer mu.Unlock()
+	ensure(t, len(got) == 4, "%d records", len(got))
+	lens := map[int]int{}
+	for _, m := range got {
+		p, _ := m["path"].(string)
+		lens[len(p)-1]++
+	}
+	ensure(t, lens[5<<10] == 3 && lens[20] == 1, "path lengths %v, want three of %d and one of 20", lens, 5<<10)
 }

@@ -202,9 +202,14 @@ func (f *Forwarder) ServeLine(r *ingest.Request) {
 }
 
 // add encodes r into the open batch of sink i in sh, under sh.mu, after
-// sh.enc.begin(r). It
-// returns the batch it sealed to make room, if any, and need when it
-// found no buffer and the caller is to wait for one (Block).
+// sh.enc.begin(r). It returns the batch it sealed to make room, if any,
+// and need when it found no buffer and the caller is to wait for one
+// (Block).
+//
+// A record whose bound exceeds a whole batch buffer is encoded into a
+// scratch buffer of its own first, and copied in when it is short enough.
+// Only lines of tens of KiB take this path (the bound counts a line of up
+// to 16 KiB at little more than its record's length).
 func (f *Forwarder) add(sh *shard, i int, s *sink, r *ingest.Request, spare *[]byte) (sealed *batch, need bool) {
 	enc := sh.enc
 	b := sh.open[i]
@@ -212,8 +217,14 @@ func (f *Forwarder) add(sh *shard, i int, s *sink, r *ingest.Request, spare *[]b
 	if bound > f.opt.BatchBytes || b != nil && cap(b.raw)-len(b.raw) < bound {
 		bound = enc.bound(r, &s.wire)
 	}
+	var large []byte
 	if bound > f.opt.BatchBytes {
-		return f.addLarge(sh, i, s, r, spare, bound)
+		large = enc.record(make([]byte, 0, bound), r, &s.wire)
+		if len(large) > f.opt.MaxRecordBytes {
+			s.c.dropped[dropTooLarge].Add(1)
+			return nil, false
+		}
+		bound = len(large)
 	}
 	if b != nil && cap(b.raw)-len(b.raw) < bound {
 		sealed = f.seal(sh, i)
@@ -228,6 +239,11 @@ func (f *Forwarder) add(sh *shard, i int, s *sink, r *ingest.Request, spare *[]b
 			return sealed, false
 		}
 	}
+	if large != nil {
+		b.raw = append(b.raw, large...)
+		b.records++
+		return sealed, false
+	}
 	before := len(b.raw)
 	b.raw = enc.record(b.raw, r, &s.wire)
 	if len(b.raw)-before > f.opt.MaxRecordBytes {
@@ -235,35 +251,6 @@ func (f *Forwarder) add(sh *shard, i int, s *sink, r *ingest.Request, spare *[]b
 		s.c.dropped[dropTooLarge].Add(1)
 		return sealed, false
 	}
-	b.records++
-	return sealed, false
-}
-
-// addLarge encodes a record whose bound exceeds a batch buffer into a
-// scratch buffer of its own first, and copies it in when it is short
-// enough. Only lines of tens of KiB take this path (the bound counts a
-// line of up to 16 KiB at little more than its record's length).
-func (f *Forwarder) addLarge(sh *shard, i int, s *sink, r *ingest.Request, spare *[]byte, bound int) (sealed *batch, need bool) {
-	tmp := sh.enc.record(make([]byte, 0, bound), r, &s.wire)
-	if len(tmp) > f.opt.MaxRecordBytes {
-		s.c.dropped[dropTooLarge].Add(1)
-		return nil, false
-	}
-	b := sh.open[i]
-	if b != nil && cap(b.raw)-len(b.raw) < len(tmp) {
-		sealed = f.seal(sh, i)
-		b = nil
-	}
-	if b == nil {
-		if b = f.openBatch(sh, i, s, spare); b == nil {
-			if f.opt.Block {
-				return sealed, true
-			}
-			s.c.dropped[dropBudget].Add(1)
-			return sealed, false
-		}
-	}
-	b.raw = append(b.raw, tmp...)
 	b.records++
 	return sealed, false
 }
@@ -317,19 +304,9 @@ func (f *Forwarder) ship(b *batch) {
 			s.codec.free(w)
 		}
 	}
-	charge := int64(minBatchCharge + cap(b.wire))
-	ok := f.budget.reserve(charge)
-	if !ok && f.opt.Block {
-		ok = f.budget.wait(charge)
-	}
-	if !ok {
-		f.budget.refused.Add(1)
-		s.c.dropped[dropBudget].Add(uint64(b.records))
-		f.free(b)
+	if !f.charge(b, int64(minBatchCharge+cap(b.wire))) {
 		return
 	}
-	b.charge = charge
-	s.queued.Add(1)
 	select {
 	case s.queue <- b:
 	default: // cannot happen: the budget bounds the batches to the queue's capacity
@@ -337,6 +314,27 @@ func (f *Forwarder) ship(b *batch) {
 		s.c.dropped[dropBudget].Add(uint64(b.records))
 		f.free(b)
 	}
+}
+
+// charge takes n bytes from the budget for the sealed batch b, waiting
+// for them with Block, and counts it queued; when there is no room, b's
+// records are dropped (reason budget), b is freed and charge returns
+// false.
+func (f *Forwarder) charge(b *batch, n int64) bool {
+	s := b.s
+	ok := f.budget.reserve(n)
+	if !ok && f.opt.Block {
+		ok = f.budget.wait(n)
+	}
+	if !ok {
+		f.budget.refused.Add(1)
+		s.c.dropped[dropBudget].Add(uint64(b.records))
+		f.free(b)
+		return false
+	}
+	b.charge = n
+	s.queued.Add(1)
+	return true
 }
 
 // free gives back what b holds.

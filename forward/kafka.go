@@ -81,20 +81,10 @@ func newKafkaSink(s *sink, rest string) (*kafkaSink, error) {
 // lock; it never blocks: when the producer is full the records fail at
 // once with kgo.ErrMaxBuffered and are counted (reason budget).
 func (k *kafkaSink) produce(b *batch) {
-	s, f := k.s, k.s.f
-	charge := int64(minBatchCharge)
-	ok := f.budget.reserve(charge)
-	if !ok && f.opt.Block {
-		ok = f.budget.wait(charge)
-	}
-	if !ok {
-		f.budget.refused.Add(1)
-		s.c.dropped[dropBudget].Add(uint64(b.records))
-		f.free(b)
+	f := k.s.f
+	if !f.charge(b, minBatchCharge) {
 		return
 	}
-	b.charge = charge
-	s.queued.Add(1)
 	// One count for the loop below, so that the batch outlives the
 	// records it hands over even if they are acknowledged at once.
 	b.pending.Store(1)
