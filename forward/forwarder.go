@@ -159,7 +159,7 @@ var _ ingest.Handler = (*Forwarder)(nil)
 // or with Options.Block ServeLine waits for room. After Shutdown began,
 // records are dropped (reason closed).
 func (f *Forwarder) ServeLine(r *ingest.Request) {
-	sh := &f.shards[(uintptr(unsafe.Pointer(r))>>4*0x9E3779B97F4A7C15)>>f.shift]
+	sh := &f.shards[(uint64(uintptr(unsafe.Pointer(r)))>>4*0x9E3779B97F4A7C15)>>f.shift]
 	var sealed [maxSinks]*batch
 	var spare []byte
 	n := 0
