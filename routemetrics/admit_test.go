@@ -418,7 +418,7 @@ func TestRouteSpelledLikeCatchAllNotEvicted(t *testing.T) {
 		}
 		if max == 100 {
 			checkSeries(t, after, map[string]string{
-				`http_requests_total{vhost="v",route="{overflow}",method="GET",status="201"}`:    "6",
+				`http_requests_total{vhost="v",route="{overflow}",method="GET",status="201"}`:   "6",
 				`http_requests_total{vhost="v",route="{unadmitted}",method="GET",status="2xx"}`: "5",
 				`http_requests_total{vhost="v",route="{unmatched}",method="POST",status="404"}`: "5",
 				`ingest_series_overflow_total`:   "0",
