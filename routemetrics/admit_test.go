@@ -260,6 +260,16 @@ func TestAdmitWindow(t *testing.T) {
 	if !holdsRoute(s, "", "/r", 1) {
 		t.Fatal("a second sighting within the window did not admit the route")
 	}
+	// Two windows passed: two rotations of the doorkeeper and two timed
+	// halvings, on /metrics too.
+	st := s.Stats()
+	if st.Rotations != 2 || st.Halvings != 2 {
+		t.Errorf("%d rotations, %d halvings, want 2 and 2", st.Rotations, st.Halvings)
+	}
+	checkSeries(t, scrape(t, s), map[string]string{
+		"ingest_series_admission_rotations_total": "2",
+		"ingest_series_admission_halvings_total":  "2",
+	})
 }
 
 func TestExplain(t *testing.T) {

@@ -30,6 +30,8 @@ const (
 	helpEvicted   = "# HELP ingest_series_evicted_total Route-metric series removed to make room for a more frequent route; their counts went to the {overflow} series of their vhost, method and status.\n# TYPE ingest_series_evicted_total counter\n"
 	helpUnadmit   = "# HELP ingest_series_unadmitted_total Lines counted in an {unadmitted} series because their route had not been seen often enough to get a series of its own.\n# TYPE ingest_series_unadmitted_total counter\n"
 	helpCollapsed = "# HELP ingest_series_collapsed_total Lines counted in an {unmatched} series because their route matched no pattern and their status is collapsed.\n# TYPE ingest_series_collapsed_total counter\n"
+	helpHalvings  = "# HELP ingest_series_admission_halvings_total Halvings of the route frequencies that admission and eviction compare.\n# TYPE ingest_series_admission_halvings_total counter\n"
+	helpRotations = "# HELP ingest_series_admission_rotations_total New generations of the admission doorkeeper; a route's first line is remembered for one to two of them.\n# TYPE ingest_series_admission_rotations_total counter\n"
 	helpValueErrs = "# HELP ingest_route_value_errors_total Values that could not be counted (the line was counted without them), by log field.\n# TYPE ingest_route_value_errors_total counter\n"
 )
 
@@ -100,6 +102,15 @@ func (s *Store) WritePrometheus(w io.Writer) error {
 	p.buf = append(p.buf, helpCollapsed...)
 	p.buf = append(p.buf, "ingest_series_collapsed_total "...)
 	p.buf = strconv.AppendUint(p.buf, s.collapsed.Load(), 10)
+	p.buf = append(p.buf, '\n')
+	adm := s.adm.Stats()
+	p.buf = append(p.buf, helpHalvings...)
+	p.buf = append(p.buf, "ingest_series_admission_halvings_total "...)
+	p.buf = strconv.AppendUint(p.buf, adm.Halvings, 10)
+	p.buf = append(p.buf, '\n')
+	p.buf = append(p.buf, helpRotations...)
+	p.buf = append(p.buf, "ingest_series_admission_rotations_total "...)
+	p.buf = strconv.AppendUint(p.buf, adm.Rotations, 10)
 	p.buf = append(p.buf, '\n')
 	p.buf = append(p.buf, helpValueErrs...)
 	for i := range s.valueErrs {

@@ -304,6 +304,9 @@ type Stats struct {
 	// Halvings counts the halvings of the sketch; TimedHalvings those of
 	// them that Period brought about.
 	Halvings, TimedHalvings uint64
+	// Rotations counts the doorkeeper's new generations, by load or by
+	// Period: a first sighting is remembered for one to two of them.
+	Rotations uint64
 	// Bytes is the memory of the sketch and the doorkeeper, all allocated
 	// by New.
 	Bytes int64
@@ -311,7 +314,7 @@ type Stats struct {
 
 // Stats returns the filter's counters.
 func (f *Filter) Stats() Stats {
-	return Stats{Halvings: f.halvings.Load(), TimedHalvings: f.timedHalves.Load(), Bytes: f.Bytes()}
+	return Stats{Halvings: f.halvings.Load(), TimedHalvings: f.timedHalves.Load(), Rotations: f.dk.rotations.Load(), Bytes: f.Bytes()}
 }
 
 // Bytes returns the memory of the filter's tables, fixed by New.

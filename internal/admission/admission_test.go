@@ -91,6 +91,9 @@ func TestTick(t *testing.T) {
 	if f.Estimate(h) != 0 {
 		t.Fatalf("after two periods: estimate %d, want 0 (the doorkeeper forgot)", f.Estimate(h))
 	}
+	if st := f.Stats(); st.Rotations != 2 || st.Halvings != 2 {
+		t.Fatalf("after two periods: %+v, want 2 rotations and 2 halvings", st)
+	}
 	if f.Record(h) != 1 {
 		t.Fatal("a forgotten key is not a first sighting")
 	}

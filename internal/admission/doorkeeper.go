@@ -61,6 +61,8 @@ type doorkeeper struct {
 	_      cpu.CacheLinePad
 	count  atomic.Int64 // sampled insertions into the current generation
 	_      cpu.CacheLinePad
+	// rotations counts the generations started.
+	rotations atomic.Uint64
 }
 
 // Slot layout.
@@ -170,6 +172,7 @@ func (d *doorkeeper) counted(x uint64) bool {
 func (d *doorkeeper) rotate(gen uint32) {
 	if d.cur.CompareAndSwap(gen, gen+1) {
 		d.count.Store(0)
+		d.rotations.Add(1)
 	}
 }
 
