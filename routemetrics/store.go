@@ -253,6 +253,13 @@ func (s *Store) maxKeyBytes() int64 {
 // catch-all series. pattern says whether the route came from a pattern.
 func (s *Store) observe(key []byte, status uint16, v *values, pattern bool) {
 	h, sh := s.shardOf(key)
+	s.observeHashed(key, h, s.adm.Touch(h), sh, status, v, pattern)
+}
+
+// observeHashed is observe for a key whose hash h, shard sh and admission
+// hash x (admission.Filter.Touch, which the caller called as early as it
+// could) are known.
+func (s *Store) observeHashed(key []byte, h, x uint64, sh *shard, status uint16, v *values, pattern bool) {
 	g := sh.t.Load().get(h, key)
 	if g != nil {
 		if e := g.find(status); e != nil {
@@ -260,7 +267,7 @@ func (s *Store) observe(key []byte, status uint16, v *values, pattern bool) {
 			return
 		}
 	}
-	s.observeNew(key, h, sh, g, status, v, pattern)
+	s.observeNew(key, h, x, sh, g, status, v, pattern)
 }
 
 // shardOf returns the hash of key and its shard.

@@ -207,8 +207,22 @@ func (f *Filter) mix(h uint64) uint64 {
 // now does; the sketch is not touched), else 1 plus the sketch's count of
 // its later sightings, at most MaxEstimate. A key's second sighting within
 // the doorkeeper's memory thus returns 2 or more.
-func (f *Filter) Record(h uint64) int {
+func (f *Filter) Record(h uint64) int { return f.RecordMixed(f.mix(h)) }
+
+// Touch loads the doorkeeper's cache line of the key with hash h, without
+// counting a sighting, and returns the hash mixed with the filter's seed,
+// for RecordMixed. An owner that may record the key shortly calls it as
+// soon as it has the hash, so that the line (one of the doorkeeper's 2
+// MiB, at the defaults: often not in the cache) comes from memory while
+// it does other work, such as looking the key up in its own table.
+func (f *Filter) Touch(h uint64) uint64 {
 	x := f.mix(h)
+	f.dk.touch(x)
+	return x
+}
+
+// RecordMixed is Record for a hash that Touch mixed.
+func (f *Filter) RecordMixed(x uint64) int {
 	seen, full, gen := f.dk.visit(x)
 	if full {
 		f.dk.rotate(gen)

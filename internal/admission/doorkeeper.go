@@ -97,6 +97,13 @@ func (d *doorkeeper) bucket(x uint64) []atomic.Uint64 {
 	return d.slots[i : i+bucketSlots : i+bucketSlots]
 }
 
+// touch loads the first slot of x's bucket, which brings the bucket's
+// cache line in: the load's value is not needed, and the CPU goes on
+// while it comes.
+func (d *doorkeeper) touch(x uint64) {
+	d.slots[int(x>>d.shift)*bucketSlots].Load()
+}
+
 // contains reports whether x is live in its bucket.
 func (d *doorkeeper) contains(x uint64) bool {
 	fp, b := x&d.fpMask|usedBit, d.bucket(x)
