@@ -99,11 +99,12 @@ func seriesWhy(ex *routemetrics.Explanation, cfg *routemetrics.Config) string {
 			ex.AdmitAfter, statusList(ex.Statuses), ex.Estimate, routemetrics.MaxAdmitAfter)
 	case routemetrics.StateUnadmitted:
 		if ex.Estimate == 0 {
-			fmt.Fprintf(&b, "not seen within the admission window (--admit-window %v)", cfg.AdmitWindow)
+			fmt.Fprintf(&b, "not seen within the admission window (--admit-window %v): no series of its own; its next line counts under route %s, by status class, and it gets series of its own once it is seen %d times within the window (--admit-after)",
+				cfg.AdmitWindow, routemetrics.Unadmitted, ex.AdmitAfter)
 		} else {
-			fmt.Fprintf(&b, "seen %d time(s) within the admission window (--admit-window %v)", ex.Estimate, cfg.AdmitWindow)
+			fmt.Fprintf(&b, "seen %d time(s) within the admission window (--admit-window %v), fewer than --admit-after %d: no series of its own yet; its lines count under route %s, by status class",
+				ex.Estimate, cfg.AdmitWindow, ex.AdmitAfter, routemetrics.Unadmitted)
 		}
-		fmt.Fprintf(&b, ", fewer than --admit-after %d: no series of its own yet; its lines count under route %s, by status class", ex.AdmitAfter, routemetrics.Unadmitted)
 	case routemetrics.StateOverflow:
 		fmt.Fprintf(&b, "seen often enough (estimate %d, --admit-after %d), but the series budget (--max-series %d) is full", ex.Estimate, ex.AdmitAfter, cfg.MaxSeries)
 		if cfg.NoEviction {
