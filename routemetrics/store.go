@@ -435,13 +435,16 @@ func (s *Store) take(kind uint8) bool {
 	}
 }
 
-// release gives back the slots of n keys of kind kind.
+// release gives back the slots of n keys of kind kind. The count of all
+// keys goes down before the count of the kind, as take raises it after:
+// so it never counts more keys than the kinds' counts allow, even for a
+// moment (a take between the two would otherwise make it one too many).
 func (s *Store) release(kind uint8, n int) {
+	s.series.Add(int64(-n))
 	switch kind {
 	case kindRegular:
 		s.regular.Add(int64(-n))
 	case kindCatchAll:
 		s.catchAlls.Add(int64(-n))
 	}
-	s.series.Add(int64(-n))
 }
