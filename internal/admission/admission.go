@@ -209,12 +209,14 @@ func (f *Filter) mix(h uint64) uint64 {
 // the doorkeeper's memory thus returns 2 or more.
 func (f *Filter) Record(h uint64) int { return f.RecordMixed(f.mix(h)) }
 
-// Touch loads the doorkeeper's cache line of the key with hash h, without
-// counting a sighting, and returns the hash mixed with the filter's seed,
-// for RecordMixed. An owner that may record the key shortly calls it as
-// soon as it has the hash, so that the line (one of the doorkeeper's 2
-// MiB, at the defaults: often not in the cache) comes from memory while
-// it does other work, such as looking the key up in its own table.
+// Touch asks the CPU for the doorkeeper's cache line of the key with hash
+// h, without waiting for it and without counting a sighting, and returns
+// the hash mixed with the filter's seed, for RecordMixed. An owner that
+// may record the key shortly calls it as soon as it has the hash, so that
+// the line (one of the doorkeeper's 2 MiB at the defaults, often not in
+// the cache) comes from memory while it does other work, such as looking
+// the key up in its own table. On amd64 and arm64 it is a prefetch
+// instruction; elsewhere it only mixes.
 func (f *Filter) Touch(h uint64) uint64 {
 	x := f.mix(h)
 	f.dk.touch(x)

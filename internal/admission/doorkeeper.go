@@ -3,6 +3,7 @@ package admission
 import (
 	"math/bits"
 	"sync/atomic"
+	"unsafe"
 
 	"golang.org/x/sys/cpu"
 )
@@ -97,11 +98,9 @@ func (d *doorkeeper) bucket(x uint64) []atomic.Uint64 {
 	return d.slots[i : i+bucketSlots : i+bucketSlots]
 }
 
-// touch loads the first slot of x's bucket, which brings the bucket's
-// cache line in: the load's value is not needed, and the CPU goes on
-// while it comes.
+// touch asks for x's bucket's cache line (see prefetch).
 func (d *doorkeeper) touch(x uint64) {
-	d.slots[int(x>>d.shift)*bucketSlots].Load()
+	prefetch(uintptr(unsafe.Pointer(&d.slots[int(x>>d.shift)*bucketSlots])))
 }
 
 // contains reports whether x is live in its bucket.
