@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"math/rand/v2"
 	"net/http"
 	"net/url"
@@ -46,13 +45,9 @@ type seriesExplanation struct {
 // getSeries asks /series with query q and decodes the answer.
 func getSeries(t *testing.T, httpAddr string, q url.Values) seriesExplanation {
 	t.Helper()
-	code, body := getBody(t, "http://"+httpAddr+"/series?"+q.Encode())
-	if code != http.StatusOK {
-		t.Fatalf("/series?%s: %d %s", q.Encode(), code, body)
-	}
-	var ex seriesExplanation
-	if err := json.Unmarshal([]byte(body), &ex); err != nil {
-		t.Fatalf("/series?%s: %v: %s", q.Encode(), err, body)
+	ex, err := trySeries(httpAddr, q)
+	if err != nil {
+		t.Fatal(err)
 	}
 	return ex
 }
