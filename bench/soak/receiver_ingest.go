@@ -26,6 +26,14 @@ type ingestReceiver struct {
 	format *ingest.Format      // nil: the built-in combined format
 	store  *routemetrics.Store // route traffic only
 	lines  atomic.Int64
+	srv    atomic.Pointer[ingest.Server]
+
+	// The scanner scenario: the real routes' states (see scanner.go),
+	// guarded by scanMu, and the mix and seed of the load.
+	scanMix    *loadgen.ScannerMix
+	scanSeed   int64
+	scanMu     sync.Mutex
+	scanRoutes []scannerRoute
 }
 
 // storeScrapeEvery is how often the ingest receiver writes its route
@@ -44,8 +52,14 @@ func newIngestReceiver(o receiverOptions) (soakReceiver, error) {
 			return nil, err
 		}
 		ir.format = f
-		if ir.store, err = routemetrics.New(routemetrics.Config{}); err != nil {
+		if ir.store, err = routemetrics.New(routemetrics.Config{MaxSeries: o.maxSeries}); err != nil {
 			return nil, err
+		}
+	}
+	if o.scanner != nil && ir.store != nil {
+		ir.scanMix, ir.scanSeed = o.scanner, o.seed
+		for _, r := range o.scanner.RouteTemplates() {
+			ir.scanRoutes = append(ir.scanRoutes, scannerRoute{Route: r})
 		}
 	}
 	return ir, nil
@@ -82,7 +96,11 @@ func (ir *ingestReceiver) run(ctx context.Context, conn *net.UDPConn) error {
 		conn.Close()
 		return err
 	}
+	ir.srv.Store(s)
 	var wg sync.WaitGroup
+	if ir.scanMix != nil {
+		wg.Go(func() { ir.watchRoutes(ctx) })
+	}
 	if ir.store != nil {
 		wg.Go(func() {
 			scrapeEvery(ctx, storeScrapeEvery, func(w io.Writer) {
@@ -97,6 +115,15 @@ func (ir *ingestReceiver) run(ctx context.Context, conn *net.UDPConn) error {
 		err = nil
 	}
 	return err
+}
+
+// final returns the scanner scenario's last report, or nil in the other
+// scenarios; the receiver has stopped.
+func (ir *ingestReceiver) final() *scannerReport {
+	if ir.scanMix == nil {
+		return nil
+	}
+	return ir.scannerFinal()
 }
 
 func (ir *ingestReceiver) counts() (int64, int64) {

@@ -23,6 +23,8 @@ import (
 	"github.com/flatheap/ingest/heapwatch"
 	"github.com/flatheap/ingest/internal/loadgen"
 	"github.com/flatheap/ingest/internal/udptest"
+	"github.com/flatheap/ingest/route"
+	"github.com/flatheap/ingest/routemetrics"
 )
 
 // TestMain runs a receiver instead of the tests when the soak of
@@ -231,11 +233,15 @@ func runReceiver(t *testing.T, name string, o receiverOptions, load loadgen.Conf
 }
 
 // TestIngestReceiver_Routes checks that the ingest receiver counts route
-// traffic in its route store, exactly per route, and reports its three
-// budgets.
+// traffic in its route store, exactly per route as the default admission
+// counts it, and reports its three budgets. A route (vhost, route,
+// method) gets series of its own on its second line: its first counts in
+// its vhost's {unadmitted} series, and so does every line of a route seen
+// only once, such as a junk path. The truth comes from generating the
+// same lines again and parsing them.
 func TestIngestReceiver_Routes(t *testing.T) {
-	rcv, res := runReceiver(t, "ingest", receiverOptions{maxPaths: 100, routes: true},
-		loadgen.Config{Count: 3000, Rate: 30000, Routes: true, Unique: 0.1, Seed: 4})
+	load := loadgen.Config{Count: 3000, Rate: 30000, Routes: true, Unique: 0.1, Seed: 4}
+	rcv, res := runReceiver(t, "ingest", receiverOptions{maxPaths: 100, routes: true}, load)
 	ir := rcv.(*ingestReceiver)
 	var b bytes.Buffer
 	if err := ir.store.WritePrometheus(&b); err != nil {
@@ -250,12 +256,44 @@ func TestIngestReceiver_Routes(t *testing.T) {
 		}
 		perRoute[m[1]] += n
 	}
+
+	// The lines again, each route's lines per (vhost, method).
+	gen, err := loadgen.NewLineGen(load, loadgen.SyslogHostname())
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := ingest.Parser{Format: ir.format}
+	templater, err := route.New(route.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	groups := map[[3]string]int64{} // vhost, route, method
+	var r ingest.Request
+	var line []byte
+	for range res.Lines {
+		line = gen.AppendLine(line[:0], time.Now())
+		if err := p.Parse(&r, line); err != nil {
+			t.Fatalf("%s: %v", line, err)
+		}
+		groups[[3]string{string(r.Host), templater.Route(r.Method, r.Path), string(r.Method)}]++
+	}
+	wantRoute := map[string]int64{}
+	var unadmitted int64
+	for g, n := range groups {
+		// The first line of a route is counted in {unadmitted}, the
+		// others in the route's own series.
+		wantRoute[g[1]] += n - 1
+		unadmitted++
+	}
 	var templated int64
 	for _, rc := range res.Routes {
-		if perRoute[rc.Route] != rc.Lines {
-			t.Errorf("route %s: perRoute[rc.Route] = %v, want %v", rc.Route, perRoute[rc.Route], rc.Lines)
+		if perRoute[rc.Route] != wantRoute[rc.Route] {
+			t.Errorf("route %s: perRoute[rc.Route] = %v, want %v of its %v lines", rc.Route, perRoute[rc.Route], wantRoute[rc.Route], rc.Lines)
 		}
 		templated += perRoute[rc.Route]
+	}
+	if perRoute[routemetrics.Unadmitted] != unadmitted {
+		t.Errorf("{unadmitted}: %v lines, want %v (one per route)", perRoute[routemetrics.Unadmitted], unadmitted)
 	}
 	var all int64
 	for _, n := range perRoute {
@@ -264,9 +302,11 @@ func TestIngestReceiver_Routes(t *testing.T) {
 	if all != res.Lines {
 		t.Errorf("every line counted once: all = %v, want %v", all, res.Lines)
 	}
-	if all-templated != res.Junk {
-		t.Errorf("the junk paths count under routes of their own: all-templated = %v, want %v", all-templated, res.Junk)
+	if st := ir.store.Stats(); st.Overflows != 0 || st.Evicted != 0 || int64(st.Unadmitted) != unadmitted {
+		t.Errorf("store stats %+v, want %d unadmitted, no overflow, no eviction", st, unadmitted)
 	}
+	t.Logf("%d lines, %d of them junk: %d in the templates' own series, %d in {unadmitted} (the first line of each of %d routes)",
+		res.Lines, res.Junk, templated, unadmitted, len(groups))
 
 	m := heapwatch.New(heapwatch.Config{})
 	if err := rcv.track(m); err != nil {

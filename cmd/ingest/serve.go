@@ -31,9 +31,20 @@ the HTTP address:
                  budgets it tracks
   /routes?path=/users/123/orders[&method=GET]
                  the route a path maps to, and the rule that made it (JSON)
+  /series?path=/users/123/orders[&method=GET][&vhost=shop]  (or route=...)
+                 whether that route has series of its own, its estimated
+                 frequency, and why: pattern, admitted, unadmitted,
+                 overflow or evicted (JSON)
   /top?n=20      the paths with the most requests (JSON; n at most 10000)
   /debug/pprof/  the Go profiler
   /healthz       "ok"
+
+A route gets series of its own on its second line within --admit-window
+(--admit-after), or on its first when a --route pattern made it; until then
+its lines count under route {unadmitted}, so that a scanner's flood of paths
+seen once takes no series. When --max-series is full, a route seen more
+often than the coldest route held takes its place (--no-eviction: never);
+the rest count under {overflow}. Every line counts in exactly one series.
 
 Without --listen or --tail, serve listens on UDP 127.0.0.1:5514; with
 --tail alone it opens no socket. A heap summary is logged every
@@ -123,7 +134,7 @@ type serveFlags struct {
 func addServeFlags(fs *flag.FlagSet) *serveFlags {
 	return &serveFlags{
 		inputs:        addInputFlags(fs),
-		httpAddr:      fs.String("http", "127.0.0.1:9514", "HTTP `address` for /metrics, /routes, /top, /debug/pprof/ and /healthz"),
+		httpAddr:      fs.String("http", "127.0.0.1:9514", "HTTP `address` for /metrics, /routes, /series, /top, /debug/pprof/ and /healthz"),
 		readers:       fs.Int("readers", 1, "reader goroutines; they share one socket, or have one each with --reuse-port"),
 		receiveBuffer: fs.Int("receive-buffer", 8<<20, "socket receive buffer to ask for, in `bytes`"),
 		maxDatagram:   fs.Int("max-datagram", 65527, "largest datagram accepted, in `bytes`; longer ones are counted as truncated"),

@@ -119,7 +119,9 @@ func (d *daemon) start(ctx context.Context) error {
 		"batch_delay", cfg.batchDelay.String(),
 		"instance", d.instance, "max_paths", cfg.maxPaths, "routes", len(d.routes.Patterns()),
 		"auto_routes", cfg.autoRoutes, "max_series", cfg.routeMetrics.MaxSeries,
-		"series_idle", cfg.routeMetrics.SeriesIdle.String(), "profile_dir", cfg.profileDir)...)
+		"series_idle", cfg.routeMetrics.SeriesIdle.String(), "admit_after", cfg.routeMetrics.AdmitAfter,
+		"admit_window", cfg.routeMetrics.AdmitWindow.String(), "eviction", !cfg.routeMetrics.NoEviction,
+		"collapse_unmatched", statusesText(cfg.routeMetrics.CollapseUnmatched), "profile_dir", cfg.profileDir)...)
 
 	d.httpSrv = newHTTPServer(d.mux())
 	httpLn := newLimitListener(d.httpLn, maxHTTPConns)
@@ -132,7 +134,8 @@ func (d *daemon) start(ctx context.Context) error {
 	d.stopBG = stopBG
 	d.bg.Go(func() { d.monitor.Run(bg) })
 	d.bg.Go(func() { d.logHeap(bg, cfg.heapInterval) })
-	d.bg.Go(func() { d.expireRoutes(bg.Done(), expiryInterval(cfg.routeMetrics.SeriesIdle)) })
+	expiry := expiryInterval(cfg.routeMetrics.SeriesIdle, cfg.routeMetrics.AdmitWindow)
+	d.bg.Go(func() { d.expireRoutes(bg.Done(), expiry) })
 	return nil
 }
 

@@ -17,6 +17,7 @@ func (d *daemon) mux() *http.ServeMux {
 	mux.HandleFunc("GET /metrics", d.serveMetrics)
 	mux.HandleFunc("GET /top", d.serveTop)
 	mux.HandleFunc("GET /routes", d.serveRoutes)
+	mux.HandleFunc("GET /series", d.serveSeries)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok\n") })
 	mux.HandleFunc("/debug/pprof/", d.gated(pprof.Index))
 	mux.HandleFunc("/debug/pprof/cmdline", d.gated(pprof.Cmdline))
