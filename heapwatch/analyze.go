@@ -742,10 +742,11 @@ func classify(r *Report, opt AnalyzeOptions) (Growth, string) {
 	// MinGCCycles collections in its life, and, in its first WarmUp,
 	// wherever a rise has not held over the window.
 	young := !r.Last.Start.IsZero() && opt.WarmUp > 0 && r.Age < opt.WarmUp
-	warming := func(what string) (Growth, string) {
+	warmingYet := func(what, yet string) (Growth, string) {
 		r.WarmingUp = true
-		return Unknown, warmingReason(r, opt, what)
+		return Unknown, warmingReason(r, opt, what, yet)
 	}
+	warming := func(what string) (Growth, string) { return warmingYet(what, "not steadily yet") }
 	if r.Last.GCCycles < opt.MinGCCycles {
 		return warming("")
 	}
@@ -845,6 +846,13 @@ func classify(r *Report, opt AnalyzeOptions) (Growth, string) {
 			return PerKey, what + " and objects rise"
 		case bpoUp && !objUp:
 			return PinnedBuffers, what + " and bytes per object rise, objects flat"
+		case young:
+			// The heap's make-up changes as a process starts (the runtime's
+			// first objects give way to the program's), and its first
+			// collections give few points: the kind is named once the
+			// objects or their size rise with the heap.
+			return warmingYet(fmt.Sprintf("%s rose by %s", what, formatBytes(live.Growth())),
+				"neither its objects nor their size steadily yet")
 		case objs.Relative() >= bpo.Relative():
 			return PerKey, what + " rises, mostly by more objects"
 		default:
@@ -907,14 +915,14 @@ func offHeapRise(r *Report, opt AnalyzeOptions, young bool) (up bool, why string
 
 // warmingReason is the reason of a report on a process warming up:
 // "warming up (2 of 4 GC cycles)", or "warming up (25s of 1m0s; retained
-// memory rose by 1.2 MiB, not steadily yet)".
-func warmingReason(r *Report, opt AnalyzeOptions, what string) string {
+// memory rose by 1.2 MiB, not steadily yet)", yet saying what is missing.
+func warmingReason(r *Report, opt AnalyzeOptions, what, yet string) string {
 	if r.Last.GCCycles < opt.MinGCCycles {
 		return fmt.Sprintf("warming up (%d of %d GC cycles)", r.Last.GCCycles, opt.MinGCCycles)
 	}
 	reason := fmt.Sprintf("warming up (%v of %v", r.Age.Round(time.Second), opt.WarmUp)
 	if what != "" {
-		reason += "; " + what + ", not steadily yet"
+		reason += "; " + what + ", " + yet
 	}
 	return reason + ")"
 }
