@@ -4,8 +4,10 @@
 # load for DURATION (default 180s: 1,500 lines/s, 2 KiB paths, a pool of
 # 1,000 and half of them never seen before, behind an RFC 3164 header),
 # and says when each one's heap monitor first called its heap growing, if
-# ever. Each logs heapwatch's summary every 5 s; the logs, their final
-# counts and the sender's summary stay in the directory it prints.
+# ever, and how often its verdict changed after that. Each logs
+# heapwatch's summary every 5 s; the logs, their final counts, their
+# heap monitors' samples (NAME.jsonl, a heapwatch.Sample a line) and the
+# sender's summary stay in the directory it prints.
 #
 #	examples/migrate/compare.sh 180s
 #
@@ -27,7 +29,7 @@ trap stop EXIT
 
 # start NAME: runs the daemon NAME on a free port; sets addr to its address.
 start() {
-	"$out/$1" --listen 127.0.0.1:0 --heap-every 5s >"$out/$1.out" 2>"$out/$1.log" &
+	"$out/$1" --listen 127.0.0.1:0 --heap-every 5s --samples "$out/$1.jsonl" >"$out/$1.out" 2>"$out/$1.log" &
 	pids+=($!)
 	for _ in $(seq 200); do
 		addr=$(grep -o 'msg=listening udp=[0-9.:]*' "$out/$1.log" | cut -d= -f3 || true)
@@ -59,6 +61,11 @@ for name in migrate before; do
 	else
 		at=$(date -d "$(echo "$line" | sed 's/^time=\([^ ]*\).*/\1/')" +%s)
 		echo "$name: growing after $((at - started))s: $(echo "$line" | sed 's/.*msg="heap //; s/" growth=/ | growth=/')"
+		# From the first growing line on: how many said growing, and how
+		# often the verdict changed between growing and not.
+		echo "   since then: $(grep 'msg="heap' "$out/$name.log" | grep -o 'growing=[a-z]*' |
+			awk '/true/ { seen = 1 } seen { n++; g += /true/; if (n > 1 && $0 != prev) c++; prev = $0 }
+			END { printf "growing in %d of %d heap lines, verdict changed %d times", g, n, c }')"
 		[ "$name" = migrate ] && status=1
 	fi
 	echo "   final: $(tr '\n' ' ' <"$out/$name.out" | cut -c1-300)"

@@ -23,6 +23,7 @@ package main
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -169,6 +170,7 @@ func main() {
 	flag.StringVar(&cfg.listen, "listen", "127.0.0.1:5514", "UDP `address` to receive access lines on")
 	flag.IntVar(&cfg.maxPaths, "max-paths", 10000, "paths kept with counts of their own; the others count under other")
 	flag.DurationVar(&cfg.heapEvery, "heap-every", 10*time.Second, "how often to log the heap monitor's summary")
+	samplesTo := flag.String("samples", "", "on exit, write the heap monitor's samples to `file`, a JSON line each")
 	flag.Parse()
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	d, err := newDaemon(cfg, log)
@@ -180,6 +182,17 @@ func main() {
 	defer stop()
 	err = d.run(ctx)
 	d.report(os.Stdout)
+	if *samplesTo != "" {
+		f, ferr := os.Create(*samplesTo)
+		if ferr == nil {
+			enc := json.NewEncoder(f)
+			for _, s := range d.monitor.Samples() {
+				ferr = errors.Join(ferr, enc.Encode(s))
+			}
+			ferr = errors.Join(ferr, f.Close())
+		}
+		err = errors.Join(err, ferr)
+	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "migrate:", err)
 		os.Exit(1)

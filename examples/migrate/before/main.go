@@ -10,6 +10,8 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -59,6 +61,7 @@ type pathStats struct{ Requests, Bytes, ServerErrors int }
 func main() {
 	listen := flag.String("listen", "127.0.0.1:5515", "UDP `address` to receive access lines on")
 	every := flag.Duration("heap-every", 10*time.Second, "how often to log the heap monitor's summary")
+	samplesTo := flag.String("samples", "", "on exit, write the heap monitor's samples to `file`, a JSON line each")
 	flag.Parse()
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	conn, err := net.ListenPacket("udp", *listen)
@@ -107,4 +110,18 @@ func main() {
 		}
 	}
 	fmt.Printf("lines %d, paths %d\n", lines, len(stats))
+	if *samplesTo != "" {
+		f, err := os.Create(*samplesTo)
+		if err == nil {
+			enc := json.NewEncoder(f)
+			for _, s := range monitor.Samples() {
+				err = errors.Join(err, enc.Encode(s))
+			}
+			err = errors.Join(err, f.Close())
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "before:", err)
+			os.Exit(1)
+		}
+	}
 }
