@@ -159,6 +159,8 @@ func TestNew_Errors(t *testing.T) {
 		{[]string{"jsonline+http://x/y"}, Options{MaxBytes: 1000}},
 		{[]string{"jsonline+http://x/y"}, Options{Static: []Field{{"status", "1"}}}},
 		{[]string{"jsonline+http://x/y"}, Options{Compression: "brotli"}},
+		{[]string{"jsonline+http://x/y?a=1", "jsonline+http://x/y?a=2"}, Options{}},
+		{[]string{"kafka://x:9092/t", "kafka://x:9092/t"}, Options{}},
 	} {
 		fw, err := New(tc.urls, tc.opt)
 		if err == nil {
@@ -171,6 +173,12 @@ func TestNew_Errors(t *testing.T) {
 	}
 	_, err := New([]string{"es+https://user:secret@x/idx/"}, Options{Compression: "bad"})
 	ensure(t, err != nil && !strings.Contains(err.Error(), "secret"), "%v", err)
+	for _, u := range []string{"user:secret@x:9428/insert/jsonline", "kafka://user:secret@x:9092/t"} {
+		_, err = New([]string{u}, Options{})
+		ensure(t, err != nil && !strings.Contains(err.Error(), "secret"), "%v", err)
+	}
+	_, err = New([]string{"es+https://x/idx", "es+https://user:secret@x/idx?a=1"}, Options{})
+	ensure(t, err != nil && strings.Contains(err.Error(), "the same sink") && !strings.Contains(err.Error(), "secret"), "%v", err)
 }
 
 // fuzzFormats are the formats FuzzRecord parses its input with: the
