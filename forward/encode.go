@@ -472,19 +472,20 @@ func routeSpecial(dst []byte, n int) bool {
 // lowBytes returns a word whose first n bytes (1 <= n <= 8) are all ones.
 func lowBytes(n int) uint64 { return ^uint64(0) >> (64 - 8*n) }
 
-// appendSource appends the quoted address a. Lines come from the same
-// sender again and again: the text of the last one is kept.
+// appendSource appends the address a and the quote that closes it (the
+// key holds the one that opens it). Lines come from the same sender again
+// and again: the text of the last one is kept.
 func (e *encoder) appendSource(dst []byte, a netip.AddrPort) []byte {
 	if a != e.source || e.srcN == 0 {
+		e.source = a
 		if len(a.Addr().Zone()) > 15 {
 			// Longer than an interface name: left out, so the text
-			// stays within its bound.
+			// stays within its bound ("[v6%zone]:port" and the quote:
+			// at most 63 bytes).
 			a = netip.AddrPortFrom(a.Addr().WithZone(""), a.Port())
 		}
-		b := append(e.srcText[:0], '"')
-		b = a.AppendTo(b)
+		b := a.AppendTo(e.srcText[:0])
 		e.srcN = len(append(b, '"'))
-		e.source = a
 	}
 	return append(dst, e.srcText[:e.srcN]...)
 }

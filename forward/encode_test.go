@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"slices"
 	"strings"
 	"sync"
@@ -159,6 +160,8 @@ func TestNew_Errors(t *testing.T) {
 		{[]string{"jsonline+http://x/y"}, Options{MaxBytes: 1000}},
 		{[]string{"jsonline+http://x/y"}, Options{Static: []Field{{"status", "1"}}}},
 		{[]string{"jsonline+http://x/y"}, Options{Compression: "brotli"}},
+		{[]string{"jsonline+http://x/y?a=1", "jsonline+http://x/y?a=2"}, Options{}},
+		{[]string{"kafka://x:9092/t", "kafka://x:9092/t"}, Options{}},
 	} {
 		fw, err := New(tc.urls, tc.opt)
 		if err == nil {
@@ -171,6 +174,12 @@ func TestNew_Errors(t *testing.T) {
 	}
 	_, err := New([]string{"es+https://user:secret@x/idx/"}, Options{Compression: "bad"})
 	ensure(t, err != nil && !strings.Contains(err.Error(), "secret"), "%v", err)
+	for _, u := range []string{"user:secret@x:9428/insert/jsonline", "kafka://user:secret@x:9092/t"} {
+		_, err = New([]string{u}, Options{})
+		ensure(t, err != nil && !strings.Contains(err.Error(), "secret"), "%v", err)
+	}
+	_, err = New([]string{"es+https://x/idx", "es+https://user:secret@x/idx?a=1"}, Options{})
+	ensure(t, err != nil && strings.Contains(err.Error(), "the same sink") && !strings.Contains(err.Error(), "secret"), "%v", err)
 }
 
 // fuzzFormats are the formats FuzzRecord parses its input with: the
@@ -249,6 +258,7 @@ func checkRecords(t *testing.T, encs []*Forwarder, line []byte) int {
 				continue
 			}
 			parsed++
+			r.Source = lineSource(line)
 			for _, fw := range encs {
 				enc, w := fw.shards[0].enc, &fw.sinks[0].wire
 				enc.begin(&r)
@@ -287,6 +297,15 @@ func checkRecords(t *testing.T, encs []*Forwarder, line []byte) int {
 					}
 					ensure(t, m[c.key] == want, "%s = %q, want %q (line %q)", c.key, m[c.key], want, line)
 				}
+				if r.Source.IsValid() {
+					src := netip.AddrPortFrom(r.Source.Addr(), r.Source.Port())
+					if len(src.Addr().Zone()) > 15 {
+						src = netip.AddrPortFrom(src.Addr().WithZone(""), src.Port())
+					}
+					ensure(t, m["source"] == src.String(), "source = %q, want %q", m["source"], src.String())
+				} else {
+					ensure(t, m["source"] == nil, "source = %q, want none", m["source"])
+				}
 				for _, k := range []string{"_msg", "message"} {
 					if got, ok := m[k]; ok {
 						var want string
@@ -298,6 +317,47 @@ func checkRecords(t *testing.T, encs []*Forwarder, line []byte) int {
 		}
 	}
 	return parsed
+}
+
+// lineSource returns a sender's address made from line: IPv4 or IPv6,
+// with a zone of up to 20 bytes, or none, as a Server would set it.
+func lineSource(line []byte) netip.AddrPort {
+	h := uint32(len(line))
+	for _, c := range line[:min(len(line), 16)] {
+		h = h*31 + uint32(c)
+	}
+	var a netip.Addr
+	switch h % 4 {
+	case 0:
+		return netip.AddrPort{}
+	case 1:
+		a = netip.AddrFrom4([4]byte{byte(h), byte(h >> 8), 0, 1})
+	default:
+		a = netip.AddrFrom16([16]byte{0xfe, 0x80, 15: byte(h)})
+		if h%4 == 3 {
+			a = a.WithZone(strings.Repeat("z", int(h>>8%21)))
+		}
+	}
+	return netip.AddrPortFrom(a, uint16(h>>16))
+}
+
+// TestEncode_Source: the sender's address is a string field, the zone of
+// an IPv6 address left out when it is longer than an interface name.
+func TestEncode_Source(t *testing.T) {
+	fw := testForwarder(t, "jsonline+http://127.0.0.1:1/insert/jsonline", Options{Fields: []string{"source", "status"}})
+	r := parse(t, ingest.FormatCombined, line250)
+	for _, c := range []struct{ src, want string }{
+		{"127.0.0.1:35411", "127.0.0.1:35411"},
+		{"127.0.0.1:35411", "127.0.0.1:35411"}, // the text kept
+		{"[fe80::1%eth0]:514", "[fe80::1%eth0]:514"},
+		{"[fe80::1%" + strings.Repeat("z", 20) + "]:65535", "[fe80::1]:65535"},
+		{"[fe80::1%" + strings.Repeat("z", 20) + "]:65535", "[fe80::1]:65535"},
+		{"[ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff%" + strings.Repeat("z", 15) + "]:65535", "[ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff%" + strings.Repeat("z", 15) + "]:65535"},
+	} {
+		r.Source = netip.MustParseAddrPort(c.src)
+		m := decode(t, encodeOne(fw, r))
+		ensure(t, m["source"] == c.want && m["status"] == 200.0 && len(m) == 2, "%s: %v", c.src, m)
+	}
 }
 
 // TestServeLine_RetainsNothing: once ServeLine returned, no encoder holds

@@ -20,7 +20,7 @@ func testRestart(t *testing.T, opt Options, untilDropped bool) (s SinkStats, lin
 	vl := startVictoriaLogs(t)
 	opt.Logger = quiet
 	opt.MinBackoff, opt.MaxBackoff = 50*time.Millisecond, 500*time.Millisecond
-	fw, err := New([]string{"jsonline+http://" + vl.addr + "/insert/jsonline"}, opt)
+	fw, err := New([]string{"jsonline+http://" + vl.Addr + "/insert/jsonline"}, opt)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -30,7 +30,7 @@ func testRestart(t *testing.T, opt Options, untilDropped bool) (s SinkStats, lin
 	fd.send(t, 0, third, e2eRate, e2ePath)
 	waitFor(t, "a batch sent before the outage", 60*time.Second, func() bool { return sink().Sent > 0 })
 
-	vl.stop()
+	vl.Stop()
 	down := time.Now()
 	lines = 2 * third
 	fd.send(t, third, lines, e2eRate, e2ePath)
@@ -42,7 +42,7 @@ func testRestart(t *testing.T, opt Options, untilDropped bool) (s SinkStats, lin
 	waitFor(t, "an attempt failed during the outage", 60*time.Second, func() bool { return sink().FailedNetwork > 0 })
 	time.Sleep(time.Until(down.Add(e2eOutage))) // the outage lasts e2eOutage at least
 	t.Logf("down for %v, %d lines sent meanwhile, budget %d of %d bytes", time.Since(down), lines-third, fw.Stats().BudgetBytes, fw.Stats().BudgetLimit)
-	vl.start()
+	vl.Start()
 
 	rest := max(third, e2eLines-lines)
 	fd.send(t, lines, lines+rest, e2eRate, e2ePath)

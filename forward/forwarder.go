@@ -129,6 +129,13 @@ func New(urls []string, opt Options) (*Forwarder, error) {
 	f.sendCtx, f.cancel = context.WithCancel(context.Background())
 	for _, u := range urls {
 		s, err := newSink(f, u)
+		for _, o := range f.sinks {
+			if err == nil && o.name == s.name {
+				// Their metrics would be one series twice.
+				s.close()
+				err = configError("sink URL", redact(u), "the same sink as "+s.name+" before it: sinks must differ in more than their query")
+			}
+		}
 		if err != nil {
 			for _, s := range f.sinks {
 				s.close()

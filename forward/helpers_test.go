@@ -1,25 +1,17 @@
 package forward
 
 import (
-	"bufio"
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"net"
-	"net/http"
-	"net/url"
 	"os"
-	"os/exec"
 	"strconv"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/flatheap/ingest"
+	"github.com/flatheap/ingest/internal/realtest"
 	"github.com/flatheap/ingest/route"
 )
 
@@ -190,138 +182,26 @@ func needCI(t testing.TB, what string) {
 	t.Skipf("%s is missing", what)
 }
 
-// victoriaLogs is a VictoriaLogs process the test started.
+// victoriaLogs is a VictoriaLogs process the test started (see package
+// realtest), with the counts the tests read.
 type victoriaLogs struct {
-	t    testing.TB
-	bin  string
-	dir  string
-	addr string
-	cmd  *exec.Cmd
-	out  bytes.Buffer
-}
-
-const vlBin = "/root/go/bin/victoria-logs"
-
-func freeAddr(t testing.TB) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
+	*realtest.VictoriaLogs
+	t testing.TB
 }
 
 // startVictoriaLogs starts VictoriaLogs on a free loopback port with a
 // data directory of the test; it is stopped at the end of the test.
 func startVictoriaLogs(t testing.TB) *victoriaLogs {
 	t.Helper()
-	bin := vlBin
-	if p := os.Getenv("VICTORIA_LOGS"); p != "" {
-		bin = p
-	}
-	if _, err := os.Stat(bin); err != nil {
-		needCI(t, "VictoriaLogs ("+bin+")")
-	}
-	vl := &victoriaLogs{t: t, bin: bin, dir: t.TempDir(), addr: freeAddr(t)}
-	vl.start()
-	t.Cleanup(vl.stop)
-	return vl
-}
-
-func (vl *victoriaLogs) start() {
-	t := vl.t
-	t.Helper()
-	vl.cmd = exec.Command(vl.bin,
-		"-httpListenAddr", vl.addr,
-		"-storageDataPath", vl.dir,
-		"-loggerLevel", "ERROR",
-		"-inmemoryDataFlushInterval", "1s",
-		"-retentionPeriod", "100y",
-		"-futureRetention", "100y")
-	vl.out.Reset()
-	vl.cmd.Stdout, vl.cmd.Stderr = &vl.out, &vl.out
-	if err := vl.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		resp, err := http.Get("http://" + vl.addr + "/health")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("VictoriaLogs did not start: %v\n%s", err, vl.out.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-// stop stops VictoriaLogs with SIGTERM, by its pid: it writes what it
-// holds to disk first.
-func (vl *victoriaLogs) stop() {
-	if vl.cmd == nil || vl.cmd.Process == nil {
-		return
-	}
-	syscall.Kill(vl.cmd.Process.Pid, syscall.SIGTERM)
-	done := make(chan struct{})
-	go func() { vl.cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(30 * time.Second):
-		syscall.Kill(vl.cmd.Process.Pid, syscall.SIGKILL)
-		<-done
-	}
-	vl.cmd = nil
-}
-
-// query runs a LogsQL query and returns its JSON lines.
-func (vl *victoriaLogs) query(q string) []map[string]string {
-	t := vl.t
-	t.Helper()
-	resp, err := http.PostForm("http://"+vl.addr+"/select/logsql/query", url.Values{"query": {q}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != 200 {
-		b, _ := io.ReadAll(resp.Body)
-		t.Fatalf("query %q: %s: %s", q, resp.Status, b)
-	}
-	var rows []map[string]string
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(nil, 1<<20)
-	for sc.Scan() {
-		var m map[string]string
-		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
-			t.Fatalf("query %q: %v: %s", q, err, sc.Bytes())
-		}
-		rows = append(rows, m)
-	}
-	return rows
-}
-
-// flush makes what VictoriaLogs received searchable.
-func (vl *victoriaLogs) flush() {
-	resp, err := http.Get("http://" + vl.addr + "/internal/force_flush")
-	if err == nil {
-		resp.Body.Close()
-	}
+	return &victoriaLogs{VictoriaLogs: realtest.StartVictoriaLogs(t), t: t}
 }
 
 // count returns count() and count_uniq(request_id) of the logs stored.
 func (vl *victoriaLogs) count(filter string) (n, uniq int) {
 	vl.t.Helper()
-	vl.flush()
-	rows := vl.query(filter + ` | stats count() as n, count_uniq(request_id) as u`)
-	if len(rows) != 1 {
-		vl.t.Fatalf("stats: %v", rows)
-	}
-	n, _ = strconv.Atoi(rows[0]["n"])
-	uniq, _ = strconv.Atoi(rows[0]["u"])
+	row := vl.Stats(filter, "count() as n, count_uniq(request_id) as u")
+	n, _ = strconv.Atoi(row["n"])
+	uniq, _ = strconv.Atoi(row["u"])
 	return n, uniq
 }
 

@@ -44,6 +44,10 @@ func newKafkaSink(s *sink, rest string) (*kafkaSink, error) {
 		rest = rest[:i]
 	}
 	hosts, topic, ok := strings.Cut(rest, "/")
+	if strings.Contains(hosts, "@") {
+		// Its name, on every metric, would show them.
+		return nil, configError("sink URL", redact(raw), "a kafka URL takes no credentials")
+	}
 	if !ok || topic == "" || strings.Contains(topic, "/") || hosts == "" {
 		return nil, configError("sink URL", raw, "want kafka://broker1:9092,broker2:9092/TOPIC")
 	}

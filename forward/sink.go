@@ -55,7 +55,7 @@ type sink struct {
 func newSink(f *Forwarder, raw string) (*sink, error) {
 	scheme, rest, ok := strings.Cut(raw, "://")
 	if !ok {
-		return nil, configError("sink URL", raw, "want jsonline+http://, es+http:// (or https) or kafka://")
+		return nil, configError("sink URL", redact(raw), "want jsonline+http://, es+http:// (or https) or kafka://")
 	}
 	s := &sink{f: f}
 	if scheme == "kafka" {
@@ -168,6 +168,9 @@ func dirIndex(bulkPath, raw string) string {
 func redact(raw string) string {
 	scheme, rest, ok := strings.Cut(raw, "://")
 	if !ok {
+		if at := strings.LastIndexByte(raw, '@'); at >= 0 {
+			return "***@" + raw[at+1:]
+		}
 		return raw
 	}
 	at := strings.IndexByte(rest, '@')

@@ -17,13 +17,13 @@ var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 // and a sample field by field.
 func TestVictoriaLogs_JSONLine(t *testing.T) {
 	vl := startVictoriaLogs(t)
-	testE2E(t, vl, "jsonline+http://"+vl.addr+"/insert/jsonline")
+	testE2E(t, vl, "jsonline+http://"+vl.Addr+"/insert/jsonline")
 }
 
 // TestVictoriaLogs_Bulk does the same through the _bulk endpoint.
 func TestVictoriaLogs_Bulk(t *testing.T) {
 	vl := startVictoriaLogs(t)
-	testE2E(t, vl, "es+http://"+vl.addr+"/insert/elasticsearch/nginx?_time_field=@timestamp&_msg_field=message&_stream_fields=vhost,route")
+	testE2E(t, vl, "es+http://"+vl.Addr+"/insert/elasticsearch/nginx?_time_field=@timestamp&_msg_field=message&_stream_fields=vhost,route")
 }
 
 func testE2E(t *testing.T, vl *victoriaLogs, sinkURL string) {
@@ -45,7 +45,7 @@ func testE2E(t *testing.T, vl *victoriaLogs, sinkURL string) {
 
 	// Field by field for a sample spread over the lines.
 	for _, i := range []int{0, 1, 2, 3, e2eLines / 20, e2eLines * 7 / 9, e2eLines - 1} {
-		rows := vl.query(fmt.Sprintf(`request_id:=%q | fields _time, _msg, method, path, query, status, route, vhost, request_time, upstream_response_time, remote_addr, user_agent, instance, body_bytes_sent`, requestID(i)))
+		rows := vl.Query(fmt.Sprintf(`request_id:=%q | fields _time, _msg, method, path, query, status, route, vhost, request_time, upstream_response_time, remote_addr, user_agent, instance, body_bytes_sent`, requestID(i)))
 		ensure(t, len(rows) == 1, "line %d: %d rows", i, len(rows))
 		checkRow(t, i, fd.base, rows[0])
 	}

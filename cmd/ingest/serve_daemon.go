@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/flatheap/ingest"
+	"github.com/flatheap/ingest/forward"
 	"github.com/flatheap/ingest/heapwatch"
 	"github.com/flatheap/ingest/internal/pathtable"
 	"github.com/flatheap/ingest/route"
@@ -27,6 +28,7 @@ type daemon struct {
 	table    *pathtable.Table
 	store    *routemetrics.Store
 	routes   *route.Templater
+	fw       *forward.Forwarder // nil without --forward
 	monitor  *heapwatch.Monitor
 	logger   *slog.Logger
 	instance string
@@ -61,9 +63,23 @@ func newDaemon(cfg serveConfig, stderr io.Writer) (*daemon, error) {
 	if err != nil {
 		return nil, fmt.Errorf("--max-paths: %w", err)
 	}
+	fw, err := newForwarder(&cfg, logger)
+	if err != nil {
+		return nil, err
+	}
+	built := false
+	defer func() {
+		if !built && fw != nil {
+			fw.Close()
+		}
+	}()
 	// Each line counts in the path table (/top) and in the route metrics,
-	// in this order, on the goroutine that parsed it.
+	// and goes to the forwarder, in this order, on the goroutine that
+	// parsed it: one parse feeds them all.
 	handlers := lineHandlers{table, store}
+	if fw != nil {
+		handlers = append(handlers, fw)
+	}
 	in, err := newInputs(&cfg, handlers, logger)
 	if err != nil {
 		return nil, err
@@ -72,12 +88,19 @@ func newDaemon(cfg serveConfig, stderr io.Writer) (*daemon, error) {
 	if err := trackBudgets(monitor, in, table, store, cfg.queue > 0); err != nil {
 		return nil, err
 	}
+	if fw != nil {
+		// The batches in flight, against --forward-buffer.
+		if err := monitor.Track("forward", fw.Usage); err != nil {
+			return nil, err
+		}
+	}
 	httpLn, err := net.Listen("tcp", cfg.httpAddr)
 	if err != nil {
 		return nil, err
 	}
+	built = true
 	return &daemon{
-		cfg: cfg, in: in, table: table, store: store, routes: cfg.routeMetrics.Routes,
+		cfg: cfg, in: in, table: table, store: store, routes: cfg.routeMetrics.Routes, fw: fw,
 		monitor: monitor, logger: logger, instance: cfg.instance,
 		version: buildVersion(), started: time.Now(),
 		topGate:     newGate(heavySlots, heavyWait, responseWriteTimeout),
@@ -103,6 +126,9 @@ func (hs lineHandlers) ServeLine(r *ingest.Request) {
 func (d *daemon) start(ctx context.Context) error {
 	if err := d.in.start(ctx); err != nil {
 		d.httpLn.Close()
+		if d.fw != nil {
+			d.fw.Close()
+		}
 		return err
 	}
 	if d.instance == "" {
@@ -114,6 +140,7 @@ func (d *daemon) start(ctx context.Context) error {
 	for _, k := range []string{kindUnix, kindTCP, kindTLS} {
 		attrs = append(attrs, d.in.startAttrs(k)...)
 	}
+	attrs = append(attrs, d.forwardAttrs()...)
 	d.logger.Info("serving", append(append(attrs, d.in.tailAttrs()...),
 		"format", cfg.format.Name(), "allow", allowText(cfg.allow), "reuse_port", cfg.reusePort,
 		"batch_delay", cfg.batchDelay.String(),
@@ -151,6 +178,8 @@ func (d *daemon) wait(stdout io.Writer) int {
 	if d.in.wait() != nil {
 		status = 1 // logged by wait
 	}
+	// Every line is handed over: the sinks get what is left.
+	d.stopForward()
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	if d.httpSrv.Shutdown(shutdownCtx) != nil {
 		// A request still running after the grace period (a long
@@ -231,4 +260,5 @@ func (d *daemon) printFinal(w io.Writer) {
 	fmt.Fprintf(w, "dropped_queue_full %d\ndropped_kernel %d\ndropped_source %d\ndropped_closed %d\nhandler_panics %d\npaths %d\n",
 		st.DroppedQueueFull, st.DroppedKernel, st.DroppedSource, st.DroppedClosed, st.HandlerPanics, d.table.Len())
 	d.in.printFinal(w)
+	d.printForwardFinal(w)
 }

@@ -72,7 +72,7 @@ func (p *promWriter) gauge(name, help string, v float64) {
 
 // writeMetrics writes serve's own families: the build, the Server's
 // counters, the path table's, the heap monitor's figures, its
-// trend and verdict, and the tracked budgets. The route store's families
+// trend and verdict, the tracked budgets, and the forwarder's. The route store's families
 // follow them (see serveMetrics).
 func (d *daemon) writeMetrics(p *promWriter) {
 	st := d.in.totals()
@@ -157,4 +157,5 @@ func (d *daemon) writeMetrics(p *promWriter) {
 		p.family("process_cpu_seconds_total", "counter", "User and system CPU time.")
 		p.float("process_cpu_seconds_total", "", "", cpu.Seconds())
 	}
+	d.writeForwardMetrics(p)
 }
