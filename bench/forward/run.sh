@@ -55,9 +55,9 @@
 #   bench/forward/run.sh              # every step: about 7 min
 #   FIXED_SECONDS=10 bench/forward/run.sh fixed alone streams   # 2 min
 #
-# (The same steps with FIXED_SECONDS=10 took 5 min on a busy machine. Each
-# trial lasts at most its duration + MAX_WAIT + a few seconds, 24 trials
-# at most: 13 min if the store never caught up.)
+# (fixed alone max with FIXED_SECONDS=10 took 5 min on a busy machine, 19
+# trials. Each trial lasts at most its duration + MAX_WAIT + a few
+# seconds, and max's search at most 9 trials a shipper.)
 #
 # Needs: go (builds ./cmd/ingest), VictoriaLogs at /root/go/bin/victoria-logs
 # or $VICTORIA_LOGS (go install github.com/VictoriaMetrics/VictoriaLogs/app/victoria-logs@v1.52.2),
