@@ -58,6 +58,15 @@ type Stats struct {
 	// ReadErrors counts failed socket reads other than the ones caused by
 	// stopping the Server.
 	ReadErrors uint64
+	// StopErrors counts what went wrong while the Server stopped, the
+	// first of each kind logged: a socket whose intake could not be closed
+	// (then the datagrams that arrive until it closes are not refused and
+	// not counted in DroppedKernel, and its drain is cut short; see
+	// Shutdown), a socket that could not leave its SO_REUSEPORT group, a
+	// socket whose readers a read deadline could not wake, a drain that
+	// ended on a read error (also in ReadErrors), a drain cut short, and a
+	// socket closed with datagrams still queued, which are lost uncounted.
+	StopErrors uint64
 
 	// Sockets is the number of sockets being read.
 	Sockets int
