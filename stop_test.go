@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -115,4 +116,55 @@ func newHeldGate() (*gate, func()) {
 	g := newGate()
 	var once sync.Once
 	return g, func() { once.Do(g.open) }
+}
+
+// TestServeListenerContextGrace: ServeListener stops as Serve does when its
+// context is done: past the grace period, what is not delivered is
+// discarded and counted.
+func TestServeListenerContextGrace(t *testing.T) {
+	checkLeaks(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, open := newHeldGate()
+	srv, err := NewServer(Config{Handler: g, Addr: "tcp://" + ln.Addr().String(), Logger: slog.New(&logRecorder{})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.grace = 100 * time.Millisecond
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	errc := make(chan error, 1)
+	go func() { errc <- srv.ServeListener(ctx, ln) }()
+	defer srv.Close()
+	defer open()
+	c := dialTCP(t, ln.Addr().String())
+	write(t, c, octet(line("/first")))
+	g.waitEntered(t)
+	const queued = 20
+	var b strings.Builder
+	for i := range queued {
+		b.WriteString(octet(line(fmt.Sprint("/q/", i))))
+	}
+	write(t, c, b.String())
+	cancel()
+	waitFor(t, "the grace period to end", func() bool { return srv.discarding.Load() })
+	open()
+	select {
+	case err := <-errc:
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("ServeListener returned %v, want context.Canceled", err)
+		}
+	case <-time.After(waitTimeout):
+		t.Fatal("ServeListener did not return")
+	}
+	// As after Close: what was read is framed and discarded, what the
+	// kernel held is unread.
+	st := srv.Stats()
+	if st.Parsed != 1 || st.DroppedClosed != st.Frames-1 ||
+		drainSupported && st.BytesUnread+st.Bytes != uint64(len(octet(line("/first")))+b.Len()) {
+		t.Errorf("Parsed %d, Frames %d, DroppedClosed %d, Bytes %d, BytesUnread %d; want 1 parsed, the other frames discarded, %d bytes in all",
+			st.Parsed, st.Frames, st.DroppedClosed, st.Bytes, st.BytesUnread, len(octet(line("/first")))+b.Len())
+	}
 }

@@ -32,7 +32,7 @@ the HTTP address:
   /routes?path=/users/123/orders[&method=GET]
                  the route a path maps to, and the rule that made it (JSON)
   /top?n=20      the paths with the most requests (JSON; n at most 10000)
-  /debug/pprof/  the Go profiler
+  /debug/pprof/  the Go profiler (seconds=N at most 60)
   /healthz       "ok"
 
 Without --listen or --tail, serve listens on UDP 127.0.0.1:5514; with
