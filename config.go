@@ -180,11 +180,13 @@ type Config struct {
 	Logger *slog.Logger
 
 	// OnBadLine, when set, is called with a sample of the lines that failed
-	// to parse, with the sender's address and the error (see ErrorReason).
-	// The line is valid only during the call. Every failing line is counted
-	// in Stats whether or not it is sampled. OnBadLine runs on the reader or
-	// worker goroutine, possibly on several at once; a panic in it is
-	// recovered and counted like a handler panic.
+	// to parse, with the sender's address and the error (see ErrorReason),
+	// and of the datagrams longer than MaxDatagram: for those, err is
+	// ErrTruncated and line the datagram's first line, at most 256 bytes
+	// of it. The line is valid only during the call. Every failing line and
+	// truncated datagram is counted in Stats whether or not it is sampled.
+	// OnBadLine runs on the reader or worker goroutine, possibly on several
+	// at once; a panic in it is recovered and counted like a handler panic.
 	OnBadLine func(line []byte, from netip.AddrPort, err error)
 
 	// BadLineInterval is the sampling period of OnBadLine: it gets the

@@ -37,6 +37,15 @@ func (f *Format) Name() string { return f.name }
 // format with more.
 const MaxFormatVars = 32
 
+// JSONEscaped reports whether the format's values hold the escapes of JSON
+// strings, as nginx writes them with escape=json: every byte-slice field
+// that a variable of the format fills, and every extra variable, is then
+// the inside of a JSON string (decode it with AppendUnescapedJSON). The
+// syslog fields and Line are never escaped. False for the built-ins.
+func (f *Format) JSONEscaped() bool {
+	return f != nil && f.prog != nil && f.prog.escape == escapeJSON
+}
+
 // VarNames returns the names of the extra variables a compiled format
 // captures, in the order Request.Vars yields them; nil for the built-ins.
 func (f *Format) VarNames() []string {

@@ -277,7 +277,7 @@ func TestCompiledFailure(t *testing.T) {
 	js := mustNginx(t, nginxJSON)
 	f(js, `{"time":"2026-10-10 13:55:36","remote_addr":"x"}`, ErrTime, "time", "$time_iso8601")
 	f(js, `{"time":"2026-10-10T13:55:36+00:00","remote_addr":"x","host":"h","request":"GET / HTTP/1.1\",`, ErrUnterminatedQuote, "unterminated_quote", "$request")
-	f(js, `["time"]`, ErrMissingField, "missing_field", "$time_iso8601")
+	f(js, `["time"]`, ErrNotAccessLine, "not_access_line", "") // none of the format's marks
 
 	ac := mustApache(t, apacheCombined)
 	f(ac, `203.0.113.7 - - [10/Oct/2026:13:55:36 +0000] "GET / HTTP/1.1" 200 x "-" "-"`, ErrBytes, "bytes", "%O")

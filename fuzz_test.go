@@ -50,6 +50,7 @@ func FuzzParse(f *testing.F) {
 		p := Parser{Format: format}
 		var r1, r2 Request
 		err1 := parseChecked(t, &p, &r1, line)
+		checkNotAccessLine(t, nil, line, err1)
 		for i, v := range views(&r1) {
 			if !inside(v, line) {
 				t.Fatalf("view %d (%q) lies outside the line", i, v)
@@ -226,6 +227,14 @@ func FuzzCompiledCombined(f *testing.F) {
 			t.Fatal("Parse modified its input")
 		}
 		checkCombinedHead(t, format, line, &cr, cerr)
+		checkNotAccessLine(t, nil, line, herr)
+		checkNotAccessLine(t, format, line, cerr)
+		// nginx's combined has the built-in formats' marks; Apache's
+		// combined has two of them, " [" and "] \"".
+		hjunk, cjunk := ErrorReason(herr) == "not_access_line", ErrorReason(cerr) == "not_access_line"
+		if herr != nil && cerr != nil && (hjunk && !cjunk || !isApache && hjunk != cjunk) {
+			t.Fatalf("%q: hand-written %v, compiled %v: they disagree on not_access_line", line, herr, cerr)
+		}
 		if cerr != nil && (ErrorReason(cerr) == "" || ErrorReason(cerr) == "other") {
 			t.Fatalf("error without a reason: %v", cerr)
 		}
@@ -365,6 +374,7 @@ func FuzzCompiled(f *testing.F) {
 		var r1, r2 Request
 		err1 := parseChecked(t, &p, &r1, line)
 		checkCombinedHead(t, format, line, &r1, err1)
+		checkNotAccessLine(t, format, line, err1)
 		all := views(&r1)
 		for _, v := range r1.Vars() {
 			all = append(all, v)
@@ -442,4 +452,78 @@ func parseChecked(t *testing.T, p *Parser, r *Request, line []byte) error {
 		t.Fatalf("error without a reason: %v", err)
 	}
 	return err
+}
+
+// checkNotAccessLine checks the reason of err, what Parse returned for line
+// in format f (nil for the built-ins), against a slow statement of the
+// rule of notAccessLine: a failing line is "not_access_line" exactly when
+// it holds a control byte other than tab, or its access part (past a
+// syslog header that parsed) holds none of the format's marks.
+func checkNotAccessLine(t *testing.T, f *Format, line []byte, err error) {
+	t.Helper()
+	if err == nil {
+		return
+	}
+	reason := ErrorReason(err)
+	if reason == "empty" || reason == "too_long" {
+		return
+	}
+	binary := false
+	// Parse takes off one "\n" and one "\r" before it: others are bytes
+	// of the line.
+	for _, c := range bytes.TrimSuffix(bytes.TrimSuffix(line, []byte("\n")), []byte("\r")) {
+		if c < 0x20 && c != '\t' || c == 0x7f {
+			binary = true
+		}
+	}
+	want := binary
+	if msg, ok := accessLineIn(f, line); ok && !binary {
+		var marks []string
+		if f == nil || f.prog == nil {
+			marks = []string{" - ", " [", `] "`}
+		} else {
+			for _, lit := range append([][]byte{f.prog.lead}, opLits(f.prog)...) {
+				if strings.Trim(string(lit), ` "`) != "" {
+					marks = append(marks, string(lit))
+				}
+			}
+		}
+		found := len(marks) == 0
+		for _, m := range marks {
+			found = found || strings.Contains(string(msg), m)
+		}
+		want = !found
+	}
+	if (reason == "not_access_line") != want {
+		t.Fatalf("%q: reason %q; binary %v, want not_access_line: %v", line, reason, binary, want)
+	}
+}
+
+// opLits returns the literals of a program's ops.
+func opLits(p *program) [][]byte {
+	var lits [][]byte
+	for _, o := range p.ops {
+		lits = append(lits, o.lit)
+	}
+	return lits
+}
+
+// accessLineIn returns the access part of line as Parse finds it in
+// format f, and false when its syslog header fails.
+func accessLineIn(f *Format, line []byte) ([]byte, bool) {
+	line = bytes.TrimSuffix(line, []byte("\n"))
+	line = bytes.TrimSuffix(line, []byte("\r"))
+	var r Request
+	var p Parser
+	switch {
+	case len(line) == 0:
+		return nil, false
+	case line[0] == '<' && (f == nil || f.prog == nil || !f.prog.leadsLT):
+		msg, err := p.parseEnvelope(&r, line)
+		return msg, err == nil
+	case line[0] >= 'A' && line[0] <= 'S':
+		msg, err := p.parseNoPRI(&r, line)
+		return msg, err == nil
+	}
+	return line, true
 }

@@ -5,6 +5,9 @@ import (
 	"hash/crc64"
 	"sync/atomic"
 	"unicode/utf8"
+
+	"github.com/flatheap/ingest/heapwatch"
+	"github.com/flatheap/ingest/internal/sizeclass"
 )
 
 // This file holds the Interner, one of the two doors through which values
@@ -62,12 +65,19 @@ type InternerStats struct {
 	// the limits a memory budget for the Interner can be written against.
 	MaxEntries int
 	MaxBytes   int
+	// HeapBytes is the heap the stored values take: each is one object of
+	// its length plus 2 bytes, at the size the allocator gives it.
+	// FixedBytes is the heap of the tables NewInterner allocated, which
+	// does not change. Usage reports their sum.
+	HeapBytes  int64
+	FixedBytes int64
 }
 
 // Interner returns canonical string copies of repeated byte values (paths,
-// hosts, user agents) so that a daemon can keep them, for instance as map
-// keys, without pinning the buffers they came from and without a string
-// allocation per line. It is bounded: it stores at most MaxEntries values
+// hosts, user agents) so that a daemon can keep them without pinning the
+// buffers they came from and without a string allocation per line. (For
+// state per key, counts per path for instance, use a keyed.Table: it looks
+// keys up from views and bounds the state with the keys.) It is bounded: it stores at most MaxEntries values
 // whose lengths add up to at most MaxBytes, whatever the input.
 //
 // The zero value is usable and has the default bounds; NewInterner sets
@@ -155,6 +165,18 @@ func (in *Interner) table() *internTable {
 // when MaxLen is at most 1024; above that, it allocates the shortened
 // form's buffer.
 func (in *Interner) Intern(b []byte) string {
+	s, _ := in.InternStored(b)
+	return s
+}
+
+// InternStored is Intern, and also reports whether the returned string is
+// the one the Interner stores: true for a hit, for a miss whose copy it
+// stored, and for the empty value (which needs no storing); false for a
+// copy it did not store (a first sighting, a candidate that lost, a value
+// that did not fit). A caller that keeps a string only when it is stored
+// (a map of at most as many keys as the Interner) asks this, and never a
+// second call.
+func (in *Interner) InternStored(b []byte) (s string, stored bool) {
 	t := in.table()
 	if len(b) == 0 || len(b) > t.maxLen {
 		return t.internOdd(b)
@@ -186,7 +208,7 @@ func (in *Interner) Lookup(b []byte) (string, bool) {
 // turn, so its sums are not one atomic snapshot.
 func (in *Interner) Stats() InternerStats {
 	t := in.table()
-	st := InternerStats{MaxEntries: t.maxEntries, MaxBytes: t.maxBytes}
+	st := InternerStats{MaxEntries: t.maxEntries, MaxBytes: t.maxBytes, FixedBytes: t.fixedBytes}
 	for i := range t.stripes {
 		st.Hits += t.stripes[i].hits.Load()
 		st.TooLong += t.stripes[i].tooLong.Load()
@@ -200,9 +222,35 @@ func (in *Interner) Stats() InternerStats {
 		st.Evictions += sh.evictions
 		st.Entries += sh.entries
 		st.Bytes += sh.bytes
+		st.HeapBytes += int64(sh.heap)
 		sh.mu.Unlock()
 	}
 	return st
+}
+
+// Usage returns the Interner's budget for heapwatch.Monitor.Track:
+//
+//	m.Track("interner", in.Usage)
+//
+// Bytes is FixedBytes plus HeapBytes. LimitBytes is FixedBytes plus the
+// most its values can take: MaxEntries values of MaxLen, or MaxBytes in
+// values of the worst lengths for the allocator's rounding (at most a
+// quarter more, and 16 bytes a value), whichever is less. Refused counts
+// the evictions and the copies not stored. A string returned by Intern
+// and kept after its value was evicted is the keeper's, not the
+// Interner's: it is counted by whoever keeps it.
+func (in *Interner) Usage() heapwatch.Usage {
+	st := in.Stats()
+	t := in.table()
+	limit := min(int64(st.MaxEntries)*int64(sizeclass.Of(entryHeader+t.maxLen)),
+		int64(st.MaxBytes+entryHeader*st.MaxEntries)*5/4+16*int64(st.MaxEntries))
+	return heapwatch.Usage{
+		Bytes:        st.FixedBytes + st.HeapBytes,
+		LimitBytes:   st.FixedBytes + limit,
+		Entries:      int64(st.Entries),
+		LimitEntries: int64(st.MaxEntries),
+		Refused:      st.Evictions + st.Rejected,
+	}
 }
 
 // appendShortKey appends the shortened form of b described at Intern.

@@ -1,5 +1,7 @@
 package ingest
 
+import "github.com/flatheap/ingest/internal/sizeclass"
+
 // This file holds the Interner's admission and eviction: the count-min
 // sketch of the values it missed, its aging, and the TinyLFU rule that
 // decides whether a value takes a slot (see Interner).
@@ -101,6 +103,7 @@ func (sh *internShard) admit(set *internSet, si int, key uint64, est uint8, b []
 	set.meta[slot].Store(key | uint64(est))
 	sh.entries++
 	sh.bytes += len(b)
+	sh.heap += sizeclass.Of(entryHeader + len(b))
 	return entryString(p), true
 }
 
@@ -134,5 +137,6 @@ func (sh *internShard) evict(s *internSet, i int) {
 	s.ptr[i].Store(nil)
 	sh.entries--
 	sh.bytes -= metaLen(m)
+	sh.heap -= sizeclass.Of(entryHeader + metaLen(m))
 	sh.evictions++
 }

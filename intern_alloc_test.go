@@ -4,7 +4,9 @@ package ingest
 
 import (
 	"bytes"
+	"fmt"
 	"hash/maphash"
+	"math"
 	"runtime"
 	"runtime/metrics"
 	"strconv"
@@ -177,4 +179,36 @@ func TestInterner64KiBValues(t *testing.T) {
 	checkLiveHeap(t, before, internerHeapBound(in, maxEntries, maxBytes))
 	runtime.KeepAlive(in)
 	t.Logf("%+v", st)
+}
+
+// TestInternerUsage compares Usage with the heap an Interner grew by as it
+// stored values of a few lengths, and with its limit. The race detector
+// changes allocation sizes: not under it.
+func TestInternerUsage(t *testing.T) {
+	live := func() int64 {
+		runtime.GC()
+		runtime.GC()
+		var m runtime.MemStats
+		runtime.ReadMemStats(&m)
+		return int64(m.HeapAlloc)
+	}
+	for _, n := range []int{10, 100, 500} {
+		before := live()
+		in := NewInterner(InternerConfig{MaxEntries: 20000, MaxBytes: 4 << 20})
+		v := make([]byte, n)
+		for i := range 30000 {
+			copy(v, fmt.Sprintf("/%016x/", i))
+			in.Intern(v)
+			in.Intern(v)
+		}
+		grown := live() - before
+		u := in.Usage()
+		if rel := math.Abs(float64(u.Bytes-grown)) / float64(grown); rel > 0.05 {
+			t.Errorf("values of %d bytes: grew %d, Usage().Bytes %d, %.1f%% off; want within 5%%", n, grown, u.Bytes, 100*rel)
+		}
+		if u.Bytes > u.LimitBytes || u.Entries > u.LimitEntries {
+			t.Errorf("values of %d bytes: over the limits: %+v", n, u)
+		}
+		runtime.KeepAlive(in)
+	}
 }

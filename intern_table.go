@@ -8,6 +8,8 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/cpu"
+
+	"github.com/flatheap/ingest/internal/sizeclass"
 )
 
 // This file holds the Interner's tables: shards of sets of slots, each
@@ -56,6 +58,8 @@ type internTable struct {
 	setsPerShard uint64
 	shards       []internShard
 	stripes      [1 << internStripeBits]internStripe
+	// fixedBytes is the heap of the tables above, allocated once.
+	fixedBytes int64
 }
 
 // internStripe holds counters bumped on the lock-free path. Each goroutine
@@ -92,6 +96,7 @@ type internShard struct {
 	scratch     []int32
 
 	entries, bytes                    int
+	heap                              int // the stored values' objects, as allocated
 	hits, misses, rejected, evictions uint64
 	_                                 cpu.CacheLinePad // keep shards' locks on separate cache lines
 }
@@ -157,7 +162,11 @@ func newInternTable(cfg InternerConfig) *internTable {
 		// hit counters age 4 times slower, as fast as before, so that a
 		// flood does not wear down the protection of hot values.
 		sh.period = 2 * slots
+		t.fixedBytes += int64(sizeclass.Of(len(sh.sketch)))
 	}
+	t.fixedBytes += int64(sizeclass.WithPointers(int(unsafe.Sizeof(*t))) +
+		sizeclass.WithPointers(len(t.sets)*int(unsafe.Sizeof(internSet{}))) +
+		sizeclass.WithPointers(len(t.shards)*int(unsafe.Sizeof(internShard{}))))
 	return t
 }
 
@@ -210,8 +219,9 @@ func (s *internSet) hit(i int) {
 	}
 }
 
-// intern handles 0 < len(b) <= maxLen.
-func (t *internTable) intern(b []byte) string {
+// intern handles 0 < len(b) <= maxLen. It reports whether the string it
+// returns is the stored one.
+func (t *internTable) intern(b []byte) (string, bool) {
 	h := t.hash(b)
 	sh, set, si := t.locate(h)
 	key := metaKey(h, len(b))
@@ -232,31 +242,31 @@ func (t *internTable) intern(b []byte) string {
 				set.meta[i].CompareAndSwap(m, m+1)
 			}
 			t.stripes[stripeIndex()].hits.Add(1)
-			return s
+			return s, true
 		}
 	}
 	return t.internSlow(sh, set, si, h, key, b)
 }
 
 // internSlow is the miss path, under the shard lock.
-func (t *internTable) internSlow(sh *internShard, set *internSet, si int, h, key uint64, b []byte) string {
+func (t *internTable) internSlow(sh *internShard, set *internSet, si int, h, key uint64, b []byte) (string, bool) {
 	sh.mu.Lock()
 	if s, i, ok := set.find(key, b); ok { // stored since the lock-free look
 		set.hit(i)
 		sh.hits++
 		sh.mu.Unlock()
-		return s
+		return s, true
 	}
 	sh.misses++
 	if est := sh.record(h); est >= 2 {
 		if s, ok := sh.admit(set, si, key, est, b); ok {
 			sh.mu.Unlock()
-			return s
+			return s, true
 		}
 	}
 	sh.rejected++
 	sh.mu.Unlock()
-	return string(b)
+	return string(b), false
 }
 
 // internOdd handles the empty value and values longer than maxLen. It is
@@ -264,11 +274,11 @@ func (t *internTable) internSlow(sh *internShard, set *internSet, si int, h, key
 // the frame of every Intern call (TestInlining checks it).
 //
 //go:noinline
-func (t *internTable) internOdd(b []byte) string {
+func (t *internTable) internOdd(b []byte) (string, bool) {
 	st := &t.stripes[stripeIndex()]
 	if len(b) == 0 {
 		st.hits.Add(1)
-		return ""
+		return "", true
 	}
 	st.tooLong.Add(1)
 	var stack [shortKeyStack]byte

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"hash/crc64"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -122,7 +123,8 @@ func TestInternerHitMissLookup(t *testing.T) {
 	}
 	st := in.Stats()
 	want := InternerStats{Hits: 1, Misses: 2, Rejected: 1, Entries: 1, Bytes: len(b),
-		MaxEntries: defaultInternMaxEntries, MaxBytes: defaultInternMaxBytes}
+		MaxEntries: defaultInternMaxEntries, MaxBytes: defaultInternMaxBytes,
+		HeapBytes: 16, FixedBytes: st.FixedBytes} // 13 bytes and the 2 of the header
 	if st != want {
 		t.Fatalf("Stats = %+v, want %+v", st, want)
 	}
@@ -557,5 +559,37 @@ func TestInternerFloodAdmission(t *testing.T) {
 	t.Logf("%d of %d distinct values stored; %+v", stored, n, st)
 	if frac := float64(stored) / n; frac > 0.02 {
 		t.Errorf("%.1f%% of distinct values stored, want at most 2%%", 100*frac)
+	}
+}
+
+// TestInternStored says which calls stored the value: not a first
+// sighting, then every call once it is stored; the empty value counts as
+// stored.
+func TestInternStored(t *testing.T) {
+	in := NewInterner(InternerConfig{MaxLen: 64})
+	b := []byte("/api/v1/users")
+	var stored []bool
+	for range 3 {
+		s, ok := in.InternStored(b)
+		if s != string(b) {
+			t.Fatalf("InternStored = %q", s)
+		}
+		if got, found := in.Lookup(b); found != ok || ok && unsafe.StringData(got) != unsafe.StringData(s) {
+			t.Fatalf("InternStored says stored=%v, Lookup finds %v", ok, found)
+		}
+		stored = append(stored, ok)
+	}
+	if want := []bool{false, true, true}; !slices.Equal(stored, want) {
+		t.Fatalf("stored = %v, want %v", stored, want)
+	}
+	if s, ok := in.InternStored(nil); s != "" || !ok {
+		t.Fatalf("InternStored(nil) = %q, %v; want \"\", true", s, ok)
+	}
+	// A long value is stored by its shortened form.
+	long := bytes.Repeat([]byte("x/"), 100)
+	in.InternStored(long)
+	s, ok := in.InternStored(long)
+	if !ok || len(s) > 64 || !strings.Contains(s, "#") {
+		t.Fatalf("InternStored(long) = %q, %v; want the shortened form, stored", s, ok)
 	}
 }

@@ -71,7 +71,9 @@ func (p *Parser) fillMasks(s []byte) *lineMasks {
 //
 // Request fields reference line; line must not be modified while r is in
 // use. On error r holds what was parsed before the failure and the error
-// wraps one of the Err* sentinels. Parse does not allocate, also on error.
+// wraps one of the Err* sentinels: ErrNotAccessLine when line is not an
+// access line at all (see ErrorReason). Parse does not allocate, also on
+// error.
 func (p *Parser) Parse(r *Request, line []byte) error {
 	r.reset()
 	n := len(line)
@@ -91,24 +93,29 @@ func (p *Parser) Parse(r *Request, line []byte) error {
 	r.Line = line
 	f := p.Format
 	msg := line
+	var err error
 	if c := line[0]; c == '<' && (f == nil || f.prog == nil || !f.prog.leadsLT) {
-		var err error
 		if msg, err = p.parseEnvelope(r, line); err != nil {
-			return err
+			return notAccessLine(f, line, nil, err)
 		}
 	} else if c >= 'A' && c <= 'S' { // the months' initials: a header without <PRI>?
-		var err error
 		if msg, err = p.parseNoPRI(r, line); err != nil {
-			return err
+			return notAccessLine(f, line, nil, err)
 		}
 	}
-	if f == nil {
-		return p.parseAccess(r, msg, kindCombined)
+	switch {
+	case f == nil:
+		err = p.parseAccess(r, msg, kindCombined)
+	case f.kind == kindCompiled:
+		err = p.parseCompiled(r, msg, len(line)-len(msg), f)
+	default:
+		err = p.parseAccess(r, msg, f.kind)
 	}
-	if f.kind == kindCompiled {
-		return p.parseCompiled(r, msg, len(line)-len(msg), f)
+	if err != nil {
+		// Binary bytes or text of another shape get their own reason.
+		return notAccessLine(f, line, msg, err)
 	}
-	return p.parseAccess(r, msg, f.kind)
+	return nil
 }
 
 // parseAccess parses the combined or common format:

@@ -246,6 +246,27 @@ func TestParseFailure(t *testing.T) {
 	f(nil, pre+`"GET /a HTTP/1.1" 200 15 "ref" ua`, ErrMissingField, "missing_field")
 	f(nil, pre+`"GET /a HTTP/1.1" 200 15 "ref" "ua`, ErrUnterminatedQuote, "unterminated_quote")
 	f(FormatCommon, pre+`"GET /a HTTP/1.1" 200`, ErrMissingField, "missing_field")
+	// Not access lines at all: binary bytes, or text without the format's
+	// marks (" - ", " [", "] \""), also behind a syslog header that parsed.
+	for _, junk := range []string{
+		"garbage", "hello world", "GET / HTTP/1.1", `{"time":"2026-10-10T13:55:36Z","path":"/a"}`,
+		"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", "\x00", "\x7f",
+		"203.0.113.7\x00 - - [10/Oct/2026:13:55:36 +0000] \"GET /a HTTP/1.1\" 2000 1 \"-\" \"-\"", // binary, failing
+		"<38>Dec  6 10:00:00 vm sshd[812]: Accepted publickey for root from 192.0.2.1 port 50022 ssh2",
+		"<999>\x00\x01",
+	} {
+		f(nil, junk, ErrNotAccessLine, "not_access_line")
+	}
+	// A line with a mark keeps its field's reason, and so does a lying
+	// syslog header of text.
+	f(nil, `203.0.113.7 - -`, ErrMissingField, "missing_field")
+	f(nil, `<999>Dec  6 10:00:00 vm sshd[812]: Accepted`, ErrSyslogHeader, "syslog_header")
+	f(nil, "a\tb - - [10/Oct/2026:13:55:36 +0000]", ErrMissingField, "missing_field") // a tab is not binary
+	// A line that parses is an access line, whatever bytes it holds.
+	var r Request
+	if err := new(Parser).Parse(&r, []byte("203.0.113.7\x00 - - [10/Oct/2026:13:55:36 +0000] \"GET /a HTTP/1.1\""+tail)); err != nil {
+		t.Errorf("a line with a NUL in a field: %v, want it parsed", err)
+	}
 	// Statuses.
 	for _, st := range []string{"20", "2000", "2x0", "-20", "abc", "+20"} {
 		f(nil, pre+`"GET /a HTTP/1.1" `+st+` 1534 "-" "-"`, ErrStatus, "status")

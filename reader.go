@@ -119,6 +119,9 @@ func (r *reader) handle(n int, t *tally) (sum int) {
 			t.droppedClosed++
 		case truncated:
 			t.truncated++
+			if s.cfg.OnBadLine != nil {
+				s.reportBadLine(truncatedHead(b), src, errTruncated, t)
+			}
 		case !s.allowedSource(src.Addr()):
 			t.droppedSource++
 		case s.queue != nil:
@@ -282,7 +285,11 @@ func (h *lineHandler) init(s *Server) {
 // datagram handles the lines of one datagram. Lines end with "\n" or
 // "\r\n"; the last one may have no ending. Empty lines are skipped: they
 // are not errors and are not counted as lines.
+//
+// A datagram with no line, empty or nothing but line endings, is counted in
+// Stats.EmptyDatagrams.
 func (h *lineHandler) datagram(b []byte, src netip.AddrPort, t *tally) {
+	lines := t.lines
 	for len(b) > 0 {
 		line := b
 		if i := bytes.IndexByte(b, '\n'); i >= 0 {
@@ -301,13 +308,16 @@ func (h *lineHandler) datagram(b []byte, src netip.AddrPort, t *tally) {
 			t.errs++
 			t.parseErrors[errorReason(err)]++
 			if h.s.cfg.OnBadLine != nil {
-				h.badLine(line, src, err, t)
+				h.s.reportBadLine(line, src, err, t)
 			}
 			continue
 		}
 		h.r.Source = src
 		t.parsed++
 		h.serve(t)
+	}
+	if t.lines == lines {
+		t.empty++
 	}
 }
 
@@ -322,9 +332,23 @@ func (h *lineHandler) serve(t *tally) {
 	h.s.handler.ServeLine(&h.r)
 }
 
-// badLine passes a sample of the failing lines to Config.OnBadLine.
-func (h *lineHandler) badLine(line []byte, src netip.AddrPort, err error, t *tally) {
-	s := h.s
+// truncatedHeadLen bounds the bytes of a truncated datagram that
+// OnBadLine gets.
+const truncatedHeadLen = 256
+
+// truncatedHead returns the first bytes of a truncated datagram for
+// OnBadLine: its first line, at most truncatedHeadLen bytes of it.
+func truncatedHead(b []byte) []byte {
+	b = b[:min(len(b), truncatedHeadLen)]
+	if i := bytes.IndexByte(b, '\n'); i >= 0 {
+		b = b[:i]
+	}
+	return b[:len(b):len(b)]
+}
+
+// reportBadLine passes a sample of the failing lines, and of the truncated
+// datagrams, to Config.OnBadLine.
+func (s *Server) reportBadLine(line []byte, src netip.AddrPort, err error, t *tally) {
 	if s.cfg.BadLineInterval > 0 && !s.badLine.allow(s.now(), s.cfg.BadLineInterval) {
 		return
 	}

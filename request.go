@@ -155,6 +155,10 @@ type requestHead struct {
 // means empty or absent.
 type varSpan struct{ start, end uint32 }
 
+// Format returns the compiled format that parsed r, or nil when a built-in
+// format (combined, common) did, or r was not parsed.
+func (r *Request) Format() *Format { return r.format }
+
 // Var returns the value of the extra variable name ("upstream_response_time",
 // "http_x_forwarded_for", ...; no '$') as the line logged it, or nil when
 // the line's format has no such variable or the value is empty or "-".

@@ -197,7 +197,9 @@ func line(p string) string {
 var badLines = []struct{ line, reason string }{
 	{`203.0.113.7 - - [10/Oct/2026:13:55:36 +0000] "GET / HTTP/1.1" 2000 1 "-" "-"`, "status"},
 	{`203.0.113.7 - - [10/Oct/2026:25:55:36 +0000] "GET / HTTP/1.1" 200 1 "-" "-"`, "time"},
-	{`garbage`, "missing_field"},
+	{`garbage`, "not_access_line"},
+	{`203.0.113.7 - - [10/Oct/2026:13:55:36 +0000]`, "missing_field"},
+	{"\x16\x03\x01\x00\xa5\x01\x00\x00\xa1\x03\x03", "not_access_line"},
 	{`<999>Oct 10 13:55:36 web01 nginx: ` + line("/x"), "syslog_header"},
 	{`203.0.113.7 - - [10/Oct/2026:13:55:36 +0000] "GET / HTTP/1.1" 200 12x "-" "-"`, "bytes"},
 }

@@ -87,7 +87,7 @@ type AnalyzeOptions struct {
 	// fill, and the RSS climbs with them. A process younger than WarmUp at
 	// the newest sample (Sample.Start tells its age) is told it is warming
 	// up rather than growing, unless the growth persists over the window
-	// (see Analyze), and RSS growth outside the Go heap is only judged
+	// or, for the live heap, is strong (see Analyze), and RSS growth outside the Go heap is only judged
 	// against the samples taken after it. Default 60s; negative means no
 	// warm-up by time (samples without a Start have none either). A
 	// process that has completed fewer than MinGCCycles GC cycles since it
@@ -187,6 +187,12 @@ type Report struct {
 	// AnalyzeOptions.WarmUp and what rose has not risen steadily over the
 	// window. Growth is then Unknown and String says "warming up (...)".
 	WarmingUp bool
+	// Held says the verdict is held (hysteresis): Monitor.Report said this
+	// kind of growth for an earlier window, and the growth it named still
+	// rises, though not steadily enough over this window for Analyze to
+	// name it on its own (Reason says what Analyze found). Analyze never
+	// sets it; see Monitor.Report.
+	Held bool
 
 	// Budgets are the structures tracked in the newest sample (at most
 	// MaxBudgets), in its order, as the window saw them: the figures a
@@ -257,14 +263,23 @@ type Report struct {
 //
 // The live heap counts as rising only when the rise persists: it rises in
 // both halves of the window (the half that grew less by at least a quarter
-// of the other), the newest quarter of the window keeps most of the rise and
-// the newest points (the median of the newest three) have not fallen below
-// the fitted line's end by more than a quarter of the rise. A step, a climb
-// that began late in the window and a rise that fell back (big buffers held
-// while responses are in flight, then freed) do not count; a leak counts
-// once it has run for most of a window. One reading is not a fall back: a
-// single low newest point (a process letting go of its state as it shuts
-// down) or a single high point does not undo a steady rise.
+// as fast as the other; a half of two points by the line through them),
+// the newest quarter of the window keeps most of the rise and the newest
+// points (the median of the newest three) have not fallen below the fitted
+// line, each measured where it was taken, by more than a sixth of the
+// rise. A step, a climb that began late in the window and a rise that fell
+// back (big buffers held while responses are in flight, then freed) do not
+// count; a leak counts once it has run for most of a window. One reading
+// is not a fall back: a single low newest point (a process letting go of
+// its state as it shuts down) or a single high point does not undo a
+// steady rise. A strong rise counts too: its points rise in near-perfect
+// order (Fit >= 0.9) through more than MinGCCycles collections, the object
+// count rises with it, its newer half rises at least a quarter as fast as
+// its older one, and its newest points have not fallen back. That names a
+// leak that speeds up or began inside the window, and never a heap
+// levelling off. The points are where the collections were: a process that
+// collects every 12 seconds has five in a minute, the newest up to 12
+// seconds old, and its rise is judged as steadily as a busier one's.
 //
 // When the samples carry budgets (Monitor.Track), the newest sample's
 // structures (at most MaxBudgets) are tracked through the window: Tracked is
@@ -277,7 +292,9 @@ type Report struct {
 // than MinGCCycles collections since it started, and in its first
 // opt.WarmUp (its age comes from Sample.Start) any rise that has not
 // persisted over the window (as the live heap's must, see above) leaves it
-// warming up rather than growing. Retained memory counts as rising only
+// warming up rather than growing; a live heap that rises persistently or
+// strongly is named in the first minute, as soon as MinGCCycles
+// collections show it. Retained memory counts as rising only
 // when the memory beyond what the heap goal explains rises (samples that
 // carry HeapGoal): the heap memory held above 1.1 times the goal (what the
 // scavenger lets the heap keep), or the runtime's memory outside the heap
@@ -303,17 +320,19 @@ type Report struct {
 //     than BudgetSlack times the tracked growth), whether or not the rise
 //     persists (a structure that filled early in the window and stopped at
 //     its limit is still what the rise was); if the unaccounted heap rises
-//     beyond that, Unknown with the reason unless the rise persists, and
-//     if it does, the unaccounted heap, its objects and its bytes per
-//     object are judged as rule 5 judges the whole heap, and the line
-//     names the filling structures too;
-//  5. live heap rises and the rise persists: when objects rise too,
-//     PinnedBuffers if the live heap grows by PinnedBytes or more per new
-//     object (the new objects are small views or keys that keep big buffers
-//     alive), else PerKey; when objects do not rise, PinnedBuffers if bytes
-//     per object rise; otherwise whichever of objects and bytes per object
-//     grew more in relative terms (live bytes are objects times bytes per
-//     object, so that one explains the growth). This comes before retained
+//     beyond that, Unknown with the reason (warming up in the first
+//     WarmUp) unless the rise persists or is strong, and if it does or
+//     is, the unaccounted heap, its objects and its bytes per object are
+//     judged as rule 5 judges the whole heap, and the line names the
+//     filling structures too;
+//  5. live heap rises and the rise persists or is strong: when objects
+//     rise too, PinnedBuffers if the live heap grows by PinnedBytes or
+//     more per new object (the new objects are small views or keys that
+//     keep big buffers alive), else PerKey; when objects do not rise,
+//     PinnedBuffers if bytes per object rise; otherwise whichever of
+//     objects and bytes per object grew more in relative terms (live
+//     bytes are objects times bytes per object, so that one explains the
+//     growth). This comes before retained
 //     memory: a live heap that keeps growing makes the runtime hold more,
 //     and the big buffers that saw above it make it hold more still, so
 //     String names a retained rise of more than twice the live one second
@@ -324,9 +343,9 @@ type Report struct {
 //     unevenly to count on its own, as a process starved of CPU fills its
 //     structures in fits);
 //  7. retained memory or RSS rises while the live heap rose by at least a
-//     quarter as much, but did not persist: Unknown, with the reason
-//     (buffers in flight; judged again once the rise persists or falls
-//     back), or warming up in the first WarmUp;
+//     quarter as much, but neither persisted nor was strong: Unknown,
+//     with the reason (buffers in flight; judged again once the rise
+//     persists or falls back), or warming up in the first WarmUp;
 //  8. retained memory rises: Retained (in the first WarmUp only if the
 //     heap goal is known and the rise persists, else warming up), unless
 //     the live heap rose steadily (Fit >= MinFit) and persistently by at
@@ -551,33 +570,90 @@ func (r *Report) project() {
 }
 
 // fitHalvesFrom fits the points before the middle of the span from x0 to x1
-// and those from it on, each over its half of the span.
+// and those from it on, each over its half of the span. A half of two
+// points gets the line through them: the live heap has one point per
+// collection, and a process that collects every 12 seconds has five in a
+// minute. When a half holds fewer than two points and there are at least
+// four, the points are halved by count instead, each half over the span of
+// its own points; with fewer, the halves are unknown.
 func (f *fitter) fitHalvesFrom(xs, ys []float64, x0, x1 float64) [2]Trend {
 	mid := x0 + (x1-x0)/2
 	k, _ := slices.BinarySearch(xs, mid)
-	return [2]Trend{f.fit(xs[:k], ys[:k], x0, mid), f.fit(xs[k:], ys[k:], mid, x1)}
+	if k < 2 || len(xs)-k < 2 {
+		if len(xs) < 4 {
+			return [2]Trend{}
+		}
+		k = len(xs) / 2
+		return [2]Trend{f.fitAtLeast(xs[:k], ys[:k], xs[0], xs[k-1], 2), f.fitAtLeast(xs[k:], ys[k:], xs[k], xs[len(xs)-1], 2)}
+	}
+	return [2]Trend{f.fitAtLeast(xs[:k], ys[:k], x0, mid, 2), f.fitAtLeast(xs[k:], ys[k:], mid, x1, 2)}
 }
 
 // persists reports whether a rise held: the median of the points of the
 // newest quarter of the window keeps at least 5/8 of the fitted growth over
-// the window (a steady rise keeps about 7/8), the newest points (the median
-// of the newest three) have not fallen below the fitted end by more than a
-// quarter of the growth, and the rise shows in both halves of the window,
-// the one that grew less by at least a quarter of the other. A steady rise
-// passes; a step, a climb that began late in the window, and one that fell
-// back do not. One reading is not a fall back: a single low newest point
-// (a process tearing its state down) or a single high one (a big buffer in
-// flight at one collection) moves neither the median nor the fitted line.
-// With too few points to fit a half, the halves are not judged.
+// the window (a steady rise keeps about 7/8), the newest points have not
+// fallen back (see fellBack), and the rise shows in both halves of the
+// window, the one that grew less by at least a quarter of the other. A
+// steady rise passes; a step, a climb that began late in the window, and
+// one that fell back do not. One reading is not a fall back: a single low
+// newest point (a process tearing its state down) or a single high one (a
+// big buffer in flight at one collection) moves neither the median nor the
+// fitted line. A newest quarter without a point (the live heap has one
+// point per collection, and a process may collect every 12 seconds) has
+// nothing to judge, and with too few points to fit a half, the halves are
+// not judged.
 func persists(p persistence) bool {
-	if p.t.Known() && (p.lastQuarter < p.t.Start+p.t.Growth()*5/8 || p.newest < p.t.End-p.t.Growth()/4) {
+	if fellBack(p) || p.t.Known() && p.quarter && p.lastQuarter < p.t.Start+p.t.Growth()*5/8 {
 		return false
 	}
 	if !p.halves[0].Known() || !p.halves[1].Known() {
 		return true
 	}
-	g1, g2 := p.halves[0].Growth(), p.halves[1].Growth()
+	g1, g2 := p.halves[0].Slope, p.halves[1].Slope
 	return g1 > 0 && g2 > 0 && min(g1, g2) >= max(g1, g2)/4
+}
+
+// fellBack reports whether the newest points of a rise fell back: the
+// median of the newest three lies below the fitted line by more than a
+// sixth of the growth over the window, each point measured against the
+// line where it was taken. The points of a steady rise lie on the line
+// wherever they were taken; measuring them against the line's end instead
+// would count the age of the newest points as a fall: a process that
+// collects every 12 seconds has its newest three live-heap points 12 to
+// 36 seconds old, up to half of a window's growth below the line's end.
+func fellBack(p persistence) bool { return p.fellBy(6) }
+
+// fellBy reports whether the median of the newest points lies below the
+// fitted line by more than 1/part of the growth over the window.
+func (p persistence) fellBy(part float64) bool {
+	return p.t.Known() && p.newest < -p.t.Growth()/part
+}
+
+// strongFit is the least Fit of a strong rise (see steady).
+const strongFit = 0.9
+
+// steady reports whether a rise of the live (or unaccounted) heap, its
+// points' persistence p, counts: it persists, or it is strong: its points
+// rise in near-perfect order (Fit >= strongFit) through more than
+// MinGCCycles collections, the object count objs rises with it, the newer
+// half of the window rises by at least a quarter as fast as the older one,
+// and the newest points have not fallen back. Values kept per key raise
+// both the live heap and the objects, the more steadily the more keys
+// there are, while big buffers in flight raise the live heap with few
+// objects each; a strong rise is named even when its older half grew more
+// slowly than its newer one (a leak that speeds up with the load, or one
+// that began after the window's start), never when it is levelling off.
+func (o AnalyzeOptions) steady(p persistence, objs Trend) bool {
+	if persists(p) {
+		return true
+	}
+	return p.t.Fit >= strongFit && p.t.N > int(o.MinGCCycles) && o.rising(objs, o.MinObjects) && !fellBack(p) && newerRises(p)
+}
+
+// newerRises reports whether the newer half of the window rises by at
+// least a quarter as fast as the older one, or the halves are unknown.
+func newerRises(p persistence) bool {
+	return !p.halves[1].Known() || p.halves[1].Slope > 0 && p.halves[1].Slope >= p.halves[0].Slope/4
 }
 
 // newestPoints is how many of the newest points persists takes the median
@@ -586,25 +662,32 @@ const newestPoints = 3
 
 // persistence is what persists judges a rise by: its trend, the trends of
 // the window's halves, the median of the newest quarter's points and that
-// of the newest points.
+// of the newest points' distances from the fitted line.
 type persistence struct {
 	t           Trend
 	halves      [2]Trend
+	quarter     bool    // the newest quarter of the window holds a point
 	lastQuarter float64 // median of the points of the newest quarter of the window
-	newest      float64 // median of the newest newestPoints points
+	newest      float64 // median of the newest newestPoints points minus the fitted line at each
 }
 
 func (f *fitter) persistence(t Trend, xs, ys []float64, x1 float64) persistence {
 	return f.persistenceFrom(t, xs, ys, 0, x1)
 }
 
-// persistenceFrom is persistence over the span from x0 to x1.
+// persistenceFrom is persistence over the span from x0 to x1, t fitted
+// over the same span.
 func (f *fitter) persistenceFrom(t Trend, xs, ys []float64, x0, x1 float64) persistence {
 	p := persistence{t: t, halves: f.fitHalvesFrom(xs, ys, x0, x1)}
 	if k, _ := slices.BinarySearch(xs, x0+(x1-x0)*3/4); k < len(ys) {
 		f.sorted = append(f.sorted[:0], ys[k:]...)
-		p.lastQuarter = median(f.sorted)
-		f.sorted = append(f.sorted[:0], ys[max(len(ys)-newestPoints, 0):]...)
+		p.lastQuarter, p.quarter = median(f.sorted), true
+	}
+	if len(ys) > 0 {
+		f.sorted = f.sorted[:0]
+		for i := max(len(ys)-newestPoints, 0); i < len(ys); i++ {
+			f.sorted = append(f.sorted, ys[i]-(t.Start+t.Slope*(xs[i]-x0)))
+		}
 		p.newest = median(f.sorted)
 	}
 	return p
@@ -659,10 +742,11 @@ func classify(r *Report, opt AnalyzeOptions) (Growth, string) {
 	// MinGCCycles collections in its life, and, in its first WarmUp,
 	// wherever a rise has not held over the window.
 	young := !r.Last.Start.IsZero() && opt.WarmUp > 0 && r.Age < opt.WarmUp
-	warming := func(what string) (Growth, string) {
+	warmingYet := func(what, yet string) (Growth, string) {
 		r.WarmingUp = true
-		return Unknown, warmingReason(r, opt, what)
+		return Unknown, warmingReason(r, opt, what, yet)
 	}
+	warming := func(what string) (Growth, string) { return warmingYet(what, "not steadily yet") }
 	if r.Last.GCCycles < opt.MinGCCycles {
 		return warming("")
 	}
@@ -719,7 +803,7 @@ func classify(r *Report, opt AnalyzeOptions) (Growth, string) {
 	default:
 		liveRose = false
 	}
-	liveUp := liveRose && persists(r.livePersist)
+	liveUp := liveRose && opt.steady(r.livePersist, r.Objects)
 	restRose := false
 	if r.Unaccounted.Known() {
 		restRose = (opt.rising(r.Unaccounted, opt.MinBytes) || opt.rising(r.restFloor, opt.MinBytes)) &&
@@ -730,7 +814,10 @@ func classify(r *Report, opt AnalyzeOptions) (Growth, string) {
 			// in the window and stopped at its limit is still what the rise
 			// was.
 			return Filling, "live heap rises within the tracked budgets, the rest flat"
-		case restRose && !persists(r.restPersist):
+		case restRose && !opt.steady(r.restPersist, r.UnaccountedObjects):
+			if young {
+				return warming(fmt.Sprintf("heap beyond the tracked budgets rose by %s", formatBytes(r.Unaccounted.Growth())))
+			}
 			return Unknown, notSteady("heap beyond the tracked budgets", r.Unaccounted)
 		case restRose:
 			liveUp = true
@@ -759,6 +846,13 @@ func classify(r *Report, opt AnalyzeOptions) (Growth, string) {
 			return PerKey, what + " and objects rise"
 		case bpoUp && !objUp:
 			return PinnedBuffers, what + " and bytes per object rise, objects flat"
+		case young:
+			// The heap's make-up changes as a process starts (the runtime's
+			// first objects give way to the program's), and its first
+			// collections give few points: the kind is named once the
+			// objects or their size rise with the heap.
+			return warmingYet(fmt.Sprintf("%s rose by %s", what, formatBytes(live.Growth())),
+				"neither its objects nor their size steadily yet")
 		case objs.Relative() >= bpo.Relative():
 			return PerKey, what + " rises, mostly by more objects"
 		default:
@@ -773,7 +867,7 @@ func classify(r *Report, opt AnalyzeOptions) (Growth, string) {
 		// the memory around it rose with the structures.
 		return Filling, "live heap rises within the tracked budgets, unevenly; the rest flat"
 	}
-	if (retainedUp || rssUp) && r.Live.Slope > 0 && !persists(r.livePersist) &&
+	if (retainedUp || rssUp) && r.Live.Slope > 0 && !opt.steady(r.livePersist, r.Objects) &&
 		r.Live.Growth() >= max(r.Retained.Growth(), r.RSS.Growth())/4 {
 		// The live heap climbed enough to explain the rest, but not steadily
 		// over the window: big buffers in flight, a burst, or a leak that
@@ -821,14 +915,14 @@ func offHeapRise(r *Report, opt AnalyzeOptions, young bool) (up bool, why string
 
 // warmingReason is the reason of a report on a process warming up:
 // "warming up (2 of 4 GC cycles)", or "warming up (25s of 1m0s; retained
-// memory rose by 1.2 MiB, not steadily yet)".
-func warmingReason(r *Report, opt AnalyzeOptions, what string) string {
+// memory rose by 1.2 MiB, not steadily yet)", yet saying what is missing.
+func warmingReason(r *Report, opt AnalyzeOptions, what, yet string) string {
 	if r.Last.GCCycles < opt.MinGCCycles {
 		return fmt.Sprintf("warming up (%d of %d GC cycles)", r.Last.GCCycles, opt.MinGCCycles)
 	}
 	reason := fmt.Sprintf("warming up (%v of %v", r.Age.Round(time.Second), opt.WarmUp)
 	if what != "" {
-		reason += "; " + what + ", not steadily yet"
+		reason += "; " + what + ", " + yet
 	}
 	return reason + ")"
 }

@@ -50,8 +50,9 @@
 // while nothing leaks. Analyze therefore says "warming up" until the
 // process has completed AnalyzeOptions.MinGCCycles collections, and in its
 // first AnalyzeOptions.WarmUp (Sample.Start gives its age) names growth
-// only when the rise persisted over the window; retained memory counts
-// only as far as the heap goal does not explain it (Sample.HeapGoal). A
+// only when the rise persisted over the window, or the live heap rose
+// strongly (see Limits); retained memory counts only as far as the heap
+// goal does not explain it (Sample.HeapGoal). A
 // program that collects too rarely for a verdict can let the Monitor
 // collect for it at a bounded rate: Config.ForceGC.
 //
@@ -137,7 +138,13 @@
 // look like. So a rise of the live heap counts only once it persists: it
 // must show in both halves of the window and the newest points must keep
 // it (see Analyze); a single reading, high or low, neither makes nor undoes
-// a rise. Buffers in flight that come and go every few seconds (a big
+// a rise. A strong rise counts as soon as it shows, even unevenly: the
+// live heap and the object count rising together, in near-perfect order,
+// through more than MinGCCycles collections, and not levelling off, as a
+// map that keeps a value for every new key does. The points are where the
+// collections were, and each is judged against the fitted line where it
+// lies: a process that collects every 12 seconds is judged as steadily as
+// a busier one. Buffers in flight that come and go every few seconds (a big
 // scrape written beside a growing map) leave the points sawing far above
 // what is kept; Analyze then also fits the floor of the points, the least
 // of each few, and a rising floor is a rising live heap. A climb that began
@@ -149,6 +156,12 @@
 // named only when steps land in both halves of a window, and that buffers
 // in flight that keep piling up for a whole window (load that grows without
 // bound) are still reported as growth, which they are.
+//
+// A Monitor's reports hold a growing verdict (Report.Held): a window that
+// noise leaves short of a verdict, after one that named growth, says the
+// same growth while it still rises by half of what naming it took. A leak
+// that stops is let go within about a window; Analyze, a pure function of
+// its samples, holds nothing.
 //
 // Tracked bytes are read when the sample is taken, the live heap when the
 // last GC ended, so a structure filling quickly makes the unaccounted heap

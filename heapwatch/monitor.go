@@ -122,6 +122,10 @@ type Monitor struct {
 	gcSeen uint64    // GC cycles at the last sample that saw a new one
 	gcAt   time.Time // when a cycle was last seen to end, or forced
 	forced atomic.Uint64
+
+	// The growing verdict Report holds, under hmu.
+	hmu  sync.Mutex
+	hold held
 }
 
 // New returns a Monitor for cfg. It starts nothing: call Run to sample.
@@ -283,9 +287,26 @@ func (m *Monitor) Last() (Sample, bool) {
 	return m.ring[i], true
 }
 
-// Report analyzes the samples of the last Window.
+// Report analyzes the samples of the last Window, with hysteresis: once a
+// report has said growing, a later one that Analyze leaves Unknown or Flat
+// (a rise that did not persist over its window, noise that kept it under
+// a threshold, or warming up) says the same kind of growth again, with
+// Report.Held set, while that growth still rises by half of what naming
+// it took: its trend rises with half the Fit, half the growth and half the
+// floor that AnalyzeOptions ask of a rise, and its newest points have not
+// fallen below the fitted line by more than a quarter of the growth. A
+// Filling report, any other Unknown or Flat one, and a report more than a
+// Window after the last one that said growing end the hold; a leak that
+// stops is let go within about a window. The hold only sees the reports
+// asked for: a daemon that calls Report (or Summary) every few seconds, or
+// Run with a Logger or a ProfileDir, which asks every Interval, gets it.
+// Analyze, a pure function of its samples, has none.
 func (m *Monitor) Report() Report {
-	return Analyze(m.windowSamples(), m.cfg.Analyze)
+	r := Analyze(m.windowSamples(), m.cfg.Analyze)
+	m.hmu.Lock()
+	m.hold.apply(&r, m.cfg.Analyze, m.cfg.Window)
+	m.hmu.Unlock()
+	return r
 }
 
 // windowSamples copies the samples no older than Window before the newest

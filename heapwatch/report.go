@@ -15,7 +15,9 @@ import (
 //	warming up (2 of 4 GC cycles)
 //
 // A process warming up (Report.WarmingUp) gets "warming up (...)" with the
-// reason instead of "unknown: ".
+// reason instead of "unknown: ". A verdict a Monitor holds (Report.Held)
+// ends in "; held: still rising, not steadily enough over this window to
+// name on its own".
 //
 // When structures are tracked, PerKey and PinnedBuffers were judged on the
 // heap beyond them: the line says "beyond the declared budgets", gives the
@@ -57,6 +59,9 @@ func (r Report) String() string {
 		}
 	default:
 		r.writeGrowing(&b)
+		if r.Held {
+			b.WriteString("; held: still rising, not steadily enough over this window to name on its own")
+		}
 	}
 	r.writeAtLimit(&b)
 	return b.String()

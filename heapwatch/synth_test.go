@@ -20,6 +20,7 @@ type proc struct {
 	seconds    int                     // samples, one a second; default 60
 	gcPeriod   float64                 // seconds between GCs; 0 = no GC at all
 	gcBefore   uint64                  // with gcPeriod 0: GC cycles completed before the first sample
+	gcTimes    []float64               // with gcPeriod 0: when each GC ended, ascending (after gcBefore)
 	live       func(t float64) float64 // live bytes at time t
 	objs       func(t float64) float64 // live objects at time t
 	garbage    float64                 // bytes of garbage made per second
@@ -81,6 +82,12 @@ func (p proc) samples() []Sample {
 			c := math.Floor(t/p.gcPeriod + phase)
 			cycles = uint64(c) + 100
 			tg = (c - phase) * p.gcPeriod
+		}
+		for _, at := range p.gcTimes {
+			if at <= t {
+				cycles++
+				tg = at
+			}
 		}
 		since := t - tg
 		liveAtGC := p.live(max(tg, 0))

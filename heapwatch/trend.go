@@ -74,8 +74,14 @@ type fitter struct {
 // index and always including the first and the last, so the cost is bounded
 // by maxPoints²/2 pairs. xs and ys are not modified.
 func (f *fitter) fit(xs, ys []float64, x0, x1 float64) Trend {
+	return f.fitAtLeast(xs, ys, x0, x1, minTrendPoints)
+}
+
+// fitAtLeast is fit with least points at the fewest; with two, the line
+// is the one through them.
+func (f *fitter) fitAtLeast(xs, ys []float64, x0, x1 float64, least int) Trend {
 	n := len(xs)
-	if n < minTrendPoints {
+	if n < max(least, 2) {
 		return Trend{}
 	}
 	if limit := f.maxPoints; limit >= minTrendPoints && n > limit {

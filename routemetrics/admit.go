@@ -55,14 +55,15 @@ func (s *statusSet) list() []int {
 func classStatus(status uint16) uint16 { return uint16(statusClass(status)) }
 
 // observeNew counts a line whose key has no entry: the group g (nil when
-// the route is new to the store) of hash h in shard sh lacks it. In order:
+// the route is new to the store) of hash h (x mixed by the admission
+// filter) in shard sh lacks it. In order:
 // a collapsed status of an unmatched route goes to {unmatched}; a new
 // route not seen often enough goes to {unadmitted}; else the key gets an
 // entry if the budget has room, or takes the place of a colder group when
 // the candidate wins against it; else the line goes to {overflow}.
 //
 //go:noinline
-func (s *Store) observeNew(key []byte, h uint64, sh *shard, g *group, status uint16, v *values, pattern bool) {
+func (s *Store) observeNew(key []byte, h, x uint64, sh *shard, g *group, status uint16, v *values, pattern bool) {
 	if g != nil {
 		pattern = g.pattern
 	}
@@ -73,7 +74,7 @@ func (s *Store) observeNew(key []byte, h uint64, sh *shard, g *group, status uin
 	}
 	est := 0
 	if g == nil {
-		est = s.adm.Record(h)
+		est = s.adm.RecordMixed(x)
 		if !pattern && est < s.admitAfter {
 			s.unadmitted.Add(1)
 			s.countCatchAll(key, Unadmitted, classStatus(status), v)

@@ -112,6 +112,12 @@ func Example() {
 	// # HELP ingest_series_collapsed_total Lines counted in an {unmatched} series because their route matched no pattern and their status is collapsed.
 	// # TYPE ingest_series_collapsed_total counter
 	// ingest_series_collapsed_total 0
+	// # HELP ingest_series_admission_halvings_total Halvings of the route frequencies that admission and eviction compare.
+	// # TYPE ingest_series_admission_halvings_total counter
+	// ingest_series_admission_halvings_total 0
+	// # HELP ingest_series_admission_rotations_total New generations of the admission doorkeeper; a route's first line is remembered for one to two of them.
+	// # TYPE ingest_series_admission_rotations_total counter
+	// ingest_series_admission_rotations_total 0
 	// # HELP ingest_route_value_errors_total Values that could not be counted (the line was counted without them), by log field.
 	// # TYPE ingest_route_value_errors_total counter
 	// ingest_route_value_errors_total{field="upstream_response_time"} 0

@@ -210,8 +210,10 @@ type Stats struct {
 	// lines counted in them: the lines that left the exposition. The sum
 	// of http_requests_total plus ExpiredRequests is every line counted.
 	Expired, ExpiredRequests uint64
-	// Halvings counts the agings of the admission filter's frequencies.
-	Halvings uint64
+	// Halvings counts the agings of the admission filter's frequencies,
+	// and Rotations the new generations of its doorkeeper: a first
+	// sighting is remembered for one to two of them.
+	Halvings, Rotations uint64
 	// ValueErrors counts the values that could not be counted, by field:
 	// upstream_response_time, request_length, request_time,
 	// body_bytes_sent.
@@ -221,6 +223,7 @@ type Stats struct {
 // Stats returns the store's counters.
 func (s *Store) Stats() Stats {
 	used, limit := s.Usage()
+	adm := s.adm.Stats()
 	st := Stats{
 		Series:          int(s.series.Load()),
 		Limit:           int(s.maxSeries),
@@ -233,7 +236,8 @@ func (s *Store) Stats() Stats {
 		Evicted:         s.evicted.Load(),
 		Expired:         s.expired.Load(),
 		ExpiredRequests: s.sink.requests.Load(),
-		Halvings:        s.adm.Stats().Halvings,
+		Halvings:        adm.Halvings,
+		Rotations:       adm.Rotations,
 		ValueErrors:     make(map[string]uint64, numFields),
 	}
 	for i := range s.valueErrs {

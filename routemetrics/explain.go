@@ -2,7 +2,6 @@ package routemetrics
 
 import (
 	"slices"
-	"unicode/utf8"
 )
 
 // States of a route in an Explanation.
@@ -70,8 +69,8 @@ func (s *Store) Explain(vhost, method, path []byte) Explanation {
 	key = append(key, keySep)
 	start := len(key)
 	key, pattern := s.routes.AppendMatch(key, method, path)
-	if rt := key[start:]; len(rt) > MaxRouteLen || !isASCII(rt) && !utf8.Valid(rt) {
-		key = fixRoute(key, start)
+	if len(key)-start > MaxRouteLen {
+		key = fixRoute(key, start) // as ServeLine does
 	}
 	key = append(key, keySep, methodIndex(method))
 	return s.explain(key, pattern)

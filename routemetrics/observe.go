@@ -19,7 +19,11 @@ type Observation struct {
 	// MaxVHostLen bytes, before or after that, is counted as Other.
 	VHost []byte
 	// Route is the route template (see package route), made valid UTF-8
-	// and bounded to MaxRouteLen bytes as VHost is.
+	// and bounded to MaxRouteLen bytes as VHost is. A route spelled like
+	// a catch-all (Overflow, Unadmitted, Unmatched) is counted in that
+	// catch-all series of its vhost and method (for Unadmitted, under
+	// its status class), never in a series of its own, and not in the
+	// catch-all counters of Stats.
 	Route []byte
 	// Method is the request method; anything but GET, HEAD, POST, PUT,
 	// DELETE, CONNECT, OPTIONS, TRACE and PATCH is counted as OTHER.
@@ -196,8 +200,33 @@ func (s *Store) Observe(o *Observation) error {
 		v.hasUp = false
 		err = s.valueError(fieldUpstream)
 	}
-	s.observe(key, statusKey(o.Status), &v, o.Pattern)
+	status := statusKey(o.Status)
+	if rt := catchAllRoute(o.Route); rt != "" {
+		// A route spelled like a catch-all counts in that catch-all
+		// series: it is never admitted as a route of its own, which
+		// eviction could take away, so that a series of a catch-all route
+		// never goes down but by expiry.
+		if rt == Unadmitted {
+			status = classStatus(status)
+		}
+		s.countCatchAll(key, rt, status, &v)
+		return err
+	}
+	s.observe(key, status, &v, o.Pattern)
 	return err
+}
+
+// catchAllRoute returns the catch-all route rt is spelled as, or "".
+func catchAllRoute(rt []byte) string {
+	if len(rt) == 0 || rt[0] != '{' {
+		return ""
+	}
+	for _, c := range [...]string{Overflow, Unadmitted, Unmatched} {
+		if string(rt) == c {
+			return c
+		}
+	}
+	return ""
 }
 
 // valueError counts a bad value of field f and returns its error.

@@ -30,6 +30,8 @@ const (
 	helpEvicted   = "# HELP ingest_series_evicted_total Route-metric series removed to make room for a more frequent route; their counts went to the {overflow} series of their vhost, method and status.\n# TYPE ingest_series_evicted_total counter\n"
 	helpUnadmit   = "# HELP ingest_series_unadmitted_total Lines counted in an {unadmitted} series because their route had not been seen often enough to get a series of its own.\n# TYPE ingest_series_unadmitted_total counter\n"
 	helpCollapsed = "# HELP ingest_series_collapsed_total Lines counted in an {unmatched} series because their route matched no pattern and their status is collapsed.\n# TYPE ingest_series_collapsed_total counter\n"
+	helpHalvings  = "# HELP ingest_series_admission_halvings_total Halvings of the route frequencies that admission and eviction compare.\n# TYPE ingest_series_admission_halvings_total counter\n"
+	helpRotations = "# HELP ingest_series_admission_rotations_total New generations of the admission doorkeeper; a route's first line is remembered for one to two of them.\n# TYPE ingest_series_admission_rotations_total counter\n"
 	helpValueErrs = "# HELP ingest_route_value_errors_total Values that could not be counted (the line was counted without them), by log field.\n# TYPE ingest_route_value_errors_total counter\n"
 )
 
@@ -98,34 +100,16 @@ func (s *Store) WritePrometheusBuffer(w io.Writer, b *ScrapeBuffer) error {
 	s.histograms(&p, helpDuration, "http_request_duration_seconds", histRequest, snap)
 	s.histograms(&p, helpUpstream, "http_upstream_duration_seconds", histUpstream, snap)
 
-	p.buf = append(p.buf, helpSeries...)
-	p.buf = append(p.buf, "ingest_series "...)
-	p.buf = strconv.AppendInt(p.buf, s.series.Load(), 10)
-	p.buf = append(p.buf, '\n')
-	p.buf = append(p.buf, helpLimit...)
-	p.buf = append(p.buf, "ingest_series_limit "...)
-	p.buf = strconv.AppendInt(p.buf, s.maxSeries, 10)
-	p.buf = append(p.buf, '\n')
-	p.buf = append(p.buf, helpOverflow...)
-	p.buf = append(p.buf, "ingest_series_overflow_total "...)
-	p.buf = strconv.AppendUint(p.buf, s.overflows.Load(), 10)
-	p.buf = append(p.buf, '\n')
-	p.buf = append(p.buf, helpExpired...)
-	p.buf = append(p.buf, "ingest_series_expired_total "...)
-	p.buf = strconv.AppendUint(p.buf, s.expired.Load(), 10)
-	p.buf = append(p.buf, '\n')
-	p.buf = append(p.buf, helpEvicted...)
-	p.buf = append(p.buf, "ingest_series_evicted_total "...)
-	p.buf = strconv.AppendUint(p.buf, s.evicted.Load(), 10)
-	p.buf = append(p.buf, '\n')
-	p.buf = append(p.buf, helpUnadmit...)
-	p.buf = append(p.buf, "ingest_series_unadmitted_total "...)
-	p.buf = strconv.AppendUint(p.buf, s.unadmitted.Load(), 10)
-	p.buf = append(p.buf, '\n')
-	p.buf = append(p.buf, helpCollapsed...)
-	p.buf = append(p.buf, "ingest_series_collapsed_total "...)
-	p.buf = strconv.AppendUint(p.buf, s.collapsed.Load(), 10)
-	p.buf = append(p.buf, '\n')
+	adm := s.adm.Stats()
+	p.single(helpSeries, "ingest_series ", uint64(s.series.Load()))
+	p.single(helpLimit, "ingest_series_limit ", uint64(s.maxSeries))
+	p.single(helpOverflow, "ingest_series_overflow_total ", s.overflows.Load())
+	p.single(helpExpired, "ingest_series_expired_total ", s.expired.Load())
+	p.single(helpEvicted, "ingest_series_evicted_total ", s.evicted.Load())
+	p.single(helpUnadmit, "ingest_series_unadmitted_total ", s.unadmitted.Load())
+	p.single(helpCollapsed, "ingest_series_collapsed_total ", s.collapsed.Load())
+	p.single(helpHalvings, "ingest_series_admission_halvings_total ", adm.Halvings)
+	p.single(helpRotations, "ingest_series_admission_rotations_total ", adm.Rotations)
 	p.buf = append(p.buf, helpValueErrs...)
 	for i := range s.valueErrs {
 		p.buf = append(p.buf, `ingest_route_value_errors_total{field="`...)
@@ -144,6 +128,15 @@ type promWriter struct {
 	w   io.Writer
 	buf []byte
 	err error
+}
+
+// single appends a family of one unlabelled sample: its help and type,
+// then name (which ends in a space) and v.
+func (p *promWriter) single(help, name string, v uint64) {
+	p.buf = append(p.buf, help...)
+	p.buf = append(p.buf, name...)
+	p.buf = strconv.AppendUint(p.buf, v, 10)
+	p.buf = append(p.buf, '\n')
 }
 
 // flush writes buf out and empties it; after an error it only empties it.

@@ -1,8 +1,6 @@
 package routemetrics
 
 import (
-	"unicode/utf8"
-
 	"github.com/flatheap/ingest"
 )
 
@@ -38,11 +36,18 @@ func (s *Store) ServeLine(r *ingest.Request) {
 	key = append(key, keySep)
 	start := len(key)
 	key, pattern := s.routes.AppendMatch(key, r.Method, r.Path)
-	if rt := key[start:]; len(rt) > MaxRouteLen || !isASCII(rt) && !utf8.Valid(rt) {
-		// A pattern's route may hold any bytes: bound it as Observe does.
+	if len(key)-start > MaxRouteLen {
+		// The templater makes routes of printable ASCII within
+		// route.MaxRouteLen, patterns' included: no byte of it needs
+		// replacing. The length is checked all the same, for a bound
+		// that does not depend on another package.
 		key = fixRoute(key, start)
 	}
 	key = append(key, keySep, methodIndex(r.Method))
+	// Hash the key now, and bring in the admission filter's line of it,
+	// which a new route needs, while the values are decoded.
+	h, sh := s.shardOf(key)
+	x := s.adm.Touch(h)
 	v := values{
 		resp:   r.BodyBytesSent,
 		dur:    r.RequestTime,
@@ -69,7 +74,7 @@ func (s *Store) ServeLine(r *ingest.Request) {
 			s.valueErrs[fieldUpstream].Add(1)
 		}
 	}
-	s.observe(key, statusKey(r.Status), &v, pattern)
+	s.observeHashed(key, h, x, sh, statusKey(r.Status), &v, pattern)
 }
 
 var _ ingest.Handler = (*Store)(nil)

@@ -253,6 +253,13 @@ func (s *Store) maxKeyBytes() int64 {
 // catch-all series. pattern says whether the route came from a pattern.
 func (s *Store) observe(key []byte, status uint16, v *values, pattern bool) {
 	h, sh := s.shardOf(key)
+	s.observeHashed(key, h, s.adm.Touch(h), sh, status, v, pattern)
+}
+
+// observeHashed is observe for a key whose hash h, shard sh and admission
+// hash x (admission.Filter.Touch, which the caller called as early as it
+// could) are known.
+func (s *Store) observeHashed(key []byte, h, x uint64, sh *shard, status uint16, v *values, pattern bool) {
 	g := sh.t.Load().get(h, key)
 	if g != nil {
 		if e := g.find(status); e != nil {
@@ -260,7 +267,7 @@ func (s *Store) observe(key []byte, status uint16, v *values, pattern bool) {
 			return
 		}
 	}
-	s.observeNew(key, h, sh, g, status, v, pattern)
+	s.observeNew(key, h, x, sh, g, status, v, pattern)
 }
 
 // shardOf returns the hash of key and its shard.
@@ -428,13 +435,16 @@ func (s *Store) take(kind uint8) bool {
 	}
 }
 
-// release gives back the slots of n keys of kind kind.
+// release gives back the slots of n keys of kind kind. The count of all
+// keys goes down before the count of the kind, as take raises it after:
+// so it never counts more keys than the kinds' counts allow, even for a
+// moment (a take between the two would otherwise make it one too many).
 func (s *Store) release(kind uint8, n int) {
+	s.series.Add(int64(-n))
 	switch kind {
 	case kindRegular:
 		s.regular.Add(int64(-n))
 	case kindCatchAll:
 		s.catchAlls.Add(int64(-n))
 	}
-	s.series.Add(int64(-n))
 }

@@ -43,9 +43,9 @@ func Example() {
 		fmt.Println(err)
 	}
 	st := t.Stats()
-	fmt.Println("lines", st.Lines, "parsed", st.Parsed, "errors", st.ParseErrors, "missing_field", st.ParseErrorsFor("missing_field"))
+	fmt.Println("lines", st.Lines, "parsed", st.Parsed, "errors", st.ParseErrors, "not_access_line", st.ParseErrorsFor("not_access_line"))
 	// Output:
 	// 200 GET /users/42
 	// 201 POST /orders
-	// lines 3 parsed 2 errors 1 missing_field 1
+	// lines 3 parsed 2 errors 1 not_access_line 1
 }

@@ -62,7 +62,11 @@ func referenceLines(b []byte, finish bool) []string {
 	pieces := bytes.Split(b, []byte("\n"))
 	last := pieces[len(pieces)-1]
 	pieces = pieces[:len(pieces)-1]
-	if finish && len(last) > 0 {
+	// A last line without its ending counts once nothing more is written,
+	// or at once when it is already too long even for a "\r\n" ending
+	// (MaxLineLength+2 bytes): the Tailer cannot keep it whole to wait for
+	// its end.
+	if finish && len(last) > 0 || len(last) >= ingest.MaxLineLength+2 {
 		pieces = append(pieces, last)
 	}
 	var p ingest.Parser

@@ -9,5 +9,7 @@
 //
 // BenchmarkCompare/<fixture>/<peer> runs each peer on the fixtures in
 // ../../testdata. See peers_test.go for what each peer does and which
-// fixtures it runs on.
+// fixtures it runs on. BenchmarkKeyed/<case>/<peer> compares keyed.Table
+// with the map a daemon writes first and an otter cache, as per-key state
+// (keyed_test.go).
 package compare

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/flatheap/ingest/heapwatch"
+	"github.com/flatheap/ingest/internal/loadgen"
 )
 
 // This file holds what the soak runs in child processes,
@@ -40,6 +41,9 @@ type childReport struct {
 	// its per-path table holds.
 	Lines int64 `json:"lines"`
 	Keys  int64 `json:"keys"`
+	// Scanner is the ingest receiver's last report in the scanner
+	// scenario, written once it has stopped.
+	Scanner *scannerReport `json:"scanner,omitempty"`
 }
 
 // printHeap holds the runtime.MemStats fields a MemStats-based heap monitor prints
@@ -75,8 +79,20 @@ type soakReceiver interface {
 type receiverOptions struct {
 	maxPaths int
 	// routes says the lines are loadgen.RoutesLogFormat lines: the ingest
-	// receiver then keeps route metrics beside its path table.
-	routes bool
+	// receiver then keeps route metrics beside its path table, within
+	// maxSeries (0: the store's default).
+	routes    bool
+	maxSeries int
+	// scanner is the mix of the scanner scenario, made with seed: the
+	// ingest receiver then watches the real routes' series.
+	scanner *loadgen.ScannerMix
+	seed    int64
+}
+
+// finalReporter is a receiver that has a last report to make once it has
+// stopped.
+type finalReporter interface {
+	final() *scannerReport
 }
 
 // soakReceivers are the receivers soak can run, by name.
@@ -108,6 +124,9 @@ func runChild(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	interval := fs.Duration("interval", time.Second, "time between heap samples")
 	maxPaths := fs.Int("max-paths", 10000, "paths the ingest receiver keeps before counting under <other>")
 	routes := fs.Bool("routes", false, "the lines are route traffic in loadgen's routes log_format")
+	maxSeries := fs.Int("max-series", 0, "the ingest receiver's route-metric series budget (0: the store's default)")
+	scanner := fs.Bool("scanner", false, "the lines are the scanner scenario's (loadgen's default scanner mix): watch the real routes' series")
+	seed := fs.Int64("seed", 0, "the seed of the load")
 	profileDir := fs.String("profile-dir", "", "write an exact heap profile (runtime.GC, then the heap profile) into this `directory` every --profile-every")
 	profileEvery := fs.Duration("profile-every", 0, "time between exact heap profiles; 0 = none")
 	if status, ok := parseArgs(fs, soakChildUsage, args, stderr); !ok {
@@ -124,7 +143,16 @@ func runChild(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		// misses the small objects of a map or a table.
 		runtime.MemProfileRate = 1
 	}
-	rcv, err := newReceiver(receiverOptions{maxPaths: *maxPaths, routes: *routes})
+	opts := receiverOptions{maxPaths: *maxPaths, routes: *routes || *scanner, maxSeries: *maxSeries, seed: *seed}
+	if *scanner {
+		c, err := loadgen.Config{Scanner: &loadgen.ScannerMix{}}.Normalize()
+		if err != nil {
+			fmt.Fprintf(stderr, "soak-child: %v\n", err)
+			return 2
+		}
+		opts.scanner = c.Scanner
+	}
+	rcv, err := newReceiver(opts)
 	if err != nil {
 		fmt.Fprintf(stderr, "soak-child: %v\n", err)
 		return 2
@@ -167,6 +195,11 @@ func runChild(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			if err := <-done; err != nil {
 				fmt.Fprintf(stderr, "soak-child %s: %v\n", *name, err)
 				return 1
+			}
+			if fr, ok := rcv.(finalReporter); ok {
+				if rep := fr.final(); rep != nil {
+					out.Encode(childReport{Scanner: rep})
+				}
 			}
 			return 0
 		case <-tick.C:
@@ -236,10 +269,8 @@ func (p *childProfiler) maybe(rcv soakReceiver) {
 	runtime.ReadMemStats(&ms)
 	line := fmt.Sprintf("soak-child %s: %s: live %d B, %d objects", p.receiver, path, ms.HeapAlloc, ms.HeapObjects)
 	if ir, ok := rcv.(*ingestReceiver); ok {
-		keys, evictedBytes := ir.table.Usage()
-		st := ir.paths.Stats()
-		line += fmt.Sprintf("; interner %d entries, %d B; path table %d keys, %d B of them no longer in the interner",
-			st.Entries, internerBytes(st.Bytes, st.Entries), keys, evictedBytes)
+		u := ir.table.Usage()
+		line += fmt.Sprintf("; path table %d keys, %d B", u.Entries, u.Bytes)
 	}
 	fmt.Fprintln(p.stderr, line)
 }

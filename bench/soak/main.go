@@ -44,8 +44,13 @@ process of its own and gets the same load from one sender:
           a histogram, github.com/VictoriaMetrics/metrics) per raw path
 
 Each scenario has its receivers (--receivers chooses others). In the routes
-scenario the ingest receiver also keeps per-route metrics, as "ingest
-serve" does.
+and scanner scenarios the ingest receiver also keeps per-route metrics, as
+"ingest serve" does, within --max-series. The scanner scenario lasts as
+long as its mix (about 60 s) and adds a verdict of its own: every real
+route has its own series within 2 s of its second line and keeps it, no
+junk path seen once holds a key, every line received is counted once, and
+the RSS stays within the tracked budgets' bound; any failed check makes
+the exit status 1.
 
 The children are sampled with the heapwatch package every --interval (the
 child forces a GC when none ran since its last sample, so that the live heap
@@ -98,6 +103,8 @@ var soakScenarios = []soakScenario{
 		loadgen.Config{Rate: 0, PathLength: 2048, Unique: 1}, []string{"ingest", "naive", "views"}},
 	{"routes", "route traffic at 1,500 lines/s: API paths from about 50 templates with random IDs and UUIDs, a fifth of them 2 KiB junk paths instead",
 		loadgen.Config{Rate: 1500, Routes: true, Unique: 0.2}, []string{"ingest", "labels"}},
+	{"scanner", "20 real routes at Zipf-like rates (the rarest at 1 line/s), then 1,000,000 distinct junk paths at 20,000/s (one in ten again 0.5 to 5 s later), a new route from a third of the way in: checks that every real route gets its own series within 2 s of its second line and keeps it, and that no junk path seen once holds one (60 s; --max-series sets the budget)",
+		loadgen.Config{Scanner: &loadgen.ScannerMix{}}, []string{"ingest"}},
 }
 
 func main() {
@@ -159,6 +166,7 @@ func runSoak(args []string, stdout, stderr io.Writer) int {
 	outDir := fs.String("out", "soak-out", "`directory` for the CSV and the PNG")
 	profileEvery := fs.Duration("profile-every", 0, "write an exact heap profile of each receiver (runtime.GC, then the heap profile) into --out every this long; 0 = none")
 	printHeapCols := fs.Bool("printheap", false, "add the runtime.MemStats figures a MemStats-based heap monitor prints (Mallocs, Frees, HeapObjects) to the table")
+	maxSeries := fs.Int("max-series", 0, "the ingest receiver's route-metric series budget in the routes and scanner scenarios (default the store's, 10000)")
 	if status, ok := parseArgs(fs, fmt.Sprintf(soakUsage, scenarioHelp()), args, stderr); !ok {
 		return status
 	}
@@ -171,6 +179,21 @@ func runSoak(args []string, stdout, stderr io.Writer) int {
 		return fail("unknown scenario %q: want %s", *scenarioName, scenarioNames())
 	}
 	sc := soakScenarios[i]
+	if sc.load.Scanner != nil {
+		// The mix sets the length of the load; the verdict on the heap
+		// is judged over it.
+		if isFlagSet(fs, "duration") || isFlagSet(fs, "extend") {
+			return fail("the scanner scenario lasts as long as its mix: --duration and --extend do not apply")
+		}
+		m, err := sc.load.Normalize()
+		if err != nil {
+			return fail("scenario %s: %v", sc.name, err)
+		}
+		*duration, *extend = m.Scanner.Length(), 0
+	}
+	if *maxSeries < 0 {
+		return fail("--max-series must not be negative")
+	}
 	if *duration <= 0 || *interval <= 0 || *tableEvery <= 0 || *maxPaths <= 0 || *maxMemory <= 0 || *warmup < 0 || *profileEvery < 0 {
 		return fail("--duration, --interval, --table, --max-paths and --max-memory must be positive, --warmup and --profile-every not negative")
 	}
@@ -214,7 +237,7 @@ func runSoak(args []string, stdout, stderr io.Writer) int {
 	s := &soaker{
 		scenario: sc, duration: *duration, warmup: *warmup, extend: *extend, interval: *interval,
 		maxMemory: uint64(*maxMemory), stdout: stdout, stderr: stderr, printHeap: *printHeapCols,
-		profileDir: *outDir, profileEvery: *profileEvery,
+		profileDir: *outDir, profileEvery: *profileEvery, maxSeries: *maxSeries,
 		reports: make(chan taggedReport, 64),
 	}
 	if err := s.start(exe, names, *maxPaths); err != nil {
@@ -238,6 +261,14 @@ func runSoak(args []string, stdout, stderr io.Writer) int {
 	}
 
 	status := s.verdicts()
+	if sc.load.Scanner != nil && ctx.Err() == nil {
+		if sendErr != nil {
+			fmt.Fprintln(stdout, "\nscanner verdict: FAIL: the sender stopped early")
+			status = max(status, 1)
+		} else {
+			status = max(status, s.scannerVerdict(res, *maxSeries))
+		}
+	}
 
 	base := filepath.Join(*outDir, sc.name)
 	if err := s.writeCSV(base + ".csv"); err != nil {
@@ -255,6 +286,13 @@ func runSoak(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return status
+}
+
+// isFlagSet reports whether the flag name was given.
+func isFlagSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
 }
 
 func scenarioNames() string {

@@ -31,6 +31,9 @@ type soakRun struct {
 	addr    string
 	rows    []soakRow
 	stopped string // why the parent stopped it early, if it did
+	// scanner is the ingest receiver's last report in the scanner
+	// scenario.
+	scanner *scannerReport
 }
 
 // taggedReport is a child's report with the index of its run.
@@ -54,6 +57,9 @@ type soaker struct {
 	// profileEvery; 0: none.
 	profileDir   string
 	profileEvery time.Duration
+	// maxSeries is the ingest receiver's route-metric series budget; 0:
+	// the store's default.
+	maxSeries int
 
 	runs    []*soakRun
 	reports chan taggedReport
@@ -68,6 +74,8 @@ func (s *soaker) start(exe string, names []string, maxPaths int) error {
 		cmd := exec.Command(exe, childCommand, "--receiver", name,
 			"--interval", s.interval.String(), "--max-paths", strconv.Itoa(maxPaths),
 			"--routes="+strconv.FormatBool(s.scenario.load.Routes),
+			"--scanner="+strconv.FormatBool(s.scenario.load.Scanner != nil),
+			"--max-series", strconv.Itoa(s.maxSeries), "--seed", strconv.FormatInt(s.scenario.load.Seed, 10),
 			"--profile-dir", s.profileDir, "--profile-every", s.profileEvery.String())
 		cmd.Stderr = s.stderr
 		in, err := cmd.StdinPipe()
@@ -136,6 +144,9 @@ func (s *soaker) run(ctx context.Context, tableEvery time.Duration) (loadgen.Res
 	// on without a pause and without sending a path twice; it is cut short
 	// once the verdict is decided.
 	load.Duration = s.duration + s.extend
+	if load.Scanner != nil {
+		load.Duration = 0 // the mix is the load, its own length
+	}
 	for _, r := range s.runs {
 		load.Targets = append(load.Targets, r.addr)
 	}
@@ -155,6 +166,9 @@ func (s *soaker) run(ctx context.Context, tableEvery time.Duration) (loadgen.Res
 	table := time.NewTicker(tableEvery)
 	defer table.Stop()
 	decide := time.After(s.duration)
+	if load.Scanner != nil {
+		decide = nil // the load ends with the mix
+	}
 	var result sent
 	var grace <-chan time.Time // after the load, time for a last sample
 	s.printTableHeader()
@@ -194,6 +208,9 @@ const extendStep = 5 * time.Second
 // barely written to grows its heap far faster than its RSS.
 func (s *soaker) record(tr taggedReport) {
 	run := s.runs[tr.run]
+	if tr.rep.Scanner != nil {
+		run.scanner = tr.rep.Scanner
+	}
 	if tr.rep.Sample == nil || run.stopped != "" {
 		return
 	}

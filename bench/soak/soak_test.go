@@ -22,8 +22,9 @@ import (
 	"github.com/flatheap/ingest"
 	"github.com/flatheap/ingest/heapwatch"
 	"github.com/flatheap/ingest/internal/loadgen"
-	"github.com/flatheap/ingest/internal/pathtable"
 	"github.com/flatheap/ingest/internal/udptest"
+	"github.com/flatheap/ingest/route"
+	"github.com/flatheap/ingest/routemetrics"
 )
 
 // TestMain runs a receiver instead of the tests when the soak of
@@ -116,7 +117,7 @@ func TestSoakShort(t *testing.T) {
 			t.Errorf("HeapObjects is Mallocs - Frees: o = %v, want %v", o, m-f)
 		}
 		if r[1] == "ingest" {
-			if re := `^interner=[0-9]+/[0-9]+:[0-9]+/65536 paths=[0-9]+/[0-9]+:[0-9]+/10000$`; !regexp.MustCompile(re).MatchString(r[budgets]) {
+			if re := `^paths=[0-9]+/[0-9]+:[0-9]+/10000$`; !regexp.MustCompile(re).MatchString(r[budgets]) {
 				t.Errorf("r[budgets] = %q, want a match for %s", r[budgets], re)
 			}
 		} else if r[budgets] != "" {
@@ -232,11 +233,15 @@ func runReceiver(t *testing.T, name string, o receiverOptions, load loadgen.Conf
 }
 
 // TestIngestReceiver_Routes checks that the ingest receiver counts route
-// traffic in its route store, exactly per route, and reports its three
-// budgets.
+// traffic in its route store, exactly per route as the default admission
+// counts it, and reports its three budgets. A route (vhost, route,
+// method) gets series of its own on its second line: its first counts in
+// its vhost's {unadmitted} series, and so does every line of a route seen
+// only once, such as a junk path. The truth comes from generating the
+// same lines again and parsing them.
 func TestIngestReceiver_Routes(t *testing.T) {
-	rcv, res := runReceiver(t, "ingest", receiverOptions{maxPaths: 100, routes: true},
-		loadgen.Config{Count: 3000, Rate: 30000, Routes: true, Unique: 0.1, Seed: 4})
+	load := loadgen.Config{Count: 3000, Rate: 30000, Routes: true, Unique: 0.1, Seed: 4}
+	rcv, res := runReceiver(t, "ingest", receiverOptions{maxPaths: 100, routes: true}, load)
 	ir := rcv.(*ingestReceiver)
 	var b bytes.Buffer
 	if err := ir.store.WritePrometheus(&b); err != nil {
@@ -251,12 +256,44 @@ func TestIngestReceiver_Routes(t *testing.T) {
 		}
 		perRoute[m[1]] += n
 	}
+
+	// The lines again, each route's lines per (vhost, method).
+	gen, err := loadgen.NewLineGen(load, loadgen.SyslogHostname())
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := ingest.Parser{Format: ir.format}
+	templater, err := route.New(route.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	groups := map[[3]string]int64{} // vhost, route, method
+	var r ingest.Request
+	var line []byte
+	for range res.Lines {
+		line = gen.AppendLine(line[:0], time.Now())
+		if err := p.Parse(&r, line); err != nil {
+			t.Fatalf("%s: %v", line, err)
+		}
+		groups[[3]string{string(r.Host), templater.Route(r.Method, r.Path), string(r.Method)}]++
+	}
+	wantRoute := map[string]int64{}
+	var unadmitted int64
+	for g, n := range groups {
+		// The first line of a route is counted in {unadmitted}, the
+		// others in the route's own series.
+		wantRoute[g[1]] += n - 1
+		unadmitted++
+	}
 	var templated int64
 	for _, rc := range res.Routes {
-		if perRoute[rc.Route] != rc.Lines {
-			t.Errorf("route %s: perRoute[rc.Route] = %v, want %v", rc.Route, perRoute[rc.Route], rc.Lines)
+		if perRoute[rc.Route] != wantRoute[rc.Route] {
+			t.Errorf("route %s: perRoute[rc.Route] = %v, want %v of its %v lines", rc.Route, perRoute[rc.Route], wantRoute[rc.Route], rc.Lines)
 		}
 		templated += perRoute[rc.Route]
+	}
+	if perRoute[routemetrics.Unadmitted] != unadmitted {
+		t.Errorf("{unadmitted}: %v lines, want %v (one per route)", perRoute[routemetrics.Unadmitted], unadmitted)
 	}
 	var all int64
 	for _, n := range perRoute {
@@ -265,9 +302,11 @@ func TestIngestReceiver_Routes(t *testing.T) {
 	if all != res.Lines {
 		t.Errorf("every line counted once: all = %v, want %v", all, res.Lines)
 	}
-	if all-templated != res.Junk {
-		t.Errorf("the junk paths count under routes of their own: all-templated = %v, want %v", all-templated, res.Junk)
+	if st := ir.store.Stats(); st.Overflows != 0 || st.Evicted != 0 || int64(st.Unadmitted) != unadmitted {
+		t.Errorf("store stats %+v, want %d unadmitted, no overflow, no eviction", st, unadmitted)
 	}
+	t.Logf("%d lines, %d of them junk: %d in the templates' own series, %d in {unadmitted} (the first line of each of %d routes)",
+		res.Lines, res.Junk, templated, unadmitted, len(groups))
 
 	m := heapwatch.New(heapwatch.Config{})
 	if err := rcv.track(m); err != nil {
@@ -283,7 +322,7 @@ func TestIngestReceiver_Routes(t *testing.T) {
 			t.Errorf("%v: bs.Bytes = %v, want <= %v", bs.Name, bs.Bytes, bs.LimitBytes)
 		}
 	}
-	if want := []string{"interner", "paths", "routes"}; !slices.Equal(names, want) {
+	if want := []string{"paths", "routes"}; !slices.Equal(names, want) {
 		t.Errorf("budgets %q, want %q", names, want)
 	}
 }
@@ -312,9 +351,9 @@ func TestLabelsReceiver(t *testing.T) {
 	}
 }
 
-// TestTrackedEstimates checks the ingest receiver's budget estimates
-// against the live heap that an Interner and a pathtable.Table take when they
-// fill with paths of a few lengths.
+// TestTrackedEstimates checks the ingest receiver's budget against the live
+// heap its path table takes when it fills with paths of a few lengths, up
+// to its entry budget or its byte budget.
 func TestTrackedEstimates(t *testing.T) {
 	live := func() int64 {
 		runtime.GC()
@@ -325,37 +364,35 @@ func TestTrackedEstimates(t *testing.T) {
 	}
 	const n = 8000
 	for _, plen := range []int{40, 200, 2048} {
-		in := ingest.NewInterner(soakInterner)
-		tab := pathtable.New(in, n)
-		path := func(i int) []byte {
+		m := heapwatch.New(heapwatch.Config{})
+		before := live()
+		rcv, err := newIngestReceiver(receiverOptions{maxPaths: n})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ir := rcv.(*ingestReceiver)
+		if err := ir.track(m); err != nil {
+			t.Fatal(err)
+		}
+		var r ingest.Request
+		for i := range 2 * n {
 			p := fmt.Appendf(nil, "/u%016x/", i)
 			for len(p) < plen {
 				p = append(p, 'a'+byte(len(p)%26))
 			}
-			return p
-		}
-		before := live()
-		var r ingest.Request
-		for i := range n {
-			r.Path = path(i)
-			tab.ServeLine(&r) // a first sighting: counted under <other>
-			tab.ServeLine(&r) // stored now, and given its entry
+			r.Path = p
+			ir.table.ServeLine(&r)
 		}
 		grown := live() - before
-		st := in.Stats()
-		// The Interner admits a second sighting almost always, not always
-		// (its frequency sketch can lose one to a collision).
-		if st.Entries < n*99/100 {
-			t.Fatalf("path length %d: st.Entries = %v, want >= %v", plen, st.Entries, n*99/100)
+		var tracked int64
+		for _, b := range m.Budgets() {
+			tracked += b.Bytes
 		}
-		if got := tab.Len(); got < n*99/100 {
-			t.Fatalf("tab.Len() = %v, want >= %v", got, n*99/100)
+		if rel := math.Abs(float64(tracked-grown)) / float64(grown); rel > 0.05 {
+			t.Errorf("path length %d: grew %d, tracked %d, %.1f%% off; want within 5%%", plen, grown, tracked, 100*rel)
 		}
-		est := internerBytes(st.Bytes, st.Entries) + int64(tab.Len())*pathEntryBytes
-		if rel := math.Abs(float64(est-grown)) / float64(grown); rel > 0.15 {
-			t.Errorf("path length %d: grew %d, estimated %d, %.0f%% off; want within 15%%", plen, grown, est, 100*rel)
-		}
-		runtime.KeepAlive(tab)
+		runtime.KeepAlive(ir)
+		runtime.KeepAlive(m)
 	}
 }
 

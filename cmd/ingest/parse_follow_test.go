@@ -89,8 +89,8 @@ func TestParseFollow(t *testing.T) {
 	}
 	wantPath("/a")
 	bad := next()
-	if msg, _ := bad["error"].(string); bad["line"] != 2.0 || !strings.Contains(msg, ingest.ErrMissingField.Error()) {
-		t.Errorf("bad line reported as %v, want line 2 with %q", bad, ingest.ErrMissingField)
+	if msg, _ := bad["error"].(string); bad["line"] != 2.0 || !strings.Contains(msg, ingest.ErrNotAccessLine.Error()) {
+		t.Errorf("bad line reported as %v, want line 2 with %q", bad, ingest.ErrNotAccessLine)
 	}
 
 	appendTo(t, name, followLine("/b"))

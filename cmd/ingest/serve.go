@@ -24,25 +24,38 @@ Receive access-log lines on each --listen address (UDP by default, unix
 datagram sockets, syslog over TCP or TLS) and from the files each --tail
 follows, parse them as --format, keep per-route request metrics within a
 series budget and per-path counts within a path budget, and serve them on
-the HTTP address:
+the HTTP address; with --forward, ship every parsed line to log stores or
+Kafka too:
 
   /metrics       Prometheus text format: the route metrics (http_*), the
                  receiver's counters, the heap monitor's figures and the
-                 budgets it tracks
+                 budgets it tracks, the --forward sinks' (ingest_forward_*)
   /routes?path=/users/123/orders[&method=GET]
                  the route a path maps to, and the rule that made it (JSON)
+  /series?path=/users/123/orders[&method=GET][&vhost=shop]  (or route=...)
+                 whether that route has series of its own, its estimated
+                 frequency, and why: pattern, admitted, unadmitted,
+                 overflow or evicted (JSON)
   /top?n=20      the paths with the most requests (JSON; n at most 10000)
   /debug/pprof/  the Go profiler (seconds=N at most 60)
   /healthz       "ok"
 
+A route gets series of its own on its second line within --admit-window
+(--admit-after), or on its first when a --route pattern made it; until then
+its lines count under route {unadmitted}, so that a scanner's flood of paths
+seen once takes no series. When --max-series is full, a route seen more
+often than the coldest route held takes its place (--no-eviction: never);
+the rest count under {overflow}. Every line counts in exactly one series.
+
 Without --listen or --tail, serve listens on UDP 127.0.0.1:5514; with
 --tail alone it opens no socket. A heap summary is logged every
 --heap-interval. SIGINT or SIGTERM stops the inputs, delivers what is
-queued, writes the tail checkpoints, prints the final counts (in all, then
-per input) and exits 0;
+queued, writes the tail checkpoints, lets the --forward sinks take what is
+in flight (for --forward-grace), prints the final counts (in all, then per
+input and per sink) and exits 0;
 SIGUSR1 writes a heap profile into --profile-dir. A bad flag, route
-pattern, routes file or bucket list, or an address in use, exits 2 with
-one line that names it.
+pattern, routes file or bucket list, a bad --forward URL, or an address in
+use, exits 2 with one line that names it.
 
 Flags:
 `
@@ -106,6 +119,8 @@ type serveConfig struct {
 	heapInterval time.Duration
 	profileDir   string
 	logJSON      bool
+
+	forward forwardConfig // --forward and its settings
 }
 
 // serveFlags are serve's flags, as fs.Parse fills them.
@@ -118,12 +133,13 @@ type serveFlags struct {
 	heapInterval, batchDelay              *time.Duration
 	format                                *formatFlags
 	routes                                *routeFlags
+	forward                               *forwardFlags
 }
 
 func addServeFlags(fs *flag.FlagSet) *serveFlags {
 	return &serveFlags{
 		inputs:        addInputFlags(fs),
-		httpAddr:      fs.String("http", "127.0.0.1:9514", "HTTP `address` for /metrics, /routes, /top, /debug/pprof/ and /healthz"),
+		httpAddr:      fs.String("http", "127.0.0.1:9514", "HTTP `address` for /metrics, /routes, /series, /top, /debug/pprof/ and /healthz"),
 		readers:       fs.Int("readers", 1, "reader goroutines; they share one socket, or have one each with --reuse-port"),
 		receiveBuffer: fs.Int("receive-buffer", 8<<20, "socket receive buffer to ask for, in `bytes`"),
 		maxDatagram:   fs.Int("max-datagram", 65527, "largest datagram accepted, in `bytes`; longer ones are counted as truncated"),
@@ -140,6 +156,7 @@ func addServeFlags(fs *flag.FlagSet) *serveFlags {
 		profileDir:    fs.String("profile-dir", filepath.Join(os.TempDir(), "ingest-heap"), "`directory` for heap profiles"),
 		logJSON:       fs.Bool("log-json", false, "log in JSON instead of text"),
 		routes:        addRouteFlags(fs),
+		forward:       addForwardFlags(fs),
 	}
 }
 
@@ -178,6 +195,9 @@ func (f *serveFlags) config(fs *flag.FlagSet) (serveConfig, error) {
 	}
 	if cfg.batchDelay < 0 || cfg.batchDelay > time.Second {
 		return cfg, errors.New("--batch-delay must be from 0 to 1s")
+	}
+	if cfg.forward, err = f.forward.config(fs); err != nil {
+		return cfg, err
 	}
 	cfg.routeMetrics, err = f.routes.config()
 	return cfg, err

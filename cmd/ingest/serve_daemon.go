@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/flatheap/ingest"
+	"github.com/flatheap/ingest/forward"
 	"github.com/flatheap/ingest/heapwatch"
 	"github.com/flatheap/ingest/internal/pathtable"
 	"github.com/flatheap/ingest/route"
@@ -29,6 +30,7 @@ type daemon struct {
 	table    *pathtable.Table
 	store    *routemetrics.Store
 	routes   *route.Templater
+	fw       *forward.Forwarder // nil without --forward
 	monitor  *heapwatch.Monitor
 	logger   *slog.Logger
 	instance string
@@ -62,10 +64,27 @@ func newDaemon(cfg serveConfig, stderr io.Writer) (*daemon, error) {
 	} else {
 		logger = slog.New(slog.NewTextHandler(stderr, nil))
 	}
-	table := pathtable.New(ingest.NewInterner(serveInterner), cfg.maxPaths)
+	table, err := pathtable.New(cfg.maxPaths)
+	if err != nil {
+		return nil, fmt.Errorf("--max-paths: %w", err)
+	}
+	fw, err := newForwarder(&cfg, logger)
+	if err != nil {
+		return nil, err
+	}
+	built := false
+	defer func() {
+		if !built && fw != nil {
+			fw.Close()
+		}
+	}()
 	// Each line counts in the path table (/top) and in the route metrics,
-	// in this order, on the goroutine that parsed it.
+	// and goes to the forwarder, in this order, on the goroutine that
+	// parsed it: one parse feeds them all.
 	handlers := lineHandlers{table, store}
+	if fw != nil {
+		handlers = append(handlers, fw)
+	}
 	in, err := newInputs(&cfg, handlers, logger)
 	if err != nil {
 		return nil, err
@@ -74,12 +93,19 @@ func newDaemon(cfg serveConfig, stderr io.Writer) (*daemon, error) {
 	if err := trackBudgets(monitor, in, table, store, cfg.queue > 0); err != nil {
 		return nil, err
 	}
+	if fw != nil {
+		// The batches in flight, against --forward-buffer.
+		if err := monitor.Track("forward", fw.Usage); err != nil {
+			return nil, err
+		}
+	}
 	httpLn, err := net.Listen("tcp", cfg.httpAddr)
 	if err != nil {
 		return nil, err
 	}
+	built = true
 	return &daemon{
-		cfg: cfg, in: in, table: table, store: store, routes: cfg.routeMetrics.Routes,
+		cfg: cfg, in: in, table: table, store: store, routes: cfg.routeMetrics.Routes, fw: fw,
 		monitor: monitor, logger: logger, instance: cfg.instance,
 		version: buildVersion(), started: time.Now(),
 		topGate:     newGate(heavySlots, heavyWait, responseWriteTimeout),
@@ -105,6 +131,9 @@ func (hs lineHandlers) ServeLine(r *ingest.Request) {
 func (d *daemon) start(ctx context.Context) error {
 	if err := d.in.start(ctx); err != nil {
 		d.httpLn.Close()
+		if d.fw != nil {
+			d.fw.Close()
+		}
 		return err
 	}
 	if d.instance == "" {
@@ -116,12 +145,15 @@ func (d *daemon) start(ctx context.Context) error {
 	for _, k := range []string{kindUnix, kindTCP, kindTLS} {
 		attrs = append(attrs, d.in.startAttrs(k)...)
 	}
+	attrs = append(attrs, d.forwardAttrs()...)
 	d.logger.Info("serving", append(append(attrs, d.in.tailAttrs()...),
 		"format", cfg.format.Name(), "allow", allowText(cfg.allow), "reuse_port", cfg.reusePort,
 		"batch_delay", cfg.batchDelay.String(),
 		"instance", d.instance, "max_paths", cfg.maxPaths, "routes", len(d.routes.Patterns()),
 		"auto_routes", cfg.autoRoutes, "max_series", cfg.routeMetrics.MaxSeries,
-		"series_idle", cfg.routeMetrics.SeriesIdle.String(), "profile_dir", cfg.profileDir)...)
+		"series_idle", cfg.routeMetrics.SeriesIdle.String(), "admit_after", cfg.routeMetrics.AdmitAfter,
+		"admit_window", cfg.routeMetrics.AdmitWindow.String(), "eviction", !cfg.routeMetrics.NoEviction,
+		"collapse_unmatched", statusesText(cfg.routeMetrics.CollapseUnmatched), "profile_dir", cfg.profileDir)...)
 
 	d.httpSrv = newHTTPServer(d.mux())
 	httpLn := newLimitListener(d.httpLn, maxHTTPConns)
@@ -134,7 +166,8 @@ func (d *daemon) start(ctx context.Context) error {
 	d.stopBG = stopBG
 	d.bg.Go(func() { d.monitor.Run(bg) })
 	d.bg.Go(func() { d.logHeap(bg, cfg.heapInterval) })
-	d.bg.Go(func() { d.expireRoutes(bg.Done(), expiryInterval(cfg.routeMetrics.SeriesIdle)) })
+	expiry := expiryInterval(cfg.routeMetrics.SeriesIdle, cfg.routeMetrics.AdmitWindow)
+	d.bg.Go(func() { d.expireRoutes(bg.Done(), expiry) })
 	return nil
 }
 
@@ -150,6 +183,8 @@ func (d *daemon) wait(stdout io.Writer) int {
 	if d.in.wait() != nil {
 		status = 1 // logged by wait
 	}
+	// Every line is handed over: the sinks get what is left.
+	d.stopForward()
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	if d.httpSrv.Shutdown(shutdownCtx) != nil {
 		// A request still running after the grace period (a long
@@ -164,49 +199,14 @@ func (d *daemon) wait(stdout io.Writer) int {
 	return status
 }
 
-// serveInterner bounds the path table's Interner: the library's defaults,
-// with MaxLen written out so that the path table's budget can use it.
-var serveInterner = ingest.InternerConfig{MaxLen: 512}
-
-// Estimates of the heap bytes beyond what the structures count themselves.
-const (
-	// serveInternerSlack is what a stored value costs beyond its length:
-	// the Interner's 2 bytes and the rounding up to a size class.
-	serveInternerSlack = 32
-	// servePathEntryBytes is what a path table entry costs beyond its
-	// interned key: the 64-byte pathtable.Stat and a map slot (a string
-	// and a pointer) at as little as half load after the map grew.
-	servePathEntryBytes = 64 + 2*(16+8+1)
-)
-
 // trackBudgets registers serve's bounded structures with the heap monitor,
 // so that it tells them filling from a leak: the inputs' (see
-// inputs.track), the Interner, the path table and the route-metric store.
+// inputs.track), the path table and the route-metric store.
 func trackBudgets(m *heapwatch.Monitor, in *inputs, table *pathtable.Table, store *routemetrics.Store, queue bool) error {
 	errs := []error{
 		in.track(m, queue),
-		m.Track("interner", func() heapwatch.Usage {
-			st := table.Interner().Stats()
-			return heapwatch.Usage{
-				Bytes:        int64(st.Bytes) + serveInternerSlack*int64(st.Entries),
-				LimitBytes:   int64(st.MaxBytes) + serveInternerSlack*int64(st.MaxEntries),
-				Entries:      int64(st.Entries),
-				LimitEntries: int64(st.MaxEntries),
-				Refused:      st.Evictions,
-			}
-		}),
-		// The table's keys are counted here only once the Interner has
-		// evicted them; while it stores them they are in its budget.
-		m.Track("paths", func() heapwatch.Usage {
-			n, keyBytes := table.Usage()
-			perKey := int64(servePathEntryBytes + serveInternerSlack)
-			return heapwatch.Usage{
-				Bytes:        int64(n)*perKey + keyBytes,
-				LimitBytes:   int64(table.MaxPaths()) * (perKey + int64(serveInterner.MaxLen)),
-				Entries:      int64(n),
-				LimitEntries: int64(table.MaxPaths()),
-			}
-		}),
+		// The table's keys are its own copies, in its budget.
+		m.Track("paths", table.Usage),
 		m.Track("routes", func() heapwatch.Usage {
 			st := store.Stats()
 			return heapwatch.Usage{
@@ -265,6 +265,7 @@ func (d *daemon) printFinal(w io.Writer) {
 	fmt.Fprintf(w, "dropped_queue_full %d\ndropped_kernel %d\ndropped_source %d\ndropped_closed %d\nhandler_panics %d\npaths %d\n",
 		st.DroppedQueueFull, st.DroppedKernel, st.DroppedSource, st.DroppedClosed, st.HandlerPanics, d.table.Len())
 	d.in.printFinal(w)
+	d.printForwardFinal(w)
 }
 
 // checkProfileDir creates dir when it is missing and checks that heap

@@ -20,6 +20,7 @@ func (d *daemon) mux() http.Handler {
 	mux.HandleFunc("GET /metrics", d.serveMetrics)
 	mux.HandleFunc("GET /top", d.serveTop)
 	mux.HandleFunc("GET /routes", d.serveRoutes)
+	mux.HandleFunc("GET /series", d.serveSeries)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok\n") })
 	mux.HandleFunc("/debug/pprof/", d.gated(pprof.Index))
 	mux.HandleFunc("/debug/pprof/cmdline", d.gated(pprof.Cmdline))
@@ -114,13 +115,13 @@ func (d *daemon) serveTop(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer d.topGate.release(ws)
-	rows, other := d.table.Snapshot(ws.rows)
+	rows, other := d.table.Top(ws.rows, n)
 	ws.rows = rows
 	w.Header().Set("Content-Type", "application/json")
 	ws.out.WriteString("[\n")
 	first := true
-	for i := range rows[:min(n, len(rows))] {
-		ws.line = appendTopRow(ws.line[:0], rows[i].Path, &rows[i].Stat, first)
+	for i := range rows {
+		ws.line = appendTopRow(ws.line[:0], rows[i].Key, &rows[i].Value, first)
 		first = false
 		if _, err := ws.out.Write(ws.line); err != nil {
 			return // the client went away

@@ -108,7 +108,7 @@ func (g *gate) acquire(w http.ResponseWriter, r *http.Request) *workspace {
 func (g *gate) release(ws *workspace) {
 	ws.out.Flush()
 	ws.out.Reset(io.Discard)
-	clear(ws.rows)
+	clear(ws.rows[:cap(ws.rows)]) // Top ranked them all; it returned the first n
 	ws.rows = ws.rows[:0]
 	g.free <- ws
 }

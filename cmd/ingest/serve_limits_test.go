@@ -49,7 +49,7 @@ func TestGate(t *testing.T) {
 		t.Errorf("w3.Code = %v, want %v", w3.Code, http.StatusServiceUnavailable)
 	}
 
-	ws.rows = append(ws.rows, pathtable.Row{Path: "/a"})
+	ws.rows = append(ws.rows, pathtable.Row{Key: "/a"})
 	g.release(ws)
 	if got := w1.Body.String(); got != "hello" {
 		t.Errorf("release flushes: w1.Body = %q, want \"hello\"", got)
@@ -62,8 +62,8 @@ func TestGate(t *testing.T) {
 	if len(again.rows) != 0 {
 		t.Errorf("again.rows = %v, want empty", again.rows)
 	}
-	if again.rows[:1][0].Path != "" {
-		t.Errorf("release drops the rows' strings: again.rows[:1][0].Path = %q, want \"\"", again.rows[:1][0].Path)
+	if again.rows[:1][0].Key != "" {
+		t.Errorf("release drops the rows' strings: again.rows[:1][0].Key = %q, want \"\"", again.rows[:1][0].Key)
 	}
 	g.release(again)
 }

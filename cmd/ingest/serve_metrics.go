@@ -70,13 +70,13 @@ func (p *promWriter) gauge(name, help string, v float64) {
 	p.float(name, "", "", v)
 }
 
-// writeMetrics writes serve's own families: the build, the Server's and
-// the Interner's counters, the path table, the heap monitor's figures, its
-// trend and verdict, and the tracked budgets. The route store's families
+// writeMetrics writes serve's own families: the build, the Server's
+// counters, the path table's, the heap monitor's figures, its
+// trend and verdict, the tracked budgets, and the forwarder's. The route store's families
 // follow them (see serveMetrics).
 func (d *daemon) writeMetrics(p *promWriter) {
 	st := d.in.totals()
-	in := d.table.Interner().Stats()
+	paths := d.table.Stats()
 	heap := heapwatch.Read()
 	report := d.monitor.Report()
 
@@ -107,14 +107,12 @@ func (d *daemon) writeMetrics(p *promWriter) {
 	p.gauge("ingest_receive_buffer_bytes", "Receive buffer the kernel granted per socket; 0 when unknown.", float64(st.ReceiveBuffer))
 	d.in.writeMetrics(p, &st)
 
-	p.counter("ingest_intern_hits_total", "Path lookups answered by the Interner without a copy.", in.Hits)
-	p.counter("ingest_intern_misses_total", "Path lookups the Interner had not stored.", in.Misses)
-	p.counter("ingest_intern_rejected_total", "Paths the Interner did not store (first sightings, no room).", in.Rejected)
-	p.counter("ingest_intern_evictions_total", "Paths the Interner dropped to make room.", in.Evictions)
-	p.counter("ingest_intern_too_long_total", "Paths longer than the Interner's length limit, kept shortened.", in.TooLong)
-	p.gauge("ingest_intern_entries", "Paths the Interner holds.", float64(in.Entries))
-	p.gauge("ingest_intern_bytes", "Bytes of the paths the Interner holds.", float64(in.Bytes))
-	p.gauge("ingest_paths", "Paths with an entry of their own in the path table (/top).", float64(d.table.Len()))
+	p.gauge("ingest_paths", "Paths with an entry of their own in the path table (/top).", float64(paths.Entries))
+	p.gauge("ingest_paths_bytes", "Heap bytes of the path table's entries, paths included.", float64(paths.Bytes))
+	p.counter("ingest_paths_admitted_total", "Paths given an entry of their own in the path table.", paths.Admitted)
+	p.counter("ingest_paths_evicted_total", "Path table entries evicted for hotter paths, their counts moved to <other>.", paths.Evicted)
+	p.counter("ingest_paths_other_total", "Requests counted under <other>: paths refused an entry or too long.", paths.Others)
+	p.counter("ingest_paths_too_long_total", "Requests whose path is longer than the path table keeps (keyed.DefaultMaxKeyLen bytes).", paths.TooLong)
 
 	p.gauge("ingest_heap_live_bytes", "Live heap after the last GC.", float64(heap.LiveBytes))
 	p.gauge("ingest_heap_objects", "Live heap objects after the last GC.", float64(heap.Objects))
@@ -159,4 +157,5 @@ func (d *daemon) writeMetrics(p *promWriter) {
 		p.family("process_cpu_seconds_total", "counter", "User and system CPU time.")
 		p.float("process_cpu_seconds_total", "", "", cpu.Seconds())
 	}
+	d.writeForwardMetrics(p)
 }

@@ -61,9 +61,11 @@ func checkPromtool(t *testing.T, httpAddr string) {
 // TestServeRouteMetrics sends lines with known routes, sizes and times,
 // garbage among them, and checks every series, the histograms' buckets,
 // counts and sums, the overflow of a small series budget, /routes, and
-// promtool's verdict.
+// promtool's verdict. It runs with --admit-after 1, first come, first
+// served: every route gets series on its first line, so each count is the
+// route's every line (TestServeRouteAdmission runs the defaults).
 func TestServeRouteMetrics(t *testing.T) {
-	_, udpAddr, httpAddr, _ := startServe(t, "--log-format", routesFormat,
+	_, udpAddr, httpAddr, _ := startServe(t, "--log-format", routesFormat, "--admit-after", "1",
 		"--route", "GET /users/{id}/orders", "--max-series", "5", "--buckets", "0.01,0.1,1")
 	sendLines(t, udpAddr,
 		routesLine("GET /users/12/orders HTTP/1.1", "200", "5", "120", "0.012", "0.002, 0.010 : 0.001"),
@@ -78,7 +80,9 @@ func TestServeRouteMetrics(t *testing.T) {
 		routesLine("GET /slow HTTP/1.1", "200", "0", "1", "abc", "-"),
 		routesLine("GET /slow HTTP/1.1", "200", "0", "1", "-0.5", "-"),
 		// The budget of 5 keys (one kept for overflow) is full after the
-		// four keys above: these three overflow.
+		// four keys above: these three overflow. Eviction does not move
+		// them in: a route on its first line is no more frequent than
+		// the routes held.
 		routesLine("GET /p1 HTTP/1.1", "200", "1", "1", "0.001", "-"),
 		routesLine("GET /p2 HTTP/1.1", "200", "1", "1", "0.001", "-"),
 		routesLine("GET /p3 HTTP/1.1", "404", "1", "1", "0.001", "-"),
@@ -147,7 +151,7 @@ func TestServeRouteMetrics(t *testing.T) {
 	if _, ok := m["ingest_paths"]; !ok {
 		t.Errorf("no %q in m", "ingest_paths")
 	}
-	for _, name := range []string{"interner", "paths", "routes", "receive_buffers"} {
+	for _, name := range []string{"paths", "routes", "receive_buffers"} {
 		if _, ok := m[`ingest_budget_used_bytes{name="`+name+`"}`]; !ok {
 			t.Errorf("no %q in m", `ingest_budget_used_bytes{name="`+name+`"}`)
 		}
@@ -225,25 +229,32 @@ func TestServeRouteExpiry(t *testing.T) {
 }
 
 // TestServeRouteVHost checks --vhost: a fixed name, or the syslog tag, for
-// lines that log no $host.
+// lines that log no $host. Each route is sent three times: with the
+// default admission its first line counts in its vhost's {unadmitted}
+// series, the next two in its own.
 func TestServeRouteVHost(t *testing.T) {
+	check := func(m map[string]float64, vhost string) {
+		t.Helper()
+		for _, c := range []struct {
+			route, status string
+			want          float64
+		}{{"/a", "200", 2}, {"{unadmitted}", "2xx", 1}} {
+			k := `http_requests_total{vhost="` + vhost + `",route="` + c.route + `",method="GET",status="` + c.status + `"}`
+			if m[k] != c.want {
+				t.Errorf("%s = %v, want %v", k, m[k], c.want)
+			}
+		}
+	}
 	line := "<190>Nov 26 00:30:00 web01 shop: " + serveLine("/a", 200)
 	_, udpAddr, httpAddr, _ := startServe(t, "--vhost", "tag")
-	sendLines(t, udpAddr, line, serveLine("/a", 200))
-	m := scrapeWhenLines(t, httpAddr, 2)
-	if m[`http_requests_total{vhost="shop",route="/a",method="GET",status="200"}`] != 1.0 {
-		t.Errorf("%s = %v, want 1.0", `http_requests_total{vhost="shop",route="/a",method="GET",status="200"}`, m[`http_requests_total{vhost="shop",route="/a",method="GET",status="200"}`])
-	}
-	if m[`http_requests_total{vhost="",route="/a",method="GET",status="200"}`] != 1.0 {
-		t.Errorf("%s = %v, want 1.0", `http_requests_total{vhost="",route="/a",method="GET",status="200"}`, m[`http_requests_total{vhost="",route="/a",method="GET",status="200"}`])
-	}
+	sendLines(t, udpAddr, line, line, line, serveLine("/a", 200), serveLine("/a", 200), serveLine("/a", 200))
+	m := scrapeWhenLines(t, httpAddr, 6)
+	check(m, "shop")
+	check(m, "")
 
 	_, udpAddr, httpAddr, _ = startServe(t, "--vhost", "www.example.com")
-	sendLines(t, udpAddr, line)
-	m = scrapeWhenLines(t, httpAddr, 1)
-	if m[`http_requests_total{vhost="www.example.com",route="/a",method="GET",status="200"}`] != 1.0 {
-		t.Errorf("%s = %v, want 1.0", `http_requests_total{vhost="www.example.com",route="/a",method="GET",status="200"}`, m[`http_requests_total{vhost="www.example.com",route="/a",method="GET",status="200"}`])
-	}
+	sendLines(t, udpAddr, line, line, line)
+	check(scrapeWhenLines(t, httpAddr, 3), "www.example.com")
 }
 
 // TestServeRouteFlagErrors checks that bad route flags exit 2 with one
@@ -276,6 +287,15 @@ func TestServeRouteFlagErrors(t *testing.T) {
 	f("--max-series", "--max-series", "0")
 	f("--series-idle", "--series-idle", "0s")
 	f("--vhost", "--vhost", strings.Repeat("v", 300))
+	f("--admit-after", "--admit-after", "0")
+	f("--admit-after", "--admit-after", "16")
+	f("--admit-window", "--admit-window", "10ms")
+	f("--collapse-unmatched", "--collapse-unmatched", "404,4o4")
+	f("--collapse-unmatched", "--collapse-unmatched", "600")
+	f("--sketch-keys", "--sketch-keys", "-1")
+	f("--doorkeeper-keys", "--doorkeeper-keys", "0")
+	f("--doorkeeper-keys", "--doorkeeper-keys", "99999999")
+	f("-no-eviction", "--no-eviction=maybe")
 }
 
 // TestServeQueueBudget checks that with --queue the queue is a tracked

@@ -207,8 +207,24 @@ func (f *Filter) mix(h uint64) uint64 {
 // now does; the sketch is not touched), else 1 plus the sketch's count of
 // its later sightings, at most MaxEstimate. A key's second sighting within
 // the doorkeeper's memory thus returns 2 or more.
-func (f *Filter) Record(h uint64) int {
+func (f *Filter) Record(h uint64) int { return f.RecordMixed(f.mix(h)) }
+
+// Touch asks the CPU for the doorkeeper's cache line of the key with hash
+// h, without waiting for it and without counting a sighting, and returns
+// the hash mixed with the filter's seed, for RecordMixed. An owner that
+// may record the key shortly calls it as soon as it has the hash, so that
+// the line (one of the doorkeeper's 2 MiB at the defaults, often not in
+// the cache) comes from memory while it does other work, such as looking
+// the key up in its own table. On amd64 and arm64 it is a prefetch
+// instruction; elsewhere it only mixes.
+func (f *Filter) Touch(h uint64) uint64 {
 	x := f.mix(h)
+	f.dk.touch(x)
+	return x
+}
+
+// RecordMixed is Record for a hash that Touch mixed.
+func (f *Filter) RecordMixed(x uint64) int {
 	seen, full, gen := f.dk.visit(x)
 	if full {
 		f.dk.rotate(gen)
@@ -304,6 +320,9 @@ type Stats struct {
 	// Halvings counts the halvings of the sketch; TimedHalvings those of
 	// them that Period brought about.
 	Halvings, TimedHalvings uint64
+	// Rotations counts the doorkeeper's new generations, by load or by
+	// Period: a first sighting is remembered for one to two of them.
+	Rotations uint64
 	// Bytes is the memory of the sketch and the doorkeeper, all allocated
 	// by New.
 	Bytes int64
@@ -311,7 +330,7 @@ type Stats struct {
 
 // Stats returns the filter's counters.
 func (f *Filter) Stats() Stats {
-	return Stats{Halvings: f.halvings.Load(), TimedHalvings: f.timedHalves.Load(), Bytes: f.Bytes()}
+	return Stats{Halvings: f.halvings.Load(), TimedHalvings: f.timedHalves.Load(), Rotations: f.dk.rotations.Load(), Bytes: f.Bytes()}
 }
 
 // Bytes returns the memory of the filter's tables, fixed by New.

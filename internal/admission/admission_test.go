@@ -33,6 +33,20 @@ func TestRecordCounts(t *testing.T) {
 	}
 }
 
+// TestTouch checks that Touch counts no sighting and that RecordMixed of
+// what it returns is Record.
+func TestTouch(t *testing.T) {
+	f := mustNew(t, Config{})
+	h := f.Hash([]byte("/api/v2/cart/{id}"))
+	x := f.Touch(h)
+	if f.Estimate(h) != 0 {
+		t.Fatal("Touch counted a sighting")
+	}
+	if f.RecordMixed(x) != 1 || f.Record(h) != 2 || f.RecordMixed(f.Touch(h)) != 3 || f.Estimate(h) != 3 {
+		t.Fatalf("RecordMixed and Record disagree: estimate %d", f.Estimate(h))
+	}
+}
+
 // TestOneOffsNeverPass feeds the flood the filter exists for: 2 million
 // distinct keys, one in ten of them seen a second time a little later.
 // No key seen once may ever get an estimate above 1; a key seen twice
@@ -90,6 +104,9 @@ func TestTick(t *testing.T) {
 	f.Tick(t0.Add(120 * time.Second))
 	if f.Estimate(h) != 0 {
 		t.Fatalf("after two periods: estimate %d, want 0 (the doorkeeper forgot)", f.Estimate(h))
+	}
+	if st := f.Stats(); st.Rotations != 2 || st.Halvings != 2 {
+		t.Fatalf("after two periods: %+v, want 2 rotations and 2 halvings", st)
 	}
 	if f.Record(h) != 1 {
 		t.Fatal("a forgotten key is not a first sighting")

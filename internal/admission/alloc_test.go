@@ -29,6 +29,7 @@ func TestNoAllocs(t *testing.T) {
 	testAllocs(t, "Hash", func() { sinkInt = int(f.Hash(key)) })
 	testAllocs(t, "Record, first sighting", func() { h += 0x9e3779b97f4a7c15; sinkInt = f.Record(h) })
 	testAllocs(t, "Record, later sighting", func() { sinkInt = f.Record(seen) })
+	testAllocs(t, "Touch and RecordMixed", func() { h += 0x9e3779b97f4a7c15; sinkInt = f.RecordMixed(f.Touch(h)) })
 	testAllocs(t, "Estimate", func() { sinkInt = f.Estimate(seen) })
 	testAllocs(t, "Admit", func() {
 		if f.Admit(HotEstimate, MaxEstimate) {

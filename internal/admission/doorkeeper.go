@@ -3,6 +3,7 @@ package admission
 import (
 	"math/bits"
 	"sync/atomic"
+	"unsafe"
 
 	"golang.org/x/sys/cpu"
 )
@@ -61,6 +62,8 @@ type doorkeeper struct {
 	_      cpu.CacheLinePad
 	count  atomic.Int64 // sampled insertions into the current generation
 	_      cpu.CacheLinePad
+	// rotations counts the generations started.
+	rotations atomic.Uint64
 }
 
 // Slot layout.
@@ -93,6 +96,11 @@ func newDoorkeeper(load int) *doorkeeper {
 func (d *doorkeeper) bucket(x uint64) []atomic.Uint64 {
 	i := int(x>>d.shift) * bucketSlots
 	return d.slots[i : i+bucketSlots : i+bucketSlots]
+}
+
+// touch asks for x's bucket's cache line (see prefetch).
+func (d *doorkeeper) touch(x uint64) {
+	prefetch(uintptr(unsafe.Pointer(&d.slots[int(x>>d.shift)*bucketSlots])))
 }
 
 // contains reports whether x is live in its bucket.
@@ -170,6 +178,7 @@ func (d *doorkeeper) counted(x uint64) bool {
 func (d *doorkeeper) rotate(gen uint32) {
 	if d.cur.CompareAndSwap(gen, gen+1) {
 		d.count.Store(0)
+		d.rotations.Add(1)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"strings"
 	"time"
 
 	"github.com/flatheap/ingest/internal/loadgen"
@@ -55,4 +56,40 @@ func ExampleSend() {
 	// / 22
 	// /healthz 14
 	// /auth/login 19
+}
+
+// A scanner mix makes a flood of junk paths among real routes; a junk
+// route gives back its index, so that a receiver can tell a path seen
+// once from one seen twice.
+func ExampleScannerMix() {
+	mix := &loadgen.ScannerMix{Routes: 2, JunkPaths: 3, JunkRate: 1000, RepeatOneIn: 2, RepeatWithin: 10 * time.Millisecond,
+		Before: time.Millisecond, After: time.Millisecond}
+	g, err := loadgen.NewLineGen(loadgen.Config{Scanner: mix, Seed: 1}, "web01")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	now := time.Date(2026, 12, 6, 9, 0, 0, 0, time.UTC)
+	var line []byte
+	for range 8 {
+		line = g.AppendLine(line[:0], now)
+		path := strings.Fields(string(line))[6]
+		if j, ok := loadgen.ScannerJunkIndex(path, 1); ok {
+			fmt.Println(path, "junk", j)
+		} else {
+			fmt.Println(path)
+		}
+	}
+	res := g.Scanner()
+	fmt.Println(res.JunkPaths, "junk paths,", res.JunkLines, "junk lines")
+	// Output:
+	// /api/v2/cart/1000
+	// /wp-admin/czkjiitvut.php junk 0
+	// /api/v2/products/1000
+	// /wp-admin/bgnigltzwe.php junk 1
+	// /wp-admin/czkjiitvut.php junk 0
+	// /api/v2/checkout/1000
+	// /wp-admin/anpheotdzp.php junk 2
+	// /wp-admin/anpheotdzp.php junk 2
+	// 3 junk paths, 5 junk lines
 }

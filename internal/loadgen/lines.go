@@ -73,6 +73,10 @@ type LineGen struct {
 	routeCounts []int64
 	junk        int64
 
+	// Config.Scanner: the mix, which makes the paths and orders the
+	// lines.
+	scan *scanGen
+
 	sec       int64  // the Unix second the cached texts are for
 	timeLocal []byte // "[02/Jan/2006:15:04:05 -0700]"
 	header    []byte // 3164: the whole header; 5424: up to the seconds
@@ -118,7 +122,7 @@ func minPathLength(c Config) int {
 	if c.Unique > 0 {
 		return uniquePrefixLen
 	}
-	if c.Routes {
+	if c.Routes || c.Scanner != nil {
 		return 1 // PathLength is that of junk paths, and there are none
 	}
 	if c.Paths == 1 {
@@ -176,6 +180,10 @@ func newLineGen(c Config, host string) *LineGen {
 		g.rng2 = splitmix(g.rng ^ 0x7e57)
 		g.routeCounts = make([]int64, len(routeTemplates))
 		g.maxLine = headerMax + genFixedMax + max(c.PathLength, maxRoutePath) + routesFixedMax
+	}
+	if c.Scanner != nil {
+		g.scan = newScanGen(*c.Scanner, c.Seed)
+		g.maxLine = headerMax + genFixedMax + maxScannerPath + len(scannerTail)
 	}
 	return g
 }
@@ -246,6 +254,9 @@ func (g *LineGen) AppendLine(dst []byte, now time.Time) []byte {
 		dst = append(dst, '.', byte('0'+ms/100), byte('0'+ms/10%10), byte('0'+ms%10))
 		dst = append(dst, g.header2...)
 	}
+	if g.scan != nil {
+		return g.appendScannerLine(dst, r, now)
+	}
 	dst = append(dst, genNets[r&3]...)
 	dst = strconv.AppendUint(dst, (r>>2)%254+1, 10)
 	dst = append(dst, " - - "...)
@@ -309,6 +320,15 @@ func (g *LineGen) appendPath(dst []byte) []byte {
 		}
 	}
 	return append(dst, g.template[len(dst)-start:]...)
+}
+
+// Scanner returns what g's scanner mix (Config.Scanner) made so far, or
+// nil without one.
+func (g *LineGen) Scanner() *ScannerResult {
+	if g.scan == nil {
+		return nil
+	}
+	return g.scan.result()
 }
 
 // RouteCount is the number of lines made from one route template.

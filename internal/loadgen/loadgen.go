@@ -6,7 +6,9 @@
 // or more UDP targets, paced in batches on a monotonic clock, with
 // sendmmsg(2) on Linux and one write per datagram elsewhere. LineGen makes
 // the lines: nginx "combined" lines, optionally behind an RFC 3164 or RFC
-// 5424 syslog header, deterministic from a seed but for their times.
+// 5424 syslog header, deterministic from a seed but for their times; or,
+// with a ScannerMix, a scanner's flood of junk paths among real routes,
+// timed by the mix.
 //
 // Nothing here allocates per line or per datagram once a run has started.
 package loadgen
@@ -88,6 +90,13 @@ type Config struct {
 	// turns over them, so a receiver that spreads datagrams by source
 	// (SO_REUSEPORT) sees the load spread.
 	Sources int
+
+	// Scanner makes the lines of a scanner's flood among real routes, in
+	// RoutesLogFormat (see ScannerMix), and times them: Send paces them by
+	// the mix's clock, and the load ends with the mix unless Count or
+	// Duration ends it first. Rate, Routes, Unique and Paths must be left
+	// at zero.
+	Scanner *ScannerMix
 }
 
 // Result is what Send sent.
@@ -109,6 +118,9 @@ type Result struct {
 	// middle of a batch.
 	Routes []RouteCount
 	Junk   int64
+
+	// With Config.Scanner: what the mix sent.
+	Scanner *ScannerResult
 }
 
 // TargetResult counts what one target's socket accepted.
@@ -154,8 +166,18 @@ func (c Config) Normalize() (Config, error) {
 	if c.Syslog == "" {
 		c.Syslog = "none"
 	}
+	if c.Scanner != nil {
+		m, err := c.Scanner.normalize()
+		if err != nil {
+			return c, err
+		}
+		c.Scanner = &m
+		if c.Rate != 0 || c.Routes || c.Unique != 0 || c.Paths != 1 {
+			return c, errors.New("scanner: the mix makes its own paths and times; leave rate, routes, unique and paths unset")
+		}
+	}
 	switch {
-	case c.Duration == 0 && c.Count == 0:
+	case c.Duration == 0 && c.Count == 0 && c.Scanner == nil:
 		return c, ErrUnbounded
 	case c.Duration < 0 || c.Duration > MaxRunTime:
 		return c, fmt.Errorf("duration %v out of range: want 0 to %v", c.Duration, MaxRunTime)
@@ -277,7 +299,24 @@ func Send(ctx context.Context, cfg Config, progress io.Writer) (Result, error) {
 		if !now.Before(end) || (cfg.Count > 0 && lines >= cfg.Count) {
 			break
 		}
-		if cfg.Rate > 0 {
+		// With a scanner mix, limit is the mix's clock now: the lines
+		// due by then go out.
+		limit := time.Duration(-1)
+		if gen.scan != nil {
+			next, ok := gen.scan.nextAt()
+			if !ok {
+				break // the mix is done
+			}
+			if due := p.base.Add(next); now.Before(due) {
+				sleepUntil(ctx, timer, now, due, end, &pr, progress != nil)
+				continue
+			} else if now.Sub(due) > scanMaxLag {
+				// Too far behind: the mix's clock resumes from now, so
+				// that the times between lines stay as they were.
+				p.base = now.Add(-next)
+			}
+			limit = now.Sub(p.base)
+		} else if cfg.Rate > 0 {
 			due := p.due()
 			if now.Before(due) {
 				wake := due
@@ -302,7 +341,7 @@ func Send(ctx context.Context, cfg Config, progress io.Writer) (Result, error) {
 		if cfg.Count > 0 {
 			want = int(min(int64(want), cfg.Count-lines))
 		}
-		n := b.fill(gen, want, now)
+		n := b.fill(gen, want, now, limit)
 		lines += int64(n)
 		p.advance(n)
 		stopped := false
@@ -329,6 +368,7 @@ func isDeadline(err error) bool { return errors.Is(err, os.ErrDeadlineExceeded) 
 // finish sets the totals from the targets' counts.
 func (r *Result) finish(targets []*loadTarget, gen *LineGen, start time.Time) {
 	r.Routes, r.Junk = gen.Routes()
+	r.Scanner = gen.Scanner()
 	r.Elapsed = time.Since(start)
 	r.Lines, r.Datagrams, r.Bytes, r.SendErrors = 0, 0, 0, 0
 	for i, t := range targets {
@@ -337,6 +377,28 @@ func (r *Result) finish(targets []*loadTarget, gen *LineGen, start time.Time) {
 		r.Datagrams = max(r.Datagrams, t.offered.Datagrams)
 		r.Bytes = max(r.Bytes, t.offered.Bytes)
 		r.SendErrors += r.PerTarget[i].SendErrors
+	}
+}
+
+// scanMaxLag is how far a scanner mix may fall behind its clock before
+// its clock resumes from now (see Send): the sender catches up on shorter
+// lags by sending their lines back to back.
+const scanMaxLag = 50 * time.Millisecond
+
+// sleepUntil waits until due, the end of the run, the next progress line
+// (when progress is reported), or the end of ctx, whichever comes first.
+func sleepUntil(ctx context.Context, timer *time.Timer, now, due, end time.Time, pr *progressReporter, progress bool) {
+	wake := due
+	if end.Before(wake) {
+		wake = end
+	}
+	if progress && pr.next.Before(wake) {
+		wake = pr.next
+	}
+	timer.Reset(wake.Sub(now))
+	select {
+	case <-timer.C:
+	case <-ctx.Done():
 	}
 }
 

@@ -60,7 +60,7 @@ func TestLoadBatch_FillNoAllocs(t *testing.T) {
 	now := time.Now()
 	testAllocs(t, "fill", func() {
 		now = now.Add(10 * time.Millisecond)
-		if b.fill(g, cfg.Batch*cfg.LinesPerDatagram, now) != cfg.Batch*cfg.LinesPerDatagram {
+		if b.fill(g, cfg.Batch*cfg.LinesPerDatagram, now, -1) != cfg.Batch*cfg.LinesPerDatagram {
 			t.Fatal("short batch")
 		}
 	})
@@ -82,7 +82,7 @@ func TestSender_NoAllocs(t *testing.T) {
 		}
 		g := newLineGen(cfg, "web01")
 		b := newLoadBatch(cfg, g.maxLine)
-		b.fill(g, batch, time.Now())
+		b.fill(g, batch, time.Now(), -1)
 		tg, err := dialTarget(cfg.Targets[0], batch, 1)
 		if err != nil {
 			t.Fatal(err)

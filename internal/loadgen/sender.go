@@ -172,15 +172,17 @@ func newLoadBatch(c Config, maxLine int) *loadBatch {
 
 // fill generates up to want lines into the batch and returns how many it
 // generated. A datagram gets lpd lines, or fewer when one more line of the
-// longest possible length might not fit in its slot.
-func (b *loadBatch) fill(g *LineGen, want int, now time.Time) int {
+// longest possible length might not fit in its slot. With a scanner mix,
+// only the lines due by limit on the mix's clock are generated (a
+// negative limit: no bound).
+func (b *loadBatch) fill(g *LineGen, want int, now time.Time, limit time.Duration) int {
 	b.n = 0
 	lines := 0
-	for lines < want && b.n < len(b.dgs) {
+	for lines < want && b.n < len(b.dgs) && g.due(limit) {
 		off := b.n * b.slot
 		dg := b.arena[off : off : off+b.slot]
 		k := 0
-		for k < b.lpd && lines < want {
+		for k < b.lpd && lines < want && g.due(limit) {
 			if k > 0 {
 				if len(dg)+1+g.maxLine > b.slot {
 					break

@@ -1,18 +1,17 @@
 // Package pathtable counts requests per raw path with bounded memory: the
-// table behind "ingest serve"'s /top and the soak's ingest receiver. Keys
-// are interned, so a kept key never pins the buffer of the line it came
-// from, and at most a fixed number of paths get an entry of their own; the
-// rest count under Other, so the totals stay exact.
+// table behind "ingest serve"'s /top and the soak's ingest receiver. It is
+// a keyed.Table of Stat values: at most a fixed number of paths get an
+// entry of their own, each keyed by the table's own copy of the path, and
+// the rest count under Other, so the totals stay exact.
 package pathtable
 
 import (
 	"cmp"
 	"math"
-	"slices"
-	"sync"
-	"unsafe"
 
 	"github.com/flatheap/ingest"
+	"github.com/flatheap/ingest/heapwatch"
+	"github.com/flatheap/ingest/keyed"
 )
 
 // Other is the key under which a Table counts the requests whose path it
@@ -61,145 +60,57 @@ func (s *Stat) merge(o *Stat) {
 	}
 }
 
-// A Table aggregates requests per path with bounded memory, the way a
-// daemon should: the keys are interned strings, so a kept key never pins
-// the buffer of the line it came from, and at most maxPaths of them are
-// kept. A path gets its own entry only once the Interner has stored it,
-// which needs a second sighting, so one-off paths (scans, unique IDs in
-// paths) go to the "<other>" entry and displace nothing. Paths longer than
-// the Interner's MaxLen are keyed by its shortened form (prefix and
-// checksum).
-//
-// When the table is full, a newly stored path may take the place of an
-// entry that has counted only one request (see evictOneLocked).
-//
-// A Table is safe for concurrent use.
+// A Table aggregates requests per path with bounded memory: a
+// keyed.Table[Stat] of at most maxPaths paths (see keyed for admission,
+// eviction and the byte budget). A Table is an ingest.Handler and is safe
+// for concurrent use.
 type Table struct {
-	paths    *ingest.Interner
+	t        *keyed.Table[Stat]
 	maxPaths int
-
-	mu    sync.Mutex
-	stats map[string]*Stat
-	other Stat
 }
 
-// New returns a Table that interns its keys with paths and keeps at most
-// maxPaths of them.
-func New(paths *ingest.Interner, maxPaths int) *Table {
-	return &Table{
-		paths:    paths,
-		maxPaths: maxPaths,
-		stats:    make(map[string]*Stat),
+// New returns a Table that keeps at most maxPaths paths, within the
+// default byte budget of keyed (keyed.DefaultMaxBytes, paths up to
+// keyed.DefaultMaxKeyLen bytes); it fails when maxPaths is out of
+// keyed's bounds.
+func New(maxPaths int) (*Table, error) {
+	t, err := keyed.New(keyed.Config[Stat]{MaxEntries: maxPaths, Merge: (*Stat).merge})
+	if err != nil {
+		return nil, err
 	}
+	return &Table{t: t, maxPaths: maxPaths}, nil
 }
-
-// Interner returns the Interner the table keys paths with.
-func (t *Table) Interner() *ingest.Interner { return t.paths }
 
 // MaxPaths returns the most paths the table keeps an entry for.
 func (t *Table) MaxPaths() int { return t.maxPaths }
 
 // ServeLine counts r under its path: a Table is an ingest.Handler. It
-// allocates nothing when the path is already kept, and retains neither r
-// nor its slices.
+// allocates nothing when the path has an entry or gets none, and retains
+// neither r nor its slices.
 func (t *Table) ServeLine(r *ingest.Request) {
-	key, stored := t.paths.Lookup(r.Path)
-	if !stored {
-		// Counts the sighting; the copy it returns when it does not store
-		// the path is garbage at once.
-		t.paths.Intern(r.Path)
-		key, stored = t.paths.Lookup(r.Path)
-	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	st := t.stats[key]
-	if st == nil {
-		if !stored || (len(t.stats) >= t.maxPaths && !t.evictOneLocked()) {
-			st = &t.other
-		} else {
-			st = new(Stat)
-			t.stats[key] = st
-		}
-	}
-	st.Add(r)
+	t.t.Update(r.Path, func(s *Stat) { s.Add(r) })
 }
 
-// evictSample is how many entries evictOneLocked looks at.
-const evictSample = 8
+// Row is one path and its counts, as Top copies them: Key is the path.
+type Row = keyed.Entry[Stat]
 
-// evictOneLocked makes room for a path by moving one of a few entries
-// that counted a single request into "<other>", and reports whether it
-// did. Such entries are mostly one-off paths the Interner took for repeated
-// ones (its frequency sketch errs that way now and then, more often under
-// a flood of distinct paths); without this, they would fill the table for
-// good and every path that came later would count under "<other>". A path
-// that has counted two requests is never evicted, and the totals do not
-// change. The entries looked at are the first of a map iteration, which
-// starts at a random place.
-func (t *Table) evictOneLocked() bool {
-	n := 0
-	for key, st := range t.stats {
-		if st.Requests <= 1 {
-			t.other.merge(st)
-			delete(t.stats, key)
-			return true
-		}
-		if n++; n == evictSample {
-			break
-		}
-	}
-	return false
-}
+// byRequests ranks the most requested first.
+func byRequests(a, b *Stat) int { return cmp.Compare(b.Requests, a.Requests) }
 
-// Row is one path and its counts, as Snapshot copies them.
-type Row struct {
-	Path string
-	Stat
-}
+// Top appends a copy of every kept entry to rows[:0], ranks them by
+// requests, most first (ties by path), and returns the first n with the
+// Other entry. It allocates only when rows has less capacity than the
+// table has entries, which is at most MaxPaths: a caller that reuses rows
+// holds at most MaxPaths rows, whatever the number of calls. The paths
+// are the table's own strings, shared, not copied.
+func (t *Table) Top(rows []Row, n int) ([]Row, Stat) { return t.t.Top(rows, n, byRequests) }
 
-// Snapshot appends a copy of every kept entry to rows[:0], sorted by
-// requests, most first (ties by path), and returns it with the "<other>"
-// entry. It allocates only when rows has less capacity than the table
-// has entries, which is at most MaxPaths: a caller that reuses rows holds
-// at most MaxPaths rows, whatever the number of calls. The paths are the
-// interned strings, shared, not copied.
-func (t *Table) Snapshot(rows []Row) ([]Row, Stat) {
-	rows = rows[:0]
-	t.mu.Lock()
-	for path, st := range t.stats {
-		rows = append(rows, Row{path, *st})
-	}
-	other := t.other
-	t.mu.Unlock()
-	slices.SortFunc(rows, func(a, b Row) int {
-		if c := cmp.Compare(b.Requests, a.Requests); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.Path, b.Path)
-	})
-	return rows, other
-}
+// Usage returns the table's budget for heapwatch.Monitor.Track: its keys
+// are its own copies, counted here and nowhere else (keyed.Table.Usage).
+func (t *Table) Usage() heapwatch.Usage { return t.t.Usage() }
 
-// Usage returns the number of paths kept and the bytes of the keys that
-// only the table holds: those the Interner has evicted since. The keys it
-// still stores, the same strings, are in its own budget; counting them here
-// too would count them twice, and each eviction would then move bytes out of
-// both budgets while the heap kept them. It looks every key up (no lock in
-// the Interner, about a millisecond for 10,000 keys, under the table's lock).
-func (t *Table) Usage() (entries int, keyBytes int64) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	for k := range t.stats {
-		if s, ok := t.paths.Lookup(unsafe.Slice(unsafe.StringData(k), len(k))); !ok || unsafe.StringData(s) != unsafe.StringData(k) {
-			keyBytes += int64(len(k))
-		}
-	}
-	return len(t.stats), keyBytes
-}
+// Stats returns the table's counters (keyed.Table.Stats).
+func (t *Table) Stats() keyed.Stats { return t.t.Stats() }
 
 // Len returns the number of paths kept, Other not included.
-func (t *Table) Len() int {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return len(t.stats)
-}
+func (t *Table) Len() int { return t.t.Len() }

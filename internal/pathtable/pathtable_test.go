@@ -10,6 +10,15 @@ import (
 	"github.com/flatheap/ingest"
 )
 
+func mustNew(t *testing.T, maxPaths int) *Table {
+	t.Helper()
+	tab, err := New(maxPaths)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tab
+}
+
 // feed counts one request for each path in turn.
 func feed(tab *Table, paths ...string) {
 	for _, p := range paths {
@@ -20,11 +29,11 @@ func feed(tab *Table, paths ...string) {
 // counts returns the table's rows and Other as a map, and their total.
 func counts(tab *Table) (map[string]int64, int64) {
 	m := make(map[string]int64)
-	rows, other := tab.Snapshot(nil)
+	rows, other := tab.Top(nil, tab.MaxPaths())
 	var total int64
 	for _, row := range rows {
-		m[row.Path] = row.Requests
-		total += row.Requests
+		m[row.Key] = row.Value.Requests
+		total += row.Value.Requests
 	}
 	if other.Requests > 0 {
 		m[Other] = other.Requests
@@ -46,59 +55,51 @@ func checkCounts(t *testing.T, tab *Table, want map[string]int64, fed int64) {
 	}
 }
 
-func TestPathTableKeepsFromSecondSighting(t *testing.T) {
-	tab := New(ingest.NewInterner(ingest.InternerConfig{}), 10)
+// While there is room, a path is kept from its first request.
+func TestPathTableKeepsFromFirstSighting(t *testing.T) {
+	tab := mustNew(t, 10)
 	feed(tab, "/a", "/a", "/a", "/b")
-	checkCounts(t, tab, map[string]int64{"/a": 2, Other: 2}, 4)
-	if n := tab.Len(); n != 1 {
-		t.Errorf("Len() = %d, want 1", n)
+	checkCounts(t, tab, map[string]int64{"/a": 3, "/b": 1}, 4)
+	if n := tab.Len(); n != 2 {
+		t.Errorf("Len() = %d, want 2", n)
 	}
 }
 
-// A full table makes room for a new path by moving an entry that counted
-// one request into Other, never one that counted more; totals stay.
+// A full table gives a path seen again an entry by evicting a colder one
+// into Other; a path seen once does not get one; totals stay.
 func TestPathTableEviction(t *testing.T) {
-	tab := New(ingest.NewInterner(ingest.InternerConfig{}), 2)
-	feed(tab, "/x", "/x", "/y", "/y") // two entries of 1 request each
-	if n := tab.Len(); n != 2 {
-		t.Fatalf("Len() = %d, want 2", n)
-	}
+	tab := mustNew(t, 2)
+	feed(tab, "/x", "/y") // two entries of 1 request each
+	feed(tab, "/z")       // a first sighting: Other
+	checkCounts(t, tab, map[string]int64{"/x": 1, "/y": 1, Other: 1}, 3)
 	feed(tab, "/z", "/z") // the second /z takes the place of /x or /y
 	m, total := counts(tab)
-	if total != 6 || m["/z"] != 1 || tab.Len() != 2 {
-		t.Errorf("total %d, /z %d, Len() %d; want 6, 1, 2", total, m["/z"], tab.Len())
-	}
-	// /x and /y's first requests, /z's first, and the evicted entry's one.
-	if m[Other] != 4 {
-		t.Errorf("%s counted %d, want 4", Other, m[Other])
-	}
-	n, keyBytes := tab.Usage()
-	if n != 2 || keyBytes != 0 {
-		t.Errorf("Usage() = %d, %d; want 2, 0: the Interner still stores both keys, they are in its budget", n, keyBytes)
+	if total != 5 || m["/z"] != 2 || tab.Len() != 2 || m[Other] != 2 {
+		t.Errorf("counts %v, total %d, Len() %d; want /z 2, Other 2 (its first and the evicted entry's), 5, 2", m, total, tab.Len())
 	}
 
-	tab = New(ingest.NewInterner(ingest.InternerConfig{}), 2)
-	feed(tab, "/x", "/x", "/x", "/y", "/y", "/y") // two entries of 2 requests each
-	feed(tab, "/z", "/z")
-	checkCounts(t, tab, map[string]int64{"/x": 2, "/y": 2, Other: 4}, 8)
+	tab = mustNew(t, 2)
+	feed(tab, "/x", "/x", "/x", "/y", "/y", "/y") // two entries of 3 requests each
+	feed(tab, "/z", "/z")                         // /z's estimate, 2, does not beat 3
+	checkCounts(t, tab, map[string]int64{"/x": 3, "/y": 3, Other: 2}, 8)
 }
 
 // Sums of sizes saturate at math.MaxInt64 instead of wrapping, in an entry
 // and in Other, also when entries are merged.
 func TestPathTableSaturates(t *testing.T) {
-	tab := New(ingest.NewInterner(ingest.InternerConfig{}), 1)
+	tab := mustNew(t, 1)
 	for _, p := range []string{"/a", "/a", "/a", "/b", "/b", "/b"} {
 		tab.ServeLine(&ingest.Request{Path: []byte(p), Status: 200, BodyBytesSent: math.MaxInt64})
 	}
-	rows, other := tab.Snapshot(nil)
+	rows, other := tab.Top(nil, 10)
 	if len(rows) != 1 {
 		t.Fatalf("%d rows, want 1", len(rows))
 	}
-	if r := rows[0]; r.Path != "/a" || r.Requests != 2 || r.Bytes != math.MaxInt64 {
-		t.Errorf("row %q: %d requests, %d bytes; want /a, 2, MaxInt64", r.Path, r.Requests, r.Bytes)
+	if r := rows[0]; r.Key != "/a" || r.Value.Requests != 3 || r.Value.Bytes != math.MaxInt64 {
+		t.Errorf("row %q: %d requests, %d bytes; want /a, 3, MaxInt64", r.Key, r.Value.Requests, r.Value.Bytes)
 	}
-	if other.Requests != 4 || other.Bytes != math.MaxInt64 {
-		t.Errorf("%s: %d requests, %d bytes; want 4, MaxInt64", Other, other.Requests, other.Bytes)
+	if other.Requests != 3 || other.Bytes != math.MaxInt64 {
+		t.Errorf("%s: %d requests, %d bytes; want 3, MaxInt64", Other, other.Requests, other.Bytes)
 	}
 
 	var s Stat
@@ -120,43 +121,41 @@ func TestPathTableSaturates(t *testing.T) {
 	}
 }
 
-// A snapshot reuses the rows it is given and sorts by requests, then path.
-func TestPathTableSnapshot(t *testing.T) {
-	tab := New(ingest.NewInterner(ingest.InternerConfig{}), 10)
-	feed(tab, "/b", "/b", "/b", "/a", "/a", "/a", "/c", "/c", "/c", "/c")
+// Top reuses the rows it is given and sorts by requests, then path.
+func TestPathTableTop(t *testing.T) {
+	tab := mustNew(t, 10)
+	feed(tab, "/b", "/b", "/b", "/a", "/a", "/a", "/c", "/c", "/c", "/c", "/d")
 	rows := make([]Row, 0, 10)
-	got, other := tab.Snapshot(rows)
+	got, other := tab.Top(rows, 3)
 	if len(got) != 3 {
 		t.Fatalf("%d rows, want 3", len(got))
 	}
 	if &rows[:1][0] != &got[0] {
 		t.Error("the rows' array is not reused")
 	}
-	if paths := []string{got[0].Path, got[1].Path, got[2].Path}; !slices.Equal(paths, []string{"/c", "/a", "/b"}) {
+	if paths := []string{got[0].Key, got[1].Key, got[2].Key}; !slices.Equal(paths, []string{"/c", "/a", "/b"}) {
 		t.Errorf("order %q, want /c /a /b", paths)
 	}
-	if other.Requests != 3 {
-		t.Errorf("%s counted %d, want 3", Other, other.Requests)
+	if other.Requests != 0 {
+		t.Errorf("%s counted %d, want 0", Other, other.Requests)
 	}
 }
 
-// Usage counts the bytes of a key only when the table alone holds it: the
-// Interner no longer stores the value, or stores another copy of it.
-func TestPathTableUsageCountsKeysOnce(t *testing.T) {
-	tab := New(ingest.NewInterner(ingest.InternerConfig{}), 10)
-	feed(tab, "/a", "/a", "/bb", "/bb")
-	if n, keyBytes := tab.Usage(); n != 2 || keyBytes != 0 {
-		t.Fatalf("Usage() = %d, %d; want 2, 0", n, keyBytes)
+// Long paths are kept whole, up to keyed's default MaxKeyLen; longer ones
+// count in Other.
+func TestPathTableLongPaths(t *testing.T) {
+	tab := mustNew(t, 10)
+	long := "/" + strings.Repeat("x", 2047)
+	tooLong := "/" + strings.Repeat("y", 5000)
+	feed(tab, long, long, tooLong)
+	checkCounts(t, tab, map[string]int64{long: 2, Other: 1}, 3)
+	if u := tab.Usage(); u.Entries != 1 || u.Bytes <= 2048 || u.Bytes > u.LimitBytes {
+		t.Errorf("Usage() = %+v, want 1 entry of more than 2048 bytes, under the limit", u)
 	}
+}
 
-	// As if the Interner had evicted "/bb" and stored it again since: the
-	// table's key is then a string only the table holds.
-	st := tab.stats["/bb"]
-	delete(tab.stats, "/bb")
-	tab.stats[strings.Clone("/bb")] = st
-	// And a key the Interner does not store at all.
-	tab.stats["/ccc"] = new(Stat)
-	if n, keyBytes := tab.Usage(); n != 3 || keyBytes != int64(len("/bb")+len("/ccc")) {
-		t.Errorf("Usage() = %d, %d; want 3, %d", n, keyBytes, len("/bb")+len("/ccc"))
+func TestPathTableBadSize(t *testing.T) {
+	if _, err := New(-1); err == nil {
+		t.Error("New(-1) did not fail")
 	}
 }
