@@ -320,7 +320,7 @@ func (d *dropCounter) observe(v uint32) {
 // sum (the reasons with a count only): for logs, and for %v and %+v. The
 // fields of TCP and TLS appear only when Transport is "tcp" or "tls", and
 // the certificate reloads only with "tls". It is a few hundred bytes long,
-// at most 1.5 KiB with every counter at its largest.
+// at most 1,600 bytes with every counter at its largest.
 func (s Stats) String() string {
 	b := make([]byte, 0, 512)
 	if s.Transport != "" {
@@ -366,6 +366,7 @@ func (s Stats) String() string {
 	u("dropped_closed", s.DroppedClosed)
 	u("handler_panics", s.HandlerPanics)
 	u("read_errors", s.ReadErrors)
+	u("stop_errors", s.StopErrors)
 	i("sockets", s.Sockets)
 	i("receive_buffer", s.ReceiveBuffer)
 	i("read_buffer_bytes", s.ReadBufferBytes)
