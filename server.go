@@ -517,6 +517,11 @@ func (s *Server) Stats() Stats {
 		w.c.addTo(&st)
 	}
 	for _, so := range s.socks {
+		// The kernel's count includes the drops no datagram has reported
+		// yet (a closed socket's is not read: it was at close).
+		if d, ok := socketDrops(so.conn); ok {
+			so.drops.observe(d)
+		}
 		st.DroppedKernel += so.drops.drops.Load()
 		st.ReceiveBuffer += so.granted
 	}

@@ -46,12 +46,11 @@ type Stats struct {
 	// (queue mode without Config.BlockWhenQueueFull).
 	DroppedQueueFull uint64
 	// DroppedKernel counts datagrams the kernel dropped because a socket's
-	// receive buffer was full, as reported by SO_RXQ_OVFL (Linux only;
-	// always 0 elsewhere), and those it refused once the Server began
-	// stopping. While serving, a drop shows here once a later datagram
-	// arrives on the same socket; after the Server stopped, every drop
-	// does. So, on Linux, once Serve has returned, the datagrams sent to the
-	// Server's sockets while it served add up to Datagrams + DroppedKernel.
+	// receive buffer was full, as reported by SO_RXQ_OVFL and read from
+	// the socket by Stats (Linux only; always 0 elsewhere), and those it
+	// refused once the Server began stopping. So, on Linux, once Serve has
+	// returned, the datagrams sent to the Server's sockets while it served
+	// add up to Datagrams + DroppedKernel.
 	DroppedKernel uint64
 	// DroppedSource counts datagrams from a source outside
 	// Config.AllowedSources.
