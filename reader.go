@@ -39,8 +39,9 @@ type batchReader interface {
 // socket's queue when the Server stops.
 type drainer interface {
 	// readNow reads what is queued, up to a batch, without waiting, and
-	// returns how many datagrams it read: 0 when the queue is empty.
-	readNow() int
+	// returns how many datagrams it read: 0, and no error, when the queue
+	// is empty.
+	readNow() (int, error)
 }
 
 // reader is one reader goroutine's state.
@@ -134,21 +135,59 @@ func (r *reader) handle(n int, t *tally) (sum int) {
 
 // drain reads what the socket still holds once the Server is stopping and
 // handles it like any other datagram: delivered after Shutdown, counted in
-// DroppedClosed after Close. It runs only when stop closed the socket's
-// intake (Linux), so the queue it empties cannot grow; elsewhere the
-// queue is left unread.
+// DroppedClosed after Close. It runs where the reader can read without
+// waiting (Linux). When stop closed the socket's intake, the queue it
+// empties cannot grow, and it ends when the queue is empty. When the intake
+// stayed open, datagrams go on arriving: from drainTimeout after the
+// Server began stopping, it counts what it reads in DroppedClosed without
+// handling it, and ends once it has read as many datagrams as the
+// socket's buffer can hold, that is, everything queued by then. A read
+// error ends it too: counted in ReadErrors and Stats.StopErrors, and
+// logged.
 func (r *reader) drain(t *tally) {
 	d, ok := r.br.(drainer)
-	if !ok || !r.sock.intakeClosed {
+	if !ok {
 		return
 	}
-	for {
-		n := d.readNow()
+	s := r.s
+	left := -1 // past the deadline: datagrams still to read
+	for left != 0 {
+		if left < 0 && !r.sock.intakeClosed && s.now() >= s.drainBy.Load() {
+			left = r.sock.capacity()
+			s.stopFault(faultDrainDeadline, "ingest: a socket whose intake stayed open was drained for "+s.grace.String()+
+				"; what it held then is counted as discarded (dropped_closed), and what arrives until it closes is lost unseen",
+				"addr", r.sock.conn.LocalAddr().String())
+		}
+		n, err := d.readNow()
+		if err != nil {
+			if !errors.Is(err, net.ErrClosed) {
+				r.c.readErrors.Add(1)
+				s.stopFault(faultDrainRead, "ingest: read failed while draining a socket at stop; what it holds is left unread",
+					"addr", r.sock.conn.LocalAddr().String(), "err", err)
+			}
+			return
+		}
 		if n == 0 {
 			return
 		}
-		r.handle(n, t)
+		if left < 0 {
+			r.handle(n, t)
+		} else {
+			r.discard(n, t)
+			left = max(left-n, 0)
+		}
 		r.c.publish(t)
+	}
+}
+
+// discard counts the n datagrams of the last read as read and discarded
+// (DroppedClosed), without looking at them.
+func (r *reader) discard(n int, t *tally) {
+	for i := range n {
+		_, _, size, _ := r.br.datagram(i)
+		t.datagrams++
+		t.bytes += uint64(size)
+		t.droppedClosed++
 	}
 }
 
@@ -365,7 +404,14 @@ func (p *portableReader) read() (int, error) {
 		}
 	}
 	if err != nil {
-		return 0, err
+		if !errors.Is(err, errMessageTooLong) {
+			return 0, err
+		}
+		// Windows fails the read of a datagram longer than the buffer
+		// (WSAEMSGSIZE) after filling the buffer, and does not say who
+		// sent it: a truncated datagram, not a read error.
+		p.n, p.src = len(p.buf), netip.AddrPort{}
+		return 1, nil
 	}
 	p.src = netip.AddrPortFrom(p.src.Addr().Unmap(), p.src.Port())
 	return 1, nil

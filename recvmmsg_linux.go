@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"net"
 	"net/netip"
+	"os"
 	"syscall"
 	"unsafe"
 
@@ -126,16 +127,21 @@ func (m *mmsgReader) read() (int, error) {
 
 // readNow is read without waiting: one recvmmsg call through
 // RawConn.Control, which ignores the read deadline that wakes the readers
-// when the Server stops. It returns 0 when nothing is queued or on error.
-func (m *mmsgReader) readNow() int {
+// when the Server stops. It returns 0 and no error when nothing is queued,
+// and the error of Control (net.ErrClosed once the socket is closed) or of
+// recvmmsg otherwise.
+func (m *mmsgReader) readNow() (int, error) {
 	m.reset(m.n)
 	m.n = 0
-	if err := m.rc.Control(m.nowFn); err != nil || m.errno != 0 {
+	if err := m.rc.Control(m.nowFn); err != nil {
+		return 0, err
+	}
+	if e := m.errno; e != 0 {
 		m.errno = 0
-		return 0
+		return 0, os.NewSyscallError("recvmmsg", e)
 	}
 	m.afterRead()
-	return m.n
+	return m.n, nil
 }
 
 // afterRead collects the kernel's drop counts from the control messages of

@@ -35,10 +35,16 @@ type Server struct {
 	stream  *streamServer       // serving connections
 	// afterClose, when set, runs once the sockets are closed.
 	afterClose func()
+	// grace is drainTimeout; tests shorten it.
+	grace time.Duration
 
 	badLine, panicLog, errLog limiter
 	discarding                atomic.Bool  // set by Close: drop instead of handle
 	queueBytes                atomic.Int64 // bytes of the datagrams in the queue
+	drainBy                   atomic.Int64 // s.now() when a drain of an open intake ends; set by stop
+	stopErrors                atomic.Uint64
+	stopLogged                [numStopFaults]atomic.Bool
+	leftLogged                atomic.Bool
 
 	mu       sync.Mutex
 	state    serverState
@@ -69,9 +75,56 @@ type socket struct {
 	granted int
 	drops   dropCounter
 	// intakeClosed is set when the Server starts stopping, before stopCh
-	// is closed, if the socket then refuses new datagrams: its readers
-	// read what it holds before they return.
+	// is closed, if the socket then refuses new datagrams (or left its
+	// SO_REUSEPORT group): its readers read what it holds before they
+	// return.
 	intakeClosed bool
+	// unwoken is set by stop when a read deadline could not wake the
+	// socket's readers: serve closes it once its queue is read.
+	unwoken bool
+}
+
+// capacity returns the most datagrams the socket's receive buffer can hold:
+// the kernel sets aside twice the granted size, and charges at least 512
+// bytes for a datagram.
+func (so *socket) capacity() int {
+	g := so.granted
+	if g <= 0 {
+		g = defaultReceiveBuffer // unknown
+	}
+	return g/256 + 1
+}
+
+// errNoIntakeControl: closeIntake cannot act on this socket (no file
+// descriptor, or not Linux).
+var errNoIntakeControl = errors.New("ingest: the socket's intake cannot be closed here")
+
+// drainTimeout bounds a stop. A drain of a socket whose intake stayed open
+// handles what it reads for this long after the Server began stopping; and
+// when the context given to Serve is done, the Server stops as Shutdown
+// does with a context this long.
+const drainTimeout = 5 * time.Second
+
+// What can go wrong while a Server stops; each is counted in
+// Stats.StopErrors, and the first of each kind is logged.
+type stopFault uint8
+
+const (
+	faultIntake        stopFault = iota // the intake could not be closed
+	faultLeave                          // a socket could not leave its SO_REUSEPORT group
+	faultWake                           // a read deadline could not wake the readers
+	faultDrainRead                      // a drain's read failed
+	faultDrainDeadline                  // a drain of an open intake reached its deadline
+	faultUnread                         // a socket closed with datagrams queued
+	numStopFaults
+)
+
+// stopFault counts a fault of kind k and logs the first of its kind.
+func (s *Server) stopFault(k stopFault, msg string, args ...any) {
+	s.stopErrors.Add(1)
+	if s.stopLogged[k].CompareAndSwap(false, true) {
+		s.log.Warn(msg, append(args, "logged", "once per Server")...)
+	}
 }
 
 // NewServer checks c, fills in the defaults and returns a Server that is
@@ -90,6 +143,7 @@ func NewServer(c Config) (*Server, error) {
 		stopCh:  make(chan struct{}),
 		discard: make(chan struct{}),
 		done:    make(chan struct{}),
+		grace:   drainTimeout,
 	}
 	if s.log == nil {
 		s.log = slog.Default()
@@ -146,8 +200,10 @@ func (s *Server) ListenAndServe(ctx context.Context) error {
 //
 // Serve returns when every goroutine it started has returned: after Shutdown
 // or Close with ErrServerClosed, after ctx is done with ctx.Err() (having
-// stopped as Shutdown does), or with the error that made a reader stop, such
-// as conn being closed by someone else.
+// stopped as Shutdown does with a context that ends 5 s later: what is not
+// delivered by then is counted in Stats.DroppedClosed), or with the error
+// that made a reader stop, such as conn being closed by someone else. Call
+// Shutdown before ctx is done to give the Server another grace period.
 func (s *Server) Serve(ctx context.Context, conn net.PacketConn) error {
 	if _, ok := conn.(*net.UnixConn); ok && len(s.allowed) > 0 {
 		conn.Close()
@@ -216,8 +272,12 @@ func (s *Server) serve(ctx context.Context, conns []net.PacketConn, perSocket in
 	case <-ctx.Done():
 		err = ctx.Err()
 		s.stop(false)
+		// As Shutdown with a context that ends drainTimeout from now.
+		grace := time.AfterFunc(s.grace, func() { s.stop(true) })
+		defer grace.Stop()
 	case <-s.stopCh:
 	}
+	s.closeUnwoken()
 	s.readWG.Wait()
 	s.mu.Lock()
 	for _, so := range s.socks {
@@ -225,6 +285,10 @@ func (s *Server) serve(ctx context.Context, conns []net.PacketConn, perSocket in
 		// reported, and the datagrams refused since the intake closed.
 		if d, ok := socketDrops(so.conn); ok {
 			so.drops.observe(d)
+		}
+		if q, ok := socketQueued(so.conn); ok && q > 0 {
+			s.stopFault(faultUnread, "ingest: socket closed with datagrams left in its queue, unread and uncounted",
+				"addr", so.conn.LocalAddr().String(), "queued_bytes", q)
 		}
 		so.conn.Close()
 	}
@@ -280,6 +344,16 @@ func (s *Server) setupSocket(so *socket) {
 // waiting. Elsewhere the sockets' queues are not read. When ctx is done
 // first, what is not yet delivered is counted in Stats.DroppedClosed, as
 // Close does, while the goroutines finish. Shutdown closes the sockets.
+//
+// A socket in an SO_REUSEPORT group that also holds sockets of other
+// Servers or processes (a new instance taking over the port) leaves the
+// group instead of refusing: the kernel gives its share of the datagrams
+// to the others from then on. When the socket's intake cannot be closed
+// (the socket's owner locked its filter with SO_LOCK_FILTER), datagrams go
+// on arriving: its readers handle what they read for 5 s, then count what
+// the socket holds in Stats.DroppedClosed, and what arrives after that is
+// lost when the socket closes. Each such fault is logged once and counted
+// in Stats.StopErrors.
 func (s *Server) Shutdown(ctx context.Context) error {
 	done := s.stop(false)
 	select {
@@ -320,19 +394,74 @@ func (s *Server) stop(discard bool) <-chan struct{} {
 		close(s.done)
 	case stateServing:
 		s.state = stateStopping
+		s.drainBy.Store(s.now() + int64(s.grace))
+		conns := make([]net.PacketConn, len(s.socks))
+		for i, so := range s.socks {
+			conns[i] = so.conn
+		}
 		for _, so := range s.socks {
-			so.intakeClosed = closeIntake(so.conn)
+			s.closeIntakeLocked(so, conns)
 		}
 		close(s.stopCh)
 		for _, so := range s.socks {
 			// A read deadline in the past wakes the readers and keeps the
 			// socket's queue for them to drain; serve closes the socket.
-			if so.conn.SetReadDeadline(time.Now()) != nil {
-				so.conn.Close()
+			if err := so.conn.SetReadDeadline(time.Now()); err != nil && !errors.Is(err, net.ErrClosed) {
+				so.unwoken = true
+				s.stopFault(faultWake, "ingest: cannot wake the readers with a read deadline; the socket is closed once its queue is read",
+					"addr", so.conn.LocalAddr().String(), "err", err)
 			}
 		}
 	}
 	return s.done
+}
+
+// closeIntakeLocked makes so refuse datagrams from now on, or where
+// another socket shares its SO_REUSEPORT group, leave the group so that
+// the kernel gives that socket what it would have given this one. s.mu is
+// held; ours are the Server's sockets.
+func (s *Server) closeIntakeLocked(so *socket, ours []net.PacketConn) {
+	addr := so.conn.LocalAddr().String()
+	left, err := leaveGroup(so.conn, ours)
+	if err != nil && !errors.Is(err, net.ErrClosed) {
+		s.stopFault(faultLeave, "ingest: cannot take a stopping socket out of its SO_REUSEPORT group; it refuses its share of the datagrams until it closes (counted in dropped_kernel)",
+			"addr", addr, "err", err)
+	}
+	if left && s.leftLogged.CompareAndSwap(false, true) {
+		s.log.Info("ingest: stopping sockets leave their SO_REUSEPORT group: the group's other sockets take their share", "addr", addr)
+	}
+	err = closeIntake(so.conn)
+	so.intakeClosed = left || err == nil
+	if err != nil && !left && !errors.Is(err, errNoIntakeControl) && !errors.Is(err, net.ErrClosed) {
+		s.stopFault(faultIntake, "ingest: cannot close a stopping socket's intake: the datagrams that arrive until it closes are not refused, so not counted in dropped_kernel; it is drained for at most "+drainTimeout.String(),
+			"addr", addr, "err", err)
+	}
+}
+
+// closeUnwoken closes the sockets whose readers no read deadline could
+// wake, once their queues are read: a closed socket wakes them.
+func (s *Server) closeUnwoken() {
+	s.mu.Lock()
+	var unwoken []*socket
+	for _, so := range s.socks {
+		if so.unwoken {
+			unwoken = append(unwoken, so)
+		}
+	}
+	s.mu.Unlock()
+	for _, so := range unwoken {
+		// The readers read while the queue holds datagrams, and then wait.
+		// With the intake open, the queue may never empty: wait no longer
+		// than a drain does.
+		for {
+			q, ok := socketQueued(so.conn)
+			if !ok || q == 0 || !so.intakeClosed && s.now() >= s.drainBy.Load() {
+				break
+			}
+			time.Sleep(time.Millisecond)
+		}
+		so.conn.Close()
+	}
 }
 
 // fail stops the Server because a reader cannot go on.
@@ -388,9 +517,15 @@ func (s *Server) Stats() Stats {
 		w.c.addTo(&st)
 	}
 	for _, so := range s.socks {
+		// The kernel's count includes the drops no datagram has reported
+		// yet (a closed socket's is not read: it was at close).
+		if d, ok := socketDrops(so.conn); ok {
+			so.drops.observe(d)
+		}
 		st.DroppedKernel += so.drops.drops.Load()
 		st.ReceiveBuffer += so.granted
 	}
+	st.StopErrors = s.stopErrors.Load()
 	st.Sockets = len(s.socks)
 	for _, r := range s.readers {
 		st.ReadBufferBytes += r.br.bufferBytes()

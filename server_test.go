@@ -1125,10 +1125,16 @@ func testStopAccounting(t *testing.T, how string) {
 	sent := make(chan int, 1)
 	go func() {
 		n := 0
-		for range flood {
-			if _, err := c.Write(dgram); err == nil {
-				n++
+		// Once sendDelivered returns, every datagram is in the socket's
+		// queue or counted as dropped by the kernel.
+		if err := sendDelivered(func() {
+			for range flood {
+				if _, err := c.Write(dgram); err == nil {
+					n++
+				}
 			}
+		}); err != nil {
+			n = -1
 		}
 		sent <- n
 	}()
@@ -1155,8 +1161,10 @@ func testStopAccounting(t *testing.T, how string) {
 		stopped <- ts.Shutdown(ctx)
 	}()
 	n := <-sent
-	time.Sleep(20 * time.Millisecond) // loopback delivery of the last datagrams
 	close(release)
+	if n < 0 {
+		t.Fatal("the flood's delivery could not be confirmed")
+	}
 	if err := <-stopped; err != nil {
 		t.Fatalf("%s: %v", how, err)
 	}

@@ -36,7 +36,13 @@ func newBatchReader(conn net.PacketConn, _ *dropCounter, maxDatagram, _ int) bat
 
 // closeIntake cannot stop a socket's intake here: reading stops with the
 // socket's queue unread.
-func closeIntake(net.PacketConn) bool { return false }
+func closeIntake(net.PacketConn) error { return errNoIntakeControl }
+
+// leaveGroup: SO_REUSEPORT groups are Linux's.
+func leaveGroup(net.PacketConn, []net.PacketConn) (bool, error) { return false, nil }
 
 // socketDrops: the kernel's drop count is not read here.
 func socketDrops(net.PacketConn) (uint32, bool) { return 0, false }
+
+// socketQueued: what a socket holds is not read here.
+func socketQueued(net.PacketConn) (int, bool) { return 0, false }

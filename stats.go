@@ -46,12 +46,11 @@ type Stats struct {
 	// (queue mode without Config.BlockWhenQueueFull).
 	DroppedQueueFull uint64
 	// DroppedKernel counts datagrams the kernel dropped because a socket's
-	// receive buffer was full, as reported by SO_RXQ_OVFL (Linux only;
-	// always 0 elsewhere), and those it refused once the Server began
-	// stopping. While serving, a drop shows here once a later datagram
-	// arrives on the same socket; after the Server stopped, every drop
-	// does. So, on Linux, once Serve has returned, the datagrams sent to the
-	// Server's sockets while it served add up to Datagrams + DroppedKernel.
+	// receive buffer was full, as reported by SO_RXQ_OVFL and read from
+	// the socket by Stats (Linux only; always 0 elsewhere), and those it
+	// refused once the Server began stopping. So, on Linux, once Serve has
+	// returned, the datagrams sent to the Server's sockets while it served
+	// add up to Datagrams + DroppedKernel.
 	DroppedKernel uint64
 	// DroppedSource counts datagrams from a source outside
 	// Config.AllowedSources.
@@ -64,6 +63,15 @@ type Stats struct {
 	// ReadErrors counts failed socket reads other than the ones caused by
 	// stopping the Server.
 	ReadErrors uint64
+	// StopErrors counts what went wrong while the Server stopped, the
+	// first of each kind logged: a socket whose intake could not be closed
+	// (then the datagrams that arrive until it closes are not refused and
+	// not counted in DroppedKernel, and its drain is cut short; see
+	// Shutdown), a socket that could not leave its SO_REUSEPORT group, a
+	// socket whose readers a read deadline could not wake, a drain that
+	// ended on a read error (also in ReadErrors), a drain cut short, and a
+	// socket closed with datagrams still queued, which are lost uncounted.
+	StopErrors uint64
 
 	// Sockets is the number of sockets being read.
 	Sockets int
@@ -311,7 +319,7 @@ func (d *dropCounter) observe(v uint32) {
 // sum (the reasons with a count only): for logs, and for %v and %+v. The
 // fields of TCP and TLS appear only when Transport is "tcp" or "tls", and
 // the certificate reloads only with "tls". It is a few hundred bytes long,
-// at most 1.5 KiB with every counter at its largest.
+// at most 1,600 bytes with every counter at its largest.
 func (s Stats) String() string {
 	b := make([]byte, 0, 512)
 	if s.Transport != "" {
@@ -357,6 +365,7 @@ func (s Stats) String() string {
 	u("dropped_closed", s.DroppedClosed)
 	u("handler_panics", s.HandlerPanics)
 	u("read_errors", s.ReadErrors)
+	u("stop_errors", s.StopErrors)
 	i("sockets", s.Sockets)
 	i("receive_buffer", s.ReceiveBuffer)
 	i("read_buffer_bytes", s.ReadBufferBytes)

@@ -109,6 +109,9 @@ func (s *Server) serveStream(ctx context.Context, ln net.Listener) error {
 	case <-ctx.Done():
 		err = ctx.Err()
 		s.stop(false)
+		// As Shutdown with a context that ends s.grace from now.
+		grace := time.AfterFunc(s.grace, func() { s.stop(true) })
+		defer grace.Stop()
 	case <-s.stopCh:
 	}
 	ss.stopAccepting()

@@ -54,21 +54,46 @@ const (
 func (s *Store) WritePrometheus(w io.Writer) error {
 	s.scrapeMu.Lock()
 	defer s.scrapeMu.Unlock()
+	b := ScrapeBuffer{buf: s.buf, snap: s.snap}
+	err := s.WritePrometheusBuffer(w, &b)
+	s.buf, s.snap = b.buf, b.snap
+	return err
+}
+
+// ScrapeBuffer is what one scrape reuses: its output buffer and its
+// snapshot of the series. The zero value is ready to use. A ScrapeBuffer
+// holds no reference to the store between scrapes; it must not be used by
+// two scrapes at once.
+type ScrapeBuffer struct {
+	buf  []byte
+	snap []*group
+}
+
+// WritePrometheusBuffer is WritePrometheus with the caller's buffers
+// instead of the store's: scrapes with different ScrapeBuffers run at the
+// same time, so that a client that reads slowly holds up its own scrape
+// only. Each ScrapeBuffer keeps a 64 KiB output buffer and a snapshot of 8
+// bytes a series: the memory of the scrapes is bounded by the number of
+// ScrapeBuffers the caller uses.
+func (s *Store) WritePrometheusBuffer(w io.Writer, b *ScrapeBuffer) error {
 	s.advance(time.Now().UnixNano())
 
-	snap := s.snap[:0]
+	snap := b.snap[:0]
 	for i := range s.shards {
 		s.shards[i].t.Load().each(func(g *group) { snap = append(snap, g) })
 	}
 	slices.SortFunc(snap, func(a, b *group) int { return strings.Compare(a.key, b.key) })
-	s.snap = snap
+	b.snap = snap
 	defer func() {
 		// Drop the references, so expired groups are freed.
-		clear(s.snap)
-		s.snap = s.snap[:0]
+		clear(b.snap)
+		b.snap = b.snap[:0]
 	}()
+	if cap(b.buf) < bufSize {
+		b.buf = make([]byte, 0, bufSize)
+	}
 
-	p := promWriter{w: w, buf: s.buf[:0]}
+	p := promWriter{w: w, buf: b.buf[:0]}
 	p.counters(helpRequests, "http_requests_total", snap, func(e *entry) (uint64, bool) { return e.requests.Load(), true })
 	p.counters(helpResp, "http_response_size_bytes_total", snap, func(e *entry) (uint64, bool) { return e.respBytes.Load(), true })
 	p.counters(helpReq, "http_request_size_bytes_total", snap, func(e *entry) (uint64, bool) { return e.reqBytes.Load(), e.hasReq.Load() })
@@ -94,7 +119,7 @@ func (s *Store) WritePrometheus(w io.Writer) error {
 		p.buf = append(p.buf, '\n')
 	}
 	p.flush()
-	s.buf = p.buf[:0]
+	b.buf = p.buf[:0]
 	return p.err
 }
 

@@ -679,8 +679,13 @@ func TestConcurrentExpire(t *testing.T) {
 			}
 		}()
 	}
-	deadline := time.Now().Add(500 * time.Millisecond)
-	for time.Now().Before(deadline) {
+	// At least 500 ms, and until something expired: on a loaded machine
+	// the goroutines that count may not have run yet.
+	least, deadline := time.Now().Add(500*time.Millisecond), time.Now().Add(20*time.Second)
+	for time.Now().Before(least) || s.Stats().Expired == 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("nothing expired in 20 s: %+v", s.Stats())
+		}
 		s.Expire(time.Now().Add(time.Hour))
 		var b bytes.Buffer
 		s.WritePrometheus(&b)

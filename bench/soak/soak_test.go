@@ -55,8 +55,20 @@ func TestSoakShort(t *testing.T) {
 	if re := `(?m)^  ingest: +flat over `; !regexp.MustCompile(re).MatchString(stdout.String()) {
 		t.Errorf("stdout (logged above) does not match %s", re)
 	}
-	if re := `(?m)^  naive: +growing: `; !regexp.MustCompile(re).MatchString(stdout.String()) {
-		t.Errorf("stdout (logged above) does not match %s", re)
+	// The naive receiver grows. The load goes on past --duration only
+	// while ingest's verdict is undecided, so on a busy machine, where its
+	// rise may look like steps, the naive's verdict may still be unknown
+	// at the end: then its live heap must have risen by megabytes.
+	naive := regexp.MustCompile(`(?m)^  naive: +(growing: |unknown: live heap rose by ([0-9.]+) MiB)`).FindStringSubmatch(stdout.String())
+	switch {
+	case naive == nil:
+		t.Errorf("stdout (logged above) has no naive verdict of growing, nor unknown after a rise")
+	case naive[2] != "":
+		if rise, _ := strconv.ParseFloat(naive[2], 64); rise < 4 {
+			t.Errorf("naive: undecided after a rise of %v MiB, want growing, or a rise of at least 4 MiB", rise)
+		} else {
+			t.Logf("naive: undecided after a rise of %v MiB (a busy machine)", rise)
+		}
 	}
 	// 1,500 lines/s for 10s, or longer while a verdict was undecided (at
 	// most --extend, 6s), less what a busy machine may cost the pacing.

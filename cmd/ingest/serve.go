@@ -37,7 +37,7 @@ Kafka too:
                  frequency, and why: pattern, admitted, unadmitted,
                  overflow or evicted (JSON)
   /top?n=20      the paths with the most requests (JSON; n at most 10000)
-  /debug/pprof/  the Go profiler
+  /debug/pprof/  the Go profiler (seconds=N at most 60)
   /healthz       "ok"
 
 A route gets series of its own on its second line within --admit-window

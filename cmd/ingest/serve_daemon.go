@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"sync"
 	"syscall"
 	"time"
@@ -49,6 +51,9 @@ type daemon struct {
 // inputs and the handlers each line goes to, the heap monitor and its
 // budgets, and the HTTP listener. Nothing runs yet. Its error is one line.
 func newDaemon(cfg serveConfig, stderr io.Writer) (*daemon, error) {
+	if err := checkProfileDir(cfg.profileDir); err != nil {
+		return nil, err
+	}
 	store, err := newRouteStore(cfg.routeMetrics)
 	if err != nil {
 		return nil, err
@@ -261,4 +266,34 @@ func (d *daemon) printFinal(w io.Writer) {
 		st.DroppedQueueFull, st.DroppedKernel, st.DroppedSource, st.DroppedClosed, st.HandlerPanics, d.table.Len())
 	d.in.printFinal(w)
 	d.printForwardFinal(w)
+}
+
+// checkProfileDir creates dir when it is missing and checks that heap
+// profiles can be written into it, so that a bad --profile-dir stops serve
+// at start, not when the first profile is due. "" writes no profiles. Its
+// error is one line naming the flag.
+func checkProfileDir(dir string) error {
+	if dir == "" {
+		return nil
+	}
+	// The cause alone: the flag's value is named once.
+	cause := func(err error) error {
+		if pe, ok := errors.AsType[*fs.PathError](err); ok {
+			return pe.Err
+		}
+		return err
+	}
+	if fi, err := os.Stat(dir); err == nil && !fi.IsDir() {
+		return fmt.Errorf("--profile-dir %q: not a directory", dir)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("--profile-dir %q: cannot create it: %v", dir, cause(err))
+	}
+	f, err := os.CreateTemp(dir, ".write-check-*")
+	if err != nil {
+		return fmt.Errorf("--profile-dir %q: cannot write into it: %v", dir, cause(err))
+	}
+	f.Close()
+	os.Remove(f.Name())
+	return nil
 }

@@ -5,14 +5,17 @@ import (
 	"io"
 	"net/http"
 	"net/http/pprof"
+	"net/url"
 	"strconv"
+	"strings"
+	"time"
 
 	"github.com/flatheap/ingest"
 	"github.com/flatheap/ingest/internal/pathtable"
 )
 
-// mux returns serve's endpoints.
-func (d *daemon) mux() *http.ServeMux {
+// mux returns serve's endpoints, each with a write deadline.
+func (d *daemon) mux() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /metrics", d.serveMetrics)
 	mux.HandleFunc("GET /top", d.serveTop)
@@ -24,7 +27,63 @@ func (d *daemon) mux() *http.ServeMux {
 	mux.HandleFunc("/debug/pprof/profile", d.gated(pprof.Profile))
 	mux.HandleFunc("/debug/pprof/symbol", d.gated(pprof.Symbol))
 	mux.HandleFunc("/debug/pprof/trace", d.gated(pprof.Trace))
-	return mux
+	return withWriteDeadline(mux)
+}
+
+// withWriteDeadline gives every response a write deadline before h runs:
+// writeTimeout from now, and for the profiler, the time its seconds
+// parameter asks for more, which must be at most maxProfileSeconds. The
+// gates of /top and /metrics set deadlines of their own.
+func withWriteDeadline(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		timeout := writeTimeout
+		if strings.HasPrefix(r.URL.Path, "/debug/pprof/") {
+			// pprof reads its parameters from the form: a POST body
+			// could pass a seconds this check does not see. Only the
+			// symbol lookup takes a POST, and it has no seconds.
+			if r.Method != http.MethodGet && r.Method != http.MethodHead && r.URL.Path != "/debug/pprof/symbol" {
+				w.Header().Set("Allow", "GET, HEAD")
+				http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+				return
+			}
+			d, err := profileDuration(r.URL.Path, r.URL.Query())
+			if err != nil {
+				http.Error(w, err.Error(), http.StatusBadRequest)
+				return
+			}
+			timeout += d
+		}
+		http.NewResponseController(w).SetWriteDeadline(time.Now().Add(timeout))
+		h.ServeHTTP(w, r)
+	})
+}
+
+// profileDuration returns how long the profiler's answer to path with
+// query lasts, as net/http/pprof reads its seconds parameter, or an error
+// when seconds is more than maxProfileSeconds.
+func profileDuration(path string, query url.Values) (time.Duration, error) {
+	var d time.Duration
+	v := query.Get("seconds")
+	switch path {
+	case "/debug/pprof/profile":
+		d = 30 * time.Second // pprof's default
+		if n, err := strconv.ParseInt(v, 10, 64); err == nil && n > 0 {
+			d = time.Duration(min(n, maxProfileSeconds+1)) * time.Second
+		}
+	case "/debug/pprof/trace":
+		d = time.Second // pprof's default
+		if f, err := strconv.ParseFloat(v, 64); err == nil && f > 0 {
+			d = time.Duration(min(f, maxProfileSeconds+1) * float64(time.Second))
+		}
+	default: // a named profile: with seconds, a delta over that time
+		if n, err := strconv.ParseInt(v, 10, 64); err == nil && n > 0 {
+			d = time.Duration(min(n, maxProfileSeconds+1)) * time.Second
+		}
+	}
+	if d > maxProfileSeconds*time.Second {
+		return 0, fmt.Errorf("seconds=%s: at most %d here", v, maxProfileSeconds)
+	}
+	return d, nil
 }
 
 // gated runs h when the profiler's gate has a free slot, and answers 503
@@ -110,5 +169,7 @@ func (d *daemon) serveMetrics(w http.ResponseWriter, r *http.Request) {
 	p := promWriter{w: ws.out, buf: ws.line[:0]}
 	d.writeMetrics(&p)
 	ws.line = p.buf
-	d.store.WritePrometheus(ws.out)
+	// The slot's own buffers: a client that stops reading holds up its
+	// slot, not the other scrapes.
+	d.store.WritePrometheusBuffer(ws.out, &ws.scrape)
 }

@@ -9,13 +9,15 @@ import (
 	"time"
 
 	"github.com/flatheap/ingest/internal/pathtable"
+	"github.com/flatheap/ingest/routemetrics"
 )
 
 // Bounds of serve's HTTP side. Whatever the number of clients, the memory
 // its responses hold is at most maxHTTPConns connections (net/http's
 // buffers and a goroutine each) plus the workspaces of the gates below,
 // each of which holds one output buffer and, for /top, one row per kept
-// path.
+// path, for /metrics, a scrape buffer of the route store. Every response
+// has a write deadline.
 const (
 	// maxHTTPConns is the most HTTP connections open at once; more wait in
 	// the kernel's accept queue.
@@ -34,14 +36,24 @@ const (
 	// responseWriteTimeout bounds how long a slow reader can hold a slot
 	// of /top or /metrics.
 	responseWriteTimeout = 30 * time.Second
+	// writeTimeout bounds the writing of every other response; the
+	// profiler's have the time they profile for on top.
+	writeTimeout = 10 * time.Second
+	// maxProfileSeconds bounds the profiler's seconds parameter (CPU
+	// profile, trace, delta profiles): a profile holds one of the
+	// profiler's slots for that long.
+	maxProfileSeconds = 60
 )
 
 // workspace is what one heavy response reuses: an output buffer, the row
-// copy /top sorts, and the bytes of one row.
+// copy /top sorts, the bytes of one row, and the route store's scrape
+// buffers (64 KiB and 8 bytes a series), so that a /metrics client that
+// stops reading holds up its own slot, not the other scrapes.
 type workspace struct {
-	out  *bufio.Writer
-	rows []pathtable.Row
-	line []byte
+	out    *bufio.Writer
+	rows   []pathtable.Row
+	line   []byte
+	scrape routemetrics.ScrapeBuffer // /metrics' route series
 }
 
 // gate lets at most a fixed number of heavy responses run at once, each

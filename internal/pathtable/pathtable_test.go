@@ -1,6 +1,7 @@
 package pathtable
 
 import (
+	"fmt"
 	"maps"
 	"math"
 	"slices"
@@ -8,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/flatheap/ingest"
+	"github.com/flatheap/ingest/internal/sizeclass"
 )
 
 func mustNew(t *testing.T, maxPaths int) *Table {
@@ -157,5 +159,47 @@ func TestPathTableLongPaths(t *testing.T) {
 func TestPathTableBadSize(t *testing.T) {
 	if _, err := New(-1); err == nil {
 		t.Error("New(-1) did not fail")
+	}
+}
+
+// The figures a /metrics scrape reads, Stats' Entries and Bytes, are kept
+// as paths come and go, not summed over the paths by the scrape: they
+// agree with a walk of the kept paths after every round of admissions and
+// evictions. Each entry is charged its path's size class and one entry's
+// fixed size.
+func TestPathTableStatsFollowPaths(t *testing.T) {
+	const maxPaths = 500
+	tab := mustNew(t, maxPaths)
+	feed(tab, "/first")
+	st := tab.Stats()
+	perEntry := st.Bytes - int64(sizeclass.Of(len("/first")))
+	if st.Entries != 1 || perEntry <= 0 {
+		t.Fatalf("one path: Stats %+v", st)
+	}
+	var rows []Row
+	evicted := uint64(0)
+	for round := range 20 {
+		// Paths of lengths 2 to about 1,000 bytes, each seen twice so
+		// that a full table evicts colder ones for them.
+		for i := range 400 {
+			p := fmt.Sprintf("/r%d/%d/%s", round, i, strings.Repeat("x", (i*37+round*101)%1000))
+			feed(tab, p, p)
+		}
+		st := tab.Stats()
+		rows, _ = tab.Top(rows, maxPaths)
+		walked := int64(0)
+		for _, row := range rows {
+			walked += int64(sizeclass.Of(len(row.Key))) + perEntry
+		}
+		if st.Entries != len(rows) || st.Bytes != walked {
+			t.Fatalf("round %d: Stats has %d entries of %d bytes; the walk %d of %d", round, st.Entries, st.Bytes, len(rows), walked)
+		}
+		if u := tab.Usage(); u.Bytes != st.FixedBytes+st.Bytes || u.Entries != int64(st.Entries) {
+			t.Fatalf("round %d: Usage %+v, Stats %+v", round, u, st)
+		}
+		evicted = st.Evicted
+	}
+	if evicted == 0 {
+		t.Errorf("no path was evicted: the test did not churn the table")
 	}
 }
