@@ -95,14 +95,7 @@ func TestServeContextGrace(t *testing.T) {
 	default:
 	}
 	open()
-	select {
-	case err := <-errc:
-		if !errors.Is(err, context.Canceled) {
-			t.Errorf("Serve returned %v, want context.Canceled", err)
-		}
-	case <-time.After(waitTimeout):
-		t.Fatal("Serve did not return")
-	}
+	waitCanceled(t, "Serve", errc)
 	st := srv.Stats()
 	if st.Parsed != 1 || st.DroppedClosed != n-1 || st.Datagrams != n {
 		t.Errorf("Parsed %d, DroppedClosed %d, Datagrams %d; want 1, %d, %d", st.Parsed, st.DroppedClosed, st.Datagrams, n-1, n)
@@ -151,14 +144,7 @@ func TestServeListenerContextGrace(t *testing.T) {
 	cancel()
 	waitFor(t, "the grace period to end", func() bool { return srv.discarding.Load() })
 	open()
-	select {
-	case err := <-errc:
-		if !errors.Is(err, context.Canceled) {
-			t.Errorf("ServeListener returned %v, want context.Canceled", err)
-		}
-	case <-time.After(waitTimeout):
-		t.Fatal("ServeListener did not return")
-	}
+	waitCanceled(t, "ServeListener", errc)
 	// As after Close: what was read is framed and discarded, what the
 	// kernel held is unread.
 	st := srv.Stats()
@@ -166,5 +152,19 @@ func TestServeListenerContextGrace(t *testing.T) {
 		drainSupported && st.BytesUnread+st.Bytes != uint64(len(octet(line("/first")))+b.Len()) {
 		t.Errorf("Parsed %d, Frames %d, DroppedClosed %d, Bytes %d, BytesUnread %d; want 1 parsed, the other frames discarded, %d bytes in all",
 			st.Parsed, st.Frames, st.DroppedClosed, st.Bytes, st.BytesUnread, len(octet(line("/first")))+b.Len())
+	}
+}
+
+// waitCanceled waits for what (Serve, ServeListener) to return on errc,
+// and checks that it returned context.Canceled.
+func waitCanceled(t *testing.T, what string, errc <-chan error) {
+	t.Helper()
+	select {
+	case err := <-errc:
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("%s returned %v, want context.Canceled", what, err)
+		}
+	case <-time.After(waitTimeout):
+		t.Fatalf("%s did not return", what)
 	}
 }

@@ -100,6 +100,24 @@ func runServeTimeout(t *testing.T, args ...string) (int, string) {
 	}
 }
 
+// wantUsageError runs serve on free loopback ports with args, and checks
+// that it exits 2 with one line on stderr that contains want; it returns
+// that stderr.
+func wantUsageError(t *testing.T, want string, args ...string) string {
+	t.Helper()
+	code, stderr := runServeTimeout(t, append([]string{"--listen", "127.0.0.1:0", "--http", "127.0.0.1:0"}, args...)...)
+	if code != 2 {
+		t.Errorf("%v: %s: code = %v, want 2", args, stderr, code)
+	}
+	if got := strings.Count(stderr, "\n"); got != 1 {
+		t.Errorf("%v: %q: strings.Count(stderr, \"\\n\") = %v, want 1", args, stderr, got)
+	}
+	if !strings.Contains(stderr, want) {
+		t.Errorf("%v: stderr = %q, want it to contain %q", args, stderr, want)
+	}
+	return stderr
+}
+
 // TestServeReusePort checks that a port held by another process is not
 // shared without --reuse-port, even with --readers 2, and is with it.
 func TestServeReusePort(t *testing.T) {

@@ -72,17 +72,7 @@ func TestServeForwardFlagErrors(t *testing.T) {
 	const ok = "jsonline+http://127.0.0.1:1/insert/jsonline"
 	f := func(want string, args ...string) {
 		t.Helper()
-		code, stderr := runServeTimeout(t, append([]string{"--listen", "127.0.0.1:0", "--http", "127.0.0.1:0"}, args...)...)
-		if code != 2 {
-			t.Errorf("%v: %s: code = %v, want 2", args, stderr, code)
-		}
-		if got := strings.Count(stderr, "\n"); got != 1 {
-			t.Errorf("%v: %q: strings.Count(stderr, \"\\n\") = %v, want 1", args, stderr, got)
-		}
-		if !strings.Contains(stderr, want) {
-			t.Errorf("%v: stderr = %q, want it to contain %q", args, stderr, want)
-		}
-		if strings.Contains(stderr, "secret") {
+		if stderr := wantUsageError(t, want, args...); strings.Contains(stderr, "secret") {
 			t.Errorf("%v: stderr = %q shows the password", args, stderr)
 		}
 	}

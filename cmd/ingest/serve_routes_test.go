@@ -267,16 +267,7 @@ func TestServeRouteFlagErrors(t *testing.T) {
 	}
 	f := func(want string, args ...string) {
 		t.Helper()
-		code, stderr := runServeTimeout(t, append([]string{"--listen", "127.0.0.1:0", "--http", "127.0.0.1:0"}, args...)...)
-		if code != 2 {
-			t.Errorf("%v: %s: code = %v, want 2", args, stderr, code)
-		}
-		if got := strings.Count(stderr, "\n"); got != 1 {
-			t.Errorf("%v: %q: strings.Count(stderr, \"\\n\") = %v, want 1", args, stderr, got)
-		}
-		if !strings.Contains(stderr, want) {
-			t.Errorf("%v: stderr = %q, want it to contain %q", args, stderr, want)
-		}
+		wantUsageError(t, want, args...)
 	}
 	f("--route", "--route", "/a/{")
 	f(routes+":4", "--routes", routes)
