@@ -102,7 +102,7 @@ func write(t testing.TB, c io.Writer, s string) {
 // octet frames s with its octet count.
 func octet(s string) string { return strconv.Itoa(len(s)) + " " + s }
 
-func TestStream_Framing(t *testing.T) {
+func TestStreamFraming(t *testing.T) {
 	checkLeaks(t)
 	rec := &recorder{}
 	ts := startStream(t, Config{Handler: rec})
@@ -142,11 +142,11 @@ func TestStream_Framing(t *testing.T) {
 	}
 }
 
-// TestStream_Bounds: a frame too long, by octet count or without its LF,
+// TestStreamBounds: a frame too long, by octet count or without its LF,
 // is counted and skipped, not buffered; a frame cut by the connection's
 // end is counted; a peer sending 10 MB without a frame end holds no more
 // than its buffer while the listener serves another connection.
-func TestStream_Bounds(t *testing.T) {
+func TestStreamBounds(t *testing.T) {
 	checkLeaks(t)
 	rec := &recorder{}
 	const maxFrame = 1024
@@ -205,7 +205,7 @@ func TestStream_Bounds(t *testing.T) {
 	}
 }
 
-func TestStream_MaxConnections(t *testing.T) {
+func TestStreamMaxConnections(t *testing.T) {
 	checkLeaks(t)
 	rec := &recorder{}
 	ts := startStream(t, Config{Handler: rec, MaxConnections: 2})
@@ -232,7 +232,7 @@ func TestStream_MaxConnections(t *testing.T) {
 	}
 }
 
-func TestStream_IdleTimeout(t *testing.T) {
+func TestStreamIdleTimeout(t *testing.T) {
 	checkLeaks(t)
 	ts := startStream(t, Config{Handler: &recorder{}, IdleTimeout: 100 * time.Millisecond})
 	c := dialTCP(t, ts.addr)
@@ -243,7 +243,7 @@ func TestStream_IdleTimeout(t *testing.T) {
 	}
 }
 
-func TestStream_AllowedSources(t *testing.T) {
+func TestStreamAllowedSources(t *testing.T) {
 	checkLeaks(t)
 	ts := startStream(t, Config{Handler: &recorder{}, AllowedSources: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}})
 	c, err := net.Dial("tcp", ts.addr)
@@ -260,8 +260,8 @@ func TestStream_AllowedSources(t *testing.T) {
 	}
 }
 
-// TestStream_HandlerPanic: a panic is counted, and the connection goes on.
-func TestStream_HandlerPanic(t *testing.T) {
+// TestStreamHandlerPanic: a panic is counted, and the connection goes on.
+func TestStreamHandlerPanic(t *testing.T) {
 	checkLeaks(t)
 	var bad []string
 	var mu sync.Mutex
@@ -291,9 +291,9 @@ func TestStream_HandlerPanic(t *testing.T) {
 	}
 }
 
-// TestStream_Shutdown: Shutdown stops accepting, and the connections
+// TestStreamShutdown: Shutdown stops accepting, and the connections
 // deliver what they had received; what comes after is counted.
-func TestStream_Shutdown(t *testing.T) {
+func TestStreamShutdown(t *testing.T) {
 	checkLeaks(t)
 	var hold sync.Mutex
 	var n atomic.Int64
@@ -364,8 +364,8 @@ func queuedBytes(t testing.TB, ts *testStream) (int, bool) {
 	return 0, false
 }
 
-// TestStream_Close: Close discards what the connections hold, counted.
-func TestStream_Close(t *testing.T) {
+// TestStreamClose: Close discards what the connections hold, counted.
+func TestStreamClose(t *testing.T) {
 	checkLeaks(t)
 	var hold sync.Mutex
 	entered := make(chan struct{}, 1)
@@ -400,7 +400,7 @@ func TestStream_Close(t *testing.T) {
 	}
 }
 
-func TestStream_Config(t *testing.T) {
+func TestStreamConfig(t *testing.T) {
 	h := &recorder{}
 	for _, tc := range []struct {
 		cfg   Config

@@ -7,14 +7,14 @@ import (
 	"testing"
 )
 
-// TestParse_Relay parses what relays wrote when they forwarded an nginx
+// TestParseRelay parses what relays wrote when they forwarded an nginx
 // line that util-linux logger had sent them with the tag "nginx", in RFC
 // 5424 and in RFC 3164: testdata/relay.log holds rsyslog 8.2302's
 // RSYSLOG_ForwardFormat, RSYSLOG_SyslogProtocol23Format and
 // RSYSLOG_TraditionalForwardFormat output, then syslog-ng 3.38's network()
 // and syslog() output, as they wrote them (TestRealRsyslogTCP and
 // TestRealSyslogNG check the same live).
-func TestParse_Relay(t *testing.T) {
+func TestParseRelay(t *testing.T) {
 	f, err := os.Open("testdata/relay.log")
 	if err != nil {
 		t.Fatal(err)
@@ -40,7 +40,7 @@ func TestParse_Relay(t *testing.T) {
 	}
 }
 
-func TestParse_RelayHeader(t *testing.T) {
+func TestParseRelayHeader(t *testing.T) {
 	const rest = ` - - [06/Dec/2026:10:00:00 +0000] "GET /a HTTP/1.1" 200 12 "-" "x"`
 	f := func(line, tag, host, procID, addr string) {
 		t.Helper()
@@ -74,9 +74,9 @@ func TestParse_RelayHeader(t *testing.T) {
 	f(`<13>1 2026-12-06T06:31:03+00:00 vm nginx - - -    192.0.2.1`+rest, "nginx", "vm", "", "192.0.2.1")
 }
 
-// TestParse_RelayHeaderNotTag: a word is taken for a tag without a colon
+// TestParseRelayHeaderNotTag: a word is taken for a tag without a colon
 // only when the access line's address follows it.
-func TestParse_RelayHeaderNotTag(t *testing.T) {
+func TestParseRelayHeaderNotTag(t *testing.T) {
 	f := func(line, reason string) {
 		t.Helper()
 		var p Parser

@@ -133,9 +133,9 @@ func TestTLS(t *testing.T) {
 	}
 }
 
-// TestTLS_Config serves a *tls.Config given, whose MinVersion is raised to
+// TestTLSConfig serves a *tls.Config given, whose MinVersion is raised to
 // TLS 1.2.
-func TestTLS_Config(t *testing.T) {
+func TestTLSConfig(t *testing.T) {
 	checkLeaks(t)
 	ca := newTestCA(t, "test CA")
 	cert, key := ca.issue(t, 7)
@@ -160,8 +160,8 @@ func TestTLS_Config(t *testing.T) {
 	}
 }
 
-// TestTLS_ServeListener serves TLS on a listener given.
-func TestTLS_ServeListener(t *testing.T) {
+// TestTLSServeListener serves TLS on a listener given.
+func TestTLSServeListener(t *testing.T) {
 	checkLeaks(t)
 	dir := t.TempDir()
 	ca := newTestCA(t, "test CA")

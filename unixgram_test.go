@@ -96,9 +96,9 @@ func TestUnixgram(t *testing.T) {
 	}
 }
 
-// TestUnixgram_Shutdown: from Shutdown on, a sender's write fails (the
+// TestUnixgramShutdown: from Shutdown on, a sender's write fails (the
 // loss is the sender's to see); what was queued is delivered.
-func TestUnixgram_Shutdown(t *testing.T) {
+func TestUnixgramShutdown(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		t.Skip("the socket's intake closes on Linux only")
 	}
@@ -155,9 +155,9 @@ func TestUnixgram_Shutdown(t *testing.T) {
 	}
 }
 
-// TestUnixgram_Replace: a stale socket file is replaced; a live socket and
+// TestUnixgramReplace: a stale socket file is replaced; a live socket and
 // a file that is not a socket are left alone.
-func TestUnixgram_Replace(t *testing.T) {
+func TestUnixgramReplace(t *testing.T) {
 	checkLeaks(t)
 	dir := t.TempDir()
 
@@ -215,9 +215,9 @@ func TestUnixgram_Replace(t *testing.T) {
 	}
 }
 
-// TestUnixgram_RemoveOwnOnly: a socket file that replaced the Server's
+// TestUnixgramRemoveOwnOnly: a socket file that replaced the Server's
 // while it served is not removed when it stops.
-func TestUnixgram_RemoveOwnOnly(t *testing.T) {
+func TestUnixgramRemoveOwnOnly(t *testing.T) {
 	checkLeaks(t)
 	path := filepath.Join(t.TempDir(), "s.sock")
 	ts := startUnix(t, path, Config{Handler: &recorder{}})
