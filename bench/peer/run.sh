@@ -21,6 +21,7 @@
 # What it measures, for each trial: a fresh receiver is started, waits
 # WARMUP s idle, then `ingest send` sends RATE lines/s for SECONDS s; the
 # trial ends when the receiver's count stops moving (or after MAX_WAIT s).
+# The CPU ticks of the idle WARMUP s are given too.
 # From the first line sent to that end: the CPU time of the receiver's
 # whole process (utime + stime from /proc/PID/stat, in ticks of
 # 1/CLK_TCK s), the lines it counted (serve: ingest_lines_total on
@@ -35,8 +36,8 @@
 #
 # Run from the repository root:
 #
-#   bench/peer/run.sh                       # about 7 min with the defaults
-#   ROUNDS=2 SECONDS_PER_TRIAL=10 bench/peer/run.sh   # about 2 min
+#   bench/peer/run.sh                       # about 8 min with the defaults
+#   ROUNDS=2 SECONDS_PER_TRIAL=10 bench/peer/run.sh   # about 3 min
 #
 # Duration: the builds (a minute or two the first time: the exporter's
 # dependencies), then ROUNDS x rates x 2 trials of about SECONDS_PER_TRIAL
@@ -44,12 +45,14 @@
 #
 # Needs: go (builds ./cmd/ingest, and installs the exporter from the Go
 # module proxy into a temporary GOBIN: go install
-# github.com/martin-helmich/prometheus-nginxlog-exporter@$EXPORTER_VERSION),
+# github.com/martin-helmich/prometheus-nginxlog-exporter@$EXPORTER_VERSION,
+# or, where the proxy refuses the module's version list, go build in the
+# module cache's copy of that version),
 # curl, awk, sort. Nothing needs root. Set EXPORTER_BIN to use an exporter
 # binary already built instead.
 #
 # Environment (defaults): RATES ("1500 20000"), SECONDS_PER_TRIAL (30),
-# ROUNDS (3), WARMUP (3), MAX_WAIT (20), EXPORTER_VERSION (v1.11.0, its
+# ROUNDS (3), WARMUP (5), MAX_WAIT (20), EXPORTER_VERSION (v1.11.0, its
 # latest release), EXPORTER_BIN (none); loopback ports UDP_PORT (55160)
 # and HTTP_PORT (59516). Every process is started here, under a temporary
 # directory that is removed at the end, and stopped by its pid (SIGTERM,
@@ -61,10 +64,11 @@ set -euo pipefail
 RATES=${RATES:-1500 20000}
 SECONDS_PER_TRIAL=${SECONDS_PER_TRIAL:-30}
 ROUNDS=${ROUNDS:-3}
-WARMUP=${WARMUP:-3}
+WARMUP=${WARMUP:-5}
 MAX_WAIT=${MAX_WAIT:-20}
 EXPORTER_VERSION=${EXPORTER_VERSION:-v1.11.0}
 EXPORTER_BIN=${EXPORTER_BIN:-}
+EXPORTER_DESC=$EXPORTER_BIN
 UDP_PORT=${UDP_PORT:-55160}
 HTTP_PORT=${HTTP_PORT:-59516}
 EXPORTER_MODULE=github.com/martin-helmich/prometheus-nginxlog-exporter
@@ -188,8 +192,10 @@ declare -A PER
 trial() {
 	local round=$1 rx=$2 rate=$3
 	start "$rx"
-	local pid=$PID
+	local pid=$PID idle0 idle
+	idle0=$(cpu_ticks "$pid")
 	sleep "$WARMUP"
+	idle=$(($(cpu_ticks "$pid") - idle0))
 	local la0 l0 e0 d0 t0 summary sent achieved t1 l1 e1 d1 la1
 	la0=$(load1)
 	l0=$(counted "$rx")
@@ -219,7 +225,7 @@ trial() {
 	echo "RESULT trial round=$round receiver=$rx rate=$rate sent=$sent achieved=$achieved counted=$lines" \
 		"counted/sent=$(awk -v c="$lines" -v s="$sent" 'BEGIN { printf "%.4f", c / s }')" \
 		"parse_errors=$((e1 - e0)) kernel_drops=$((d1 - d0)) ticks=$ticks cpu_per_line_us=$per" \
-		"load1_before=$la0 load1_after=$la1"
+		"idle_ticks_in_${WARMUP}s=$idle load1_before=$la0 load1_after=$la1"
 }
 
 median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.2f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
@@ -227,9 +233,19 @@ median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) 
 # The receivers.
 go build -o "$BIN" ./cmd/ingest
 if [ -z "$EXPORTER_BIN" ]; then
+	# `go install MODULE@VERSION` looks up the module's version list for
+	# deprecations and stops when the proxy refuses the list (as the one
+	# here does, though it serves the version): build the version from the
+	# module cache instead, with its own go.mod and go.sum.
 	mkdir -p "$WORK/gobin"
-	(cd "$WORK" && GOBIN="$WORK/gobin" go install "$EXPORTER_MODULE@$EXPORTER_VERSION")
 	EXPORTER_BIN=$WORK/gobin/prometheus-nginxlog-exporter
+	EXPORTER_DESC="$EXPORTER_MODULE $EXPORTER_VERSION, go install"
+	if ! (cd "$WORK" && GOBIN="$WORK/gobin" go install "$EXPORTER_MODULE@$EXPORTER_VERSION") 2>"$WORK/install.err"; then
+		dir=$(go mod download -json "$EXPORTER_MODULE@$EXPORTER_VERSION" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')
+		[ -n "$dir" ] || { cat "$WORK/install.err" >&2; exit 2; }
+		(cd "$dir" && go build -o "$EXPORTER_BIN" .)
+		EXPORTER_DESC="$EXPORTER_MODULE $EXPORTER_VERSION, go build in $dir"
+	fi
 fi
 [ -x "$EXPORTER_BIN" ] || { echo "run.sh: no exporter at $EXPORTER_BIN" >&2; exit 2; }
 cat >"$WORK/exporter.hcl" <<EOF
@@ -253,7 +269,7 @@ EOF
 
 echo "# $(date -u +%Y-%m-%dT%H:%MZ) $(go version) $(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //') x$(nproc); load: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "# bench/peer/run.sh (RATES=\"$RATES\" SECONDS_PER_TRIAL=$SECONDS_PER_TRIAL ROUNDS=$ROUNDS WARMUP=$WARMUP) at $(git rev-parse --short HEAD 2>/dev/null || echo '?')"
-echo "# exporter: $(go version -m "$EXPORTER_BIN" | awk 'NR == 1 { g = $2 } $1 == "mod" { m = $2 " " $3 } END { print m ", built with " g }')"
+echo "# exporter: $EXPORTER_DESC; $(go version -m "$EXPORTER_BIN" | awk 'NR == 1 { print "built with " $2 }')"
 echo "# send flags: ${SEND_FLAGS[*]}; serve flags: --listen --http --profile-dir (the rest defaults)"
 echo "# exporter config:"
 sed 's/^/#   /' "$WORK/exporter.hcl"
