@@ -84,6 +84,9 @@ func TestStreamNoAllocs(t *testing.T) {
 				sc.Write(block)
 			}
 			if n := testing.AllocsPerRun(50, func() { sc.Write(block) }); n != 0 {
+				if puregoBuild && tr == "tls" {
+					t.Skipf("crypto/tls's portable code (the purego tag) allocates %v times per block in the sender: the test cannot tell", n)
+				}
 				t.Fatalf("the sender allocates %v times per block: the test cannot tell", n)
 			}
 
