@@ -155,9 +155,11 @@ func TestNginxRotationKilled(t *testing.T) {
 		switch i {
 		case 9:
 			waitFor(t, "the child to hand lines over", func() bool { return len(readSeen(t, out)) > 0 })
-			killedAt = time.Now()
 			child.Process.Signal(syscall.SIGKILL) // by its process id
 			child.Wait()
+			// Taken once the child is dead: it may hand lines over until
+			// the signal lands.
+			killedAt = time.Now()
 		case 11:
 			startChild()
 		}
