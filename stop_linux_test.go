@@ -139,11 +139,12 @@ func stopHeld(t *testing.T, conn net.PacketConn, n int) (Stats, *logRecorder) {
 	return st, ts.logs
 }
 
-// TestServerStopFilterLocked: a socket whose filter its owner locked keeps
-// its intake open at stop. That is logged and counted, and what the socket
-// holds is still delivered.
-func TestServerStopFilterLocked(t *testing.T) {
-	checkLeaks(t)
+// listenLockedFilter returns a loopback socket with a filter that accepts
+// everything, locked with SO_LOCK_FILTER as its owner may lock it: the
+// Server cannot close its intake at stop. It skips the test where the
+// filter cannot be locked.
+func listenLockedFilter(t *testing.T) *net.UDPConn {
+	t.Helper()
 	conn := listenLoopback(t)
 	all := []unix.SockFilter{{Code: unix.BPF_RET | unix.BPF_K, K: 0xffffffff}}
 	prog := unix.SockFprog{Len: 1, Filter: &all[0]}
@@ -157,6 +158,15 @@ func TestServerStopFilterLocked(t *testing.T) {
 	if serr != nil {
 		t.Skipf("cannot lock a socket filter: %v", serr)
 	}
+	return conn
+}
+
+// TestServerStopFilterLocked: a socket whose filter its owner locked keeps
+// its intake open at stop. That is logged and counted, and what the socket
+// holds is still delivered.
+func TestServerStopFilterLocked(t *testing.T) {
+	checkLeaks(t)
+	conn := listenLockedFilter(t)
 	stopDeliversDespite(t, conn, "cannot close a stopping socket's intake")
 }
 
@@ -216,19 +226,7 @@ func TestServerStopDrainReadError(t *testing.T) {
 // as discarded.
 func TestServerStopOpenIntakeBounded(t *testing.T) {
 	checkLeaks(t)
-	conn := listenLoopback(t)
-	all := []unix.SockFilter{{Code: unix.BPF_RET | unix.BPF_K, K: 0xffffffff}}
-	prog := unix.SockFprog{Len: 1, Filter: &all[0]}
-	rc, _ := conn.SyscallConn()
-	var serr error
-	rc.Control(func(fd uintptr) {
-		if serr = unix.SetsockoptSockFprog(int(fd), unix.SOL_SOCKET, unix.SO_ATTACH_FILTER, &prog); serr == nil {
-			serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_LOCK_FILTER, 1)
-		}
-	})
-	if serr != nil {
-		t.Skipf("cannot lock a socket filter: %v", serr)
-	}
+	conn := listenLockedFilter(t)
 	// A slow handler and a small buffer: the flood keeps the queue full.
 	h := HandlerFunc(func(*Request) { time.Sleep(100 * time.Microsecond) })
 	srv, err := NewServer(Config{Handler: h, ReceiveBuffer: 64 << 10, Logger: slog.New(&logRecorder{})})
