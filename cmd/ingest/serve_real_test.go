@@ -91,10 +91,13 @@ func TestServeRealSenders(t *testing.T) {
 			t.Errorf("%s = %v, want %v", series, m[series], want)
 		}
 	}
-	// Route admission counts each route's first line under {unadmitted}.
+	// Route admission counts each route's first line under {unadmitted};
+	// the relayed route's first lines arrive on three connections at once,
+	// read by three goroutines, and concurrent first sightings may each
+	// count as a first: up to three of them.
 	routes := routeTotals(m)
 	if routes["/users/{id}"]+routes["/relay/{id}"]+routes["{unadmitted}"] != nginxRequests+3*relayed ||
-		routes["/users/{id}"] < nginxRequests-1 || routes["/relay/{id}"] < 3*relayed-1 {
+		routes["/users/{id}"] < nginxRequests-1 || routes["/relay/{id}"] < 3*relayed-3 {
 		t.Errorf("routes %v", routes)
 	}
 	if log := ng.ErrorLog(); strings.Contains(log, "syslog") {
