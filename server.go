@@ -235,16 +235,8 @@ func (s *Server) serve(ctx context.Context, conns []net.PacketConn, perSocket in
 	}
 	s.mu.Unlock()
 
-	var err error
-	select {
-	case <-ctx.Done():
-		err = ctx.Err()
-		s.stop(false)
-		// As Shutdown with a context that ends drainTimeout from now.
-		grace := time.AfterFunc(s.grace, func() { s.stop(true) })
-		defer grace.Stop()
-	case <-s.stopCh:
-	}
+	endGrace, err := s.awaitStop(ctx)
+	defer endGrace()
 	s.closeUnwoken()
 	s.readWG.Wait()
 	s.mu.Lock()

@@ -184,6 +184,23 @@ func (s *Server) fail(err error) {
 	s.stop(false)
 }
 
+// awaitStop waits until the Server is stopping: by Shutdown or Close, by a
+// reader that cannot go on, or because ctx is done. In the last case it
+// begins stopping as Shutdown does with a context that ends s.grace from
+// now: past that, what is not yet delivered is discarded as Close does;
+// it then returns ctx.Err(). The function it returns cancels that
+// deadline: call it once the goroutines have returned.
+func (s *Server) awaitStop(ctx context.Context) (endGrace func(), err error) {
+	select {
+	case <-ctx.Done():
+		s.stop(false)
+		grace := time.AfterFunc(s.grace, func() { s.stop(true) })
+		return func() { grace.Stop() }, ctx.Err()
+	case <-s.stopCh:
+		return func() {}, nil
+	}
+}
+
 func (s *Server) stopping() bool {
 	select {
 	case <-s.stopCh:

@@ -104,16 +104,8 @@ func (s *Server) serveStream(ctx context.Context, ln net.Listener) error {
 	go ss.acceptLoop()
 	s.mu.Unlock()
 
-	var err error
-	select {
-	case <-ctx.Done():
-		err = ctx.Err()
-		s.stop(false)
-		// As Shutdown with a context that ends s.grace from now.
-		grace := time.AfterFunc(s.grace, func() { s.stop(true) })
-		defer grace.Stop()
-	case <-s.stopCh:
-	}
+	endGrace, err := s.awaitStop(ctx)
+	defer endGrace()
 	ss.stopAccepting()
 	s.readWG.Wait()
 	ss.connWG.Wait()
