@@ -208,3 +208,15 @@ func tempLog(t testing.TB) (dir, name string) {
 	dir = t.TempDir()
 	return dir, filepath.Join(dir, "access.log")
 }
+
+// startEmpty creates an empty log file, starts a Tailer on it that hands
+// its lines to a new collector, and waits until the Tailer follows it.
+func startEmpty(t testing.TB, poll bool) (dir, name string, c *collector, r *running) {
+	t.Helper()
+	dir, name = tempLog(t)
+	appendFile(t, name, "")
+	c = newCollector()
+	r = start(t, testConfig(c, poll, name))
+	waitFor(t, "the file", func() bool { return r.Stats().Files == 1 })
+	return dir, name, c, r
+}

@@ -76,11 +76,7 @@ func TestFileAppearsLater(t *testing.T) {
 
 func TestPartialLine(t *testing.T) {
 	modes(t, func(t *testing.T, poll bool) {
-		_, name := tempLog(t)
-		appendFile(t, name, "")
-		c := newCollector()
-		r := start(t, testConfig(c, poll, name))
-		waitFor(t, "the file", func() bool { return r.Stats().Files == 1 })
+		_, name, c, r := startEmpty(t, poll)
 		l := accessLine(7)
 		appendFile(t, name, l[:40])
 		time.Sleep(100 * time.Millisecond)
@@ -96,11 +92,7 @@ func TestPartialLine(t *testing.T) {
 
 func TestRenameRotation(t *testing.T) {
 	modes(t, func(t *testing.T, poll bool) {
-		dir, name := tempLog(t)
-		appendFile(t, name, "")
-		c := newCollector()
-		r := start(t, testConfig(c, poll, name))
-		waitFor(t, "the file", func() bool { return r.Stats().Files == 1 })
+		dir, name, c, r := startEmpty(t, poll)
 		appendFile(t, name, lines(0, 100))
 		// Rotate: rename, then the server keeps writing to the old file
 		// until it reopens, and the new file gets the rest.
@@ -138,11 +130,7 @@ func TestRenameRotation(t *testing.T) {
 
 func TestRemovedAndRecreated(t *testing.T) {
 	modes(t, func(t *testing.T, poll bool) {
-		_, name := tempLog(t)
-		appendFile(t, name, "")
-		c := newCollector()
-		r := start(t, testConfig(c, poll, name))
-		waitFor(t, "the file", func() bool { return r.Stats().Files == 1 })
+		_, name, c, r := startEmpty(t, poll)
 		appendFile(t, name, lines(0, 50))
 		r.settle(t, c, 50)
 		if err := os.Remove(name); err != nil {
@@ -158,11 +146,7 @@ func TestRemovedAndRecreated(t *testing.T) {
 
 func TestCopyTruncateRunning(t *testing.T) {
 	modes(t, func(t *testing.T, poll bool) {
-		dir, name := tempLog(t)
-		appendFile(t, name, "")
-		c := newCollector()
-		r := start(t, testConfig(c, poll, name))
-		waitFor(t, "the file", func() bool { return r.Stats().Files == 1 })
+		dir, name, c, r := startEmpty(t, poll)
 		next := 0
 		for i := range 5 {
 			appendFile(t, name, lines(next, next+100))
