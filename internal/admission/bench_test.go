@@ -22,12 +22,7 @@ func BenchmarkFilter(b *testing.B) {
 		}
 	})
 	b.Run("record-repeat", func(b *testing.B) {
-		f := mustNew(b, Config{})
-		hs := make([]uint64, 4096)
-		for i := range hs {
-			hs[i] = rand.Uint64()
-			f.Record(hs[i])
-		}
+		f, hs := recorded(b)
 		b.ReportAllocs()
 		b.SetBytes(8)
 		i := 0
@@ -39,12 +34,7 @@ func BenchmarkFilter(b *testing.B) {
 		}
 	})
 	b.Run("estimate", func(b *testing.B) {
-		f := mustNew(b, Config{})
-		hs := make([]uint64, 4096)
-		for i := range hs {
-			hs[i] = rand.Uint64()
-			f.Record(hs[i])
-		}
+		f, hs := recorded(b)
 		b.ReportAllocs()
 		b.SetBytes(8)
 		i := 0
@@ -55,4 +45,16 @@ func BenchmarkFilter(b *testing.B) {
 			i++
 		}
 	})
+}
+
+// recorded returns a filter of the default size that has seen each of the
+// 4,096 keys it also returns once.
+func recorded(b *testing.B) (*Filter, []uint64) {
+	f := mustNew(b, Config{})
+	hs := make([]uint64, 4096)
+	for i := range hs {
+		hs[i] = rand.Uint64()
+		f.Record(hs[i])
+	}
+	return f, hs
 }
