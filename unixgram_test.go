@@ -6,7 +6,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -22,28 +21,8 @@ import (
 func startUnix(t *testing.T, path string, cfg Config) *testStream {
 	t.Helper()
 	cfg.Addr = "unix:" + path
-	ts := &testStream{logs: &logRecorder{}, errc: make(chan error, 1), addr: path}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.New(ts.logs)
-	}
-	srv, err := NewServer(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts.Server = srv
-	go func() { ts.errc <- srv.ListenAndServe(context.Background()) }()
-	waitFor(t, "the socket", func() bool {
-		select {
-		case err := <-ts.errc:
-			t.Fatalf("ListenAndServe: %v", err)
-		default:
-		}
-		return srv.LocalAddr() != nil
-	})
-	t.Cleanup(func() {
-		srv.Close()
-		ts.wait()
-	})
+	ts := startStream(t, cfg)
+	ts.addr = path
 	return ts
 }
 
