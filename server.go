@@ -260,16 +260,7 @@ func (s *Server) serve(ctx context.Context, conns []net.PacketConn, perSocket in
 		close(s.queue) // no reader sends any more
 	}
 	s.workerWG.Wait()
-	s.mu.Lock()
-	if err == nil {
-		err = s.failErr
-	}
-	s.mu.Unlock()
-	if err == nil {
-		err = ErrServerClosed
-	}
-	close(s.done)
-	return err
+	return s.served(err)
 }
 
 // setupSocket sets the receive buffer and turns on drop counting, logging

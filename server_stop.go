@@ -184,6 +184,22 @@ func (s *Server) fail(err error) {
 	s.stop(false)
 }
 
+// served ends Serve, ServeListener or ListenAndServe once every goroutine
+// has returned: it marks the Server done and returns err (the context's),
+// else the failure that stopped it, else ErrServerClosed.
+func (s *Server) served(err error) error {
+	s.mu.Lock()
+	if err == nil {
+		err = s.failErr
+	}
+	s.mu.Unlock()
+	if err == nil {
+		err = ErrServerClosed
+	}
+	close(s.done)
+	return err
+}
+
 // awaitStop waits until the Server is stopping: by Shutdown or Close, by a
 // reader that cannot go on, or because ctx is done. In the last case it
 // begins stopping as Shutdown does with a context that ends s.grace from

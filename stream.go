@@ -109,16 +109,7 @@ func (s *Server) serveStream(ctx context.Context, ln net.Listener) error {
 	ss.stopAccepting()
 	s.readWG.Wait()
 	ss.connWG.Wait()
-	s.mu.Lock()
-	if err == nil {
-		err = s.failErr
-	}
-	s.mu.Unlock()
-	if err == nil {
-		err = ErrServerClosed
-	}
-	close(s.done)
-	return err
+	return s.served(err)
 }
 
 // stopAccepting closes the listener and wakes every connection, which then
