@@ -102,17 +102,7 @@ func runParse(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			break
 		}
 	}
-	if ferr := lp.out.Flush(); err == nil {
-		err = ferr
-	}
-	if err != nil {
-		fmt.Fprintf(stderr, "ingest parse: %v\n", err)
-		return 2
-	}
-	if lp.failed > 0 {
-		return 1
-	}
-	return 0
+	return lp.finish(err, stderr)
 }
 
 // lineParser holds the state of one "ingest parse" run, reused across its
@@ -222,17 +212,7 @@ func followParse(files []string, format *ingest.Format, stdout, stderr io.Writer
 			err = werr
 		}
 	}
-	if ferr := lp.out.Flush(); err == nil {
-		err = ferr
-	}
-	if err != nil {
-		fmt.Fprintf(stderr, "ingest parse: %v\n", err)
-		return 2
-	}
-	if lp.failed > 0 {
-		return 1
-	}
-	return 0
+	return lp.finish(err, stderr)
 }
 
 // stdoutClosed reports whether f, the process's stdout, was closed when
@@ -260,4 +240,21 @@ func appendLineError(dst []byte, line int, err error) []byte {
 	dst = append(dst, `,"error":`...)
 	dst = ingest.AppendJSONString(dst, err.Error())
 	return append(dst, '}')
+}
+
+// finish flushes the output and returns parse's exit status: 2 with the
+// error on stderr when err, or the flush, failed; 1 when a line did not
+// parse; else 0.
+func (lp *lineParser) finish(err error, stderr io.Writer) int {
+	if ferr := lp.out.Flush(); err == nil {
+		err = ferr
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "ingest parse: %v\n", err)
+		return 2
+	}
+	if lp.failed > 0 {
+		return 1
+	}
+	return 0
 }
